@@ -1,0 +1,1 @@
+"""Local anvil devnet: start/stop, compile and deploy protocol simulators."""

@@ -1,0 +1,1 @@
+"""perpwatch: indexes leveraged DeFi positions into isolated and cross margin accounts."""

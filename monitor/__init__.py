@@ -1,0 +1,1 @@
+"""perpwatch monitor: health, alert rules, notifiers, scheduler and the CLI."""

@@ -1,0 +1,6 @@
+"""Shared test configuration. Fixtures live in tests/fixtures/, one file per real part."""
+
+pytest_plugins = [
+    "tests.fixtures.db",
+    "tests.fixtures.chain",
+]
