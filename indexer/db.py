@@ -1,0 +1,222 @@
+"""Database engines, sessions and schema migrations (Alembic, configured in code).
+
+    engine = make_engine()            # $DATABASE_URL, else ./perpwatch.db
+    ensure_schema(engine)             # migrates an empty database, refuses an out-of-date one
+    with session(engine) as s: ...    # commits on success, rolls back on error
+
+Passwords never appear in messages: URLs are shown through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlmodel import Session
+
+from indexer.errors import ConfigError, SchemaError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+DEFAULT_URL = "sqlite:///perpwatch.db"
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+# Any constant works; it only has to be the same in every perpwatch process.
+_MIGRATION_LOCK_ID = 0x7065727077617463
+_UPGRADE_HINT = "run `perpwatch db upgrade`"
+
+
+def redact(url: str | URL) -> str:
+    """``url`` with any password replaced by ``***``; safe to print or log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable database URL>"
+
+
+def normalize_url(url: str) -> URL:
+    """Parse a database URL and pick perpwatch's driver for it.
+
+    ``postgresql://`` and ``postgres://`` become ``postgresql+psycopg://`` (psycopg 3).
+
+    Raises:
+        ConfigError: the URL does not parse, or names a backend other than SQLite/PostgreSQL.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        # Not echoed, and not chained: an unparsable URL may still contain a password.
+        raise ConfigError(
+            "DATABASE_URL is not a database URL (sqlite:///… or postgresql://…)"
+        ) from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        return parsed
+    raise ConfigError(
+        f"unsupported database {redact(parsed)}: use sqlite:///path or postgresql://user@host/db"
+    )
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """An engine for ``url``, else ``$DATABASE_URL``, else ``sqlite:///perpwatch.db`` in the
+    working directory. SQLite gets WAL, enforced foreign keys, a busy timeout and real
+    transactions (``BEGIN`` on every transaction, so DDL and DML commit together).
+
+    Raises:
+        ConfigError: see :func:`normalize_url`. Nothing connects until first use.
+    """
+    parsed = normalize_url(url or os.environ.get("DATABASE_URL") or DEFAULT_URL)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    engine = sa.create_engine(parsed)
+    sa.event.listen(engine, "connect", _sqlite_on_connect)
+    sa.event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The sqlite3 module opens transactions lazily (and not for DDL); take control of BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def session(engine: Engine) -> Iterator[Session]:
+    """A session that commits when the block ends and rolls back if it raises.
+
+    Objects stay readable after the commit (``expire_on_commit=False``).
+    """
+    with Session(engine, expire_on_commit=False) as db:
+        try:
+            yield db
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+
+
+def _alembic_config(script_location: Path | None) -> Config:
+    config = Config()
+    location = str(script_location or MIGRATIONS_DIR)
+    config.set_main_option("script_location", location.replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    return config
+
+
+def head_revision(script_location: Path | None = None) -> str:
+    """The newest migration revision this perpwatch ships (or ``script_location`` holds)."""
+    head = ScriptDirectory.from_config(_alembic_config(script_location)).get_current_head()
+    if head is None:
+        raise SchemaError(f"no migrations found in {script_location or MIGRATIONS_DIR}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at; None for an empty or never-migrated database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(
+    engine_or_url: Engine | str, *, script_location: Path | None = None
+) -> tuple[str | None, str]:
+    """Migrate the database to the newest revision; returns (revision before, revision after).
+
+    All migrations run in one transaction. On PostgreSQL an advisory lock makes concurrent
+    upgrades wait for each other; on SQLite foreign keys are off while tables are rebuilt (so a
+    rebuild cannot cascade-delete rows) and checked before the commit.
+
+    Raises:
+        SchemaError: the database is at a revision this perpwatch does not know.
+    """
+    engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+    config = _alembic_config(script_location)
+    try:
+        with engine.connect() as connection:
+            return _upgrade_on(connection, config)
+    except CommandError as exc:
+        raise SchemaError(f"cannot upgrade {redact(engine.url)}: {exc}") from exc
+    finally:
+        if isinstance(engine_or_url, str):
+            engine.dispose()
+
+
+def _upgrade_on(connection: Connection, config: Config) -> tuple[str | None, str]:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # A PRAGMA that changes foreign keys is ignored inside a transaction: set it first.
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+    try:
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                )
+            before = MigrationContext.configure(connection).get_current_revision()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            after = MigrationContext.configure(connection).get_current_revision()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise SchemaError(f"migration left {len(broken)} rows with broken references")
+    finally:
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+    if after is None:
+        raise SchemaError("migrations ran but recorded no revision")
+    return before, after
+
+
+def ensure_schema(engine: Engine, *, script_location: Path | None = None) -> None:
+    """Make sure the database schema is the one this perpwatch needs.
+
+    An empty database is migrated; a database at the newest revision is left alone.
+
+    Raises:
+        SchemaError: the database is at an older revision (the message says to run
+            ``perpwatch db upgrade``), at a revision this perpwatch does not know (made by a
+            newer perpwatch), or has tables but no revision record.
+    """
+    head = head_revision(script_location)
+    current = current_revision(engine)
+    where = redact(engine.url)
+    if current == head:
+        return
+    if current is None:
+        tables = set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+        if tables:
+            raise SchemaError(
+                f"database {where} has tables ({', '.join(sorted(tables))}) but no perpwatch "
+                "schema revision: point DATABASE_URL at an empty database"
+            )
+        upgrade(engine, script_location=script_location)
+        return
+    script = ScriptDirectory.from_config(_alembic_config(script_location))
+    if current not in {rev.revision for rev in script.walk_revisions()}:
+        raise SchemaError(
+            f"database schema is at {current}, which this perpwatch does not know (it needs "
+            f"{head}): upgrade perpwatch or use another database ({where})"
+        )
+    raise SchemaError(
+        f"database schema is at {current}, perpwatch needs {head}: {_UPGRADE_HINT} ({where})"
+    )
