@@ -54,7 +54,6 @@ Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-f]{40}$")]
 Hash32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-f]{64}$")]
 """A lower-case 0x-prefixed 32-byte hash or topic."""
 
-HexData = Annotated[str, StringConstraints(pattern=r"^0x([0-9a-f]{2})*$")]
 NonNegative = Annotated[int, Ge(0)]
 Decimals = Annotated[int, Ge(0), Le(77)]
 Share = Annotated[UnsignedExactInt, Le(E30)]
@@ -244,7 +243,8 @@ class RawEvent(SQLModel, table=True):
     topic1: Hash32 | None = Field(default=None, sa_type=sa.String(66))
     topic2: Hash32 | None = Field(default=None, sa_type=sa.String(66))
     topic3: Hash32 | None = Field(default=None, sa_type=sa.String(66))
-    data: HexData = Field(default="0x", sa_type=sa.Text)
+    # Bytes, not hex text: half the size, and ingestion writes every log.
+    data: bytes = Field(default=b"", sa_type=sa.LargeBinary)
     source: str = Field(sa_type=sa.String(100))
     event_name: str | None = Field(default=None, sa_type=sa.String(100))
     args: dict[str, Any] | None = Field(default=None, sa_type=Json)

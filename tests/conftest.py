@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.chain",
+    "tests.fixtures.faulty_proxy",
 ]

@@ -1,0 +1,1 @@
+"""perpwatch benchmarks: each runs a named baseline and perpwatch in one run and prints ratios."""

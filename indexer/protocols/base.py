@@ -1,0 +1,64 @@
+"""The protocol adapter interface: adapters describe, one runner executes.
+
+An adapter holds a protocol's deployment facts and knows its ABIs. It never talks to a node or
+a database: it returns log filters and eth_calls as data, and decodes bytes into the normal
+form. :mod:`indexer.scan` runs its log source; :mod:`indexer.state` runs its reads through
+Multicall3 and hands the results back to the ``decode`` function of the :class:`Read`.
+
+    adapter = ADAPTERS["gmx_v2"](chain_id=42161, addresses={...}, start_block=107737756)
+    source = adapter.log_source()                      # None where the protocol has no events
+    accounts = await state.run(rpc, adapter.read_accounts(["0xabc…"]), block=head)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from indexer.models import MarginAccount
+from indexer.multicall import Call3
+from indexer.scan_rows import EventRow, LogSource, Touch
+
+T = TypeVar("T")
+
+CallResult = tuple[bool, bytes]
+"""One Multicall3 sub-call's (success, return data)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Read(Generic[T]):
+    """Calls to make at one block, and the pure function turning their results into ``T``.
+
+    ``decode`` receives exactly one ``CallResult`` per call, in order. ``batch_size`` caps the
+    calls per Multicall3 request (HyperEVM precompiles burn all forwarded gas on failure, so
+    its batches stay small).
+    """
+
+    calls: tuple[Call3, ...]
+    decode: Callable[[Sequence[CallResult]], T]
+    batch_size: int = 500
+
+
+class ProtocolAdapter(Protocol):
+    """One protocol on one chain. Implementations live one per file in this package."""
+
+    name: str
+    chain_id: int
+
+    def log_source(self) -> LogSource | None:
+        """Logs that reveal touched accounts, or None when the protocol emits none."""
+        ...
+
+    def touched(self, rows: Sequence[EventRow]) -> list[Touch]:
+        """Accounts touched, closed or liquidated by these decoded ``raw_events`` rows."""
+        ...
+
+    def read_accounts(self, owners: Sequence[str]) -> Read[list[MarginAccount]]:
+        """Every open margin account of ``owners`` (lower-case 0x addresses), complete: an
+        account of an owner that is missing from the answer is no longer open."""
+        ...
+
+    def read_prices(self, assets: Sequence[str]) -> Read[dict[str, float]]:
+        """The prices the protocol itself uses, USD per whole unit, by normal-form asset."""
+        ...

@@ -1,0 +1,358 @@
+"""Log scanning: from a source's cursor to the safe head, in adaptive ranges, exactly once.
+
+    scanner = Scanner(rpc, store, source, decoder, ScanSettings(finality_blocks=20))
+    summary = await scanner.backfill()              # to head - finality, then return
+    await scanner.follow(stop_event)                # keep up with new heads until stopped
+
+Ranges are fetched concurrently and committed strictly in block order; each range's events,
+block hashes, touched accounts and the new cursor are written in one transaction, so a killed
+process resumes exactly where the last commit left it. Every ``eth_getLogs`` goes out in one
+JSON-RPC batch with ``eth_blockNumber`` and the headers it must be checked against, so the same
+node answers all three: a node whose head does not cover the range (it would answer ``[]``)
+is retried, and logs whose block hash differs from the header's mean the chain moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from indexer.errors import RetryableError
+from indexer.ranges import next_range_size, split_range
+from indexer.reorg import Header, find_fork_point, is_linked
+from indexer.rpc import RpcClient
+from indexer.rpc_errors import RpcRangeTooLarge
+from indexer.scan_rows import EventRow, LogSource, Touch, TouchFn, event_rows
+
+log = logging.getLogger("perpwatch.scan")
+
+
+class ChainMoved(RetryableError):
+    """The node's answers within one range disagree (a reorg in flight or a lagging node)."""
+
+
+class ScanStore(Protocol):
+    """What the scanner needs from the database (see :mod:`indexer.scan_store`)."""
+
+    def next_block(self, source: LogSource) -> int: ...
+
+    def block_hashes(self, chain_id: int) -> dict[int, str]: ...
+
+    def commit_range(self, source: LogSource, batch: RangeBatch, window: int) -> None: ...
+
+    def rollback_above(self, chain_id: int, fork_block: int) -> int: ...
+
+
+class Decoder(Protocol):
+    def decode(self, log: dict[str, Any]) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSettings:
+    """Tuning of one chain's scan. Block counts are inclusive; times in seconds."""
+
+    finality_blocks: int = 0
+    max_block_range: int = 10_000
+    initial_block_range: int = 500
+    target_logs_per_call: int = 5_000
+    concurrency: int = 4
+    reorg_window: int = 256
+    block_time_s: float = 1.0
+    stall_after_blocks: int = 10
+
+
+@dataclass(slots=True)
+class RangeBatch:
+    """One fetched, verified range ready to commit: rows, headers to keep, touched accounts."""
+
+    from_block: int
+    to_block: int
+    rows: list[EventRow]
+    headers: list[Header]
+    touches: list[Touch]
+
+
+@dataclass(slots=True)
+class ScanProgress:
+    """Running totals handed to the progress callback after every commit."""
+
+    first_block: int
+    target_block: int
+    next_block: int
+    logs: int = 0
+    ranges: int = 0
+    splits: int = 0
+    reorgs: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def blocks_done(self) -> int:
+        return self.next_block - self.first_block
+
+    @property
+    def blocks_total(self) -> int:
+        return max(self.target_block - self.first_block + 1, 0)
+
+    def rates(self) -> tuple[float, float]:
+        """(blocks/s, logs/s) since the start."""
+        elapsed = max(time.monotonic() - self.started_at, 1e-9)
+        return self.blocks_done / elapsed, self.logs / elapsed
+
+
+ProgressFn = Callable[[ScanProgress], None]
+
+
+class Scanner:
+    """Scans one :class:`LogSource` on one chain into a :class:`ScanStore`."""
+
+    def __init__(
+        self,
+        rpc: RpcClient,
+        store: ScanStore,
+        source: LogSource,
+        decoder: Decoder,
+        settings: ScanSettings,
+        *,
+        touched: TouchFn | None = None,
+        on_progress: ProgressFn | None = None,
+    ) -> None:
+        self.rpc, self.store, self.source = rpc, store, source
+        self.decoder, self.settings = decoder, settings
+        self.touched = touched
+        self.on_progress = on_progress
+        self._range_size = min(settings.initial_block_range, settings.max_block_range)
+
+    async def safe_head(self) -> int:
+        """The newest block this scan may index: head minus the finality depth."""
+        return await self.rpc.block_number() - self.settings.finality_blocks
+
+    async def backfill(
+        self, from_block: int | None = None, to_block: int | None = None
+    ) -> ScanProgress:
+        """Index from ``from_block`` (default: the cursor) to ``to_block`` (default and cap: the
+        safe head), then return. Re-indexing blocks already stored is harmless (rows are
+        unique), and the cursor never moves backwards because of ``from_block``."""
+        start = self.store.next_block(self.source) if from_block is None else from_block
+        head = await self.rpc.block_number()
+        target = head - self.settings.finality_blocks
+        if to_block is not None:
+            target = min(target, to_block)
+        progress = ScanProgress(first_block=start, target_block=target, next_block=start)
+        await self._check_tip(head, progress)
+        if from_block is None:
+            start = self.store.next_block(self.source)
+        await self._scan(start, target, head, progress)
+        return progress
+
+    async def follow(self, stop: asyncio.Event, progress: ScanProgress | None = None) -> None:
+        """Keep indexing new blocks at the chain's block time until ``stop`` is set.
+
+        Raises ``RetryableError`` subclasses only after the client's own retries are spent;
+        reports a head that stops moving (a stalled node) as a warning every stall period.
+        """
+        start = self.store.next_block(self.source)
+        progress = progress or ScanProgress(
+            first_block=start, target_block=start - 1, next_block=start
+        )
+        last_head, last_move = -1, time.monotonic()
+        stall_s = self.settings.stall_after_blocks * self.settings.block_time_s
+        while not stop.is_set():
+            head = await self.rpc.block_number()
+            now = time.monotonic()
+            if head != last_head:
+                last_head, last_move = head, now
+            elif now - last_move > stall_s:
+                log.warning("node head stalled at %d for %.0f s", head, now - last_move)
+                last_move = now
+            await self._check_tip(head, progress)
+            target = head - self.settings.finality_blocks
+            progress.target_block = max(progress.target_block, target)
+            await self._scan(self.store.next_block(self.source), target, head, progress)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.block_time_s)
+
+    async def _check_tip(self, head: int, progress: ScanProgress) -> None:
+        """Roll back when the last stored block is no longer canonical (a reorg at the tip)."""
+        stored = self.store.block_hashes(self.source.chain_id)
+        if not stored:
+            return
+        top = max(stored)
+        canonical_top = None if top > head else (await self.rpc.get_block_header(top))["hash"]
+        if canonical_top == stored[top]:
+            return
+        await self._handle_reorg(stored, progress)
+
+    async def _handle_reorg(self, stored: dict[int, str], progress: ScanProgress) -> None:
+        numbers = sorted(stored)
+        head = await self.rpc.block_number()
+        present = [n for n in numbers if n <= head]
+        headers = await self.rpc.get_block_headers(present) if present else []
+        canonical = {h["number"]: h["hash"] for h in headers}
+        fork = find_fork_point(stored, canonical)
+        removed = self.store.rollback_above(self.source.chain_id, fork)
+        progress.reorgs += 1
+        progress.next_block = min(progress.next_block, fork + 1)
+        log.warning(
+            "reorg on chain %d: fork at block %d, %d events rolled back",
+            self.source.chain_id,
+            fork,
+            removed,
+        )
+
+    async def _scan(self, start: int, end: int, head: int, progress: ScanProgress) -> None:
+        """Index ``[start, end]``; after a reorg, start again from the fork until done."""
+        while True:
+            try:
+                await self._scan_ranges(start, end, head, progress)
+                return
+            except ChainMoved as exc:
+                log.info("chain moved under the scan (%s): checking for a reorg", exc)
+                await self._handle_reorg(self.store.block_hashes(self.source.chain_id), progress)
+                start = self.store.next_block(self.source)
+                head = await self.rpc.block_number()
+                end = min(end, head - self.settings.finality_blocks)
+
+    async def _scan_ranges(self, start: int, end: int, head: int, progress: ScanProgress) -> None:
+        """Fetch ``[start, end]`` with bounded concurrency; commit in block order.
+
+        The commit of one range (decoded rows to the database, in a worker thread) overlaps
+        the network wait for the next ones; commits never overlap each other.
+        """
+        pending: deque[asyncio.Task[list[RangeBatch]]] = deque()
+        next_from = start
+        commit: asyncio.Future[None] | None = None
+        try:
+            while next_from <= end or pending:
+                while next_from <= end and len(pending) < self.settings.concurrency:
+                    to = min(next_from + self._range_size - 1, end)
+                    pending.append(asyncio.create_task(self._fetch(next_from, to, head)))
+                    next_from = to + 1
+                batches = await pending.popleft()
+                progress.splits += len(batches) - 1
+                for batch in batches:
+                    if commit is not None:
+                        await commit
+                        self._report(progress)
+                    commit = asyncio.ensure_future(asyncio.to_thread(self._commit, batch))
+                    self._adapt(batch)
+                    progress.ranges += 1
+                    progress.logs += len(batch.rows)
+                    progress.next_block = batch.to_block + 1
+            if commit is not None:
+                await commit
+                commit = None
+                self._report(progress)
+        finally:
+            for task in pending:
+                task.cancel()
+            if commit is not None:
+                # Let an in-flight commit finish (or fail) before unwinding: it owns a session.
+                await asyncio.wait([commit])
+
+    def _report(self, progress: ScanProgress) -> None:
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+    def _adapt(self, batch: RangeBatch) -> None:
+        blocks = batch.to_block - batch.from_block + 1
+        if blocks >= self._range_size:
+            self._range_size = next_range_size(
+                self._range_size,
+                len(batch.rows),
+                target_results=self.settings.target_logs_per_call,
+                max_size=self.settings.max_block_range,
+            )
+
+    def _commit(self, batch: RangeBatch) -> None:
+        # Ranges are fetched concurrently, so only now is the previous range stored: check
+        # that this one still extends it before writing anything.
+        if batch.headers:
+            stored = self.store.block_hashes(self.source.chain_id)
+            if not is_linked(stored, batch.headers[0]):
+                raise ChainMoved(
+                    f"block {batch.headers[0].number} does not extend the stored chain"
+                )
+        self.store.commit_range(self.source, batch, self.settings.reorg_window)
+
+    async def _fetch(self, from_block: int, to_block: int, head: int) -> list[RangeBatch]:
+        """One range, split as the node demands; each part verified against its headers."""
+        try:
+            return [await self._fetch_verified(from_block, to_block, head)]
+        except RpcRangeTooLarge as exc:
+            parts = split_range(from_block, to_block, exc.advice)
+            if len(parts) == 1:
+                raise
+            self._range_size = max(1, min(self._range_size, parts[0][1] - parts[0][0] + 1))
+            batches: list[RangeBatch] = []
+            for a, b in parts:
+                batches.extend(await self._fetch(a, b, head))
+            return batches
+
+    async def _fetch_verified(self, from_block: int, to_block: int, head: int) -> RangeBatch:
+        numbers = self._header_numbers(from_block, to_block, head)
+        for attempt in range(8):
+            try:
+                return await self._fetch_once(from_block, to_block, numbers)
+            except ChainMoved as exc:
+                log.info("range [%d, %d] inconsistent (%s); retrying", from_block, to_block, exc)
+                if attempt >= 2:
+                    raise
+                await asyncio.sleep(min(self.settings.block_time_s, 1.0))
+        raise AssertionError("unreachable")
+
+    def _header_numbers(self, from_block: int, to_block: int, head: int) -> list[int]:
+        """Headers to fetch with a range: every block near the head, else only the last one."""
+        near = head - self.settings.reorg_window + 1
+        first = max(from_block, near)
+        return list(range(first, to_block + 1)) if first <= to_block else [to_block]
+
+    async def _fetch_once(self, from_block: int, to_block: int, numbers: list[int]) -> RangeBatch:
+        query: dict[str, Any] = {
+            "fromBlock": hex(from_block),
+            "toBlock": hex(to_block),
+            "address": list(self.source.addresses),
+        }
+        if self.source.topics:
+            query["topics"] = [None if t is None else list(t) for t in self.source.topics]
+        calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", []), ("eth_getLogs", [query])]
+        calls += [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
+        results = await self.rpc.batch(calls)
+        node_head = int(results[0], 16)
+        if node_head < to_block:
+            raise ChainMoved(f"node head {node_head} below range end {to_block}")
+        headers = [_header(h) for h in results[2:]]
+        _check_headers(headers)
+        logs: list[dict[str, Any]] = results[1]
+        _check_log_hashes(logs, headers)
+        rows = event_rows(self.source, logs, self.decoder)
+        touches = self.touched(rows) if self.touched is not None else []
+        return RangeBatch(from_block, to_block, rows, headers, touches)
+
+
+def _header(raw: Any) -> Header:
+    if raw is None:
+        raise ChainMoved("node does not have a block it just reported")
+    return Header(int(raw["number"], 16), raw["hash"], raw["parentHash"])
+
+
+def _check_headers(headers: list[Header]) -> None:
+    for parent, child in itertools.pairwise(headers):
+        if child.number == parent.number + 1 and child.parent_hash != parent.hash:
+            raise ChainMoved(f"block {child.number} does not extend block {parent.number}")
+
+
+def _check_log_hashes(logs: list[dict[str, Any]], headers: list[Header]) -> None:
+    expected = {h.number: h.hash for h in headers}
+    for entry in logs:
+        if entry.get("removed"):
+            raise ChainMoved("node returned a removed log")
+        want = expected.get(int(entry["blockNumber"], 16))
+        if want is not None and entry["blockHash"] != want:
+            raise ChainMoved(f"log of block {int(entry['blockNumber'], 16)} has another hash")

@@ -1,0 +1,98 @@
+"""What a scan produces: log sources, event rows ready for a bulk insert, touched accounts.
+
+Pure data and conversion; no I/O. Rows are plain dicts keyed by ``raw_events`` column names,
+because a bulk Core insert of dicts is several times faster than building ORM objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from indexer.types import json_safe
+
+EventRow = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LogSource:
+    """Logs to scan on one chain: emitting ``addresses`` and position-wise ``topics`` filters.
+
+    ``topics[i]`` is None (any) or a tuple of accepted lower-case 0x topics (OR).
+    ``name`` keys the cursor, e.g. ``"arbitrum:gmx_v2"``.
+    """
+
+    name: str
+    chain_id: int
+    addresses: tuple[str, ...]
+    topics: tuple[tuple[str, ...] | None, ...]
+    start_block: int
+
+
+class TouchKind(StrEnum):
+    """Why an account needs a fresh read: it changed, closed, or was liquidated."""
+
+    TOUCHED = "touched"
+    CLOSED = "closed"
+    LIQUIDATED = "liquidated"
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """An account an event touched; ``ref`` is the protocol's own id of the account."""
+
+    protocol: str
+    ref: str
+    owner: str
+    block_number: int
+    kind: TouchKind = TouchKind.TOUCHED
+
+
+TouchFn = Callable[[Sequence[EventRow]], list[Touch]]
+
+
+class DecodedLike(Protocol):
+    name: str
+    args: Mapping[str, Any]
+
+
+class Decoder(Protocol):
+    def decode(self, log: dict[str, Any]) -> DecodedLike | None: ...
+
+
+def event_rows(
+    source: LogSource, logs: Sequence[dict[str, Any]], decoder: Decoder
+) -> list[EventRow]:
+    """``raw_events`` rows for ``logs`` as returned by ``eth_getLogs`` (hex strings).
+
+    Hashes and addresses are stored lower-case; undecodable-but-known logs raise the decoder's
+    ``DecodeError``; logs of unknown topic0 are kept with ``event_name`` None.
+    """
+    rows: list[EventRow] = []
+    append = rows.append
+    chain_id, name = source.chain_id, source.name
+    for entry in logs:
+        topics = entry["topics"]
+        n = len(topics)
+        decoded = decoder.decode(entry)
+        append(
+            {
+                "chain_id": chain_id,
+                "block_number": int(entry["blockNumber"], 16),
+                "block_hash": entry["blockHash"].lower(),
+                "log_index": int(entry["logIndex"], 16),
+                "tx_hash": entry["transactionHash"].lower(),
+                "address": entry["address"].lower(),
+                "topic0": topics[0].lower() if n > 0 else None,
+                "topic1": topics[1].lower() if n > 1 else None,
+                "topic2": topics[2].lower() if n > 2 else None,
+                "topic3": topics[3].lower() if n > 3 else None,
+                "data": bytes.fromhex(entry["data"][2:]),
+                "source": name,
+                "event_name": decoded.name if decoded is not None else None,
+                "args": json_safe(decoded.args) if decoded is not None else None,
+            }
+        )
+    return rows

@@ -1,0 +1,153 @@
+"""Properties of the margin math over random accounts (hypothesis).
+
+The strategies keep magnitudes realistic (sizes 0.01-100 units, maintenance rates >= 0.1 %)
+so float64 rounding stays far below the 1e-9 tolerances; ``tests.test_health_vec`` reuses them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import replace
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from indexer.models import E30, Collateral, MarginAccount, MarginMode, Position
+from monitor.health import account_health, shocked
+
+MARKS = {"ETH": 2000.0, "BTC": 60_000.0, "SOL": 150.0}
+ASSETS = tuple(MARKS)
+USDC = "USDC"
+
+
+def e30(value: float) -> int:
+    return int(value * E30)
+
+
+@st.composite
+def prices(draw: st.DrawFn) -> dict[str, float]:
+    """Marks within ±30 % of ``MARKS``; USDC at 1."""
+    moved = {a: p * draw(st.floats(0.7, 1.3)) for a, p in MARKS.items()}
+    return {**moved, USDC: 1.0}
+
+
+@st.composite
+def positions(draw: st.DrawFn, asset: str | None = None) -> Position:
+    asset = asset or draw(st.sampled_from(ASSETS))
+    decimals = draw(st.sampled_from([4, 8, 18]))
+    size_raw = draw(st.integers(10, 100_000)) * 10 ** (decimals - 3)  # 0.01 to 100 units
+    entry_notional = size_raw / 10**decimals * MARKS[asset] * draw(st.floats(0.5, 1.5))
+    return Position(
+        market=f"{asset}-{draw(st.sampled_from('AB'))}",
+        asset=asset,
+        size_raw=size_raw * draw(st.sampled_from([1, -1])),
+        size_decimals=decimals,
+        entry_notional_usd_e30=e30(entry_notional),
+        pending_fees_usd_e30=e30(entry_notional * draw(st.floats(-0.001, 0.01))),
+        closing_fee_rate_e30=draw(st.integers(0, 20)) * 10**26,
+        mm_rate_e30=draw(st.integers(10, 1000)) * 10**26,
+        mm_rate_entry_e30=draw(st.integers(0, 500)) * 10**26,
+        mm_floor_usd_e30=draw(st.integers(0, 200)) * E30,
+    )
+
+
+@st.composite
+def collaterals(draw: st.DrawFn, assets: tuple[str, ...] = ASSETS) -> Collateral:
+    asset = draw(st.sampled_from((USDC, *assets)))
+    usd = draw(st.floats(10.0, 1_000_000.0))
+    if asset == USDC:
+        return Collateral(USDC, int(usd * 10**6), 6, "fixed:USDC")
+    haircut = draw(st.integers(0, 30)) * 10**28
+    return Collateral(asset, int(usd / MARKS[asset] * 10**18), 18, f"feed:{asset}", haircut)
+
+
+def make_account(mode: MarginMode, coll: list[Collateral], pos: list[Position]) -> MarginAccount:
+    return MarginAccount(42161, "test", "0xabc", "1", mode, tuple(coll), tuple(pos), 1)
+
+
+@st.composite
+def accounts(draw: st.DrawFn) -> MarginAccount:
+    """Isolated (one position) or cross (1-4 positions, assets may repeat) accounts."""
+    if draw(st.booleans()):
+        pos = [draw(positions())]
+        return make_account(MarginMode.ISOLATED, [draw(collaterals((pos[0].asset,)))], pos)
+    pos = draw(st.lists(positions(), min_size=1, max_size=4))
+    coll = draw(st.lists(collaterals(), min_size=1, max_size=3))
+    fixed = draw(st.integers(-5, 50)) * E30
+    return replace(make_account(MarginMode.CROSS, coll, pos), fixed_requirement_usd_e30=fixed)
+
+
+@given(accounts(), prices())
+def test_health_is_one_at_every_liquidation_price(acc: MarginAccount, px: dict[str, float]) -> None:
+    for risk in account_health(acc, px).positions:
+        if risk.liquidation_price is not None:
+            at = account_health(acc, {**px, risk.asset: risk.liquidation_price})
+            assert math.isclose(at.health, 1.0, rel_tol=1e-9), (risk, at)
+
+
+@st.composite
+def leveraged_isolated(draw: st.DrawFn) -> MarginAccount:
+    """An isolated position at 2-100x, collateral in USDC or in the position's asset."""
+    pos = draw(positions())
+    value_usd = pos.entry_notional_usd / draw(st.floats(2.0, 100.0))
+    if draw(st.booleans()):
+        coll = Collateral(USDC, max(1, int(value_usd * 10**6)), 6, "fixed:USDC")
+    else:
+        coll = Collateral(pos.asset, int(value_usd / MARKS[pos.asset] * 10**18), 18, "f")
+    return make_account(MarginMode.ISOLATED, [coll], [pos])
+
+
+@given(leveraged_isolated(), prices(), st.lists(st.floats(0.0, 0.95), min_size=2, max_size=6))
+def test_health_falls_monotonically_with_adverse_moves(
+    acc: MarginAccount, px: dict[str, float], moves: list[float]
+) -> None:
+    pos = acc.positions[0]
+    healths = [
+        account_health(acc, shocked(px, {pos.asset: -pos.side * m})).health for m in sorted(moves)
+    ]
+    for before, after in itertools.pairwise(healths):
+        assert after <= before + 1e-12 * max(1.0, abs(before))
+
+
+@given(st.lists(accounts(), min_size=2, max_size=5), prices(), st.data())
+def test_isolated_account_ignores_other_accounts_prices(
+    wallet: list[MarginAccount], px: dict[str, float], data: st.DataObject
+) -> None:
+    isolated = [a for a in wallet if a.mode is MarginMode.ISOLATED]
+    assume(isolated)
+    own = isolated[0].assets
+    others = sorted({a for acc in wallet for a in acc.assets} - own)
+    assume(others)
+    shocks = {a: data.draw(st.floats(-0.9, 2.0)) for a in others}
+    assert account_health(isolated[0], shocked(px, shocks)) == account_health(isolated[0], px)
+
+
+@st.composite
+def usd_cross(draw: st.DrawFn) -> MarginAccount:
+    """A cross account on USDC with 2-3 positions on distinct assets."""
+    assets = draw(st.lists(st.sampled_from(ASSETS), min_size=2, max_size=3, unique=True))
+    usd = draw(st.floats(10.0, 200_000.0))
+    coll = [Collateral(USDC, int(usd * 10**6), 6, "fixed:USDC")]
+    return make_account(MarginMode.CROSS, coll, [draw(positions(a)) for a in assets])
+
+
+@given(usd_cross(), prices(), st.floats(0.001, 0.5))
+def test_cross_loss_on_one_position_brings_the_others_closer_to_liquidation(
+    acc: MarginAccount, px: dict[str, float], move: float
+) -> None:
+    before = account_health(acc, px)
+    assume(before.health > 1.0)
+    loser = acc.positions[0]
+    after = account_health(acc, shocked(px, {loser.asset: -loser.side * move}))
+    assert after.equity_usd - after.maintenance_usd < before.equity_usd - before.maintenance_usd
+    for old, new in zip(before.positions[1:], after.positions[1:], strict=True):
+        if old.distance_pct is None:
+            continue
+        if new.distance_pct is None:
+            assert after.health <= 1.0  # liquidatable, and no price of this asset saves it
+        else:
+            assert new.distance_pct <= old.distance_pct + 1e-9
+    isolated = [make_account(MarginMode.ISOLATED, list(acc.collateral), [p]) for p in acc.positions]
+    unchanged = account_health(isolated[1], shocked(px, {loser.asset: -loser.side * move}))
+    assert unchanged == account_health(isolated[1], px)
