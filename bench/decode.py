@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from eth_abi import encode
+from eth_abi.abi import encode
 from hexbytes import HexBytes
 from web3 import Web3
 
@@ -60,7 +60,7 @@ def _address(i: int, salt: int) -> str:
 def position_increase_log(i: int) -> dict[str, Any]:
     """A raw PositionIncrease EventLog1 (3 address, 16 uint, 3 int, 1 bool, 2 bytes32 items)."""
     account = _address(i, 1)
-    groups = [
+    groups: list[Any] = [
         (
             [("account", account), ("market", _address(i, 2)), ("collateralToken", _address(i, 3))],
             [],

@@ -12,8 +12,8 @@ from another. A ``LogEmitter`` contract repeats a prepared log many times per tr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -139,9 +139,7 @@ def _send(node: Node, to: str | None, data: bytes) -> dict[str, Any]:
 
 
 def _deploy(node: Node, artifact: Artifact) -> str:
-    address: str = _send(node, None, artifact.bytecode)[
-        "contractAddress"
-    ]
+    address: str = _send(node, None, artifact.bytecode)["contractAddress"]
     return address
 
 

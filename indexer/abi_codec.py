@@ -178,25 +178,8 @@ def _bad_pointer(at: int) -> DecodeError:
     return DecodeError(f"offset at byte {at} points back into the heads")
 
 
-def _key_value_codec(value: WordDecoder) -> Codec:
-    """``(string, T)`` with a one-word T: GMX's EventLogData item, hot enough to unroll."""
-
-    def read(buf: bytes, pos: int) -> tuple[str, Any]:
-        heads_end = pos + 64
-        if heads_end > len(buf):
-            raise DecodeError(f"tuple head at byte {pos} runs past the data end ({len(buf)})")
-        target = pos + int.from_bytes(buf[pos : pos + 32], "big")
-        if target < heads_end:
-            raise _bad_pointer(pos)
-        return _read_string(buf, target), value(buf[pos + 32 : heads_end])
-
-    return Codec(read, 0)
-
-
 def _tuple_codec(codecs: Sequence[Codec]) -> Codec:
     """Tuples, and ``T[k]`` (encoded exactly like a tuple of k T's)."""
-    if len(codecs) == 2 and codecs[0].read is _read_string and codecs[1].word is not None:
-        return _key_value_codec(codecs[1].word)
     steps = []
     head_len = 0
     for codec in codecs:
@@ -207,7 +190,7 @@ def _tuple_codec(codecs: Sequence[Codec]) -> Codec:
         heads_end = pos + head_len
         if heads_end > len(buf):
             raise DecodeError(f"tuple head at byte {pos} runs past the data end ({len(buf)})")
-        out = []
+        out: list[Any] = []
         append = out.append
         for rel, word, reader, dynamic in steps:
             at = pos + rel
@@ -240,7 +223,7 @@ def _list_codec(elem: Codec) -> Codec:
             return tuple([word(buf[q : q + 32]) for q in range(start, stop, step)])
         if elem.size:
             return tuple([reader(buf, q) for q in range(start, stop, step)])
-        out = []
+        out: list[Any] = []
         for q in range(start, stop, 32):
             # Element offsets are relative to the first element head (just after the length).
             target = start + int.from_bytes(buf[q : q + 32], "big")

@@ -76,6 +76,29 @@ class ChainConfig(BaseModel):
         return tuple(redact_url(u) for u in self.rpc_urls)
 
 
+class TokenConfig(BaseModel):
+    """A token a protocol prices: normal-form ``asset`` name, ``decimals`` of its smallest unit,
+    and its Chainlink USD feed (GMX v2)."""
+
+    model_config = STRICT
+
+    asset: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    decimals: int = Field(ge=0, le=77)
+    feed: Address | None = None
+
+
+class GmxMarketConfig(BaseModel):
+    """A GMX v2 market: positions on ``index_token``, collateral in ``long_token`` or
+    ``short_token`` (every token must be listed in the protocol's ``tokens``)."""
+
+    model_config = STRICT
+
+    market_token: Address
+    index_token: Address
+    long_token: Address
+    short_token: Address
+
+
 class ProtocolConfig(BaseModel):
     """One protocol deployment to index, on a configured chain.
 
@@ -96,6 +119,8 @@ class ProtocolConfig(BaseModel):
     dexes: tuple[Annotated[int, Field(ge=0)], ...] = (0,)
     markets: tuple[Annotated[int, Field(ge=0)], ...] = ()
     price_feeds: dict[str, Address] = Field(default_factory=dict)
+    tokens: dict[Address, TokenConfig] = Field(default_factory=dict)
+    gmx_markets: tuple[GmxMarketConfig, ...] = ()
 
     @field_validator("name")
     @classmethod
@@ -119,9 +144,14 @@ class ProtocolConfig(BaseModel):
                 f"missing {', '.join(missing)}: give them, or use a chain whose chain_id has a "
                 f"known {self.name} deployment ({chains or 'none'})",
             )
-        for option in sorted({"tickers_url", "dexes", "markets"} & self.model_fields_set):
+        options = {"tickers_url", "dexes", "markets", "tokens", "gmx_markets"}
+        for option in sorted(options & self.model_fields_set):
             if option not in spec.options:
                 raise invalid(option, f"does not apply to {self.name}")
+        for index, market in enumerate(self.gmx_markets):
+            for field in ("index_token", "long_token", "short_token"):
+                if getattr(market, field) not in self.tokens:
+                    raise invalid(f"gmx_markets[{index}].{field}", "not listed in tokens")
         return self
 
 

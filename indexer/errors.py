@@ -1,14 +1,14 @@
 """perpwatch's exception tree, split by what the caller does next.
 
-    PerpwatchError
-    ├── UserError            bad input: config, address, unknown protocol, chain-id mismatch.
-    │   ├── ConfigError      the CLI prints it on one line and exits with code 2.
-    │   └── SchemaError      the database schema is missing or out of date.
-    ├── RetryableError       transient: try again after ``retry_after`` seconds (or backoff).
-    │   └── RangeTooLarge    the node refused a block range or result size: split it.
-    ├── ReorgDetected        a stored block hash no longer matches the canonical chain.
-    ├── ReorgTooDeep         the fork point lies below the kept window of block hashes.
-    └── DecodeError          bytes that do not match the ABI they claim.
+PerpwatchError
+├── UserError            bad input: config, address, unknown protocol, chain-id mismatch.
+│   ├── ConfigError      the CLI prints it on one line and exits with code 2.
+│   └── SchemaError      the database schema is missing or out of date.
+├── RetryableError       transient: try again after ``retry_after`` seconds (or backoff).
+│   └── RangeTooLarge    the node refused a block range or result size: split it.
+├── ReorgDetected        a stored block hash no longer matches the canonical chain.
+├── ReorgTooDeep         the fork point lies below the kept window of block hashes.
+└── DecodeError          bytes that do not match the ABI they claim.
 """
 
 from __future__ import annotations

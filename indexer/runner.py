@@ -37,20 +37,15 @@ def default_decoder() -> LogDecoder:
     return LogDecoder(events)
 
 
-def chain_settings(chain: ChainConfig, **overrides: int | float) -> ScanSettings:
-    """Scan settings from a chain's configuration."""
-    settings = ScanSettings(
+def chain_settings(chain: ChainConfig) -> ScanSettings:
+    """Scan settings from a chain's configuration (tweak with ``dataclasses.replace``)."""
+    return ScanSettings(
         finality_blocks=chain.finality_blocks,
         max_block_range=chain.max_block_range,
         initial_block_range=min(100, chain.max_block_range),
         block_time_s=chain.block_time,
         stall_after_blocks=chain.stall_after_blocks,
     )
-    return settings if not overrides else ScanSettings(**{**_fields(settings), **overrides})
-
-
-def _fields(settings: ScanSettings) -> dict[str, int | float]:
-    return {name: getattr(settings, name) for name in settings.__slots__}  # type: ignore[attr-defined]
 
 
 def open_rpc(chain: ChainConfig) -> RpcClient:

@@ -29,7 +29,7 @@ from indexer.ranges import next_range_size, split_range
 from indexer.reorg import Header, find_fork_point, is_linked
 from indexer.rpc import RpcClient
 from indexer.rpc_errors import RpcRangeTooLarge
-from indexer.scan_rows import EventRow, LogSource, Touch, TouchFn, event_rows
+from indexer.scan_rows import Decoder, EventRow, LogSource, Touch, TouchFn, event_rows
 
 log = logging.getLogger("perpwatch.scan")
 
@@ -48,10 +48,6 @@ class ScanStore(Protocol):
     def commit_range(self, source: LogSource, batch: RangeBatch, window: int) -> None: ...
 
     def rollback_above(self, chain_id: int, fork_block: int) -> int: ...
-
-
-class Decoder(Protocol):
-    def decode(self, log: dict[str, Any]) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)

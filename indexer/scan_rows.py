@@ -54,12 +54,15 @@ TouchFn = Callable[[Sequence[EventRow]], list[Touch]]
 
 
 class DecodedLike(Protocol):
-    name: str
-    args: Mapping[str, Any]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def args(self) -> Mapping[str, Any]: ...
 
 
 class Decoder(Protocol):
-    def decode(self, log: dict[str, Any]) -> DecodedLike | None: ...
+    def decode(self, log: Mapping[str, Any]) -> DecodedLike | None: ...
 
 
 def event_rows(

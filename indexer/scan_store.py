@@ -155,11 +155,14 @@ class ScanStore:
 
     def _put_cursor(self, conn: Connection, source: LogSource, next_block: int) -> None:
         stmt = self._insert(_cursors)
+        # Re-indexing an old range (backfill --from-block) must not move the cursor back: the
+        # blocks above it stay indexed. Only rollback_above moves a cursor back, after a reorg.
+        later = sa.func.greatest if self.engine.dialect.name == "postgresql" else sa.func.max
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[_cursors.c.name],
                 set_={
-                    "next_block": stmt.excluded.next_block,
+                    "next_block": later(_cursors.c.next_block, stmt.excluded.next_block),
                     "updated_at": stmt.excluded.updated_at,
                 },
             ),

@@ -63,13 +63,19 @@ Json = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 class Level(StrEnum):
-    """Health level of an account, from safe to gone; alerts use all but ``ok``."""
+    """Health level of an account, from safe to gone; alerts use all but ``ok``.
+
+    ``unknown`` means the data was too stale to judge (never read as safe); ``recovered`` is
+    only an alert level, sent when an account is back to ``ok`` and its episode closes.
+    """
 
     OK = "ok"
     WARNING = "warning"
     CRITICAL = "critical"
     LIQUIDATABLE = "liquidatable"
     LIQUIDATED = "liquidated"
+    UNKNOWN = "unknown"
+    RECOVERED = "recovered"
 
 
 class OutboxStatus(StrEnum):
@@ -116,7 +122,8 @@ class Account(SQLModel, table=True):
     status: AccountStatus = Field(
         default=AccountStatus.OPEN, sa_type=_enum(AccountStatus, "ck_accounts_status")
     )
-    fixed_requirement_usd_e30: UnsignedExactInt = Field(default=0, sa_type=ExactIntType)
+    # Signed: a margin tier's deduction lowers the requirement (Hyperliquid).
+    fixed_requirement_usd_e30: ExactInt = Field(default=0, sa_type=ExactIntType)
     block_number: NonNegative = Field(sa_type=sa.BigInteger)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
@@ -155,7 +162,7 @@ class Collateral(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = _parent("collateral", "account_id", "accounts")
     asset: str = Field(sa_type=sa.String(100))
-    amount_raw: UnsignedExactInt = Field(sa_type=ExactIntType)
+    amount_raw: ExactInt = Field(sa_type=ExactIntType)  # signed: negative is a debt
     decimals: Decimals
     haircut_e30: Share = Field(default=0, sa_type=ExactIntType)
     price_feed: str = Field(sa_type=sa.String(200))

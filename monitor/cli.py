@@ -102,6 +102,41 @@ def db_upgrade() -> None:
         console.print(f"database schema upgraded: {before or 'empty'} -> {after}")
 
 
+@app.command()
+@user_errors_exit_2
+def index(
+    from_block: Annotated[
+        int | None, typer.Option("--from-block", min=0, help="Start here instead of the cursor.")
+    ] = None,
+    to_block: Annotated[
+        int | None, typer.Option("--to-block", min=0, help="Stop after this block.")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep following new blocks until Ctrl-C.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary only.")] = False,
+) -> None:
+    """Scan the configured protocols' logs into the database (resumes where it stopped)."""
+    from indexer.config import load_config
+    from monitor.cli_index import run_index
+
+    cfg = load_config(State.config_path)
+    run_index(
+        cfg, console, from_block=from_block, to_block=to_block, follow=follow, as_json=as_json
+    )
+
+
+@app.command()
+@user_errors_exit_2
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
+) -> None:
+    """Run perpwatch end to end on a local devnet (anvil + simulators); SQLite in the cwd."""
+    from monitor.demo import run_demo
+
+    run_demo(console, as_json=as_json)
+
+
 def run() -> None:  # pragma: no cover - console entry for `python -m monitor.cli`
     sys.exit(app())
 

@@ -142,7 +142,7 @@ def test_json_safe_keeps_big_ints_exact() -> None:
         {"owner": OWNER.upper().replace("0X", "0x")},
         {"owner": "0x1234"},
         {"mode": "sideways"},
-        {"fixed_requirement_usd_e30": -1},
+        {"fixed_requirement_usd_e30": -(2**255) - 1},
         {"fixed_requirement_usd_e30": UINT256_MAX + 1},
         {"fixed_requirement_usd_e30": True},
         {"block_number": -1},

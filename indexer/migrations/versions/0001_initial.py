@@ -20,7 +20,7 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-LEVELS = ("ok", "warning", "critical", "liquidatable", "liquidated")
+LEVELS = ("ok", "warning", "critical", "liquidatable", "liquidated", "unknown", "recovered")
 
 
 def _exact() -> sa.types.TypeEngine[Any]:

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+
+import "./HlTypes.sol";
+import "./HlMargin.sol";
+
+/// @title Simulated HyperCore perps clearinghouse (main dex 0) for perpwatch's devnet.
+/// @notice Holds what the read precompiles report and applies Hyperliquid's liquidation rule:
+///         maintenance margin is half the initial margin at max leverage (mmr = 1/(2*maxLev)),
+///         evaluated at the MARK price; a cross account is liquidatable when its account value
+///         (USDC + cross uPnL) < sum of cross MM, an isolated position when margin + uPnL < MM.
+/// @dev Accounting follows the precompiles' "raw USD": every trade moves -szi*px into rawUsd,
+///      so cross account value = rawUsd + sum(szi * markPx) and isolated equity =
+///      isolatedRawUsd + szi * markPx (long: margin - entryNtl, short: margin + entryNtl).
+///      accountMarginSummary covers the cross part only. Trades fill at the mark price; no
+///      fees, funding, margin tiers, partial or backstop liquidation. Setters are open to any
+///      caller: this is a devnet fixture. Runtime code only (no constructor), see HL_CORE.
+contract HlCore is HlMargin {
+    error UnknownPerp(uint32 perp);
+    error UnknownDex(uint32 dex);
+    error BadTrade(string reason);
+    error NotLiquidatable(address user, uint32 perp);
+
+    // ------------------------------------------------------------------ sim-only setters
+
+    /// @notice Add a perp. marginTableId = maxLeverage (ids < 50 are one-tier tables).
+    function listPerp(
+        uint32 perp,
+        string calldata coin,
+        uint8 szDecimals,
+        uint8 maxLeverage,
+        bool onlyIsolated
+    ) external {
+        if (_perps[perp].listed || szDecimals > 6 || maxLeverage == 0) revert BadTrade("bad perp");
+        _perps[perp] = Perp(coin, szDecimals, maxLeverage, onlyIsolated, true, 0, 0);
+        _perpIds.push(perp);
+    }
+
+    /// @notice Prices in USD * 10^(6 - szDecimals).
+    function setPrices(uint32 perp, uint64 mark, uint64 oracle) external {
+        Perp storage p = _listed(perp);
+        p.markPx = mark;
+        p.oraclePx = oracle;
+    }
+
+    /// @notice Credit `usd` (USD * 1e6) to the user's cross balance.
+    function deposit(address user, uint64 usd) external {
+        _crossRawUsd[user] = _toInt64(int256(_crossRawUsd[user]) + int256(uint256(usd)));
+    }
+
+    /// @notice Change a position by `sziDelta` at the mark price. An isolated increase moves
+    ///         |delta| * mark / leverage of margin from the cross balance into the position.
+    ///         Increases must leave the cross account value >= its initial margin.
+    function trade(address user, uint32 perp, int64 sziDelta, uint32 leverage, bool isolated)
+        external
+    {
+        Perp storage p = _listed(perp);
+        HlPosition storage pos = _positions[user][perp];
+        if (sziDelta == 0 || leverage == 0 || leverage > p.maxLeverage) {
+            revert BadTrade("size or leverage");
+        }
+        if (p.onlyIsolated && !isolated) revert BadTrade("perp is isolated-only");
+        if (pos.szi != 0 && pos.isIsolated != isolated) revert BadTrade("margin mode is fixed");
+        int256 oldSzi = pos.szi;
+        int256 newSzi = oldSzi + sziDelta;
+        bool increase = oldSzi == 0 || (_sameSign(oldSzi, newSzi) && _abs(newSzi) > _abs(oldSzi));
+        if (isolated && !increase && newSzi != 0 && !_sameSign(oldSzi, newSzi)) {
+            revert BadTrade("close an isolated position before flipping it");
+        }
+        int256 cash = -int256(sziDelta) * int256(uint256(p.markPx));
+        pos.entryNtl = _newEntry(pos.entryNtl, oldSzi, newSzi, p.markPx);
+        pos.szi = _toInt64(newSzi);
+        pos.leverage = leverage;
+        pos.isIsolated = isolated;
+        if (isolated) {
+            int256 margin = int256(_abs(cash) / leverage);
+            if (!increase) margin = 0;
+            pos.isolatedRawUsd = _toInt64(int256(pos.isolatedRawUsd) + cash + margin);
+            _crossRawUsd[user] = _toInt64(int256(_crossRawUsd[user]) - margin);
+            if (newSzi == 0) _settleIsolated(user, perp);
+        } else {
+            _crossRawUsd[user] = _toInt64(int256(_crossRawUsd[user]) + cash);
+            if (newSzi == 0) delete _positions[user][perp];
+        }
+        if (increase) _requireInitialMargin(user);
+    }
+
+    /// @notice Move `usd` (USD * 1e6, negative = withdraw) between cross and an isolated position.
+    function adjustIsolatedMargin(address user, uint32 perp, int64 usd) external {
+        HlPosition storage pos = _positions[user][perp];
+        if (pos.szi == 0 || !pos.isIsolated) revert BadTrade("no isolated position");
+        pos.isolatedRawUsd = _toInt64(int256(pos.isolatedRawUsd) + usd);
+        _crossRawUsd[user] = _toInt64(int256(_crossRawUsd[user]) - usd);
+        (int256 equity,) = _isolated(_perps[perp], pos);
+        if (equity < 0) revert BadTrade("isolated margin below zero");
+        if (usd > 0) _requireInitialMargin(user);
+    }
+
+    // ------------------------------------------------------------------ liquidation
+
+    /// @notice Whether `liquidate(user, perp)` would succeed now (false without a position).
+    function isLiquidatable(address user, uint32 perp) public view returns (bool) {
+        HlPosition storage pos = _positions[user][perp];
+        if (pos.szi == 0) return false;
+        if (pos.isIsolated) {
+            (int256 equity, uint256 mmScaled) = _isolated(_perps[perp], pos);
+            return equity * int256(MM_SCALE) < int256(mmScaled);
+        }
+        CrossState memory s = _cross(user);
+        return s.accountValue * int256(MM_SCALE) < int256(s.mmScaled);
+    }
+
+    /// @notice Keeper entry point. An isolated position is closed and its margin forfeited; a
+    ///         cross liquidation closes every cross position at mark and leaves the remaining
+    ///         account value as USDC (a market liquidation, not the backstop).
+    function liquidate(address user, uint32 perp) external {
+        if (!isLiquidatable(user, perp)) revert NotLiquidatable(user, perp);
+        if (_positions[user][perp].isIsolated) {
+            delete _positions[user][perp];
+            return;
+        }
+        for (uint256 i = 0; i < _perpIds.length; i++) {
+            uint32 id = _perpIds[i];
+            HlPosition storage pos = _positions[user][id];
+            if (pos.szi == 0 || pos.isIsolated) continue;
+            int256 ntl = int256(pos.szi) * int256(uint256(_perps[id].markPx));
+            _crossRawUsd[user] = _toInt64(int256(_crossRawUsd[user]) + ntl);
+            delete _positions[user][id];
+        }
+    }
+
+    // ------------------------------------------------------------------ precompile reads
+
+    function position(address user, uint32 perp) external view returns (HlPosition memory) {
+        _listed(perp);
+        return _positions[user][perp];
+    }
+
+    function markPx(uint32 perp) external view returns (uint64) {
+        return _listed(perp).markPx;
+    }
+
+    function oraclePx(uint32 perp) external view returns (uint64) {
+        return _listed(perp).oraclePx;
+    }
+
+    function perpAssetInfo(uint32 perp) external view returns (HlPerpAssetInfo memory) {
+        Perp storage p = _listed(perp);
+        return HlPerpAssetInfo(p.coin, p.maxLeverage, p.szDecimals, p.maxLeverage, p.onlyIsolated);
+    }
+
+    /// @notice The cross part of dex 0: (accountValue, initial margin used, sum |szi*mark|,
+    ///         rawUsd).
+    function accountMarginSummary(uint32 dex, address user)
+        external
+        view
+        returns (HlAccountMarginSummary memory)
+    {
+        if (dex != 0) revert UnknownDex(dex);
+        CrossState memory s = _cross(user);
+        return HlAccountMarginSummary(
+            _toInt64(s.accountValue),
+            _toUint64(s.marginUsed),
+            _toUint64(s.ntlPos),
+            _crossRawUsd[user]
+        );
+    }
+
+    /// @notice Cross account value minus initial margin used, floored at 0 (USD * 1e6).
+    function withdrawable(address user) external view returns (uint64) {
+        CrossState memory s = _cross(user);
+        int256 free = s.accountValue - int256(s.marginUsed);
+        return free > 0 ? _toUint64(uint256(free)) : 0;
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _listed(uint32 perp) internal view returns (Perp storage p) {
+        p = _perps[perp];
+        if (!p.listed) revert UnknownPerp(perp);
+    }
+
+    function _settleIsolated(address user, uint32 perp) internal {
+        // Fully closed: whatever equity is left in the position returns to the cross balance.
+        int256 left = _positions[user][perp].isolatedRawUsd;
+        _crossRawUsd[user] = _toInt64(int256(_crossRawUsd[user]) + left);
+        delete _positions[user][perp];
+    }
+
+    function _requireInitialMargin(address user) internal view {
+        CrossState memory s = _cross(user);
+        if (s.accountValue < int256(s.marginUsed)) revert BadTrade("insufficient margin");
+    }
+}

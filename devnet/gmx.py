@@ -1,0 +1,313 @@
+"""Drive the GMX v2 simulator on a devnet: deploy it, move prices, trade, liquidate.
+
+    gmx = deploy_gmx(devnet)                          # DataStore, Reader, EventEmitter, exchange
+    gmx.set_price("ETH", 2500)                        # the ETH/USD Chainlink feed, USD
+    key = gmx.increase(trader, "ETH/USD", "USDC", True, 1_000 * 10**6, 10_000 * E30)
+    gmx.set_price("ETH", 2265)
+    gmx.is_liquidatable(key).liquidatable, gmx.liquidate(trader, "ETH/USD", "USDC", True)
+
+Units as GMX keeps them: USD values and factors times 1e30 (``*_e30``), token amounts in the
+token's smallest unit (``*_raw``), on-chain prices in USD per smallest unit times 1e30. The
+contracts' state uses GMX's real DataStore keys (``indexer.protocols.gmx_keys``), so what this
+driver writes is what perpwatch's adapter reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from eth_utils.crypto import keccak
+from web3 import Web3
+from web3.contract import Contract
+
+from devnet.deploy import Devnet, TransactionReverted, call, transact
+from indexer.models import E30
+from indexer.protocols import gmx_keys
+from indexer.protocols.gmx_v2 import GmxV2Adapter
+from indexer.protocols.gmx_v2_decode import (
+    GmxMarket,
+    GmxToken,
+    cumulative_borrowing_factor_key,
+    funding_per_size_key,
+)
+
+
+def devnet_address(label: str) -> str:
+    """A fixed, checksummed address for a devnet-only token or market named ``label``."""
+    return Web3.to_checksum_address(keccak(text=f"perpwatch-devnet:{label}")[:20])
+
+
+@dataclass(frozen=True, slots=True)
+class SimToken:
+    """A token the simulator prices; ``asset`` is perpwatch's name for it (WETH → ``ETH``)."""
+
+    symbol: str
+    asset: str
+    address: str
+    decimals: int
+    feed: Contract
+    feed_decimals: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class SimMarket:
+    """A GMX market: positions on ``index`` backed by ``long``- or ``short``-token collateral."""
+
+    name: str
+    market_token: str
+    index: SimToken
+    long: SimToken
+    short: SimToken
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationCheck:
+    """``Reader.isPositionLiquidatable``'s answer; USD values times 1e30."""
+
+    liquidatable: bool
+    reason: str
+    remaining_collateral_usd_e30: int
+    min_collateral_usd_e30: int
+    min_collateral_usd_for_leverage_e30: int
+
+
+# symbol, asset, decimals, initial USD price
+DEFAULT_TOKENS = (("WETH", "ETH", 18, 2500), ("USDC", "USDC", 6, 1), ("WBTC", "BTC", 8, 60000))
+# name, index, long, short
+DEFAULT_MARKETS = (("ETH/USD", "WETH", "WETH", "USDC"), ("BTC/USD", "WBTC", "WBTC", "USDC"))
+
+
+@dataclass
+class GmxDeployment:
+    """The deployed simulator and the keeper operations on it (sent from dev account 0)."""
+
+    devnet: Devnet
+    data_store: Contract
+    reader: Contract
+    event_emitter: Contract
+    exchange: Contract
+    referral_storage: str
+    tokens: dict[str, SimToken] = field(default_factory=dict)
+    markets: dict[str, SimMarket] = field(default_factory=dict)
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def token(self, symbol_or_asset: str) -> SimToken:
+        """A token by symbol (``WETH``) or asset (``ETH``). Raises KeyError if unknown."""
+        for token in self.tokens.values():
+            if symbol_or_asset in (token.symbol, token.asset):
+                return token
+        raise KeyError(f"no devnet token {symbol_or_asset!r}")
+
+    def position_key(self, account: str, market: str, collateral: str, is_long: bool) -> bytes:
+        m = self.markets[market]
+        return gmx_keys.position_key(
+            account, m.market_token, self.token(collateral).address, is_long
+        )
+
+    def adapter(self, chain_id: int | None = None) -> GmxV2Adapter:
+        """perpwatch's GMX v2 adapter configured for this deployment (every market and feed)."""
+        tokens = {
+            t.address: GmxToken(t.asset, t.decimals, t.feed.address) for t in self.tokens.values()
+        }
+        markets = [
+            GmxMarket(m.market_token, m.index.address, m.long.address, m.short.address)
+            for m in self.markets.values()
+        ]
+        addresses = {
+            "data_store": self.data_store.address,
+            "reader": self.reader.address,
+            "event_emitter": self.event_emitter.address,
+            "referral_storage": self.referral_storage,
+        }
+        chain = chain_id if chain_id is not None else self.devnet.anvil.chain_id
+        return GmxV2Adapter(chain, addresses, markets=markets, tokens=tokens)
+
+    # -- prices and parameters -----------------------------------------------------------------
+
+    def set_price(self, asset: str, usd: int | str | Decimal) -> None:
+        """Set ``asset``'s feed to ``usd`` (exact: a string or Decimal, not a float).
+
+        Raises ValueError if ``usd`` has more digits than the feed.
+        """
+        token = self.token(asset)
+        answer = Decimal(usd) * 10**token.feed_decimals
+        if answer != answer.to_integral_value():
+            raise ValueError(f"{usd} has more than {token.feed_decimals} decimals")
+        transact(token.feed.functions.setAnswer(int(answer)))
+
+    def oracle_price(self, asset: str) -> int:
+        """The simulator's price of ``asset``: USD per smallest unit times 1e30."""
+        return int(call(self.exchange.functions.tokenPrice(self.token(asset).address))[0])
+
+    def set_uint(self, key: bytes, value: int) -> None:
+        transact(self.data_store.functions.setUint(key, value))
+
+    def set_min_collateral_usd(self, usd_e30: int) -> None:
+        self.set_uint(gmx_keys.MIN_COLLATERAL_USD, usd_e30)
+
+    def set_market_factors(
+        self,
+        market: str,
+        *,
+        min_collateral_factor_e30: int | None = None,
+        liquidation_factor_e30: int | None = None,
+        position_fee_factor_e30: int | None = None,
+    ) -> None:
+        """Set any of a market's MIN_COLLATERAL_FACTOR, …_FOR_LIQUIDATION, POSITION_FEE_FACTOR
+        (the latter for both balance flags)."""
+        token = self.markets[market].market_token
+        if min_collateral_factor_e30 is not None:
+            self.set_uint(gmx_keys.min_collateral_factor_key(token), min_collateral_factor_e30)
+        if liquidation_factor_e30 is not None:
+            key = gmx_keys.min_collateral_factor_for_liquidation_key(token)
+            self.set_uint(key, liquidation_factor_e30)
+        if position_fee_factor_e30 is not None:
+            for improved in (False, True):
+                key = gmx_keys.position_fee_factor_key(token, improved)
+                self.set_uint(key, position_fee_factor_e30)
+
+    def accrue_borrowing(self, market: str, is_long: bool, factor_delta_e30: int) -> None:
+        """Raise the market side's cumulative borrowing factor: every open position of that
+        side then owes ``sizeInUsd · delta / 1e30`` USD more."""
+        key = cumulative_borrowing_factor_key(self.markets[market].market_token, is_long)
+        self.set_uint(key, int(call(self.data_store.functions.getUint(key))) + factor_delta_e30)
+
+    def accrue_funding(self, market: str, collateral: str, is_long: bool, per_size: int) -> None:
+        """Raise FUNDING_FEE_AMOUNT_PER_SIZE: positions owe ``sizeInUsd · Δ / 1e45`` collateral
+        token units more (rounded up)."""
+        m = self.markets[market]
+        key = funding_per_size_key(m.market_token, self.token(collateral).address, is_long)
+        self.set_uint(key, int(call(self.data_store.functions.getUint(key))) + per_size)
+
+    # -- trading -------------------------------------------------------------------------------
+
+    def increase(
+        self,
+        account: str,
+        market: str,
+        collateral: str,
+        is_long: bool,
+        collateral_raw: int,
+        size_delta_usd_e30: int,
+    ) -> bytes:
+        """Open or increase a position at the feed price; returns its key.
+
+        Raises:
+            TransactionReverted: the result would be liquidatable (MIN_COLLATERAL_FACTOR) etc.
+        """
+        args = self._position_args(account, market, collateral, is_long)
+        transact(
+            self.exchange.functions.increasePosition(*args, collateral_raw, size_delta_usd_e30)
+        )
+        return self.position_key(account, market, collateral, is_long)
+
+    def decrease(
+        self,
+        account: str,
+        market: str,
+        collateral: str,
+        is_long: bool,
+        size_delta_usd_e30: int,
+        collateral_raw: int = 0,
+    ) -> None:
+        """Decrease (a size delta at least the size closes it) and withdraw collateral."""
+        args = self._position_args(account, market, collateral, is_long)
+        transact(
+            self.exchange.functions.decreasePosition(*args, size_delta_usd_e30, collateral_raw)
+        )
+
+    def close(self, account: str, market: str, collateral: str, is_long: bool) -> None:
+        self.decrease(account, market, collateral, is_long, 2**256 - 1)
+
+    def liquidate(self, account: str, market: str, collateral: str, is_long: bool) -> bool:
+        """Try to liquidate as a keeper; True if it went through, False if GMX's rule refused."""
+        args = self._position_args(account, market, collateral, is_long)
+        try:
+            transact(self.exchange.functions.liquidatePosition(*args))
+        except TransactionReverted:
+            return False
+        return True
+
+    def _position_args(
+        self, account: str, market: str, collateral: str, is_long: bool
+    ) -> tuple[str, str, str, bool]:
+        m = self.markets[market]
+        return (
+            Web3.to_checksum_address(account),
+            m.market_token,
+            self.token(collateral).address,
+            is_long,
+        )
+
+    # -- reading the simulator's own view ------------------------------------------------------
+
+    def position(self, key: bytes) -> Any:
+        """``Reader.getPosition`` as web3 decodes it: ((account, market, collateral), numbers,
+        (isLong,))."""
+        return call(self.reader.functions.getPosition(self.data_store.address, key))
+
+    def market_prices(self, market: str) -> Any:
+        return call(self.exchange.functions.marketPrices(self.markets[market].market_token))
+
+    def is_liquidatable(self, key: bytes) -> LiquidationCheck:
+        """The simulator's ``Reader.isPositionLiquidatable`` at the feed prices, both flags on."""
+        market_token = self.position(key)[0][1]
+        market = call(self.reader.functions.getMarket(self.data_store.address, market_token))
+        prices = call(self.exchange.functions.marketPrices(market_token))
+        fn = self.reader.functions.isPositionLiquidatable(
+            self.data_store.address, self.referral_storage, key, market, prices, True, True
+        )
+        liquidatable, reason, info = call(fn)
+        return LiquidationCheck(bool(liquidatable), str(reason), *(int(v) for v in info))
+
+
+def deploy_gmx(
+    devnet: Devnet,
+    tokens: tuple[tuple[str, str, int, int], ...] = DEFAULT_TOKENS,
+    markets: tuple[tuple[str, str, str, str], ...] = DEFAULT_MARKETS,
+) -> GmxDeployment:
+    """Deploy the GMX v2 simulator with Chainlink feeds and markets on ``devnet``.
+
+    Defaults (GMX's typical values, PROTOCOLS.md §1.5): minCollateralUsd $1, per market
+    MIN_COLLATERAL_FACTOR 1 %, …_FOR_LIQUIDATION 0.5 %, position fee 0.06 %; no borrowing or
+    funding accrued. Token and market addresses are fixed labels (no ERC-20 code behind them).
+    """
+    data_store = devnet.deploy("GmxV2DataStore")
+    emitter = devnet.deploy("GmxV2EventEmitter")
+    exchange = devnet.deploy("GmxV2Exchange", data_store.address, emitter.address)
+    transact(data_store.functions.setController(exchange.address, True))
+    transact(emitter.functions.setController(exchange.address, True))
+    gmx = GmxDeployment(
+        devnet=devnet,
+        data_store=data_store,
+        reader=devnet.deploy("GmxV2Reader"),
+        event_emitter=emitter,
+        exchange=exchange,
+        referral_storage=devnet_address("ReferralStorage"),
+    )
+    for symbol, asset, decimals, usd in tokens:
+        feed = devnet.deploy("ChainlinkAggregatorSim", 8, f"{asset} / USD", usd * 10**8)
+        token = SimToken(symbol, asset, devnet_address(symbol), decimals, feed)
+        transact(exchange.functions.setPriceFeed(token.address, feed.address, decimals))
+        gmx.tokens[symbol] = token
+    for name, index, long, short in markets:
+        market = SimMarket(
+            name, devnet_address(f"market:{name}"), *(gmx.tokens[s] for s in (index, long, short))
+        )
+        transact(
+            exchange.functions.createMarket(
+                market.market_token, market.index.address, market.long.address, market.short.address
+            )
+        )
+        gmx.markets[name] = market
+        gmx.set_market_factors(
+            name,
+            min_collateral_factor_e30=E30 // 100,
+            liquidation_factor_e30=5 * E30 // 1000,
+            position_fee_factor_e30=6 * E30 // 10_000,
+        )
+    gmx.set_min_collateral_usd(E30)
+    return gmx

@@ -1,0 +1,138 @@
+"""The demo world: both simulators on one devnet, traders with isolated and cross positions.
+
+    with start_devnet() as devnet:
+        world = build_world(devnet, gmx_traders=12, hl_traders=6, seed=7)
+        world.move_prices(0.97)              # every asset 3 % down
+        world.liquidate_what_is_allowed()    # the keeper: only what the simulators' rules allow
+
+Prices, sizes and leverages are seeded so a run is repeatable. Every trader address is a
+devnet label (no key behind it): the simulators take the account as an argument.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from devnet.deploy import Devnet
+from devnet.gmx import GmxDeployment, deploy_gmx, devnet_address
+from devnet.hyperliquid import HlDeployment, install_hyperliquid
+
+E30 = 10**30
+
+
+@dataclass(frozen=True, slots=True)
+class GmxPosition:
+    account: str
+    market: str
+    collateral: str
+    is_long: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HlPosition:
+    account: str
+    coin: str
+    isolated: bool
+
+
+@dataclass
+class World:
+    """Both deployments, every open position, and the keeper's tally."""
+
+    devnet: Devnet
+    gmx: GmxDeployment
+    hl: HlDeployment
+    gmx_positions: list[GmxPosition] = field(default_factory=list)
+    hl_positions: list[HlPosition] = field(default_factory=list)
+    prices_usd: dict[str, Decimal] = field(default_factory=dict)
+    liquidated: list[tuple[str, int]] = field(default_factory=list)
+    """(account ref, block) of every liquidation the keeper executed."""
+
+    @property
+    def hl_traders(self) -> list[str]:
+        return sorted({p.account for p in self.hl_positions})
+
+    def move_prices(self, factor: float | Decimal) -> None:
+        """Multiply every asset's price (GMX feeds and Hyperliquid marks) by ``factor``."""
+        for asset, usd in list(self.prices_usd.items()):
+            if asset == "USDC":
+                continue
+            new = (usd * Decimal(str(factor))).quantize(Decimal("0.01"))
+            self.prices_usd[asset] = new
+            self.gmx.set_price(asset, new)
+            if asset in ("BTC", "ETH", "SOL"):
+                self.hl.set_mark(asset, new)
+
+    def liquidate_what_is_allowed(self) -> int:
+        """Try every open position as a keeper; the simulators refuse unless their rule allows.
+        Returns how many were liquidated now."""
+        block = self.devnet.w3.eth.block_number
+        done = 0
+        for p in list(self.gmx_positions):
+            if self.gmx.liquidate(p.account, p.market, p.collateral, p.is_long):
+                key = self.gmx.position_key(p.account, p.market, p.collateral, p.is_long)
+                self.gmx_positions.remove(p)
+                self.liquidated.append(("0x" + key.hex(), block))
+                done += 1
+        for p in list(self.hl_positions):
+            if p in self.hl_positions and self.hl.is_liquidatable(p.account, p.coin):
+                self.hl.liquidate(p.account, p.coin)
+                # A cross liquidation closes every cross position of the account.
+                gone = (
+                    [p]
+                    if p.isolated
+                    else [q for q in self.hl_positions if q.account == p.account and not q.isolated]
+                )
+                for q in gone:
+                    self.hl_positions.remove(q)
+                kind = "isolated" if p.isolated else "cross"
+                self.liquidated.append((f"{p.account}:{kind}", block))
+                done += 1
+        return done
+
+
+def build_world(devnet: Devnet, *, gmx_traders: int, hl_traders: int, seed: int = 7) -> World:
+    """Deploy both simulators and open seeded positions (leverage 2x to 25x)."""
+    rng = random.Random(seed)
+    gmx = deploy_gmx(devnet)
+    hl = install_hyperliquid(devnet.anvil, devnet.artifacts)
+    world = World(devnet, gmx, hl)
+    world.prices_usd = {"ETH": Decimal(2500), "BTC": Decimal(60000), "USDC": Decimal(1)}
+    world.prices_usd["SOL"] = Decimal(150)
+    for coin in ("BTC", "ETH", "SOL"):
+        hl.set_mark(coin, world.prices_usd[coin])
+    for i in range(gmx_traders):
+        _open_gmx(world, devnet_address(f"gmx-trader:{i}").lower(), rng)
+    for i in range(hl_traders):
+        _open_hl(world, devnet_address(f"hl-trader:{i}").lower(), rng)
+    return world
+
+
+def _open_gmx(world: World, account: str, rng: random.Random) -> None:
+    market = rng.choice(["ETH/USD", "BTC/USD"])
+    is_long = rng.random() < 0.6
+    index = "ETH" if market == "ETH/USD" else "BTC"
+    collateral = index if is_long and rng.random() < 0.3 else "USDC"
+    leverage = rng.choice([2, 3, 5, 8, 10, 15, 20, 25])
+    collateral_usd = rng.choice([500, 1000, 2500, 5000])
+    token = world.gmx.token(collateral)
+    price = world.prices_usd[collateral]
+    amount_raw = int(Decimal(collateral_usd) / price * 10**token.decimals)
+    size_usd_e30 = collateral_usd * leverage * E30
+    world.gmx.increase(account, market, collateral, is_long, amount_raw, size_usd_e30)
+    world.gmx_positions.append(GmxPosition(account, market, collateral, is_long))
+
+
+def _open_hl(world: World, account: str, rng: random.Random) -> None:
+    world.hl.deposit(account, str(rng.choice([5000, 10000, 20000])))
+    for coin, step in (("BTC", "0.01"), ("ETH", "0.1")):
+        units = rng.randint(1, 20)
+        size = Decimal(step) * units * (1 if rng.random() < 0.6 else -1)
+        world.hl.open(account, coin, str(size), leverage=rng.choice([5, 10, 20]))
+        world.hl_positions.append(HlPosition(account, coin, isolated=False))
+    world.hl.deposit(account, "2000")
+    size = Decimal("1") * rng.randint(2, 20) * (1 if rng.random() < 0.5 else -1)
+    world.hl.open(account, "SOL", str(size), leverage=rng.choice([3, 5, 10]), isolated=True)
+    world.hl_positions.append(HlPosition(account, "SOL", isolated=True))

@@ -1,0 +1,52 @@
+"""Refresh stored margin accounts from the chain: touched owners first, then everyone open.
+
+    result = await refresh_owners(rpc, engine, adapter, owners, block=head)
+
+One adapter read per chunk of owners (each read one consistent block), saved in one
+transaction per chunk; see :func:`indexer.account_store.save_read` for what "complete" means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Engine
+
+from indexer.account_store import SaveResult, open_owners, save_read, touched_owners
+from indexer.protocols.base import ProtocolAdapter
+from indexer.rpc import BlockTag, RpcClient
+from indexer.state import run_read
+
+OWNERS_PER_READ = 200
+
+
+def owners_to_refresh(
+    engine: Engine, adapter: ProtocolAdapter, watched: Sequence[str] = ()
+) -> list[str]:
+    """Touched owners, owners with open accounts, and watched wallets, deduplicated."""
+    owners = set(touched_owners(engine, adapter.chain_id, adapter.name))
+    owners.update(open_owners(engine, adapter.chain_id, adapter.name))
+    owners.update(w.lower() for w in watched)
+    return sorted(owners)
+
+
+async def refresh_owners(
+    rpc: RpcClient,
+    engine: Engine,
+    adapter: ProtocolAdapter,
+    owners: Sequence[str],
+    *,
+    block: BlockTag = "latest",
+) -> SaveResult:
+    """Read and store every account of ``owners``; totals over all chunks."""
+    if block == "latest":
+        block = await rpc.block_number()
+    written = closed = liquidated = 0
+    for start in range(0, len(owners), OWNERS_PER_READ):
+        chunk = owners[start : start + OWNERS_PER_READ]
+        accounts = await run_read(rpc, adapter.read_accounts(chunk), block)
+        result = save_read(engine, adapter.chain_id, adapter.name, chunk, accounts)
+        written += result.written
+        closed += result.closed
+        liquidated += result.liquidated
+    return SaveResult(written, closed, liquidated)

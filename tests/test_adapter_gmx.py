@@ -1,0 +1,312 @@
+"""The GMX v2 adapter against the simulator: logs → touches, Multicall3 reads → margin accounts,
+and perpwatch's health agreeing with GMX's own liquidation rule as the price walks."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TypeVar
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from devnet.deploy import Devnet
+from devnet.gmx import GmxDeployment, deploy_gmx
+from indexer.abi import load_abi
+from indexer.decode import LogDecoder
+from indexer.errors import ConfigError
+from indexer.models import E30, MarginAccount, MarginMode
+from indexer.multicall import MULTICALL3_ADDRESS, decode_aggregate3, encode_aggregate3
+from indexer.protocols.base import Read
+from indexer.protocols.gmx_v2 import EVENT_LOG1_TOPIC, GmxV2Adapter
+from indexer.protocols.gmx_v2_decode import (
+    GmxMarket,
+    GmxPosition,
+    GmxToken,
+    MarketParams,
+    margin_account,
+)
+from indexer.scan_rows import TouchKind, event_rows
+from monitor.health import account_health
+
+T = TypeVar("T")
+USD = E30
+
+
+def run_read(devnet: Devnet, read: Read[T]) -> T:
+    """perpwatch's read path in miniature: aggregate3 batches by eth_call, then decode."""
+    results = []
+    for start in range(0, len(read.calls), read.batch_size):
+        data = encode_aggregate3(read.calls[start : start + read.batch_size])
+        tx = {"to": MULTICALL3_ADDRESS, "data": "0x" + data.hex()}
+        ret = devnet.anvil.request("eth_call", [tx, "latest"])
+        results += decode_aggregate3(bytes.fromhex(ret[2:]))
+    return read.decode(results)
+
+
+# -- pure: the normal form reproduces GMX's rule --------------------------------------------------
+
+WETH, USDC, MARKET = "0x" + "aa" * 20, "0x" + "bb" * 20, "0x" + "cc" * 20
+TOKENS = {WETH: GmxToken("ETH", 18), USDC: GmxToken("USDC", 6)}
+
+
+@given(
+    size_usd=st.integers(100, 10**7),
+    leverage_x10=st.integers(11, 500),
+    entry=st.integers(500, 5000),
+    price=st.integers(300, 8000),
+    is_long=st.booleans(),
+    weth_collateral=st.booleans(),
+    factor_bp=st.integers(0, 200),
+    fee_bp=st.integers(0, 20),
+    borrow_e30=st.integers(0, 10**28),
+    funding_ps=st.integers(0, 10**44),
+    floor_usd=st.integers(0, 50),
+)
+def test_health_le_1_iff_gmx_rule(
+    size_usd: int,
+    leverage_x10: int,
+    entry: int,
+    price: int,
+    is_long: bool,
+    weth_collateral: bool,
+    factor_bp: int,
+    fee_bp: int,
+    borrow_e30: int,
+    funding_ps: int,
+    floor_usd: int,
+) -> None:
+    collateral_token = WETH if weth_collateral else USDC
+    collateral_usd = size_usd * 10 // leverage_x10
+    collateral_raw = collateral_usd * 10**18 // entry if weth_collateral else collateral_usd * 10**6
+    size_tokens = size_usd * 10**18 // entry
+    assume(size_tokens > 0)
+    position = GmxPosition(
+        "0x" + "11" * 32,
+        "0x" + "22" * 20,
+        MARKET,
+        collateral_token,
+        size_usd * USD,
+        size_tokens,
+        collateral_raw,
+        0,
+        0,
+        0,
+        is_long,
+    )
+    params = MarketParams(
+        GmxMarket(MARKET, WETH, WETH, USDC),
+        factor_bp * E30 // 10_000,
+        fee_bp * E30 // 10_000,
+        {is_long: borrow_e30, not is_long: 0},
+        {(collateral_token, is_long): funding_ps},
+    )
+    account = margin_account(position, params, TOKENS, floor_usd * USD, 1, 1)
+    # GMX's rule in exact integers, prices per smallest unit times 1e30 (PROTOCOLS.md §1.8).
+    p_index = price * 10**12
+    p_coll = p_index if weth_collateral else 10**24
+    pnl = size_tokens * p_index - size_usd * USD
+    funding_raw = -(-size_usd * USD * funding_ps // (E30 * 10**15))
+    cost = size_usd * fee_bp * E30 // 10_000 + size_usd * USD * borrow_e30 // E30
+    remaining = collateral_raw * p_coll + (pnl if is_long else -pnl) - cost - funding_raw * p_coll
+    threshold = max(floor_usd * USD, size_usd * USD * factor_bp // 10_000)
+    gmx_liquidatable = remaining < threshold or remaining <= 0
+    assume(abs(remaining - threshold) > size_usd * USD // 10**9)  # float health near 1
+    health = account_health(account, {"ETH": float(price), "USDC": 1.0}).health
+    assert (health <= 1.0) == gmx_liquidatable
+
+
+def test_unknown_token_or_missing_address_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        GmxV2Adapter(
+            1,
+            {"data_store": MARKET, "reader": MARKET, "event_emitter": MARKET},
+            markets=[GmxMarket(MARKET, WETH, WETH, "0x" + "dd" * 20)],
+            tokens=TOKENS,
+        )
+    with pytest.raises(ConfigError):
+        GmxV2Adapter(1, {"data_store": MARKET})
+
+
+# -- against the simulator ------------------------------------------------------------------------
+
+OPEN = [  # trader index, market, collateral, is_long, collateral raw, size USD
+    (1, "ETH/USD", "USDC", True, 1_000 * 10**6, 10_000),
+    (1, "ETH/USD", "USDC", False, 1_500 * 10**6, 12_000),
+    (2, "ETH/USD", "WETH", True, 5 * 10**17, 8_000),
+    (2, "BTC/USD", "USDC", False, 2_000 * 10**6, 30_000),
+]
+
+
+@pytest.fixture
+def gmx(devnet: Devnet) -> GmxDeployment:
+    """The simulator with OPEN's positions and some borrowing and funding accrued."""
+    gmx = deploy_gmx(devnet)
+    accounts = devnet.anvil.accounts
+    for trader, market, collateral, is_long, amount, size in OPEN:
+        gmx.increase(accounts[trader], market, collateral, is_long, amount, size * USD)
+    gmx.accrue_borrowing("ETH/USD", True, 3 * 10**26)
+    gmx.accrue_borrowing("BTC/USD", False, 7 * 10**26 + 1)
+    gmx.accrue_funding("ETH/USD", "USDC", True, 2 * 10**17 + 3)  # rounds up in the fee
+    gmx.accrue_funding("ETH/USD", "WETH", True, 10**26 + 7)  # owed in WETH
+    gmx.set_price("ETH", "2450")
+    gmx.set_price("BTC", "61000")
+    return gmx
+
+
+def _price_e30(gmx: GmxDeployment) -> dict[str, int]:
+    return {asset: gmx.oracle_price(asset) for asset in ("ETH", "USDC", "BTC")}
+
+
+def _exact_remaining_e30(account: MarginAccount, price_e30: dict[str, int]) -> int:
+    """The normal form's equity in USD·1e30, exactly: prices per smallest unit times 1e30."""
+    (c,), (p,) = account.collateral, account.positions
+    return (
+        c.amount_raw * price_e30[c.asset]
+        + p.size_raw * price_e30[p.asset]
+        - p.side * p.entry_notional_usd_e30
+        - p.pending_fees_usd_e30
+    )
+
+
+def test_read_accounts_equal_the_simulators_state(gmx: GmxDeployment) -> None:
+    accounts = gmx.devnet.anvil.accounts
+    adapter = gmx.adapter()
+    owners = [accounts[1], accounts[2], accounts[3]]
+    result = run_read(gmx.devnet, adapter.read_accounts(owners))
+    assert len(result) == len(OPEN)
+    head = gmx.devnet.anvil.block_number()
+    prices = _price_e30(gmx)
+    for trader, market, collateral, is_long, _amount, size in OPEN:
+        key = gmx.position_key(accounts[trader], market, collateral, is_long)
+        (account,) = [a for a in result if a.ref == "0x" + key.hex()]
+        (position,) = account.positions
+        numbers = gmx.position(key)[1]
+        assert account.owner == accounts[trader].lower()
+        assert (account.mode, account.protocol, account.block_number) == (
+            MarginMode.ISOLATED,
+            "gmx_v2",
+            head,
+        )
+        assert position.entry_notional_usd_e30 == numbers[0] == size * USD
+        assert position.size_raw == (numbers[1] if is_long else -numbers[1])
+        assert position.asset == gmx.markets[market].index.asset
+        assert account.collateral[0].asset == gmx.token(collateral).asset
+        assert position.mm_rate_entry_e30 == 5 * E30 // 1000
+        assert position.mm_floor_usd_e30 == USD
+        check = gmx.is_liquidatable(key)
+        assert _exact_remaining_e30(account, prices) == check.remaining_collateral_usd_e30
+        requirement = max(position.mm_floor_usd_e30, size * USD * 5 // 1000)
+        assert requirement == max(
+            check.min_collateral_usd_e30, check.min_collateral_usd_for_leverage_e30
+        )
+
+
+def test_position_in_unconfigured_market_is_a_config_error(gmx: GmxDeployment) -> None:
+    full = gmx.adapter()
+    eth_only = GmxV2Adapter(
+        full.chain_id,
+        {"data_store": full.data_store, "reader": full.reader, "event_emitter": full.event_emitter},
+        markets=[
+            m for m in full.markets.values() if m.index_token == gmx.tokens["WETH"].address.lower()
+        ],
+        tokens=full.tokens,
+    )
+    with pytest.raises(ConfigError, match="not configured"):
+        run_read(gmx.devnet, eth_only.read_accounts([gmx.devnet.anvil.accounts[2]]))
+    assert len(run_read(gmx.devnet, eth_only.read_accounts([gmx.devnet.anvil.accounts[1]]))) == 2
+
+
+def test_read_prices_and_quotes(gmx: GmxDeployment) -> None:
+    adapter = gmx.adapter()
+    prices = run_read(gmx.devnet, adapter.read_prices(["ETH", "BTC", "USDC", "DOGE"]))
+    assert prices == {"ETH": 2450.0, "BTC": 61000.0, "USDC": 1.0}
+    quotes = run_read(gmx.devnet, adapter.read_price_quotes(["BTC"]))
+    assert quotes["BTC"].answer == 61000 * 10**8
+    assert quotes["BTC"].updated_at == int(gmx.devnet.anvil.block()["timestamp"], 16)
+
+
+def test_touched_from_logs(gmx: GmxDeployment) -> None:
+    accounts = gmx.devnet.anvil.accounts
+    gmx.decrease(accounts[1], "ETH/USD", "USDC", False, 2_000 * USD)
+    gmx.close(accounts[1], "ETH/USD", "USDC", False)
+    gmx.set_price("ETH", "1500")
+    assert gmx.liquidate(accounts[2], "ETH/USD", "WETH", True)
+    adapter = gmx.adapter()
+    source = adapter.log_source()
+    assert source.topics[0] == (EVENT_LOG1_TOPIC,)
+    logs = gmx.devnet.anvil.request(
+        "eth_getLogs",
+        [
+            {
+                "address": list(source.addresses),
+                "fromBlock": "0x0",
+                "toBlock": "latest",
+                "topics": [list(t) if t else None for t in source.topics],
+            }
+        ],
+    )
+    rows = event_rows(source, logs, LogDecoder(load_abi("gmx_v2/EventEmitter.json")))
+    touches = adapter.touched(rows)
+    kinds = [(t.owner, t.kind) for t in touches]
+    a1, a2 = accounts[1].lower(), accounts[2].lower()
+    assert kinds == [
+        (a1, TouchKind.TOUCHED),
+        (a1, TouchKind.TOUCHED),
+        (a2, TouchKind.TOUCHED),
+        (a2, TouchKind.TOUCHED),
+        (a1, TouchKind.TOUCHED),
+        (a1, TouchKind.CLOSED),
+        (a2, TouchKind.LIQUIDATED),
+    ]
+    short_key = "0x" + gmx.position_key(accounts[1], "ETH/USD", "USDC", False).hex()
+    assert touches[-2].ref == short_key
+    assert touches[-1].block_number == gmx.devnet.anvil.block_number()
+
+
+def _walk(gmx: GmxDeployment, index: int, step: Decimal) -> None:
+    """Move the price adversely step by step across perpwatch's liquidation price: GMX's own
+    ``isPositionLiquidatable`` must flip at the first step where health ≤ 1, within a step."""
+    accounts = gmx.devnet.anvil.accounts
+    trader, market, collateral, is_long, _amount, _size = OPEN[index]
+    key = gmx.position_key(accounts[trader], market, collateral, is_long)
+    adapter = gmx.adapter()
+    asset = gmx.markets[market].index.asset
+
+    def state() -> tuple[float, float | None, bool]:
+        (account,) = [
+            a
+            for a in run_read(gmx.devnet, adapter.read_accounts([accounts[trader]]))
+            if a.ref == "0x" + key.hex()
+        ]
+        prices = run_read(gmx.devnet, adapter.read_prices(sorted(account.assets)))
+        report = account_health(account, prices)
+        return (
+            report.health,
+            report.positions[0].liquidation_price,
+            gmx.is_liquidatable(key).liquidatable,
+        )
+
+    health, liq_price, _ = state()
+    assert health > 1
+    assert liq_price is not None
+    direction = Decimal(-1 if is_long else 1)
+    # Off the cent grid: a round liquidation price (the short's is exactly 2797) would put a
+    # step on the boundary itself, where GMX's strict "<" and health "<= 1" differ by design.
+    start = Decimal(repr(liq_price)).quantize(Decimal("0.01")) + Decimal("0.013")
+    price = start - direction * 8 * step
+    flipped_at = None
+    for _ in range(16):
+        gmx.set_price(asset, price)
+        health, _, sim_liquidatable = state()
+        assert sim_liquidatable == (health <= 1.0), (price, health)
+        if sim_liquidatable and flipped_at is None:
+            flipped_at = price
+        price += direction * step
+    assert flipped_at is not None
+    assert abs(float(flipped_at) - liq_price) <= float(step)
+
+
+@pytest.mark.parametrize(("index", "step"), [(0, "0.73"), (1, "0.91"), (2, "0.37"), (3, "11.3")])
+def test_gmx_rule_flips_where_health_reaches_1(gmx: GmxDeployment, index: int, step: str) -> None:
+    _walk(gmx, index, Decimal(step))

@@ -1,0 +1,214 @@
+"""The Hyperliquid adapter: pure conversions, and end to end against the simulated HyperCore."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TypeVar
+
+import pytest
+from eth_abi import encode
+from hypothesis import given
+from hypothesis import strategies as st
+
+from devnet.chain import Anvil
+from devnet.deploy import Devnet
+from devnet.hyperliquid import HlDeployment, install_hyperliquid
+from indexer.errors import ConfigError, DecodeError
+from indexer.models import E30, MarginAccount, MarginMode
+from indexer.multicall import MULTICALL3_ADDRESS, decode_aggregate3, encode_aggregate3
+from indexer.protocols.base import Read
+from indexer.protocols.hyperliquid import HyperliquidAdapter
+from indexer.protocols.hyperliquid_decode import decode_position, margin_summary_call, position_call
+from indexer.protocols.hyperliquid_margin import MarginTier, tier_terms
+from monitor.health import AccountHealth, account_health
+
+T = TypeVar("T")
+USER = "0x" + "ab" * 20
+
+# -- pure ---------------------------------------------------------------------------------------
+
+
+def test_calldata_is_abi_encode_without_selector() -> None:
+    call = position_call(USER, 7)
+    assert (call.target[-4:], call.call_data) == ("0800", encode(["address", "uint16"], [USER, 7]))
+    assert position_call(USER, 110_003).target.endswith("0813")  # HIP-3 ids need position2
+    summary = margin_summary_call(2, USER)
+    assert summary.call_data == encode(["uint32", "address"], [2, USER])
+
+
+def test_failed_precompile_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError, match="position failed"):
+        decode_position((False, b""))
+
+
+def test_bad_configuration_is_rejected() -> None:
+    with pytest.raises(ConfigError):
+        HyperliquidAdapter(999, markets=[])
+    with pytest.raises(ConfigError):
+        HyperliquidAdapter(999, markets=[0], margin_tiers={0: [MarginTier(10, 40)]})
+
+
+BTC_TIERS = (MarginTier(0, 40), MarginTier(150_000_000, 20))
+
+
+@given(st.integers(min_value=1, max_value=10**9), st.integers(min_value=1, max_value=50))
+def test_single_tier_is_half_the_initial_margin_at_max_leverage(ntl_usd: int, lev: int) -> None:
+    rate, deduction = tier_terms(ntl_usd * 10**6, lev, ())
+    assert deduction == 0
+    assert abs(rate * 2 * lev - E30) < 2 * lev
+
+
+@given(st.integers(min_value=0, max_value=10**10))
+def test_tiered_maintenance_is_continuous_and_monotone(ntl_usd: int) -> None:
+    def mm(usd: int) -> int:
+        rate, deduction = tier_terms(usd * 10**6, 40, BTC_TIERS)
+        return usd * rate - deduction
+
+    assert mm(ntl_usd + 1) >= mm(ntl_usd)
+    assert abs(mm(150_000_000) - 150_000_000 * (E30 // 80)) == 0  # both sides meet at the bound
+
+
+# -- against the devnet ------------------------------------------------------------------------
+
+
+def run(anvil: Anvil, read: Read[T]) -> T:
+    """A small runner: Multicall3 batches of ``read.batch_size``, all at one pinned block."""
+    block = hex(anvil.block_number())
+    results = []
+    for i in range(0, len(read.calls), read.batch_size):
+        data = encode_aggregate3(read.calls[i : i + read.batch_size])
+        tx = {"to": MULTICALL3_ADDRESS, "data": "0x" + data.hex()}
+        results += decode_aggregate3(bytes.fromhex(anvil.request("eth_call", [tx, block])[2:]))
+    return read.decode(results)
+
+
+@pytest.fixture
+def hl(devnet: Devnet) -> HlDeployment:
+    deployment = install_hyperliquid(devnet.anvil, devnet.artifacts)
+    for coin, price in (("BTC", "100000"), ("ETH", "2000"), ("SOL", "150")):
+        deployment.set_mark(coin, price)
+    return deployment
+
+
+ADAPTER = HyperliquidAdapter(31337, markets=[0, 1, 5], batch_size=4)
+
+
+def accounts_of(anvil: Anvil, user: str) -> dict[str, MarginAccount]:
+    return {a.ref: a for a in run(anvil, ADAPTER.read_accounts([user]))}
+
+
+def health_of(anvil: Anvil, account: MarginAccount) -> AccountHealth:
+    prices = run(anvil, ADAPTER.read_prices(sorted(account.assets)))
+    return account_health(account, prices)
+
+
+@pytest.mark.chain
+def test_worked_examples_through_the_adapter(devnet: Devnet, hl: HlDeployment) -> None:
+    alice, bob = (devnet.anvil.accounts[i].lower() for i in (1, 2))
+    hl.deposit(alice, "20000")
+    hl.open(alice, "BTC", "1", leverage=40)
+    hl.deposit(bob, "2000")
+    hl.open(bob, "ETH", "-10", leverage=10, isolated=True)
+
+    (cross,) = accounts_of(devnet.anvil, alice).values()
+    assert (cross.ref, cross.mode, cross.block_number) == (
+        f"{alice}:cross:0",
+        MarginMode.CROSS,
+        devnet.anvil.block_number(),
+    )
+    assert cross.collateral[0].amount_raw == 20000 * 10**6  # rawUsd -80000 + entry 100000
+    report = health_of(devnet.anvil, cross)
+    assert report.equity_usd == pytest.approx(20000.0, rel=1e-12)  # = accountValue
+    assert report.maintenance_usd == pytest.approx(1250.0, rel=1e-12)
+    assert report.positions[0].liquidation_price == pytest.approx(6400000 / 79, rel=1e-6)
+
+    accounts = accounts_of(devnet.anvil, bob)
+    assert set(accounts) == {f"{bob}:isolated:1"}  # the emptied cross part is not an account
+    iso = accounts[f"{bob}:isolated:1"]
+    assert (iso.mode, iso.collateral[0].amount_raw) == (MarginMode.ISOLATED, 2000 * 10**6)
+    report = health_of(devnet.anvil, iso)
+    assert report.maintenance_usd == pytest.approx(400.0, rel=1e-12)
+    assert report.positions[0].liquidation_price == pytest.approx(110000 / 51, rel=1e-6)
+
+
+def _steps(start: Decimal, step: Decimal, direction: int, count: int) -> list[Decimal]:
+    return [start + direction * step * k for k in range(count)]
+
+
+@pytest.mark.chain
+@pytest.mark.parametrize(
+    ("coin", "size", "leverage", "isolated", "deposit"),
+    [
+        ("BTC", "0.5", 20, False, "4000"),
+        ("BTC", "-0.5", 20, False, "4000"),
+        ("ETH", "4", 10, True, "1000"),
+        ("ETH", "-4", 10, True, "1000"),
+    ],
+)
+def test_sim_liquidates_where_perpwatch_says_so(
+    devnet: Devnet,
+    hl: HlDeployment,
+    coin: str,
+    size: str,
+    leverage: int,
+    isolated: bool,
+    deposit: str,
+) -> None:
+    user = devnet.anvil.accounts[3].lower()
+    hl.deposit(user, deposit)
+    hl.open(user, coin, size, leverage=leverage, isolated=isolated)
+    ref = f"{user}:isolated:1" if isolated else f"{user}:cross:0"
+    account = accounts_of(devnet.anvil, user)[ref]
+    liq = health_of(devnet.anvil, account).positions[0].liquidation_price
+    assert liq is not None
+    direction = -1 if size[0] != "-" else 1  # adverse: down for a long, up for a short
+    # Steps in the perp's price tick (BTC 0.1, ETH 0.01) that land near, not on, the root.
+    step = Decimal("3.7") if coin == "BTC" else Decimal("0.07")
+    start = Decimal(str(round(liq))) - direction * 3 * step * 4
+    verdicts = []
+    for price in _steps(start, step, direction, 30):
+        hl.set_mark(coin, price)
+        health = health_of(devnet.anvil, accounts_of(devnet.anvil, user)[ref]).health
+        verdicts.append((price, health <= 1.0, hl.is_liquidatable(user, coin)))
+    first_ours = next(i for i, (_, ours, _) in enumerate(verdicts) if ours)
+    first_sim = next(i for i, (_, _, sim) in enumerate(verdicts) if sim)
+    assert 0 < first_ours == first_sim
+    assert abs(float(verdicts[first_sim][0]) - liq) <= float(step)
+    assert all(ours == sim for _, ours, sim in verdicts)
+
+
+@pytest.mark.chain
+def test_cross_loss_moves_eth_but_not_the_isolated_sibling(
+    devnet: Devnet, hl: HlDeployment
+) -> None:
+    user = devnet.anvil.accounts[4].lower()
+    hl.deposit(user, "8000")
+    hl.open(user, "BTC", "0.5", leverage=20)
+    hl.open(user, "ETH", "10", leverage=10)
+    hl.open(user, "SOL", "-20", leverage=5, isolated=True)
+    cross_ref, iso_ref = f"{user}:cross:0", f"{user}:isolated:5"
+
+    def snapshot() -> tuple[AccountHealth, AccountHealth]:
+        accounts = accounts_of(devnet.anvil, user)
+        assert set(accounts) == {cross_ref, iso_ref}
+        return health_of(devnet.anvil, accounts[cross_ref]), health_of(
+            devnet.anvil, accounts[iso_ref]
+        )
+
+    cross_before, iso_before = snapshot()
+    hl.set_mark("BTC", "90000")  # a 5,000 loss on the cross BTC long
+    cross_after, iso_after = snapshot()
+    eth_before = next(p for p in cross_before.positions if p.asset == "ETH")
+    eth_after = next(p for p in cross_after.positions if p.asset == "ETH")
+    assert eth_before.distance_pct is not None
+    assert eth_after.distance_pct is not None
+    assert eth_after.distance_pct < eth_before.distance_pct - 20  # ETH's room shrinks ~500 USD
+    # The gap shrinks by the 5,000 loss less BTC's lower MM (0.5 * 10,000 / 80); ETH's gap moves
+    # 10 * (1 - 1/50) per dollar.
+    shift = (5000 - 62.5) / 9.8
+    assert eth_after.liquidation_price == pytest.approx(
+        eth_before.liquidation_price + shift, rel=1e-9
+    )
+    assert iso_after == iso_before
+    summary = hl.margin_summary(user)
+    assert cross_after.equity_usd == pytest.approx(summary[0] / 1e6, rel=1e-12)
