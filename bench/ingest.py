@@ -108,7 +108,7 @@ def run_web3(url: str, fill: FilledLogs, db_path: Path) -> tuple[int, float]:
                         topic1=topics[1],
                         topic2=topics[2],
                         topic3=topics[3],
-                        data="0x" + bytes(entry["data"]).hex(),
+                        data=None,  # as perpwatch: a decoded log is stored as its args
                         source="bench",
                         event_name=event["event"],
                         args=json_safe(_plain(event["args"])),
@@ -203,18 +203,23 @@ def main() -> None:
         _worker(args)
         return
     artifacts = compile_contracts()
-    with Anvil(extra_args=["--gas-limit", "100000000"]) as node, tempfile.TemporaryDirectory(
-        prefix="perpwatch-bench-"
-    ) as tmp:
+    with (
+        Anvil(extra_args=["--gas-limit", "100000000"]) as node,
+        tempfile.TemporaryDirectory(prefix="perpwatch-bench-") as tmp,
+    ):
         log = (lambda *_: None) if args.json else print
         log(f"building a devnet with {args.logs} logs ...")
         fill = fill_logs(node, artifacts, logs=args.logs)
         results = {}
-        for mode in ("raw", "perpwatch", "web3"):
+        for mode in ("raw", "raw", "perpwatch", "web3"):
             if mode == "web3" and args.skip_web3:
                 continue
             log(f"measuring {mode} ...")
-            results[mode] = _measure(mode, node.rpc_url, fill, Path(tmp))
+            result = _measure(mode, node.rpc_url, fill, Path(tmp))
+            # raw runs twice and keeps the faster: the node's first pass over the logs is
+            # slower, and the ceiling should be the best the node can do.
+            if mode not in results or result["seconds"] < results[mode]["seconds"]:
+                results[mode] = result
     rate = {mode: r["logs"] / r["seconds"] for mode, r in results.items()}
     report: dict[str, Any] = {
         "logs": fill.logs,

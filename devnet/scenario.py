@@ -15,6 +15,8 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from web3 import Web3
+
 from devnet.deploy import Devnet
 from devnet.gmx import GmxDeployment, deploy_gmx, devnet_address
 from devnet.hyperliquid import HlDeployment, install_hyperliquid
@@ -66,31 +68,60 @@ class World:
                 self.hl.set_mark(asset, new)
 
     def liquidate_what_is_allowed(self) -> int:
-        """Try every open position as a keeper; the simulators refuse unless their rule allows.
-        Returns how many were liquidated now."""
-        block = self.devnet.w3.eth.block_number
+        """The keeper: liquidate every position the simulators' own rules allow now.
+
+        Every candidate is first tried in one Multicall3 ``eth_call`` (the simulators revert
+        unless their rule allows it, so success is the verdict); only those are sent.
+        Returns how many were liquidated.
+        """
+        gmx_calls = [
+            (self.gmx.exchange, "liquidatePosition", self.gmx._position_args(
+                g.account, g.market, g.collateral, g.is_long)) for g in self.gmx_positions
+        ]  # fmt: skip
+        hl_calls = [
+            (self.hl.core, "liquidate", (Web3.to_checksum_address(p.account),
+                                         self.hl.perp(p.coin).index)) for p in self.hl_positions
+        ]  # fmt: skip
+        calls = gmx_calls + hl_calls
+        if not calls:
+            return 0
+        encoded = [(c.address, True, c.encode_abi(fn, args=list(args))) for c, fn, args in calls]
+        verdicts = self.devnet.multicall3.functions.aggregate3(encoded).call()
         done = 0
-        for p in list(self.gmx_positions):
-            if self.gmx.liquidate(p.account, p.market, p.collateral, p.is_long):
-                key = self.gmx.position_key(p.account, p.market, p.collateral, p.is_long)
-                self.gmx_positions.remove(p)
-                self.liquidated.append(("0x" + key.hex(), block))
-                done += 1
-        for p in list(self.hl_positions):
-            if p in self.hl_positions and self.hl.is_liquidatable(p.account, p.coin):
-                self.hl.liquidate(p.account, p.coin)
-                # A cross liquidation closes every cross position of the account.
-                gone = (
-                    [p]
-                    if p.isolated
-                    else [q for q in self.hl_positions if q.account == p.account and not q.isolated]
+        for position, (ok, _) in zip(list(self.gmx_positions), verdicts[: len(gmx_calls)],
+                                     strict=True):  # fmt: skip
+            if ok and self.gmx.liquidate(
+                position.account, position.market, position.collateral, position.is_long
+            ):
+                key = self.gmx.position_key(
+                    position.account, position.market, position.collateral, position.is_long
                 )
-                for q in gone:
-                    self.hl_positions.remove(q)
-                kind = "isolated" if p.isolated else "cross"
-                self.liquidated.append((f"{p.account}:{kind}", block))
+                self.gmx_positions.remove(position)
+                self.liquidated.append(("0x" + key.hex(), self.devnet.w3.eth.block_number))
+                done += 1
+        for hl_position, (ok, _) in zip(list(self.hl_positions), verdicts[len(gmx_calls) :],
+                                        strict=True):  # fmt: skip
+            if ok and hl_position in self.hl_positions and self._liquidate_hl(hl_position):
                 done += 1
         return done
+
+    def _liquidate_hl(self, p: HlPosition) -> bool:
+        if not self.hl.is_liquidatable(p.account, p.coin):
+            return False  # an earlier cross liquidation of the same account took it
+        self.hl.liquidate(p.account, p.coin)
+        # A cross liquidation closes every cross position of the account.
+        gone = (
+            [p]
+            if p.isolated
+            else [q for q in self.hl_positions if q.account == p.account and not q.isolated]
+        )
+        for q in gone:
+            self.hl_positions.remove(q)
+        # perpwatch's refs: owner:cross:<dex> and owner:isolated:<asset id>
+        index = self.hl.perp(p.coin).index
+        ref = f"{p.account}:isolated:{index}" if p.isolated else f"{p.account}:cross:0"
+        self.liquidated.append((ref, self.devnet.w3.eth.block_number))
+        return True
 
 
 def build_world(devnet: Devnet, *, gmx_traders: int, hl_traders: int, seed: int = 7) -> World:

@@ -100,6 +100,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # In WAL mode NORMAL still commits atomically and survives a killed process; it only
     # skips an fsync per commit, so an OS crash may lose the last commits (never corrupt).
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint the WAL every ~40 MB instead of every 4 MB: ingestion writes megabytes per
+    # commit, and fewer, larger checkpoints cost a third of the time (measured on a backfill).
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 

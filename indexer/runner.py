@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from indexer.abi import load_abi
 from indexer.config_models import ChainConfig
 from indexer.decode import LogDecoder
+from indexer.decode_json import JsonLogDecoder
 from indexer.rpc import RpcClient
 from indexer.scan import Scanner, ScanProgress, ScanSettings, ScanStore
 from indexer.scan_rows import LogSource, TouchFn
@@ -31,10 +32,11 @@ class ScanJob:
     touched: TouchFn | None = None
 
 
-def default_decoder() -> LogDecoder:
-    """A decoder for every event perpwatch knows (prepared once; cheap to share)."""
+def default_decoder() -> JsonLogDecoder:
+    """A decoder for every event perpwatch knows, prepared once (its templates are learned as
+    logs arrive, so share one per scanner rather than one per range)."""
     events = [e for path in EVENT_ABIS for e in load_abi(path) if e.get("type") == "event"]
-    return LogDecoder(events)
+    return JsonLogDecoder(LogDecoder(events), flat_events=events)
 
 
 def chain_settings(chain: ChainConfig) -> ScanSettings:

@@ -57,8 +57,8 @@ class ScanSettings:
     finality_blocks: int = 0
     max_block_range: int = 10_000
     initial_block_range: int = 500
-    target_logs_per_call: int = 5_000
-    concurrency: int = 4
+    target_logs_per_call: int = 1_000
+    concurrency: int = 3
     reorg_window: int = 256
     block_time_s: float = 1.0
     stall_after_blocks: int = 10
@@ -180,17 +180,22 @@ class Scanner:
         if not stored:
             return
         top = max(stored)
-        canonical_top = None if top > head else (await self.rpc.get_block_header(top))["hash"]
-        if canonical_top == stored[top]:
+        canonical = await self._canonical_hashes([top]) if top <= head else {}
+        if canonical.get(top) == stored[top]:
             return
         await self._handle_reorg(stored, progress)
+
+    async def _canonical_hashes(self, numbers: list[int]) -> dict[int, str]:
+        """The node's hashes of ``numbers``; a block it no longer has (a reorg shortening the
+        chain while we ask) is simply absent."""
+        results = await self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+        return {n: r["hash"] for n, r in zip(numbers, results, strict=True) if r is not None}
 
     async def _handle_reorg(self, stored: dict[int, str], progress: ScanProgress) -> None:
         numbers = sorted(stored)
         head = await self.rpc.block_number()
         present = [n for n in numbers if n <= head]
-        headers = await self.rpc.get_block_headers(present) if present else []
-        canonical = {h["number"]: h["hash"] for h in headers}
+        canonical = await self._canonical_hashes(present) if present else {}
         fork = find_fork_point(stored, canonical)
         removed = self.store.rollback_above(self.source.chain_id, fork)
         progress.reorgs += 1

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from indexer.types import json_safe
-
 EventRow = dict[str, Any]
 
 
@@ -53,16 +51,10 @@ class Touch:
 TouchFn = Callable[[Sequence[EventRow]], list[Touch]]
 
 
-class DecodedLike(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def args(self) -> Mapping[str, Any]: ...
-
-
 class Decoder(Protocol):
-    def decode(self, log: Mapping[str, Any]) -> DecodedLike | None: ...
+    """Decodes a raw log to (event name, JSON-safe args), or None for an unknown topic0."""
+
+    def decode_json(self, log: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None: ...
 
 
 def event_rows(
@@ -76,10 +68,11 @@ def event_rows(
     rows: list[EventRow] = []
     append = rows.append
     chain_id, name = source.chain_id, source.name
+    decode = decoder.decode_json
     for entry in logs:
         topics = entry["topics"]
         n = len(topics)
-        decoded = decoder.decode(entry)
+        decoded = decode(entry)
         append(
             {
                 "chain_id": chain_id,
@@ -92,10 +85,12 @@ def event_rows(
                 "topic1": topics[1].lower() if n > 1 else None,
                 "topic2": topics[2].lower() if n > 2 else None,
                 "topic3": topics[3].lower() if n > 3 else None,
-                "data": bytes.fromhex(entry["data"][2:]),
+                # A decoded log is kept as its arguments (lossless); the bytes only when
+                # perpwatch could not decode it. Storing both tripled the commit time.
+                "data": None if decoded is not None else bytes.fromhex(entry["data"][2:]),
                 "source": name,
-                "event_name": decoded.name if decoded is not None else None,
-                "args": json_safe(decoded.args) if decoded is not None else None,
+                "event_name": decoded[0] if decoded is not None else None,
+                "args": decoded[1] if decoded is not None else None,
             }
         )
     return rows

@@ -224,7 +224,8 @@ class OutboxMessage(SQLModel, table=True):
 
 
 class RawEvent(SQLModel, table=True):
-    """A log as the node returned it, plus its decoding; ``args`` holds ints as strings."""
+    """A log as the node returned it: topics, and either its decoded ``args`` (ints as decimal
+    strings) or, when perpwatch does not know the event, its raw ``data``."""
 
     __tablename__ = "raw_events"
     __table_args__ = (
@@ -250,8 +251,9 @@ class RawEvent(SQLModel, table=True):
     topic1: Hash32 | None = Field(default=None, sa_type=sa.String(66))
     topic2: Hash32 | None = Field(default=None, sa_type=sa.String(66))
     topic3: Hash32 | None = Field(default=None, sa_type=sa.String(66))
-    # Bytes, not hex text: half the size, and ingestion writes every log.
-    data: bytes = Field(default=b"", sa_type=sa.LargeBinary)
+    # The log's data, only for logs perpwatch did not decode: a decoded log is kept as its
+    # ``args`` (lossless), which also keeps ingestion's writes to a third.
+    data: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     source: str = Field(sa_type=sa.String(100))
     event_name: str | None = Field(default=None, sa_type=sa.String(100))
     args: dict[str, Any] | None = Field(default=None, sa_type=Json)
@@ -277,6 +279,26 @@ class BlockHash(SQLModel, table=True):
     number: NonNegative = Field(primary_key=True, sa_type=sa.BigInteger)
     hash: Hash32 = Field(sa_type=sa.String(66))
     parent_hash: Hash32 = Field(sa_type=sa.String(66))
+
+
+class AlertStateRow(SQLModel, table=True):
+    """An account's place in the alert state machine (``monitor.rules.AlertState``), so a
+    restarted monitor neither repeats nor forgets an episode. ``alerted`` lists level values."""
+
+    __tablename__ = "alert_states"
+
+    account_id: int = Field(
+        primary_key=True,
+        sa_column_args=[
+            sa.ForeignKey("accounts.id", ondelete="CASCADE", name="fk_alert_states_account_id")
+        ],
+    )
+    level: Level = Field(sa_type=_enum(Level, "ck_alert_states_level"))
+    episode: NonNegative
+    alerted: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    health: float | None = None
+    since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    updated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class TouchedAccount(SQLModel, table=True):

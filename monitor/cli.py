@@ -128,6 +128,31 @@ def index(
 
 @app.command()
 @user_errors_exit_2
+def account(
+    address: Annotated[str, typer.Argument(help="Wallet address (0x…, EIP-55 or one case).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Show a wallet's margin accounts on every configured protocol, read live from the chain."""
+    from indexer.config import load_config
+    from monitor.cli_account import parse_owner, run_account
+
+    owner = parse_owner(address)
+    cfg = load_config(State.config_path)
+    run_account(cfg, owner, console, as_json=as_json)
+
+
+@app.command()
+@user_errors_exit_2
+def run() -> None:
+    """Index, refresh, evaluate and alert continuously, as configured (Ctrl-C stops cleanly)."""
+    from indexer.config import load_config
+    from monitor.run import run_monitor
+
+    run_monitor(load_config(State.config_path), console)
+
+
+@app.command()
+@user_errors_exit_2
 def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
 ) -> None:
@@ -137,9 +162,5 @@ def demo(
     run_demo(console, as_json=as_json)
 
 
-def run() -> None:  # pragma: no cover - console entry for `python -m monitor.cli`
-    sys.exit(app())
-
-
 if __name__ == "__main__":  # pragma: no cover
-    run()
+    sys.exit(app())

@@ -78,7 +78,11 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run the demo; returns (and prints) its summary."""
     started = time.monotonic()
-    say = (lambda *_: None) if as_json else console.print
+
+    def say(text: str) -> None:
+        if not as_json:
+            console.print(text)
+
     db_path = Path.cwd() / "perpwatch.db"
     with start_devnet() as devnet:
         say(f"devnet up at {devnet.anvil.rpc_url}; deploying GMX v2 and Hyperliquid simulators")
@@ -97,7 +101,9 @@ def run_demo(
         "accounts": len(views),
         "isolated": sum(v.account.mode == "isolated" for v in views),
         "cross": sum(v.account.mode == "cross" for v in views),
-        "min_health": round(min((v.health.health for v in views), default=float("nan")), 4),
+        "min_health": round(
+            min((v.health.health for v in views if v.health), default=float("nan")), 4
+        ),
         "seconds": round(time.monotonic() - started, 1),
     }
     if as_json:
@@ -136,7 +142,20 @@ def accounts_table(views: list[AccountView]) -> Table:
         table.add_column(
             column, justify="left" if column in ("protocol", "mode", "owner", "market") else "right"
         )
-    for view in sorted(views, key=lambda v: v.health.health):
+    for view in sorted(views, key=lambda v: v.health.health if v.health else -1.0):
+        if view.health is None:
+            table.add_row(
+                view.account.protocol,
+                view.account.mode.value,
+                view.account.owner[:10],
+                "",
+                "",
+                "",
+                "",
+                "",
+                "unpriced",
+            )
+            continue
         for i, (position, risk) in enumerate(
             zip(view.account.positions, view.health.positions, strict=True)
         ):

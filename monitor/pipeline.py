@@ -95,11 +95,12 @@ def _assets(engine: Engine, adapter: ProtocolAdapter) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class AccountView:
-    """An open account with its health at the protocol's own prices."""
+    """An open account with its health at the protocol's own prices; ``health`` is None when
+    one of its assets has no price (the monitor reports that as unknown, never as safe)."""
 
     account_id: int
     account: MarginAccount
-    health: AccountHealth
+    health: AccountHealth | None
 
 
 def evaluate(engine: Engine, syncs: Sequence[ChainSync]) -> list[AccountView]:
@@ -108,7 +109,7 @@ def evaluate(engine: Engine, syncs: Sequence[ChainSync]) -> list[AccountView]:
     for sync in syncs:
         for account_id, account in load_accounts(engine, chain_id=sync.chain_id):
             prices = sync.prices.get(account.protocol, {})
-            if not all(asset in prices for asset in account.assets):
-                continue  # unpriced: the monitor reports it as unknown, never as safe
-            views.append(AccountView(account_id, account, account_health(account, prices)))
+            priced = all(asset in prices for asset in account.assets)
+            health = account_health(account, prices) if priced else None
+            views.append(AccountView(account_id, account, health))
     return views

@@ -4,4 +4,6 @@ pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.chain",
     "tests.fixtures.faulty_proxy",
+    "tests.fixtures.telegram_api",
+    "tests.fixtures.webhook_receiver",
 ]

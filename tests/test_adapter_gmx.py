@@ -14,6 +14,7 @@ from devnet.deploy import Devnet
 from devnet.gmx import GmxDeployment, deploy_gmx
 from indexer.abi import load_abi
 from indexer.decode import LogDecoder
+from indexer.decode_json import JsonLogDecoder
 from indexer.errors import ConfigError
 from indexer.models import E30, MarginAccount, MarginMode
 from indexer.multicall import MULTICALL3_ADDRESS, decode_aggregate3, encode_aggregate3
@@ -246,7 +247,9 @@ def test_touched_from_logs(gmx: GmxDeployment) -> None:
             }
         ],
     )
-    rows = event_rows(source, logs, LogDecoder(load_abi("gmx_v2/EventEmitter.json")))
+    rows = event_rows(
+        source, logs, JsonLogDecoder(LogDecoder(load_abi("gmx_v2/EventEmitter.json")))
+    )
     touches = adapter.touched(rows)
     kinds = [(t.owner, t.kind) for t in touches]
     a1, a2 = accounts[1].lower(), accounts[2].lower()

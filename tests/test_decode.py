@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from indexer.abi import abi_entry, event_signature, load_abi, topic0
+from indexer.abi_codec import compile_codec
 from indexer.decode import EVENT_LOG_DATA_TYPE, DecodedLog, LogDecoder
 from indexer.errors import DecodeError
 from indexer.protocols.gmx_keys import event_name_hash
@@ -140,7 +141,7 @@ def flat_events(draw: st.DrawFn) -> tuple[Param, dict[str, Any], dict[str, Any]]
     return event, log, expected
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(flat_events())
 def test_flat_events_decode_like_eth_abi(
     case: tuple[Param, dict[str, Any], dict[str, Any]],
@@ -149,7 +150,7 @@ def test_flat_events_decode_like_eth_abi(
     assert LogDecoder([event]).decode(log) == DecodedLog("Random", expected)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(flat_events(), st.data())
 def test_flat_events_never_decode_garbage(
     case: tuple[Param, dict[str, Any], dict[str, Any]], data: st.DataObject
@@ -231,7 +232,7 @@ def gmx_log(
     return {"topics": topics + ["0x" + t.hex() for t in extra_topics], "data": "0x" + data.hex()}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     event_log_data(),
     st.sampled_from(["EventLog", "EventLog1", "EventLog2"]),
@@ -302,7 +303,7 @@ def test_duplicate_key_is_an_error_not_a_silent_overwrite() -> None:
         GMX.decode(gmx_log("EventLog", "PositionIncrease", groups, []))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(event_log_data(), st.data())
 def test_gmx_truncated_or_corrupted_never_decodes_garbage(
     case: tuple[list[Any], dict[str, Any]], data: st.DataObject
@@ -344,7 +345,7 @@ def reference_flat(reference: tuple[Any, ...]) -> dict[str, Any] | None:
     return flat
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=600), st.sampled_from(["EventLog", "EventLog1", "EventLog2"]))
 def test_gmx_random_bytes_raise(garbage: bytes, variant: str) -> None:
     topics = [GMX_TOPICS[variant]] + ["0x" + "00" * 32] * (
@@ -457,3 +458,18 @@ def test_constructor_rejects_non_events_and_clashing_layouts() -> None:
         LogDecoder([transfer, nft])
     with pytest.raises(ValueError, match="unsupported ABI type"):
         LogDecoder([_one_param_event("uint7")])
+
+
+# --- the same compiled codec on a call result (adapters decode Reader outputs with it) ---
+
+GET_POSITION = abi_entry("gmx_v2/SyntheticsReader.json", "getPosition")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_compiled_codec_decodes_reader_get_position(data: st.DataObject) -> None:
+    outputs = GET_POSITION["outputs"]
+    values = [data.draw(values_for(p)) for p in outputs]
+    encoded = encode([canonical(p) for p in outputs], values)
+    expected = tuple(normalise(p, v) for p, v in zip(outputs, values, strict=True))
+    assert compile_codec("tuple", outputs).read(encoded, 0) == expected

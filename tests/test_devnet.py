@@ -167,7 +167,7 @@ def test_anvil_start_failure_shows_its_output_and_leaves_nothing() -> None:
     before = dict(chain_module._LIVE)  # the session's own devnet may be running
     with pytest.raises(AnvilError, match="--no-such-flag"):
         Anvil(extra_args=["--no-such-flag"]).start()
-    assert chain_module._LIVE == before
+    assert before == chain_module._LIVE
 
 
 def test_missing_anvil_binary_says_make_setup(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,15 +40,16 @@ TABLES = {
     "cursors",
     "block_hashes",
     "touched_accounts",
+    "alert_states",
 }
 
-REVISION_0002 = '''"""Add cursors.note."""
+REVISION_NEXT = '''"""Add cursors.note."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9999"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -64,11 +65,11 @@ def downgrade() -> None:
 
 
 @pytest.fixture
-def scripts_0002(tmp_path: Path) -> Path:
-    """perpwatch's migrations plus a 0002, as a newer perpwatch would ship them."""
+def scripts_next(tmp_path: Path) -> Path:
+    """perpwatch's migrations plus a 9999, as a newer perpwatch would ship them."""
     location = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, location, ignore=shutil.ignore_patterns("__pycache__"))
-    (location / "versions" / "0002_cursor_note.py").write_text(REVISION_0002)
+    (location / "versions" / "9999_cursor_note.py").write_text(REVISION_NEXT)
     return location
 
 
@@ -82,9 +83,9 @@ def test_upgrade_creates_every_table_from_any_directory(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    assert upgrade(empty_engine) == (None, "0001")
+    assert upgrade(empty_engine) == (None, "0002")
     assert _table_names(empty_engine) == TABLES | {"alembic_version"}
-    assert upgrade(empty_engine) == ("0001", "0001")
+    assert upgrade(empty_engine) == ("0002", "0002")
     assert list(elsewhere.iterdir()) == []
 
 
@@ -102,7 +103,7 @@ def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(engine: En
         command.downgrade(config, "base")
     assert _table_names(engine) <= {"alembic_version"}
     assert current_revision(engine) is None
-    assert upgrade(engine) == (None, "0001")
+    assert upgrade(engine) == (None, "0002")
 
 
 def test_enum_columns_are_checked_by_the_database(engine: Engine) -> None:
@@ -131,28 +132,28 @@ def test_ensure_schema_leaves_a_current_database_alone(engine: Engine) -> None:
         assert cursor.next_block == 7
 
 
-def test_ensure_schema_refuses_an_out_of_date_database(engine: Engine, scripts_0002: Path) -> None:
+def test_ensure_schema_refuses_an_out_of_date_database(engine: Engine, scripts_next: Path) -> None:
     with pytest.raises(SchemaError) as caught:
-        ensure_schema(engine, script_location=scripts_0002)
+        ensure_schema(engine, script_location=scripts_next)
     message = str(caught.value)
-    assert "database schema is at 0001, perpwatch needs 0002: run `perpwatch db upgrade`" in message
+    assert "database schema is at 0002, perpwatch needs 9999: run `perpwatch db upgrade`" in message
     assert "\n" not in message
     assert "note" not in {c["name"] for c in sa.inspect(engine).get_columns("cursors")}
 
-    assert upgrade(engine, script_location=scripts_0002) == ("0001", "0002")
-    ensure_schema(engine, script_location=scripts_0002)
+    assert upgrade(engine, script_location=scripts_next) == ("0002", "9999")
+    ensure_schema(engine, script_location=scripts_next)
     assert "note" in {c["name"] for c in sa.inspect(engine).get_columns("cursors")}
 
 
 def test_ensure_schema_refuses_a_database_from_a_newer_perpwatch(
-    empty_engine: Engine, scripts_0002: Path
+    empty_engine: Engine, scripts_next: Path
 ) -> None:
-    upgrade(empty_engine, script_location=scripts_0002)
-    with pytest.raises(SchemaError, match=r"at 0002, which this perpwatch does not know"):
+    upgrade(empty_engine, script_location=scripts_next)
+    with pytest.raises(SchemaError, match=r"at 9999, which this perpwatch does not know"):
         ensure_schema(empty_engine)
-    with pytest.raises(SchemaError, match=r"0002"):
+    with pytest.raises(SchemaError, match=r"9999"):
         upgrade(empty_engine)
-    assert current_revision(empty_engine) == "0002"
+    assert current_revision(empty_engine) == "9999"
 
 
 def test_ensure_schema_refuses_unversioned_tables_and_writes_nothing(

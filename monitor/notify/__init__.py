@@ -1,0 +1,50 @@
+"""Alert channels. Each kind is one module; the registry below is the complete list.
+
+notifiers = build_notifiers(config)                  # {"console": ..., "telegram": ...}
+channels = channels_for(config.channels)             # ["console", "telegram:-1001", ...]
+enqueue(session, account_id, level, episode, payload, channels, now=now)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from indexer.config import Config
+from indexer.config_models import ChannelsConfig
+from monitor.notify.base import Notifier
+from monitor.notify.console import ConsoleNotifier
+from monitor.notify.telegram import TelegramNotifier
+from monitor.notify.webhook import WebhookNotifier
+
+__all__ = ["NOTIFIER_KINDS", "build_notifiers", "channels_for"]
+
+NOTIFIER_KINDS: dict[str, type[ConsoleNotifier | TelegramNotifier | WebhookNotifier]] = {
+    "console": ConsoleNotifier,
+    "telegram": TelegramNotifier,
+    "webhook": WebhookNotifier,
+}
+"""Channel kind (the part of a channel name before ``:``) → notifier class."""
+
+
+def channels_for(channels: ChannelsConfig) -> list[str]:
+    """The outbox channels an alert goes to: one per enabled destination, one per chat."""
+    names = ["console"] if channels.console else []
+    if channels.telegram.enabled:
+        names += [f"telegram:{chat}" for chat in channels.telegram.chat_ids]
+    if channels.webhook.enabled:
+        names.append("webhook")
+    return names
+
+
+def build_notifiers(config: Config, **io: Any) -> dict[str, Notifier]:
+    """A notifier per enabled channel kind; ``io`` (transport, clock, ...) goes to each.
+
+    Raises:
+        ConfigError: an enabled channel lacks its secret or URL.
+    """
+    enabled = {kind for kind in map(_kind, channels_for(config.channels))}
+    return {kind: NOTIFIER_KINDS[kind].from_config(config, **io) for kind in sorted(enabled)}
+
+
+def _kind(channel: str) -> str:
+    return channel.partition(":")[0]

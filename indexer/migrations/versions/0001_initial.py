@@ -161,7 +161,7 @@ def _create_pipeline() -> None:
         _hash("tx_hash"),
         sa.Column("address", sa.String(42), nullable=False),
         *(_hash(f"topic{i}", nullable=True) for i in range(4)),
-        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=True),
         sa.Column("source", sa.String(100), nullable=False),
         sa.Column("event_name", sa.String(100), nullable=True),
         sa.Column("args", _json(), nullable=True),

@@ -1,0 +1,195 @@
+"""The human text of an alert, built from its payload. Pure: no I/O, no clock.
+
+The monitor fills an :class:`AlertPayload` when it decides an alert; the outbox stores it as
+JSON; each channel renders it here, as Telegram HTML or as plain text::
+
+    payload = parse_payload(delivery.payload)   # validates the stored JSON
+    html = format_html(payload)                  # every user-supplied string escaped
+    text = format_text(payload)
+
+Units: prices and amounts are US dollars as floats (derived display values; the exact integers
+stay in the store), ``distance_pct`` and ``adverse_move_pct`` are percent (2.5 means 2.5 %).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, NotRequired
+
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict
+
+__all__ = [
+    "AlertPayload",
+    "PositionPayload",
+    "format_html",
+    "format_text",
+    "parse_payload",
+    "short_wallet",
+    "why_line",
+]
+
+MAX_POSITION_LINES = 10
+"""Positions listed per message; the rest are counted (Telegram caps a message at 4096 chars)."""
+
+
+class PositionPayload(TypedDict):
+    """One position of the alerted account, as the monitor saw it.
+
+    ``distance_pct``: how far the mark must move against the position to reach its liquidation
+    price, in percent of the mark (None when it has none, e.g. a fully collateralised long).
+    ``adverse_move_pct``: how far the mark moved against this position since the previous
+    check, in percent (negative when it moved in the position's favour).
+    """
+
+    market: str
+    asset: str
+    side: Literal["long", "short"]
+    mark_price_usd: float
+    liquidation_price_usd: float | None
+    distance_pct: float | None
+    adverse_move_pct: float
+
+
+class AlertPayload(TypedDict):
+    """Everything a notifier needs to tell a human about one alert (stored as the alert JSON).
+
+    ``health`` is equity / maintenance (None when the maintenance requirement is zero);
+    ``level`` is an ``indexer.tables.Level`` value; ``previous_level`` is set on escalation.
+    """
+
+    chain_id: int
+    protocol: str
+    owner: str
+    account_ref: str
+    mode: Literal["isolated", "cross"]
+    level: str
+    health: float | None
+    equity_usd: float
+    maintenance_usd: float
+    block_number: int
+    positions: list[PositionPayload]
+    previous_level: NotRequired[str]
+
+
+_PAYLOAD = TypeAdapter(AlertPayload)
+
+_TITLES = {
+    "warning": "Warning",
+    "critical": "Critical",
+    "liquidatable": "LIQUIDATABLE",
+    "liquidated": "Liquidated",
+    "unknown": "Data stale",
+    "recovered": "Recovered",
+}
+
+
+def parse_payload(raw: Mapping[str, Any]) -> AlertPayload:
+    """Validate a stored alert payload.
+
+    Raises:
+        ValueError: a key is missing or has the wrong type (pydantic's message names it).
+    """
+    try:
+        return _PAYLOAD.validate_python(dict(raw))
+    except ValidationError as exc:
+        raise ValueError(
+            f"alert payload is invalid: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+        ) from None
+
+
+def short_wallet(address: str) -> str:
+    """``0x1234…abcd`` for a 0x address; other strings longer than 14 chars keep 6+4 chars."""
+    return address if len(address) <= 14 else f"{address[:6]}…{address[-4:]}"
+
+
+def _price(usd: float) -> str:
+    # Cents for ordinary prices; significant digits for sub-dollar tokens (PEPE at 0.0000123).
+    return f"${usd:,.2f}" if abs(usd) >= 1 else f"${usd:.4g}"
+
+
+def _worst(positions: list[PositionPayload]) -> list[PositionPayload]:
+    """Positions closest to liquidation first; those without a liquidation price last."""
+    return sorted(positions, key=lambda p: (p["distance_pct"] is None, p["distance_pct"] or 0.0))
+
+
+def why_line(payload: AlertPayload) -> str:
+    """One sentence on why this account is in danger, by margin mode.
+
+    For a cross account whose position closest to liquidation is not the one whose price moved
+    most against it, the sentence names both: the loss on one market eats the shared balance.
+    """
+    if payload["mode"] == "isolated":
+        return "isolated: only this position's collateral is at risk"
+    positions = payload["positions"]
+    if len(positions) > 1:
+        worst = _worst(positions)[0]
+        mover = max(positions, key=lambda p: p["adverse_move_pct"])
+        if mover["adverse_move_pct"] > 0 and mover["asset"] != worst["asset"]:
+            return (
+                f"cross account: the {mover['asset']} loss also pulls your {worst['asset']} "
+                "position closer"
+            )
+    return "cross account: the whole balance backs every position; liquidation closes them all"
+
+
+@dataclass(frozen=True, slots=True)
+class _Markup:
+    escape: Callable[[str], str]
+    bold: Callable[[str], str]
+    code: Callable[[str], str]
+
+
+_HTML = _Markup(
+    escape=lambda s: html.escape(s, quote=False),
+    bold=lambda s: f"<b>{s}</b>",
+    code=lambda s: f"<code>{s}</code>",
+)
+_PLAIN = _Markup(escape=lambda s: s, bold=lambda s: s, code=lambda s: s)
+
+
+def _position_line(p: PositionPayload, m: _Markup) -> str:
+    head = f"{m.escape(p['market'])} {p['side']}"
+    if p["liquidation_price_usd"] is None:
+        return f"{head}: no liquidation price, mark {_price(p['mark_price_usd'])}"
+    away = "" if p["distance_pct"] is None else f", {p['distance_pct']:.2f}% away"
+    return (
+        f"{head}: liquidation at {_price(p['liquidation_price_usd'])} "
+        f"(mark {_price(p['mark_price_usd'])}{away})"
+    )
+
+
+def _lines(payload: AlertPayload, m: _Markup) -> list[str]:
+    level = payload["level"]
+    title = _TITLES.get(level, level)
+    escalated = payload.get("previous_level")
+    if escalated:
+        title += f" (was {m.escape(escalated)})"
+    lines = [
+        f"{m.bold(m.escape(title))} · {m.escape(payload['protocol'])} · {payload['mode']}",
+        f"Wallet {m.code(m.escape(short_wallet(payload['owner'])))}"
+        f" · chain {payload['chain_id']} · block {payload['block_number']}",
+    ]
+    health = payload["health"]
+    lines.append(
+        f"Health {health:.2f} (liquidation at 1.00)" if health is not None else "Health n/a"
+    )
+    ordered = _worst(payload["positions"])
+    lines += [_position_line(p, m) for p in ordered[:MAX_POSITION_LINES]]
+    if len(ordered) > MAX_POSITION_LINES:
+        lines.append(f"… and {len(ordered) - MAX_POSITION_LINES} more positions")
+    if level != "recovered":
+        lines.append(f"Why: {m.escape(why_line(payload))}")
+    return lines
+
+
+def format_html(payload: AlertPayload) -> str:
+    """The alert as Telegram HTML (``parse_mode=HTML``); all payload strings are escaped."""
+    return "\n".join(_lines(payload, _HTML))
+
+
+def format_text(payload: AlertPayload) -> str:
+    """The alert as plain text, one fact per line."""
+    return "\n".join(_lines(payload, _PLAIN))

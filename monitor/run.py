@@ -1,0 +1,42 @@
+"""``perpwatch run``: the monitor as a long-running process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+from indexer.config import Config
+from indexer.db import ensure_schema, make_engine
+from indexer.errors import UserError
+from monitor.monitor import Monitor
+from monitor.notify import build_notifiers
+from monitor.scheduler import run_until_stopped
+
+
+def run_monitor(cfg: Config, console: Console) -> None:
+    """Validate everything, then run until SIGINT/SIGTERM."""
+    if not cfg.protocols:
+        raise UserError("nothing to monitor: the config has no protocols (see `perpwatch init`)")
+    engine = make_engine(cfg.database_url)
+    ensure_schema(engine)
+    notifiers = build_notifiers(cfg)
+    logging.basicConfig(
+        level=logging.INFO, handlers=[RichHandler(console=console, show_path=False)], force=True
+    )
+    monitor = Monitor(cfg, engine, notifiers)
+    chains = ", ".join(g.chain.name for g in monitor.groups)
+    console.print(f"monitoring {chains}; channels: {', '.join(monitor.channels) or 'none'}")
+    asyncio.run(_main(monitor))
+    console.print("stopped cleanly")
+
+
+async def _main(monitor: Monitor) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_until_stopped(monitor, stop)

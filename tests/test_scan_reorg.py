@@ -1,0 +1,146 @@
+"""Reorgs under a running ``Scanner.follow``: the index ends equal to a fresh index of the
+canonical chain, and a reorg below the kept window of block hashes stops the scan loudly.
+
+Each test gets its own anvil (automine: a block per transaction), so ``anvil_reorg`` never
+disturbs the session's devnet. Replacement transactions emit logs the old blocks did not have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from devnet.chain import Anvil
+from devnet.solc import Artifact
+from indexer.errors import ReorgTooDeep
+from indexer.rpc import RpcClient
+from indexer.runner import default_decoder
+from indexer.scan import Scanner, ScanProgress, ScanSettings
+from indexer.scan_rows import LogSource
+from indexer.scan_store import ScanStore
+from tests.scan_helpers import (
+    CHAIN_ID,
+    answers,
+    deploy_emitter,
+    emit_tx,
+    emitter_source,
+    fresh_index,
+    increases,
+    index_state,
+    node_log_count,
+    send,
+)
+
+pytestmark = pytest.mark.chain
+
+BLOCKS_BEFORE_REORG = 24
+REPLACEMENT_PRICE = 9_000  # topic1 of every log the replacement transactions emit
+CATCH_UP_LIMIT_S = 60.0  # a hang guard only: a caught-up scan takes a fraction of this
+
+
+@pytest.fixture
+def node() -> Iterator[Anvil]:
+    with Anvil() as chain:
+        yield chain
+
+
+def _fill(node: Anvil, artifacts: Mapping[str, Artifact]) -> LogSource:
+    """A LogEmitter and ``BLOCKS_BEFORE_REORG`` blocks of logs (GMX-style and flat, 3 each)."""
+    emitter = deploy_emitter(node, artifacts)
+    source = emitter_source(emitter, start_block=node.block_number())
+    for i in range(BLOCKS_BEFORE_REORG):
+        calldata = answers(100 + i, i * 3, 3) if i % 2 else increases(i * 3, 3)
+        send(node, emit_tx(node, emitter, calldata))
+    return source
+
+
+async def _caught_up(
+    node: Anvil, store: ScanStore, source: LogSource, task: asyncio.Task[None]
+) -> None:
+    """Wait until the scan stored the node's current head block, with its current hash."""
+    deadline = time.monotonic() + CATCH_UP_LIMIT_S
+    while time.monotonic() < deadline:
+        if task.done():
+            task.result()  # the follow loop ended early: raise its error
+            pytest.fail("follow stopped before catching up")
+        head = await asyncio.to_thread(node.block)
+        number = int(head["number"], 16)
+        stored = store.block_hashes(source.chain_id).get(number)
+        if store.next_block(source) == number + 1 and stored == head["hash"]:
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail(f"follow did not catch up within {CATCH_UP_LIMIT_S:g} s")
+
+
+async def _follow_through_reorg(
+    node: Anvil, engine: Engine, source: LogSource, depth: int, window: int
+) -> ScanProgress:
+    """Follow the chain, reorg it ``depth`` deep once the scan caught up, mine on, catch up."""
+    store = ScanStore(engine)
+    settings = ScanSettings(block_time_s=0.02, reorg_window=window, initial_block_range=4)
+    progress = ScanProgress(source.start_block, source.start_block - 1, source.start_block)
+    stop = asyncio.Event()
+    async with RpcClient([node.rpc_url], chain_id=CHAIN_ID) as rpc:
+        scanner = Scanner(rpc, store, source, default_decoder(), settings)
+        task = asyncio.create_task(scanner.follow(stop, progress))
+        try:
+            await _caught_up(node, store, source, task)
+            emitter = source.addresses[0]
+            # A replacement at offset 0 makes the lowest replaced block differ for sure.
+            offsets = sorted({0, depth // 2, depth - 1})
+            txs = [
+                (emit_tx(node, emitter, answers(REPLACEMENT_PRICE, 1_000 + o * 2, 2)), o)
+                for o in offsets
+            ]
+            await asyncio.to_thread(node.reorg, depth, txs)
+            for i in range(3):  # the chain moves on while the scan recovers
+                tx = emit_tx(node, emitter, increases(5_000 + i * 4, 4))
+                await asyncio.to_thread(send, node, tx)
+            await _caught_up(node, store, source, task)
+        finally:
+            stop.set()
+            await asyncio.wait([task])
+        task.result()
+    return progress
+
+
+@pytest.mark.parametrize("depth", [1, 2, 5, 13, 20])
+def test_follow_after_reorg_equals_fresh_index(
+    depth: int, node: Anvil, artifacts: Mapping[str, Artifact], engine: Engine, tmp_path: Path
+) -> None:
+    source = _fill(node, artifacts)
+
+    progress = asyncio.run(_follow_through_reorg(node, engine, source, depth, window=64))
+
+    assert progress.reorgs >= 1
+    followed = index_state(engine, source)
+    reference = fresh_index(node.rpc_url, source, tmp_path / "reference", window=64)
+    assert followed.row_count == len(followed.rows), "duplicate rows"
+    assert followed.rows == reference.rows
+    assert followed.cursor == reference.cursor == node.block_number() + 1
+    assert followed.hashes == reference.hashes
+    assert reference.row_count == node_log_count(node, source, node.block_number())
+    replacement_topic1 = "0x" + REPLACEMENT_PRICE.to_bytes(32, "big").hex()
+    replaced = [row for row in followed.rows if row[6] == replacement_topic1]
+    assert len(replaced) == 2 * len({0, depth // 2, depth - 1})
+
+
+def test_reorg_below_kept_window_raises(
+    node: Anvil, artifacts: Mapping[str, Artifact], engine: Engine
+) -> None:
+    source = _fill(node, artifacts)
+    window = 4
+
+    with pytest.raises(ReorgTooDeep, match="deeper than the kept window"):
+        asyncio.run(_follow_through_reorg(node, engine, source, window + 3, window=window))
+
+    # Nothing was rolled back on a guess: the index still holds the pre-reorg chain.
+    state = index_state(engine, source)
+    assert state.cursor == node.block_number() + 1 - 3
+    assert len(state.hashes) == window
+    assert state.row_count == 3 * BLOCKS_BEFORE_REORG
