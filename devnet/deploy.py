@@ -174,7 +174,8 @@ def _send(w3: Web3, fn: Any, params: TxParams, label: str) -> TxReceipt:
         tx_hash = fn.transact(params)
     except ContractLogicError as exc:
         raise TransactionReverted(f"{label} reverted: {exc.message}", exc.data) from exc
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+    # Anvil mines on send; poll quickly (web3's default 0.1 s latency dominated devnet setup).
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.005)
     if receipt["status"] != 1:
         raise TransactionReverted(f"{label} reverted on chain (tx {tx_hash.hex()})")
     return receipt

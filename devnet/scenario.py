@@ -61,10 +61,14 @@ class World:
         for asset, usd in list(self.prices_usd.items()):
             if asset == "USDC":
                 continue
-            new = (usd * Decimal(str(factor))).quantize(Decimal("0.01"))
+            perp = self.hl.perps.get(asset)
+            # Hyperliquid prices carry 6 - szDecimals decimals; GMX feeds take any of those.
+            quantum = Decimal(10) ** -(6 - perp.sz_decimals) if perp else Decimal("0.01")
+            new = (usd * Decimal(str(factor))).quantize(quantum)
             self.prices_usd[asset] = new
-            self.gmx.set_price(asset, new)
-            if asset in ("BTC", "ETH", "SOL"):
+            if asset in ("BTC", "ETH"):
+                self.gmx.set_price(asset, new)
+            if asset in self.hl.perps:
                 self.hl.set_mark(asset, new)
 
     def liquidate_what_is_allowed(self) -> int:

@@ -105,7 +105,10 @@ def alert_payload(obs: Observation, decision: AlertDecision) -> AlertPayload:
         move = 0.0 if not before else (risk.mark_price / before - 1.0) * 100.0
         positions.append(
             PositionPayload(
-                market=risk.market,
+                # GMX names markets by their token address: show the asset with a short id.
+                market=f"{risk.asset}/USD {risk.market[:8]}…"
+                if risk.market.startswith("0x")
+                else risk.market,
                 asset=risk.asset,
                 side="long" if position.is_long else "short",
                 mark_price_usd=risk.mark_price,

@@ -1,30 +1,62 @@
-"""``perpwatch demo``: the whole pipeline on a local devnet, with nothing to configure.
+"""``perpwatch demo``: a market crash on a local devnet, watched by perpwatch as in production.
 
-Starts anvil, deploys the GMX v2 and Hyperliquid simulators, opens isolated and cross
-positions, then runs perpwatch exactly as production does (index → refresh → prices → health)
-against a config that points at the devnet. The SQLite file lands in the working directory.
+Starts anvil with the GMX v2 and Hyperliquid simulators and about 300 margin accounts
+(isolated and cross, several markets), a local Telegram Bot API stand-in, and a config that
+points at both. Then a scripted crash and partial recovery moves every price step by step;
+after each step perpwatch runs its production pass (``Monitor.tick``: index → refresh →
+prices → health → rules → outbox) and delivers alerts (console and Telegram), and a keeper
+liquidates whatever the simulators' own rules allow. The SQLite file lands in the working
+directory. The summary says whether every liquidation was warned about, and how early.
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
+import sys
 import time
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
 from devnet.deploy import start_devnet
 from devnet.scenario import World, build_world
+from devnet.telegram_api import TelegramApi
 from indexer.config import Config
 from indexer.db import ensure_schema, make_engine
-from monitor.pipeline import AccountView, by_chain, evaluate, sync_chain
+from indexer.tables import Account, Alert, Level, OutboxMessage, OutboxStatus
+from monitor.monitor import Monitor
+from monitor.notify.console import ConsoleNotifier
+from monitor.notify.telegram import TelegramNotifier
+from monitor.pipeline import AccountView, evaluate
 
 DEVNET_CHAIN_ID = 31337
+DEMO_CHAT = "-100123"
+DEMO_TOKEN = "4242:perpwatch-demo-token"
+WARNING_LEVELS = (Level.WARNING.value, Level.CRITICAL.value, Level.LIQUIDATABLE.value)
 
 
-def demo_config(world: World, database_url: str) -> Config:
+@dataclass(frozen=True, slots=True)
+class Script:
+    """The price path: ``crash_steps`` moves down by ``step_pct`` each, then ``recover_steps``
+    moves back up. Percentages of the current price."""
+
+    gmx_traders: int = 200
+    hl_traders: int = 50
+    crash_steps: int = 48
+    recover_steps: int = 16
+    step_pct: float = 0.25
+    distance_trigger_pct: float = 3.0
+
+
+def demo_config(world: World, database_url: str, *, telegram_url: str | None = None,
+                distance_pct: float | None = None) -> Config:  # fmt: skip
     """A perpwatch config for the devnet ``world`` (what a user would write in TOML)."""
     gmx = world.gmx
     raw: dict[str, Any] = {
@@ -70,91 +102,151 @@ def demo_config(world: World, database_url: str) -> Config:
         ],
         "wallets": [{"address": a, "label": f"hl-{i}"} for i, a in enumerate(world.hl_traders)],
     }
+    if distance_pct is not None:
+        raw["alerts"] = {"distance_pct": distance_pct}
+    if telegram_url is not None:
+        raw["channels"] = {
+            "console": True,
+            "telegram": {"enabled": True, "base_url": telegram_url, "chat_ids": [DEMO_CHAT],
+                         "per_chat_rate_per_min": 100_000},
+        }  # fmt: skip
+        # The token is a secret: in production it comes from PERPWATCH_TELEGRAM_BOT_TOKEN.
+        raw["telegram_bot_token"] = DEMO_TOKEN
     return Config.model_validate(raw)
 
 
-def run_demo(
-    console: Console, *, as_json: bool, gmx_traders: int = 12, hl_traders: int = 6
-) -> dict[str, Any]:
-    """Run the demo; returns (and prints) its summary."""
+@dataclass
+class DemoRun:
+    """What happened, for the summary."""
+
+    accounts: int = 0
+    steps: int = 0
+    blocks: int = 0
+    ticks_s: list[float] = field(default_factory=list)
+
+
+def run_demo(console: Console, *, as_json: bool, script: Script = Script()) -> dict[str, Any]:
+    """Run the demo and print (and return) its summary."""
     started = time.monotonic()
-
-    def say(text: str) -> None:
-        if not as_json:
-            console.print(text)
-
+    say = Console(file=sys.stderr) if as_json else console
     db_path = Path.cwd() / "perpwatch.db"
-    with start_devnet() as devnet:
-        say(f"devnet up at {devnet.anvil.rpc_url}; deploying GMX v2 and Hyperliquid simulators")
-        world = build_world(devnet, gmx_traders=gmx_traders, hl_traders=hl_traders)
-        say(
-            f"opened {len(world.gmx_positions)} GMX and {len(world.hl_positions)} Hyperliquid "
-            "positions"
-        )
-        cfg = demo_config(world, f"sqlite:///{db_path}")
+    for stale in (db_path, *db_path.parent.glob(db_path.name + "-*")):
+        stale.unlink(missing_ok=True)  # a demo always starts from an empty database
+    with start_devnet() as devnet, TelegramApi(DEMO_TOKEN) as telegram:
+        say.print(f"devnet at {devnet.anvil.rpc_url}; Telegram stand-in at {telegram.url}")
+        world = build_world(devnet, gmx_traders=script.gmx_traders, hl_traders=script.hl_traders)
+        cfg = demo_config(world, f"sqlite:///{db_path}", telegram_url=telegram.url,
+                          distance_pct=script.distance_trigger_pct)  # fmt: skip
         engine = make_engine(cfg.database_url)
         ensure_schema(engine)
-        views, syncs = asyncio.run(_pass(cfg, engine))
-    summary = {
-        "database": str(db_path),
-        "logs_indexed": sum(s.logs for s in syncs),
-        "accounts": len(views),
-        "isolated": sum(v.account.mode == "isolated" for v in views),
-        "cross": sum(v.account.mode == "cross" for v in views),
-        "min_health": round(
-            min((v.health.health for v in views if v.health), default=float("nan")), 4
-        ),
-        "seconds": round(time.monotonic() - started, 1),
-    }
+        run = asyncio.run(_crash(world, cfg, engine, telegram, say, script))
+        summary = _summary(engine, world, telegram, run)
+    summary["seconds"] = round(time.monotonic() - started, 1)
     if as_json:
         console.print_json(data=summary)
     else:
-        console.print(accounts_table(views))
-        console.print(summary)
+        console.print(summary_table(summary))
     return summary
 
 
-async def _pass(cfg: Config, engine: Any) -> tuple[list[AccountView], list[Any]]:
-    from indexer.runner import open_rpc
+async def _crash(world: World, cfg: Config, engine: Engine, telegram: TelegramApi,
+                 say: Console, script: Script) -> DemoRun:  # fmt: skip
+    notifier = TelegramNotifier(DEMO_TOKEN, base_url=telegram.url, per_chat_rate_per_min=100_000)
+    monitor = Monitor(cfg, engine, {"console": ConsoleNotifier(say), "telegram": notifier})
+    run = DemoRun()
+    first_block = world.devnet.w3.eth.block_number
+    summaries = await monitor.tick_all()
+    run.accounts = sum(s.accounts for s in summaries)
+    say.print(f"{run.accounts} margin accounts indexed; the crash starts")
+    down = Decimal(1) - Decimal(str(script.step_pct)) / 100
+    up = Decimal(1) + Decimal(str(script.step_pct)) / 100
+    path = [down] * script.crash_steps + [up] * script.recover_steps
+    try:
+        for factor in path:
+            world.move_prices(factor)
+            tick_started = time.monotonic()
+            await monitor.tick_all()
+            run.ticks_s.append(time.monotonic() - tick_started)
+            await monitor.deliver()
+            world.liquidate_what_is_allowed()
+            run.steps += 1
+        await monitor.tick_all()  # see the last liquidations
+        for _ in range(3):  # let retries (if any) drain
+            await monitor.deliver()
+    finally:
+        await notifier.aclose()
+    run.blocks = world.devnet.w3.eth.block_number - first_block
+    return run
 
-    syncs = []
-    watched = [w.address for w in cfg.wallets]
-    for group in by_chain(cfg):
-        async with open_rpc(group.chain) as rpc:
-            syncs.append(await sync_chain(rpc, engine, group, watched))
-    return evaluate(engine, syncs), syncs
+
+def _summary(engine: Engine, world: World, telegram: TelegramApi, run: DemoRun) -> dict[str, Any]:
+    alerts = _alerts_by_ref(engine)
+    leads: list[int] = []
+    warned = 0
+    for ref, liquidated_at in world.liquidated:
+        earlier = [(block, episode) for level, episode, block in alerts.get(ref, [])
+                   if level in WARNING_LEVELS and block <= liquidated_at]  # fmt: skip
+        if not earlier:
+            continue
+        warned += 1
+        last_episode = max(episode for _, episode in earlier)
+        first = min(block for block, episode in earlier if episode == last_episode)
+        leads.append(liquidated_at - first)
+    with engine.connect() as conn:
+        sent = conn.execute(
+            sa.select(sa.func.count()).where(OutboxMessage.status == OutboxStatus.SENT)  # type: ignore[arg-type]
+        ).scalar_one()
+        keys = conn.execute(sa.select(Alert.account_id, Alert.level, Alert.episode)).all()  # type: ignore[call-overload]
+    texts = telegram.texts(DEMO_CHAT)
+    return {
+        "accounts": run.accounts,
+        "steps": run.steps,
+        "blocks": run.blocks,
+        "liquidations": len(world.liquidated),
+        "warned_before": warned,
+        "min_lead_blocks": min(leads, default=None),
+        "median_lead_blocks": statistics.median(leads) if leads else None,
+        "alerts": len(keys),
+        "alerts_sent": sent,
+        "duplicate_alerts": (len(keys) - len(set(keys))) + (len(texts) - len(set(texts))),
+        "telegram_messages": len(texts),
+        "median_tick_s": round(statistics.median(run.ticks_s), 3) if run.ticks_s else None,
+    }
+
+
+def _alerts_by_ref(engine: Engine) -> dict[str, list[tuple[str, int, int]]]:
+    """(level, episode, block) of every alert, by account ref."""
+    query = sa.select(Account.ref, Alert.level, Alert.episode, Alert.payload).join(  # type: ignore[call-overload]
+        Alert, Alert.account_id == Account.id
+    )
+    out: dict[str, list[tuple[str, int, int]]] = {}
+    with engine.connect() as conn:
+        for ref, level, episode, payload in conn.execute(query):
+            out.setdefault(ref, []).append((str(level), int(episode), int(payload["block_number"])))
+    return out
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="perpwatch demo: a crash and a partial recovery")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        table.add_row(key, "-" if value is None else str(value))
+    return table
 
 
 def accounts_table(views: list[AccountView]) -> Table:
     """Accounts, worst health first: protocol, mode, owner, positions, health, liquidation."""
     table = Table(title="margin accounts")
-    for column in (
-        "protocol",
-        "mode",
-        "owner",
-        "market",
-        "size",
-        "mark",
-        "liq. price",
-        "distance",
-        "health",
-    ):
-        table.add_column(
-            column, justify="left" if column in ("protocol", "mode", "owner", "market") else "right"
-        )
+    for column in ("protocol", "mode", "owner", "asset", "size", "mark", "liq. price",
+                   "distance", "health"):  # fmt: skip
+        left = column in ("protocol", "mode", "owner", "asset")
+        table.add_column(column, justify="left" if left else "right")
     for view in sorted(views, key=lambda v: v.health.health if v.health else -1.0):
         if view.health is None:
-            table.add_row(
-                view.account.protocol,
-                view.account.mode.value,
-                view.account.owner[:10],
-                "",
-                "",
-                "",
-                "",
-                "",
-                "unpriced",
-            )
+            account = view.account
+            table.add_row(account.protocol, account.mode.value, account.owner[:10] + "…",
+                          "", "", "", "", "", "unpriced")  # fmt: skip
             continue
         for i, (position, risk) in enumerate(
             zip(view.account.positions, view.health.positions, strict=True)
@@ -172,3 +264,6 @@ def accounts_table(views: list[AccountView]) -> Table:
                 f"{view.health.health:.3f}" if first else "",
             )
     return table
+
+
+__all__ = ["Script", "accounts_table", "demo_config", "evaluate", "run_demo", "summary_table"]
