@@ -17,6 +17,7 @@ common case, is solved in closed form for all positions at once; the rare larger
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer.models import MarginAccount
-from monitor.health import ROOT_SLACK, MarginLine, first_root
+from monitor.health import ROOT_SLACK, AccountHealth, MarginLine, PositionRisk, first_root
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
@@ -256,3 +257,35 @@ def evaluate(book: Book, prices: Floats) -> BookHealth:
     tick = _Tick(equity, maintenance, base, required, side * mark)
     liquidation, distance = _liquidation(book, mark, tick, healthy)
     return BookHealth(equity, maintenance, health, liquidation, distance)
+
+
+def account_healths(book: Book, result: BookHealth, prices: Floats) -> list[AccountHealth]:
+    """``result`` as one scalar-module ``AccountHealth`` per account of ``book`` (same order),
+    for code that works account by account (the alert rules)."""
+    marks = prices[book.pos_asset].tolist()
+    liquidation = result.liquidation_price.tolist()
+    distance = result.distance_pct.tolist()
+    out, row = [], 0
+    for i, account in enumerate(book.accounts):
+        risks = []
+        for position in account.positions:
+            liq, dist = liquidation[row], distance[row]
+            risks.append(
+                PositionRisk(
+                    position.market,
+                    position.asset,
+                    marks[row],
+                    None if math.isnan(liq) else liq,
+                    None if math.isnan(dist) else dist,
+                )
+            )
+            row += 1
+        out.append(
+            AccountHealth(
+                float(result.equity_usd[i]),
+                float(result.maintenance_usd[i]),
+                float(result.health[i]),
+                tuple(risks),
+            )
+        )
+    return out

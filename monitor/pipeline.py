@@ -26,7 +26,9 @@ from indexer.rpc import RpcClient
 from indexer.runner import ScanJob, chain_settings, index_chain
 from indexer.scan_store import ScanStore
 from indexer.state import run_read
-from monitor.health import AccountHealth, account_health
+from monitor.health import AccountHealth
+from monitor.health_vec import account_healths, compile_accounts
+from monitor.health_vec import evaluate as evaluate_book
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +106,30 @@ class AccountView:
 
 
 def evaluate(engine: Engine, syncs: Sequence[ChainSync]) -> list[AccountView]:
-    """Health of every open account of the synced chains, each at its protocol's prices."""
-    views = []
+    """Health of every open account of the synced chains, each at its protocol's prices.
+
+    Vectorised (``monitor.health_vec``) per (chain, protocol): one NumPy pass over all
+    positions instead of one Python call per account.
+    """
+    views: list[AccountView] = []
     for sync in syncs:
+        by_protocol: dict[str, list[tuple[int, MarginAccount]]] = {}
         for account_id, account in load_accounts(engine, chain_id=sync.chain_id):
-            prices = sync.prices.get(account.protocol, {})
-            priced = all(asset in prices for asset in account.assets)
-            health = account_health(account, prices) if priced else None
-            views.append(AccountView(account_id, account, health))
+            by_protocol.setdefault(account.protocol, []).append((account_id, account))
+        for protocol, rows in by_protocol.items():
+            views += _evaluate_protocol(rows, sync.prices.get(protocol, {}))
+    return views
+
+
+def _evaluate_protocol(
+    rows: list[tuple[int, MarginAccount]], prices: dict[str, float]
+) -> list[AccountView]:
+    priced = [(i, a) for i, a in rows if all(asset in prices for asset in a.assets)]
+    priced_ids = {i for i, _ in priced}
+    views = [AccountView(i, a, None) for i, a in rows if i not in priced_ids]
+    if priced:
+        book = compile_accounts([a for _, a in priced])
+        vector = book.price_vector(prices)
+        healths = account_healths(book, evaluate_book(book, vector), vector)
+        views += [AccountView(i, a, h) for (i, a), h in zip(priced, healths, strict=True)]
     return views
