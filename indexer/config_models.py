@@ -121,6 +121,9 @@ class ProtocolConfig(BaseModel):
     price_feeds: dict[str, Address] = Field(default_factory=dict)
     tokens: dict[Address, TokenConfig] = Field(default_factory=dict)
     gmx_markets: tuple[GmxMarketConfig, ...] = ()
+    # Chainlink USD feeds update at least every 24 h (plus on a deviation): older is stale, and
+    # an account valued with a stale price is reported unknown, never safe.
+    price_heartbeat_s: float = Field(default=90_000, gt=0)
 
     @field_validator("name")
     @classmethod

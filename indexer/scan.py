@@ -29,6 +29,7 @@ from indexer.ranges import next_range_size, split_range
 from indexer.reorg import Header, find_fork_point, is_linked
 from indexer.rpc import RpcClient
 from indexer.rpc_errors import RpcRangeTooLarge
+from indexer.rpc_transport import EndpointStats
 from indexer.scan_rows import Decoder, EventRow, LogSource, Touch, TouchFn, event_rows
 
 log = logging.getLogger("perpwatch.scan")
@@ -167,6 +168,8 @@ class Scanner:
             elif now - last_move > stall_s:
                 log.warning("node head stalled at %d for %.0f s", head, now - last_move)
                 last_move = now
+            for lag in lagging_urls(self.rpc.stats(), self.settings.stall_after_blocks):
+                log.warning("rpc %s lags %d blocks behind another URL", lag[0], lag[1])
             await self._check_tip(head, progress)
             target = head - self.settings.finality_blocks
             progress.target_block = max(progress.target_block, target)
@@ -335,6 +338,14 @@ class Scanner:
         rows = event_rows(self.source, logs, self.decoder)
         touches = self.touched(rows) if self.touched is not None else []
         return RangeBatch(from_block, to_block, rows, headers, touches)
+
+
+def lagging_urls(stats: list[EndpointStats], max_lag_blocks: int) -> list[tuple[str, int]]:
+    """(redacted URL, blocks behind) of every URL whose last reported head is more than
+    ``max_lag_blocks`` behind the best one (pure; URLs that never reported are skipped)."""
+    heads = [(s.url, s.last_head) for s in stats if s.last_head is not None]
+    best = max((h for _, h in heads), default=0)
+    return [(url, best - h) for url, h in heads if best - h > max_lag_blocks]
 
 
 def _header(raw: Any) -> Header:

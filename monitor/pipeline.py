@@ -20,7 +20,7 @@ from indexer.config import Config
 from indexer.config_models import ChainConfig
 from indexer.jobs import adapter_for
 from indexer.models import MarginAccount
-from indexer.protocols.base import ProtocolAdapter
+from indexer.protocols.base import ProtocolAdapter, QuotedPrices
 from indexer.refresh import owners_to_refresh, refresh_owners
 from indexer.rpc import RpcClient
 from indexer.runner import ScanJob, chain_settings, index_chain
@@ -55,6 +55,8 @@ class ChainSync:
     block: int
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     """Protocol name → asset → USD per whole unit, as that protocol itself prices it."""
+    price_updated_at: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Protocol name → asset → Unix time its source last updated it (where the source says)."""
     logs: int = 0
     refreshed: int = 0
     closed: int = 0
@@ -83,11 +85,21 @@ async def sync_chain(
         sync.refreshed += saved.written
         sync.closed += saved.closed
         sync.liquidated += saved.liquidated
-        assets = _assets(engine, adapter)
-        sync.prices[adapter.name] = (
-            await run_read(rpc, adapter.read_prices(assets), block) if assets else {}
-        )
+        await _read_prices(rpc, adapter, _assets(engine, adapter), block, sync)
     return sync
+
+
+async def _read_prices(
+    rpc: RpcClient, adapter: ProtocolAdapter, assets: list[str], block: int, sync: ChainSync
+) -> None:
+    if not assets:
+        sync.prices[adapter.name] = {}
+    elif isinstance(adapter, QuotedPrices):
+        quotes = await run_read(rpc, adapter.read_price_quotes(assets), block)
+        sync.prices[adapter.name] = {a: q.price for a, q in quotes.items()}
+        sync.price_updated_at[adapter.name] = {a: q.updated_at for a, q in quotes.items()}
+    else:
+        sync.prices[adapter.name] = await run_read(rpc, adapter.read_prices(assets), block)
 
 
 def _assets(engine: Engine, adapter: ProtocolAdapter) -> list[str]:

@@ -80,3 +80,15 @@ def test_is_linked_iff_parent_and_own_hash_match(
 def test_header_with_unknown_parent_is_linked() -> None:
     stored = {5: _hash("a", 5)}
     assert is_linked(stored, Header(9, _hash("b", 9), _hash("b", 8)))
+
+
+def test_lagging_urls_names_only_those_too_far_behind() -> None:
+    from indexer.rpc_transport import EndpointStats
+    from indexer.scan import lagging_urls
+
+    def stats(url: str, head: int | None) -> EndpointStats:
+        return EndpointStats(url, 1, 0, 0, False, head, None)
+
+    got = lagging_urls([stats("a", 100), stats("b", 95), stats("c", 89), stats("d", None)], 10)
+    assert got == [("c", 11)]
+    assert lagging_urls([stats("a", 100), stats("b", 90)], 10) == []

@@ -12,9 +12,9 @@ Multicall3 and hands the results back to the ``decode`` function of the :class:`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from indexer.models import MarginAccount
 from indexer.multicall import Call3
@@ -62,3 +62,21 @@ class ProtocolAdapter(Protocol):
     def read_prices(self, assets: Sequence[str]) -> Read[dict[str, float]]:
         """The prices the protocol itself uses, USD per whole unit, by normal-form asset."""
         ...
+
+
+class Quote(Protocol):
+    """A price and when its source last updated it (Unix seconds)."""
+
+    @property
+    def price(self) -> float: ...
+
+    @property
+    def updated_at(self) -> int: ...
+
+
+@runtime_checkable
+class QuotedPrices(Protocol):
+    """An adapter whose price source says when each price was updated (Chainlink feeds do),
+    so stale prices can be reported instead of trusted."""
+
+    def read_price_quotes(self, assets: Sequence[str]) -> Read[Mapping[str, Quote]]: ...
