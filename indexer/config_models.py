@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -124,6 +124,8 @@ class ProtocolConfig(BaseModel):
     # Chainlink USD feeds update at least every 24 h (plus on a deviation): older is stale, and
     # an account valued with a stale price is reported unknown, never safe.
     price_heartbeat_s: float = Field(default=90_000, gt=0)
+    # GMX v2 only: "tickers" values positions with GMX's HTTP tickers (``tickers_url``).
+    price_source: Literal["chainlink", "tickers"] = "chainlink"
 
     @field_validator("name")
     @classmethod
@@ -147,10 +149,12 @@ class ProtocolConfig(BaseModel):
                 f"missing {', '.join(missing)}: give them, or use a chain whose chain_id has a "
                 f"known {self.name} deployment ({chains or 'none'})",
             )
-        options = {"tickers_url", "dexes", "markets", "tokens", "gmx_markets"}
+        options = {"tickers_url", "dexes", "markets", "tokens", "gmx_markets", "price_source"}
         for option in sorted(options & self.model_fields_set):
             if option not in spec.options:
                 raise invalid(option, f"does not apply to {self.name}")
+        if self.price_source == "tickers" and self.tickers_url is None:
+            raise invalid("tickers_url", 'required with price_source = "tickers"')
         for index, market in enumerate(self.gmx_markets):
             for field in ("index_token", "long_token", "short_token"):
                 if getattr(market, field) not in self.tokens:

@@ -54,7 +54,7 @@ PROTOCOLS: Mapping[str, ProtocolSpec] = MappingProxyType(
         "gmx_v2": ProtocolSpec(
             required_addresses=("data_store", "event_emitter", "reader", "referral_storage"),
             optional_addresses=("liquidation_handler",),
-            options=frozenset({"tickers_url", "tokens", "gmx_markets"}),
+            options=frozenset({"tickers_url", "tokens", "gmx_markets", "price_source"}),
         ),
         # HyperCore is read through precompiles at fixed addresses (PROTOCOLS.md §3.1): no
         # contract addresses to configure, but which perp dexes and assets to poll.

@@ -20,12 +20,12 @@ from indexer.config import Config
 from indexer.config_models import ChainConfig
 from indexer.jobs import adapter_for
 from indexer.models import MarginAccount
-from indexer.protocols.base import ProtocolAdapter, QuotedPrices
+from indexer.prices import OnChainPrices, PriceSource, price_source_for
+from indexer.protocols.base import ProtocolAdapter
 from indexer.refresh import owners_to_refresh, refresh_owners
 from indexer.rpc import RpcClient
 from indexer.runner import ScanJob, chain_settings, index_chain
 from indexer.scan_store import ScanStore
-from indexer.state import run_read
 from monitor.health import AccountHealth
 from monitor.health_vec import account_healths, compile_accounts
 from monitor.health_vec import evaluate as evaluate_book
@@ -33,18 +33,29 @@ from monitor.health_vec import evaluate as evaluate_book
 
 @dataclass(frozen=True, slots=True)
 class ChainProtocols:
-    """A chain and the adapters of the protocols configured on it."""
+    """A chain, the adapters of the protocols configured on it, and (in the same order) the
+    source each one takes its prices from."""
 
     chain: ChainConfig
     adapters: tuple[ProtocolAdapter, ...]
+    price_sources: tuple[PriceSource, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.price_sources:  # default: each adapter's own on-chain prices
+            object.__setattr__(self, "price_sources", tuple(map(OnChainPrices, self.adapters)))
 
 
 def by_chain(cfg: Config) -> list[ChainProtocols]:
-    """The configured protocols grouped by chain, each with its adapter."""
-    grouped: dict[str, list[ProtocolAdapter]] = {}
+    """The configured protocols grouped by chain, each with its adapter and price source."""
+    grouped: dict[str, list[tuple[ProtocolAdapter, PriceSource]]] = {}
     for protocol in cfg.protocols:
-        grouped.setdefault(protocol.chain, []).append(adapter_for(cfg, protocol))
-    return [ChainProtocols(cfg.chain(name), tuple(a)) for name, a in grouped.items()]
+        adapter = adapter_for(cfg, protocol)
+        entry = (adapter, price_source_for(protocol, adapter))
+        grouped.setdefault(protocol.chain, []).append(entry)
+    return [
+        ChainProtocols(cfg.chain(name), tuple(a for a, _ in pairs), tuple(p for _, p in pairs))
+        for name, pairs in grouped.items()
+    ]
 
 
 @dataclass
@@ -79,27 +90,16 @@ async def sync_chain(
     results = await index_chain(rpc, chain_settings(group.chain), ScanStore(engine), jobs)
     block = await rpc.block_number() - group.chain.finality_blocks
     sync = ChainSync(group.chain.chain_id, block, logs=sum(r.logs for r in results))
-    for adapter in group.adapters:
+    for adapter, prices in zip(group.adapters, group.price_sources, strict=True):
         owners = owners_to_refresh(engine, adapter, watched)
         saved = await refresh_owners(rpc, engine, adapter, owners, block=block)
         sync.refreshed += saved.written
         sync.closed += saved.closed
         sync.liquidated += saved.liquidated
-        await _read_prices(rpc, adapter, _assets(engine, adapter), block, sync)
+        book = await prices.read(rpc, _assets(engine, adapter), block)
+        sync.prices[adapter.name] = book.prices
+        sync.price_updated_at[adapter.name] = book.updated_at
     return sync
-
-
-async def _read_prices(
-    rpc: RpcClient, adapter: ProtocolAdapter, assets: list[str], block: int, sync: ChainSync
-) -> None:
-    if not assets:
-        sync.prices[adapter.name] = {}
-    elif isinstance(adapter, QuotedPrices):
-        quotes = await run_read(rpc, adapter.read_price_quotes(assets), block)
-        sync.prices[adapter.name] = {a: q.price for a, q in quotes.items()}
-        sync.price_updated_at[adapter.name] = {a: q.updated_at for a, q in quotes.items()}
-    else:
-        sync.prices[adapter.name] = await run_read(rpc, adapter.read_prices(assets), block)
 
 
 def _assets(engine: Engine, adapter: ProtocolAdapter) -> list[str]:
