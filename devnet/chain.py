@@ -25,12 +25,12 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
 from devnet.devrpc import AnvilError, AnvilRpcError, DevRpc
+from devnet.lifecycle import Service
 from indexer.errors import UserError
 
 __all__ = ["Anvil", "AnvilError", "AnvilRpcError", "build_command", "parse_port", "resolve_binary"]
@@ -112,7 +112,7 @@ def _kill_leftovers() -> None:
     _LIVE.clear()
 
 
-class Anvil(DevRpc):
+class Anvil(DevRpc, Service):
     """One anvil node. Use as a context manager, or call ``start()`` and ``stop()``.
 
     ``block_time`` None means automine (a block per transaction). ``load_state`` and
@@ -208,17 +208,6 @@ class Anvil(DevRpc):
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _wait_for_port(self, log_path: Path, deadline: float) -> int:
         proc = self._require_proc()

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 
 from devnet.deploy import Devnet, TransactionReverted, call, transact
+from devnet.gmx_types import LiquidationCheck, SimMarket, SimToken, devnet_address
 from indexer.models import E30
 from indexer.protocols import gmx_keys
 from indexer.protocols.gmx_v2 import GmxV2Adapter
@@ -33,44 +33,16 @@ from indexer.protocols.gmx_v2_decode import (
     funding_per_size_key,
 )
 
-
-def devnet_address(label: str) -> str:
-    """A fixed, checksummed address for a devnet-only token or market named ``label``."""
-    return Web3.to_checksum_address(keccak(text=f"perpwatch-devnet:{label}")[:20])
-
-
-@dataclass(frozen=True, slots=True)
-class SimToken:
-    """A token the simulator prices; ``asset`` is perpwatch's name for it (WETH → ``ETH``)."""
-
-    symbol: str
-    asset: str
-    address: str
-    decimals: int
-    feed: Contract
-    feed_decimals: int = 8
-
-
-@dataclass(frozen=True, slots=True)
-class SimMarket:
-    """A GMX market: positions on ``index`` backed by ``long``- or ``short``-token collateral."""
-
-    name: str
-    market_token: str
-    index: SimToken
-    long: SimToken
-    short: SimToken
-
-
-@dataclass(frozen=True, slots=True)
-class LiquidationCheck:
-    """``Reader.isPositionLiquidatable``'s answer; USD values times 1e30."""
-
-    liquidatable: bool
-    reason: str
-    remaining_collateral_usd_e30: int
-    min_collateral_usd_e30: int
-    min_collateral_usd_for_leverage_e30: int
+__all__ = [
+    "DEFAULT_MARKETS",
+    "DEFAULT_TOKENS",
+    "GmxDeployment",
+    "LiquidationCheck",
+    "SimMarket",
+    "SimToken",
+    "deploy_gmx",
+    "devnet_address",
+]
 
 
 # symbol, asset, decimals, initial USD price

@@ -19,12 +19,12 @@ import re
 import threading
 from collections import deque
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+
+from devnet.http_server import LocalHttpServer, Reply, Request
 
 TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
 _TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a", "span"}
@@ -63,30 +63,6 @@ def html_problem(text: str) -> str | None:
     return checker.problem
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    api: TelegramApi
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 5
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("content-length", "0")))
-        status, answer = self.server.api.answer(self.path, self.headers.get("content-type"), body)
-        content = orjson.dumps(answer)
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(content)))
-        self.end_headers()
-        self.wfile.write(content)
-
-
 def _error(code: int, description: str, **parameters: Any) -> tuple[int, dict[str, Any]]:
     answer: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
     if parameters:
@@ -94,24 +70,17 @@ def _error(code: int, description: str, **parameters: Any) -> tuple[int, dict[st
     return code, answer
 
 
-class TelegramApi:
+class TelegramApi(LocalHttpServer):
     """The stand-in server; ``known_chats`` (as strings) limits which chats exist."""
 
     def __init__(self, token: str = TOKEN, known_chats: set[str] | None = None) -> None:
+        super().__init__()
         self.token = token
         self.known_chats = known_chats
         self.messages: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self._script: deque[tuple[int, dict[str, Any]]] = deque()
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.api = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def script(self, status: int, *, retry_after: int | None = None, times: int = 1) -> None:
         """Answer the next ``times`` requests with ``status`` (429 carries ``retry_after``)."""
@@ -124,6 +93,11 @@ class TelegramApi:
             answer = _error(status, "Forbidden: bot was blocked by the user")
         with self._lock:
             self._script.extend([answer] * times)
+
+    def respond(self, request: Request) -> Reply:
+        content_type = request.header("content-type") or None
+        status, answer = self.answer(request.path, content_type, request.body)
+        return Reply(status, orjson.dumps(answer), {"content-type": "application/json"})
 
     def answer(self, path: str, content_type: str | None, body: bytes) -> tuple[int, Any]:
         with self._lock:
@@ -162,19 +136,3 @@ class TelegramApi:
     def texts(self, chat: str) -> list[str]:
         """Accepted texts for ``chat``, in arrival order."""
         return [m["text"] for m in self.messages if m["chat_id"] == chat]
-
-    def start(self) -> Self:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

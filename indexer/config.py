@@ -15,7 +15,6 @@ is frozen. Secrets come only from the environment, as ``SecretStr``. Any problem
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 import tomllib
 from collections.abc import Mapping
@@ -24,9 +23,9 @@ from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from indexer.config_errors import format_validation_error
 from indexer.config_models import (
     AlertConfig,
     ChainConfig,
@@ -41,7 +40,6 @@ from indexer.config_models import (
     raw_chain_ids,
 )
 from indexer.config_types import (
-    ERROR_TYPE,
     Address,
     ChatId,
     EnvName,
@@ -54,13 +52,12 @@ from indexer.config_types import (
 from indexer.db import normalize_url
 from indexer.deployments import example_config, with_known_deployment
 from indexer.errors import ConfigError
-from indexer.redact import redact_url
 
 __all__ = [
     "Address", "AlertConfig", "ChainConfig", "ChannelsConfig", "ChatId", "Config", "EnvName",
     "HttpUrl", "ProtocolConfig", "RpcUrl", "Slug", "TelegramConfig", "ThresholdOverride",
-    "Thresholds", "WalletConfig", "WebhookConfig", "example_config", "load_config",
-    "normalize_address", "write_example",
+    "Thresholds", "WalletConfig", "WebhookConfig", "example_config", "format_validation_error",
+    "load_config", "normalize_address", "write_example",
 ]  # fmt: skip
 
 DEFAULT_CONFIG_PATH = Path("perpwatch.toml")
@@ -228,51 +225,6 @@ def _lookup(data: Mapping[str, Any], keys: tuple[str, ...]) -> object:
     for key in keys:
         node = node.get(key) if isinstance(node, Mapping) else None
     return node
-
-
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """The first error as ``source: key.path[0].key: problem (got value)``, on one line.
-
-    Values that look like URLs are redacted; further errors are only counted.
-    """
-    errors = exc.errors(include_url=False)
-    line = _format_one(errors[0], source)
-    more = len(errors) - 1
-    return line + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
-
-
-def _format_one(err: ErrorDetails, source: str) -> str:
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
-    ctx = err.get("ctx") or {}
-    if err["type"] == ERROR_TYPE:
-        sub = str(ctx["subpath"])
-        path = f"{path}.{sub}" if path else sub
-        problem = str(ctx["problem"])
-    elif err["type"] == "extra_forbidden":
-        problem = "unknown key"
-    elif err["type"] == "missing":
-        problem = "required key is missing"
-    elif err["type"] == "value_error":  # perpwatch's own message: it shows what it needs
-        problem = err["msg"].removeprefix("Value error, ")
-    else:
-        problem = re.sub(
-            r"^(Input|String|Value|Tuple|Dictionary) should ", "must ", err["msg"]
-        ) + _shown(err["loc"], err.get("input"))
-    return f"{source}: {path}: {problem}" if path else f"{source}: {problem}"
-
-
-_URL_KEYS = frozenset({"database_url", "rpc_urls", "url", "base_url", "tickers_url"})
-
-
-def _shown(loc: tuple[int | str, ...], value: object) -> str:
-    """`` (got …)`` for a scalar input, URLs redacted; nothing for tables and arrays."""
-    if isinstance(value, bool | int | float):
-        return f" (got {value})"
-    if isinstance(value, str):
-        is_url = "://" in value or not _URL_KEYS.isdisjoint(p for p in loc if isinstance(p, str))
-        text = redact_url(value) if is_url else value
-        return f" (got {text[:60]!r})"
-    return ""
 
 
 def write_example(path: Path, force: bool = False) -> None:

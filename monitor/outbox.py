@@ -26,8 +26,7 @@ database write lock (a no-op UPDATE), so claims are serialized.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,7 +35,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from indexer.tables import Alert, Level, OutboxMessage, OutboxStatus
+from indexer.tables import Alert, Level, OutboxStatus
+from monitor.outbox_queue import (
+    DEFAULT_POLICY,
+    OPEN,
+    OUTBOX,
+    Delivery,
+    QueueRow,
+    RetryPolicy,
+    claimable,
+    due_channels,
+    release,
+)
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -53,74 +63,7 @@ __all__ = [
 ]
 
 _alerts = Alert.__table__  # type: ignore[attr-defined]
-_outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
-_OPEN = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 _MAX_ERROR_CHARS = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Retry timing. ``lease_s``: how long a claimed row stays with its worker (seconds);
-    ``base_s``/``cap_s``: first and largest backoff; ``max_attempts``: claims before ``failed``.
-    """
-
-    lease_s: float = 120.0
-    base_s: float = 5.0
-    cap_s: float = 3600.0
-    max_attempts: int = 12
-
-    def delay_s(self, attempts: int, retry_after: float | None, jitter: float) -> float:
-        """Seconds to wait after the ``attempts``-th failed try. Pure.
-
-        Exponential (``base_s * 2**(attempts-1)``, capped), scaled by ``0.5 + jitter/2`` with
-        ``jitter`` in [0, 1) so that workers do not retry in lockstep; never below the server's
-        ``retry_after``.
-        """
-        exponent = min(max(attempts - 1, 0), 30)  # 2**30 already exceeds any sane cap
-        backoff = min(self.cap_s, self.base_s * float(2**exponent)) * (0.5 + jitter / 2)
-        return max(backoff, retry_after or 0.0)
-
-
-DEFAULT_POLICY = RetryPolicy()
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One claimed delivery: an outbox row and its alert. ``attempts`` counts this one."""
-
-    id: int
-    alert_id: int
-    channel: str
-    attempts: int
-    account_id: int
-    level: Level
-    episode: int
-    created_at: datetime
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class QueueRow:
-    """The state of an open outbox row that decides whether it may be claimed."""
-
-    id: int
-    status: OutboxStatus
-    next_attempt_at: datetime
-
-
-def claimable(
-    order: Sequence[int], rows: Mapping[int, QueueRow], now: datetime, limit: int
-) -> list[int]:
-    """The ids to claim: the longest prefix of ``order`` (a channel's open rows in alert order)
-    whose rows are in ``rows`` (locked by us), still open, and due at ``now``. Pure.
-    """
-    chosen: list[int] = []
-    for row_id in order[:limit]:
-        row = rows.get(row_id)
-        if row is None or row.status not in _OPEN or row.next_attempt_at > now:
-            break
-        chosen.append(row_id)
-    return chosen
 
 
 def enqueue(
@@ -162,20 +105,8 @@ def enqueue(
         for channel in dict.fromkeys(channels)  # de-duplicated, order kept
     ]  # fmt: skip
     if rows:
-        conn.execute(_outbox.insert(), rows)
+        conn.execute(OUTBOX.insert(), rows)
     return alert_id
-
-
-def due_channels(engine: Engine, now: datetime) -> list[str]:
-    """Channels with a row that is pending and due, or leased with its lease run out."""
-    query = (
-        sa.select(_outbox.c.channel)
-        .where(_outbox.c.status.in_(_OPEN), _outbox.c.next_attempt_at <= now)
-        .distinct()
-        .order_by(_outbox.c.channel)
-    )
-    with engine.connect() as conn:
-        return list(conn.execute(query).scalars())
 
 
 def claim(
@@ -191,18 +122,18 @@ def claim(
         if conn.dialect.name == "sqlite":
             # Take the write lock before reading: a read-then-write transaction could otherwise
             # fail with SQLITE_BUSY when another claim commits in between.
-            conn.execute(sa.update(_outbox).where(sa.false()).values(attempts=0))
+            conn.execute(sa.update(OUTBOX).where(sa.false()).values(attempts=0))
         order = list(
             conn.execute(
-                sa.select(_outbox.c.id)
-                .where(_outbox.c.channel == channel, _outbox.c.status.in_(_OPEN))
-                .order_by(_outbox.c.alert_id)
+                sa.select(OUTBOX.c.id)
+                .where(OUTBOX.c.channel == channel, OUTBOX.c.status.in_(OPEN))
+                .order_by(OUTBOX.c.alert_id)
                 .limit(limit)
             ).scalars()
         )
         locked = conn.execute(
-            sa.select(_outbox.c.id, _outbox.c.status, _outbox.c.next_attempt_at)
-            .where(_outbox.c.id.in_(order))
+            sa.select(OUTBOX.c.id, OUTBOX.c.status, OUTBOX.c.next_attempt_at)
+            .where(OUTBOX.c.id.in_(order))
             .with_for_update(skip_locked=True)
         ).all()
         rows = {r.id: QueueRow(r.id, OutboxStatus(r.status), r.next_attempt_at) for r in locked}
@@ -210,11 +141,11 @@ def claim(
         if not ids:
             return []
         conn.execute(
-            sa.update(_outbox)
-            .where(_outbox.c.id.in_(ids))
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.id.in_(ids))
             .values(
                 status=OutboxStatus.SENDING,
-                attempts=_outbox.c.attempts + 1,
+                attempts=OUTBOX.c.attempts + 1,
                 next_attempt_at=now + timedelta(seconds=policy.lease_s),
             )
         )
@@ -224,13 +155,13 @@ def claim(
 def _deliveries(conn: Connection, ids: list[int]) -> list[Delivery]:
     query = (
         sa.select(
-            _outbox.c.id, _outbox.c.alert_id, _outbox.c.channel, _outbox.c.attempts,
+            OUTBOX.c.id, OUTBOX.c.alert_id, OUTBOX.c.channel, OUTBOX.c.attempts,
             _alerts.c.account_id, _alerts.c.level, _alerts.c.episode, _alerts.c.created_at,
             _alerts.c.payload,
         )
-        .join(_alerts, _alerts.c.id == _outbox.c.alert_id)
-        .where(_outbox.c.id.in_(ids))
-        .order_by(_outbox.c.alert_id)
+        .join(_alerts, _alerts.c.id == OUTBOX.c.alert_id)
+        .where(OUTBOX.c.id.in_(ids))
+        .order_by(OUTBOX.c.alert_id)
     )  # fmt: skip
     return [
         Delivery(r.id, r.alert_id, r.channel, r.attempts, r.account_id, Level(r.level),
@@ -243,8 +174,8 @@ def ack(engine: Engine, delivery_id: int, now: datetime) -> bool:
     """Record a delivery as sent. Returns False if the row was not ``sending`` (nothing done)."""
     with engine.begin() as conn:
         result = conn.execute(
-            sa.update(_outbox)
-            .where(_outbox.c.id == delivery_id, _outbox.c.status == OutboxStatus.SENDING)
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.id == delivery_id, OUTBOX.c.status == OutboxStatus.SENDING)
             .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
         )
     return result.rowcount == 1
@@ -271,8 +202,8 @@ def fail(
     jitter = random.random() if jitter is None else jitter
     with engine.begin() as conn:
         attempts = conn.execute(
-            sa.select(_outbox.c.attempts).where(
-                _outbox.c.id == delivery_id, _outbox.c.status == OutboxStatus.SENDING
+            sa.select(OUTBOX.c.attempts).where(
+                OUTBOX.c.id == delivery_id, OUTBOX.c.status == OutboxStatus.SENDING
             )
         ).scalar_one_or_none()
         if attempts is None:
@@ -283,26 +214,8 @@ def fail(
             status = OutboxStatus.PENDING
             next_at = now + timedelta(seconds=policy.delay_s(attempts, retry_after, jitter))
         conn.execute(
-            sa.update(_outbox)
-            .where(_outbox.c.id == delivery_id)
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.id == delivery_id)
             .values(status=status, next_attempt_at=next_at, last_error=error[:_MAX_ERROR_CHARS])
         )
     return status
-
-
-def release(engine: Engine, delivery_ids: Sequence[int], now: datetime) -> None:
-    """Hand back claimed deliveries that were not tried (an earlier one in the batch failed):
-    ``pending`` and due at ``now``, with the claim's attempt uncounted.
-    """
-    if not delivery_ids:
-        return
-    with engine.begin() as conn:
-        conn.execute(
-            sa.update(_outbox)
-            .where(_outbox.c.id.in_(delivery_ids), _outbox.c.status == OutboxStatus.SENDING)
-            .values(
-                status=OutboxStatus.PENDING,
-                attempts=_outbox.c.attempts - 1,
-                next_attempt_at=now,
-            )
-        )

@@ -16,7 +16,8 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 from sqlalchemy.engine import Engine
 
+from devnet.chain import Anvil
 from devnet.devrpc import DevRpc
-from devnet.logfill import position_increase_data
+from devnet.logfill import fill_logs, position_increase_data
 from devnet.solc import Artifact
 from indexer.abi import abi_entry, event_signature, topic0
 from indexer.db import make_engine, upgrade
@@ -40,6 +42,7 @@ from indexer.scan_store import ScanStore
 from indexer.tables import BlockHash, Cursor, RawEvent
 
 CHAIN_ID = 31337
+REPO_ROOT = Path(__file__).resolve().parent.parent
 _EMIT3 = keccak(text="emit3(bytes,bytes32,bytes32,uint256,uint256)")[:4]
 ANSWER_TOPIC0 = topic0(
     event_signature(abi_entry("chainlink/AggregatorInterface.json", "AnswerUpdated", "event"))
@@ -206,6 +209,37 @@ def fresh_index(url: str, source: LogSource, workdir: Path, window: int = 256) -
         return index_state(engine, source)
     finally:
         engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class Filled:
+    """A node holding filled logs, the source that reads them, and a clean backfill's index."""
+
+    node: Anvil
+    source: LogSource
+    reference: IndexState
+
+
+@contextmanager
+def filled_node(
+    artifacts: Mapping[str, Artifact], workdir: Path, name: str, *, logs: int, logs_per_block: int
+) -> Iterator[Filled]:
+    """A fresh node with ``logs`` logs (``fill_logs``), the source ``name`` over both emitters,
+    and the index an uninterrupted backfill into ``workdir`` makes of them; the node stops on
+    leaving. Raises ``AssertionError`` if that backfill does not hold exactly ``logs`` rows.
+    """
+    with Anvil() as node:
+        fill = fill_logs(node, artifacts, logs=logs, logs_per_block=logs_per_block)
+        source = LogSource(
+            name,
+            CHAIN_ID,
+            (fill.event_emitter.lower(), fill.aggregator.lower()),
+            (fill.topic0s,),
+            fill.first_block,
+        )
+        reference = fresh_index(node.rpc_url, source, workdir)
+        assert reference.row_count == fill.logs == logs
+        yield Filled(node, source, reference)
 
 
 def node_log_count(node: DevRpc, source: LogSource, to_block: int) -> int:

@@ -11,13 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
 from devnet.deploy import Devnet
 from devnet.gmx import devnet_address
@@ -26,53 +24,13 @@ from indexer.models import E30, Collateral, MarginAccount, MarginMode, Position
 from indexer.protocols.base import ProtocolAdapter
 from indexer.protocols.hyperliquid import HyperliquidAdapter
 from indexer.rpc import RpcClient
-from monitor import cli
 from monitor.cli_account import WalletAccount, read_protocol, wallet_document
-from monitor.demo import DEVNET_CHAIN_ID, demo_config
+from monitor.demo import DEVNET_CHAIN_ID
 from monitor.health import AccountHealth, account_health
+from tests.config_helpers import clean_env as clean_env
+from tests.config_helpers import one_error_line, run, world_config_file, write_config
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def toml_value(value: Any) -> str:
-    """``value`` as a one-line TOML value (inline tables and arrays; JSON strings are valid
-    TOML basic strings)."""
-    if isinstance(value, dict):
-        items = ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items())
-        return "{" + items + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(str(value))
-
-
-def write_config(path: Path, data: dict[str, Any]) -> Path:
-    path.write_text("".join(f"{key} = {toml_value(v)}\n" for key, v in data.items()))
-    return path
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli.app, list(args))
-
-
-def one_error_line(result: Result) -> str:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A fresh working directory and no PERPWATCH_* / DATABASE_URL from the caller's shell."""
-    for name in list(os.environ):
-        if name.upper().startswith("PERPWATCH_") or name.upper() == "DATABASE_URL":
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +44,7 @@ def world(devnet_session: Devnet) -> Iterator[World]:
 @pytest.fixture
 def config_file(world: World, tmp_path: Path) -> Path:
     """The world's config as a user would write it; its database must never appear."""
-    cfg = demo_config(world, f"sqlite:///{tmp_path / 'perpwatch.db'}")
-    data = cfg.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
-    return write_config(tmp_path / "perpwatch.toml", data)
+    return world_config_file(world, tmp_path)
 
 
 def account_json(config: Path, address: str) -> dict[str, Any]:

@@ -10,33 +10,12 @@ import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
 from indexer.config import example_config, load_config
-
-cli = pytest.importorskip("monitor.cli")
+from tests.config_helpers import clean_env as clean_env
+from tests.config_helpers import one_error_line, run
 
 CONFIG = "perpwatch.toml"
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A fresh working directory and no PERPWATCH_* / DATABASE_URL from the caller's shell."""
-    for name in list(os.environ):
-        if name.upper().startswith("PERPWATCH_") or name.upper() == "DATABASE_URL":
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli.app, list(args))
-
-
-def one_error_line(result: Result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:

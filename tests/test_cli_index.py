@@ -13,9 +13,8 @@ import sqlalchemy as sa
 from devnet.deploy import Devnet
 from devnet.scenario import World, build_world
 from indexer.db import make_engine
-from monitor.demo import demo_config
 from tests.config_helpers import clean_env as clean_env
-from tests.config_helpers import one_error_line, run, write_config
+from tests.config_helpers import one_error_line, run, world_config_file, write_config
 
 pytestmark = pytest.mark.chain
 
@@ -30,9 +29,7 @@ def world(devnet_session: Devnet) -> Iterator[World]:
 
 @pytest.fixture
 def config_file(world: World, tmp_path: Path) -> Path:
-    cfg = demo_config(world, f"sqlite:///{tmp_path / 'perpwatch.db'}")
-    data = cfg.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
-    return write_config(tmp_path / "perpwatch.toml", data)
+    return world_config_file(world, tmp_path)
 
 
 def _index(config: Path, *args: str) -> list[dict[str, Any]]:

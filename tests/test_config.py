@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from indexer.config import (
 )
 from indexer.deployments import KNOWN_DEPLOYMENTS, PROTOCOLS
 from indexer.errors import ConfigError, UserError
+from tests.config_helpers import clean_env as clean_env
 
 # The real mainnet addresses, copied from PROTOCOLS.md §1.1 and §2.1 (not from the code).
 GMX_ARBITRUM = {
@@ -49,15 +49,6 @@ finality_blocks = 0
 block_time = 1
 """
 WALLET = "0x1111111111111111111111111111111111111111"
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No PERPWATCH_* or DATABASE_URL from the caller's shell; cwd without a perpwatch.toml."""
-    for name in list(os.environ):
-        if name.upper().startswith("PERPWATCH_") or name.upper() == "DATABASE_URL":
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 def write(tmp_path: Path, text: str, name: str = "cfg.toml") -> Path:

@@ -21,57 +21,20 @@ from monitor.health import (
     shocked,
     stress,
 )
+from tests.health_helpers import (
+    USDC,
+    account,
+    gmx_account,
+    gmx_position,
+    hl_position,
+    two_asset_cross,
+    usdc,
+)
 
 REL = 1e-6
-USDC = "USDC"
-
-
-def usdc(amount_usd: int) -> Collateral:
-    return Collateral(USDC, amount_usd * 10**6, 6, "fixed:USDC")
-
-
-def account(
-    mode: MarginMode, collateral: tuple[Collateral, ...], *positions: Position, fixed_e30: int = 0
-) -> MarginAccount:
-    return MarginAccount(
-        chain_id=42161,
-        protocol="test",
-        owner="0x00000000000000000000000000000000000000aa",
-        ref="1",
-        mode=mode,
-        collateral=collateral,
-        positions=positions,
-        block_number=1,
-        fixed_requirement_usd_e30=fixed_e30,
-    )
 
 
 # --- GMX v2 (§1.8-1.9): isolated; min collateral factor on sizeInUsd, minCollateralUsd floor.
-
-
-def gmx_position(
-    *, is_long: bool, size_in_usd_e30: int, size_in_tokens: int, fees_usd_e30: int
-) -> Position:
-    return Position(
-        market="ETH/USD [WETH-USDC]",
-        asset="ETH",
-        size_raw=size_in_tokens if is_long else -size_in_tokens,
-        size_decimals=18,
-        entry_notional_usd_e30=size_in_usd_e30,
-        # borrowing + funding + closing fee; GMX charges the closing fee on sizeInUsd.
-        pending_fees_usd_e30=fees_usd_e30,
-        closing_fee_rate_e30=0,
-        mm_rate_e30=0,
-        mm_rate_entry_e30=5 * 10**27,  # minCollateralFactorForLiquidation 0.5 %
-        mm_floor_usd_e30=1 * E30,  # minCollateralUsd $1
-    )
-
-
-def gmx_account(is_long: bool, collateral: Collateral) -> MarginAccount:
-    position = gmx_position(
-        is_long=is_long, size_in_usd_e30=10**34, size_in_tokens=4 * 10**18, fees_usd_e30=12 * E30
-    )
-    return account(MarginMode.ISOLATED, (collateral,), position)
 
 
 WETH_04 = Collateral("ETH", 4 * 10**17, 18, "gmx:WETH")
@@ -97,23 +60,6 @@ def test_gmx_liquidation_price(is_long: bool, collateral: Collateral, expected: 
 
 
 # --- Hyperliquid (§3.2): MM = mmr·mark notional, mmr = 1 / (2·maxLeverage).
-
-
-def hl_position(
-    market: str, szi: int, sz_decimals: int, entry_ntl_e6: int, max_lev: int
-) -> Position:
-    return Position(
-        market=market,
-        asset=market,
-        size_raw=szi,
-        size_decimals=sz_decimals,
-        entry_notional_usd_e30=entry_ntl_e6 * 10**24,
-        pending_fees_usd_e30=0,  # funding settles hourly: nothing pending
-        closing_fee_rate_e30=0,
-        mm_rate_e30=E30 // (2 * max_lev),
-        mm_rate_entry_e30=0,
-        mm_floor_usd_e30=0,
-    )
 
 
 def test_hyperliquid_cross_long_btc() -> None:
@@ -257,12 +203,6 @@ def test_no_requirement_means_infinite_health() -> None:
     report = account_health(account(MarginMode.CROSS, (usdc(10),)), {USDC: 1.0})
     assert report.health == math.inf
     assert report.positions == ()
-
-
-def two_asset_cross() -> MarginAccount:
-    btc = hl_position("BTC", 10**5, 5, 100_000 * 10**6, 40)
-    eth = hl_position("ETH", 10 * 10**4, 4, 20_000 * 10**6, 25)
-    return account(MarginMode.CROSS, (usdc(20_000),), btc, eth)
 
 
 def test_shock_to_liquidation_moves_every_price_together() -> None:

@@ -1,81 +1,28 @@
 """Properties of the margin math over random accounts (hypothesis).
 
 The strategies keep magnitudes realistic (sizes 0.01-100 units, maintenance rates >= 0.1 %)
-so float64 rounding stays far below the 1e-9 tolerances; ``tests.test_health_vec`` reuses them.
+so float64 rounding stays far below the 1e-9 tolerances (``tests.health_helpers``).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import replace
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from indexer.models import E30, Collateral, MarginAccount, MarginMode, Position
+from indexer.models import Collateral, MarginAccount, MarginMode
 from monitor.health import account_health, shocked
-
-MARKS = {"ETH": 2000.0, "BTC": 60_000.0, "SOL": 150.0}
-ASSETS = tuple(MARKS)
-USDC = "USDC"
-
-
-def e30(value: float) -> int:
-    return int(value * E30)
-
-
-@st.composite
-def prices(draw: st.DrawFn) -> dict[str, float]:
-    """Marks within ±30 % of ``MARKS``; USDC at 1."""
-    moved = {a: p * draw(st.floats(0.7, 1.3)) for a, p in MARKS.items()}
-    return {**moved, USDC: 1.0}
-
-
-@st.composite
-def positions(draw: st.DrawFn, asset: str | None = None) -> Position:
-    asset = asset or draw(st.sampled_from(ASSETS))
-    decimals = draw(st.sampled_from([4, 8, 18]))
-    size_raw = draw(st.integers(10, 100_000)) * 10 ** (decimals - 3)  # 0.01 to 100 units
-    entry_notional = size_raw / 10**decimals * MARKS[asset] * draw(st.floats(0.5, 1.5))
-    return Position(
-        market=f"{asset}-{draw(st.sampled_from('AB'))}",
-        asset=asset,
-        size_raw=size_raw * draw(st.sampled_from([1, -1])),
-        size_decimals=decimals,
-        entry_notional_usd_e30=e30(entry_notional),
-        pending_fees_usd_e30=e30(entry_notional * draw(st.floats(-0.001, 0.01))),
-        closing_fee_rate_e30=draw(st.integers(0, 20)) * 10**26,
-        mm_rate_e30=draw(st.integers(10, 1000)) * 10**26,
-        mm_rate_entry_e30=draw(st.integers(0, 500)) * 10**26,
-        mm_floor_usd_e30=draw(st.integers(0, 200)) * E30,
-    )
-
-
-@st.composite
-def collaterals(draw: st.DrawFn, assets: tuple[str, ...] = ASSETS) -> Collateral:
-    asset = draw(st.sampled_from((USDC, *assets)))
-    usd = draw(st.floats(10.0, 1_000_000.0))
-    if asset == USDC:
-        return Collateral(USDC, int(usd * 10**6), 6, "fixed:USDC")
-    haircut = draw(st.integers(0, 30)) * 10**28
-    return Collateral(asset, int(usd / MARKS[asset] * 10**18), 18, f"feed:{asset}", haircut)
-
-
-def make_account(mode: MarginMode, coll: list[Collateral], pos: list[Position]) -> MarginAccount:
-    return MarginAccount(42161, "test", "0xabc", "1", mode, tuple(coll), tuple(pos), 1)
-
-
-@st.composite
-def accounts(draw: st.DrawFn) -> MarginAccount:
-    """Isolated (one position) or cross (1-4 positions, assets may repeat) accounts."""
-    if draw(st.booleans()):
-        pos = [draw(positions())]
-        return make_account(MarginMode.ISOLATED, [draw(collaterals((pos[0].asset,)))], pos)
-    pos = draw(st.lists(positions(), min_size=1, max_size=4))
-    coll = draw(st.lists(collaterals(), min_size=1, max_size=3))
-    fixed = draw(st.integers(-5, 50)) * E30
-    return replace(make_account(MarginMode.CROSS, coll, pos), fixed_requirement_usd_e30=fixed)
+from tests.health_helpers import (
+    ASSETS,
+    MARKS,
+    USDC,
+    accounts,
+    make_account,
+    positions,
+    prices,
+)
 
 
 @given(accounts(), prices())

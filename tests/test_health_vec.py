@@ -12,8 +12,16 @@ from hypothesis import strategies as st
 from indexer.models import MarginAccount, MarginMode, Position
 from monitor.health import account_health
 from monitor.health_vec import BookHealth, compile_accounts, evaluate
-from tests.test_health import gmx_account, two_asset_cross, usdc
-from tests.test_health_props import USDC, accounts, make_account, positions, prices
+from tests.health_helpers import (
+    USDC,
+    accounts,
+    gmx_account,
+    make_account,
+    positions,
+    prices,
+    two_asset_cross,
+    usdc,
+)
 
 REL = 1e-9
 

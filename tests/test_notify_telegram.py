@@ -21,7 +21,7 @@ from monitor.notify.base import PermanentDeliveryError, deliver_once
 from monitor.notify.telegram import TelegramNotifier
 from monitor.outbox import Delivery, RetryPolicy, ack, claim
 from tests.fixtures.telegram_api import TOKEN, TelegramApi
-from tests.test_outbox import T0, add_account, add_alerts, alert_payload, statuses
+from tests.outbox_helpers import T0, add_account, add_alerts, alert_payload, statuses
 
 POLICY = RetryPolicy(lease_s=60, base_s=1, cap_s=60, max_attempts=20)
 CHATS = ["telegram:-1001", "telegram:-1002"]

@@ -24,7 +24,7 @@ from monitor.notify.webhook import (
 )
 from monitor.outbox import Delivery, RetryPolicy
 from tests.fixtures.webhook_receiver import SECRET, WebhookReceiver
-from tests.test_outbox import T0, add_account, add_alerts, alert_payload, statuses
+from tests.outbox_helpers import T0, add_account, add_alerts, alert_payload, statuses
 
 NOW = 1_750_000_000.0
 

@@ -3,8 +3,7 @@ ordered claims with leases, acks, retries with backoff, and the pure claim/backo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from indexer.db import session
-from indexer.tables import Account, Level, MarginMode, OutboxMessage, OutboxStatus, validated
+from indexer.tables import Level, OutboxMessage, OutboxStatus
 from monitor.outbox import (
     QueueRow,
     RetryPolicy,
@@ -25,52 +24,10 @@ from monitor.outbox import (
     fail,
     release,
 )
+from tests.outbox_helpers import T0, add_account, add_alerts, alert_payload, statuses
 
-T0 = datetime(2025, 1, 1, tzinfo=UTC)
 POLICY = RetryPolicy(lease_s=60, base_s=10, cap_s=600, max_attempts=3)
 _outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
-
-
-def alert_payload(asset: str = "ETH", n: int = 0) -> dict[str, Any]:
-    """A valid alert payload whose market names ``asset`` and ``n`` (to tell alerts apart)."""
-    return {
-        "chain_id": 42161, "protocol": "gmx_v2", "owner": "0x" + "cd" * 20,
-        "account_ref": f"0x{n:02x}", "mode": "isolated", "level": "critical", "health": 1.1,
-        "equity_usd": 110.0, "maintenance_usd": 100.0, "block_number": 100 + n,
-        "positions": [{"market": f"{asset}/USD #{n}", "asset": asset, "side": "long",
-                       "mark_price_usd": 2000.0, "liquidation_price_usd": 1900.0,
-                       "distance_pct": 5.0, "adverse_move_pct": 1.0}],
-    }  # fmt: skip
-
-
-def add_account(engine: Engine, ref: str = "0x01") -> int:
-    with session(engine) as s:
-        row = validated(Account, chain_id=42161, protocol="gmx_v2", owner="0x" + "cd" * 20,
-                        ref=ref, mode=MarginMode.ISOLATED, block_number=1)  # fmt: skip
-        s.add(row)
-        s.flush()
-        assert row.id is not None
-        return row.id
-
-
-def add_alerts(engine: Engine, account: int, count: int, channels: list[str]) -> list[int]:
-    ids = []
-    with session(engine) as s:
-        for n in range(count):
-            alert = enqueue(s, account, Level.CRITICAL, n, alert_payload(n=n), channels, now=T0)
-            assert alert is not None
-            ids.append(alert)
-    return ids
-
-
-def statuses(engine: Engine, channel: str) -> list[tuple[str, int]]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(_outbox.c.status, _outbox.c.attempts)
-            .where(_outbox.c.channel == channel)
-            .order_by(_outbox.c.alert_id)
-        ).all()
-    return [(OutboxStatus(r.status).value, r.attempts) for r in rows]
 
 
 def test_enqueue_is_idempotent(engine: Engine) -> None:

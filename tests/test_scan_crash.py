@@ -16,38 +16,27 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from random import Random
 
 import pytest
 from sqlalchemy.engine import Engine
 
-from devnet.chain import Anvil
-from devnet.logfill import fill_logs
 from devnet.solc import Artifact
-from indexer.scan_rows import LogSource
 from tests.scan_helpers import (
-    CHAIN_ID,
+    REPO_ROOT,
+    Filled,
     IndexState,
-    fresh_index,
+    filled_node,
     index_state,
     source_json,
 )
 
 pytestmark = pytest.mark.chain
 
-REPO = Path(__file__).resolve().parent.parent
 LOGS = 20_000
 KILLS = 4
 LINE_WAIT_S = 60.0  # a hang guard only
-
-
-@dataclass(frozen=True, slots=True)
-class Filled:
-    node: Anvil
-    source: LogSource
-    reference: IndexState
 
 
 @pytest.fixture(scope="module")
@@ -55,18 +44,9 @@ def filled(
     artifacts: Mapping[str, Artifact], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Filled]:
     """A node holding ``LOGS`` logs and the index an uninterrupted backfill makes of them."""
-    with Anvil() as node:
-        fill = fill_logs(node, artifacts, logs=LOGS, logs_per_block=100)
-        source = LogSource(
-            "devnet:fill",
-            CHAIN_ID,
-            (fill.event_emitter.lower(), fill.aggregator.lower()),
-            (fill.topic0s,),
-            fill.first_block,
-        )
-        reference = fresh_index(node.rpc_url, source, tmp_path_factory.mktemp("reference"))
-        assert reference.row_count == LOGS
-        yield Filled(node, source, reference)
+    workdir = tmp_path_factory.mktemp("reference")
+    with filled_node(artifacts, workdir, "devnet:fill", logs=LOGS, logs_per_block=100) as filled:
+        yield filled
 
 
 class Worker:
@@ -77,7 +57,7 @@ class Worker:
         cmd += ["--db", db_url, "--source", source_json(filled.source)]
         self._stderr = stderr.open("ab")
         self.proc = subprocess.Popen(
-            cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=self._stderr, text=True
+            cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=self._stderr, text=True
         )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()

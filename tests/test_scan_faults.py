@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +12,10 @@ import orjson
 import pytest
 from sqlalchemy.engine import Engine
 
-from devnet.chain import Anvil
-from devnet.logfill import fill_logs
 from devnet.solc import Artifact
 from indexer.scan import ScanProgress, ScanSettings
-from indexer.scan_rows import LogSource
 from tests.fixtures.faulty_proxy import FAULTS, PROVIDER_RANGE_ERRORS, FaultyProxy
-from tests.scan_helpers import (
-    CHAIN_ID,
-    IndexState,
-    backfill,
-    fresh_index,
-    index_state,
-)
+from tests.scan_helpers import Filled, backfill, filled_node, index_state
 
 pytestmark = pytest.mark.chain
 
@@ -95,30 +85,14 @@ def _batched_logs_index(body: bytes) -> int | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Filled:
-    node: Anvil
-    source: LogSource
-    reference: IndexState
-
-
 @pytest.fixture(scope="module")
 def filled(
     artifacts: Mapping[str, Artifact], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Filled]:
     """300 blocks of 10 logs each, and a clean backfill's index of them."""
-    with Anvil() as node:
-        fill = fill_logs(node, artifacts, logs=3_000, logs_per_block=10)
-        source = LogSource(
-            "devnet:faults",
-            CHAIN_ID,
-            (fill.event_emitter.lower(), fill.aggregator.lower()),
-            (fill.topic0s,),
-            fill.first_block,
-        )
-        reference = fresh_index(node.rpc_url, source, tmp_path_factory.mktemp("reference"))
-        assert reference.row_count == fill.logs
-        yield Filled(node, source, reference)
+    workdir = tmp_path_factory.mktemp("reference")
+    with filled_node(artifacts, workdir, "devnet:faults", logs=3_000, logs_per_block=10) as filled:
+        yield filled
 
 
 def _assert_same_index(engine: Engine, filled: Filled) -> None:

@@ -15,8 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from indexer.config import Config
-from monitor.notify.base import PermanentDeliveryError
-from monitor.notify.message import format_text, parse_payload
+from monitor.notify.base import delivery_text
 from monitor.outbox import Delivery
 
 __all__ = ["ConsoleNotifier"]
@@ -51,9 +50,6 @@ class ConsoleNotifier:
         Raises:
             PermanentDeliveryError: the stored payload is not a valid alert payload.
         """
-        try:
-            text = format_text(parse_payload(delivery.payload))
-        except ValueError as exc:
-            raise PermanentDeliveryError(str(exc)) from None
+        text = delivery_text(delivery)
         line = Text(text.replace("\n", " | "), style=_STYLES.get(delivery.level.value, ""))
         self._console.print(line, soft_wrap=True, highlight=False)

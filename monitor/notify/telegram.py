@@ -27,8 +27,8 @@ from pydantic import SecretStr
 from indexer.config import Config
 from indexer.errors import ConfigError, RetryableError
 from indexer.redact import MASK
-from monitor.notify.base import PermanentDeliveryError, channel_target
-from monitor.notify.message import format_html, parse_payload
+from monitor.notify.base import PermanentDeliveryError, channel_target, delivery_text
+from monitor.notify.message import format_html
 from monitor.outbox import Delivery
 
 __all__ = ["ChatRateLimiter", "TelegramNotifier"]
@@ -144,10 +144,7 @@ class TelegramNotifier:
         chat = channel_target(delivery.channel)
         if not chat:
             raise PermanentDeliveryError(f"channel {delivery.channel!r} names no chat id")
-        try:
-            text = format_html(parse_payload(delivery.payload))
-        except ValueError as exc:
-            raise PermanentDeliveryError(str(exc)) from None
+        text = delivery_text(delivery, format_html)
         wait_s = self._limiter.reserve(chat)
         if wait_s > 0:
             await self._sleep(wait_s)

@@ -32,8 +32,7 @@ from pydantic import SecretStr
 from indexer.config import Config
 from indexer.errors import ConfigError, RetryableError
 from indexer.redact import redact_text, redact_url
-from monitor.notify.base import PermanentDeliveryError
-from monitor.notify.message import format_text, parse_payload
+from monitor.notify.base import PermanentDeliveryError, delivery_text
 from monitor.outbox import Delivery
 
 __all__ = [
@@ -134,10 +133,7 @@ class WebhookNotifier:
         Raises:
             PermanentDeliveryError: the stored payload is not a valid alert payload.
         """
-        try:
-            text = format_text(parse_payload(delivery.payload))
-        except ValueError as exc:
-            raise PermanentDeliveryError(str(exc)) from None
+        text = delivery_text(delivery)
         key = idempotency_key(delivery)
         document = {
             "idempotency_key": key,
