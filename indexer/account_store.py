@@ -125,9 +125,12 @@ def load_accounts(
     owner: str | None = None,
     chain_id: int | None = None,
     protocol: str | None = None,
+    ids: Sequence[int] | None = None,
 ) -> list[tuple[int, MarginAccount]]:
     """Accounts (with positions and collateral) as the normal form, by database id."""
     query = sa.select(_accounts).order_by(_accounts.c.id)
+    if ids is not None:
+        query = query.where(_accounts.c.id.in_(list(ids)))
     if status is not None:
         query = query.where(_accounts.c.status == status.value)
     if owner is not None:

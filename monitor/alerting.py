@@ -9,19 +9,20 @@ between deciding and recording can neither lose an alert nor make it twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from indexer.models import MarginAccount
-from indexer.tables import AlertStateRow, Level
+from indexer.account_store import load_accounts
+from indexer.models import AccountStatus, MarginAccount
+from indexer.tables import Account, AlertStateRow, Level
 from monitor.health import AccountHealth
 from monitor.notify.message import AlertPayload, PositionPayload
 from monitor.outbox import enqueue
-from monitor.rules import AlertDecision, AlertState, Policy, Report, step
+from monitor.rules import AlertDecision, AlertState, Policy, PriceFreshness, Report, step
 
 _states = AlertStateRow.__table__  # type: ignore[attr-defined]
 
@@ -38,6 +39,7 @@ class Observation:
     liquidated: bool = False
     head_stalled: bool = False
     previous_marks: Mapping[str, float] | None = None
+    prices: tuple[PriceFreshness, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,7 @@ def _report(obs: Observation) -> Report:
         return Report(liquidated=True)
     if obs.health is None:
         return Report(health=None, head_stalled=obs.head_stalled)
-    return Report.from_health(obs.health, head_stalled=obs.head_stalled)
+    return Report.from_health(obs.health, obs.prices, head_stalled=obs.head_stalled)
 
 
 def alert_payload(obs: Observation, decision: AlertDecision) -> AlertPayload:
@@ -164,3 +166,43 @@ def _save(conn: Connection, account_id: int, state: AlertState, *, exists: bool)
         conn.execute(_states.update().where(_states.c.account_id == account_id).values(**values))
     else:
         conn.execute(_states.insert().values(account_id=account_id, **values))
+
+
+def newly_liquidated(
+    engine: Engine, chain_id: int, eventless_protocols: Collection[str]
+) -> list[tuple[int, MarginAccount]]:
+    """Liquidated accounts of ``chain_id`` not yet alerted as liquidated.
+
+    For protocols that emit no liquidation event (``eventless_protocols``, e.g. Hyperliquid,
+    whose liquidations happen on HyperCore), an account that disappeared (closed) while its
+    alert level was liquidatable is taken to have been liquidated and recorded so.
+    """
+    accounts, states = _accounts_table(), _states
+    joined = accounts.outerjoin(states, states.c.account_id == accounts.c.id)
+    alerted = sa.func.coalesce(states.c.level, Level.OK.value)
+    inferred = sa.and_(
+        accounts.c.status == AccountStatus.CLOSED.value,
+        accounts.c.protocol.in_(list(eventless_protocols)),
+        alerted == Level.LIQUIDATABLE.value,
+    )
+    reported = sa.and_(
+        accounts.c.status == AccountStatus.LIQUIDATED.value, alerted != Level.LIQUIDATED.value
+    )
+    with engine.begin() as conn:
+        rows = conn.execute(
+            sa.select(accounts.c.id, inferred.label("inferred"))
+            .select_from(joined)
+            .where(accounts.c.chain_id == chain_id, sa.or_(inferred, reported))
+        ).all()
+        guessed = [row.id for row in rows if row.inferred]
+        if guessed:
+            conn.execute(
+                accounts.update()
+                .where(accounts.c.id.in_(guessed))
+                .values(status=AccountStatus.LIQUIDATED.value)
+            )
+    return load_accounts(engine, status=None, ids=[row.id for row in rows]) if rows else []
+
+
+def _accounts_table() -> sa.Table:
+    return Account.__table__  # type: ignore[attr-defined, no-any-return]

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -23,14 +23,14 @@ from indexer.account_store import load_accounts
 from indexer.config import Config
 from indexer.config_models import ChainConfig, WalletConfig
 from indexer.errors import RetryableError
-from indexer.models import AccountStatus, MarginAccount
+from indexer.models import MarginAccount
 from indexer.runner import open_rpc
 from indexer.types import utcnow
-from monitor.alerting import Decided, Observation, apply_rules
+from monitor.alerting import Decided, Observation, apply_rules, newly_liquidated
 from monitor.notify import channels_for
 from monitor.notify.base import DeliveryReport, Notifier, deliver_once
-from monitor.pipeline import ChainProtocols, by_chain, evaluate, sync_chain
-from monitor.rules import Policy
+from monitor.pipeline import ChainProtocols, ChainSync, by_chain, evaluate, sync_chain
+from monitor.rules import Policy, PriceFreshness
 
 log = logging.getLogger("perpwatch.monitor")
 
@@ -67,6 +67,7 @@ class Monitor:
         self._policies: dict[tuple[str, str], Policy] = {}
         self._heads: dict[int, tuple[int, float]] = {}
         self._marks: dict[int, dict[str, float]] = {}
+        self._heartbeats = {(p.chain, p.name): p.price_heartbeat_s for p in cfg.protocols}
 
     def policy_for(self, account: MarginAccount) -> Policy:
         """Thresholds for an account: per wallet, else per protocol, else global."""
@@ -93,13 +94,15 @@ class Monitor:
                 sync.block,
                 head_stalled=stalled,
                 previous_marks=self._marks.get(v.account_id),
+                prices=self._freshness(group.chain, v.account, sync),
             )
             for v in evaluate(self.engine, [sync])
         ]
+        eventless = [a.name for a in group.adapters if a.log_source() is None]
         observations += [
             Observation(account_id, account, None, sync.block, liquidated=True)
-            for account_id, account in load_accounts(
-                self.engine, status=AccountStatus.LIQUIDATED, chain_id=group.chain.chain_id
+            for account_id, account in newly_liquidated(
+                self.engine, group.chain.chain_id, eventless
             )
         ]
         decided = apply_rules(
@@ -145,6 +148,18 @@ class Monitor:
     async def deliver(self) -> DeliveryReport:
         """Send every due outbox message once (retries wait for their backoff)."""
         return await deliver_once(self.engine, self.notifiers, self.clock())
+
+    def _freshness(
+        self, chain: ChainConfig, account: MarginAccount, sync: ChainSync
+    ) -> tuple[PriceFreshness, ...]:
+        """When each price the account was valued with was updated, where the source says."""
+        updated = sync.price_updated_at.get(account.protocol, {})
+        heartbeat_s = self._heartbeats.get((chain.name, account.protocol), 0.0)
+        return tuple(
+            PriceFreshness(asset, datetime.fromtimestamp(updated[asset], UTC), heartbeat_s)
+            for asset in account.assets
+            if asset in updated and heartbeat_s > 0
+        )
 
     def _head_stalled(self, chain: ChainConfig, block: int) -> bool:
         """True when the head has not moved for ``stall_after_blocks`` block times."""

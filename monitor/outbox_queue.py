@@ -39,7 +39,9 @@ class RetryPolicy:
     ``base_s``/``cap_s``: first and largest backoff; ``max_attempts``: claims before ``failed``.
     """
 
-    lease_s: float = 120.0
+    # Comfortably above a notifier's 10 s request timeout; a killed worker's claims come back
+    # after this long.
+    lease_s: float = 30.0
     base_s: float = 5.0
     cap_s: float = 3600.0
     max_attempts: int = 12

@@ -27,6 +27,10 @@ def run_monitor(cfg: Config, console: Console) -> None:
     logging.basicConfig(
         level=logging.INFO, handlers=[RichHandler(console=console, show_path=False)], force=True
     )
+    # APScheduler logs two INFO lines per job run and httpx one per request: at a 0.25 s
+    # block time that drowns the alerts and errors worth reading.
+    for chatty in ("apscheduler", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     monitor = Monitor(cfg, engine, notifiers)
     chains = ", ".join(g.chain.name for g in monitor.groups)
     console.print(f"monitoring {chains}; channels: {', '.join(monitor.channels) or 'none'}")

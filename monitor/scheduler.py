@@ -52,13 +52,24 @@ def build_scheduler(monitor: Monitor) -> tuple[AsyncIOScheduler, list[_Guarded]]
         tick = _Guarded(
             f"tick:{group.chain.name}", functools.partial(monitor.tick_or_unknown, group)
         )
+        # The bound coroutine method, not the instance: APScheduler awaits a job only if it is
+        # a coroutine function, and runs anything else (an object with an async __call__ too)
+        # in a thread, where the coroutine is created and never awaited.
         scheduler.add_job(
-            tick, "interval", seconds=group.chain.block_time, id=tick.name, next_run_time=start
+            tick.__call__,
+            "interval",
+            seconds=group.chain.block_time,
+            id=tick.name,
+            next_run_time=start,
         )
         jobs.append(tick)
     deliver = _Guarded("deliver", monitor.deliver)
     scheduler.add_job(
-        deliver, "interval", seconds=DELIVERY_INTERVAL_S, id=deliver.name, next_run_time=start
+        deliver.__call__,
+        "interval",
+        seconds=DELIVERY_INTERVAL_S,
+        id=deliver.name,
+        next_run_time=start,
     )
     jobs.append(deliver)
     return scheduler, jobs
