@@ -52,15 +52,22 @@ def save_read(
     protocol: str,
     owners: Sequence[str],
     accounts: Sequence[MarginAccount],
+    *,
+    read_block: int | None = None,
 ) -> SaveResult:
     """Store a complete read of ``owners`` on one protocol in one transaction.
 
     Accounts are upserted with their positions and collateral replaced; open accounts of these
     owners missing from ``accounts`` become closed or liquidated; the owners' rows in
-    ``touched_accounts`` at or below the read's block are consumed.
+    ``touched_accounts`` at or below the read's block are consumed. ``read_block`` is the block
+    the read was made at; pass it, because a read that found no account at all carries no block
+    (the default, the newest account's block, is then 0 and no touch would be consumed).
     """
     owners_lc = sorted({o.lower() for o in owners})
-    block = max((a.block_number for a in accounts), default=0)
+    if read_block is not None:
+        block = read_block
+    else:
+        block = max((a.block_number for a in accounts), default=0)
     with engine.begin() as conn:
         for account in accounts:
             _upsert(conn, account)
@@ -86,7 +93,7 @@ def save_read(
                     _touched.c.chain_id == chain_id,
                     _touched.c.protocol == protocol,
                     _touched.c.owner.in_(owners_lc),
-                    _touched.c.block_number <= max(block, 0),
+                    _touched.c.block_number <= block,
                 )
             )
     return SaveResult(len(accounts), closed, liquidated)

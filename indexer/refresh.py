@@ -38,14 +38,20 @@ async def refresh_owners(
     *,
     block: BlockTag = "latest",
 ) -> SaveResult:
-    """Read and store every account of ``owners``; totals over all chunks."""
-    if block == "latest":
-        block = await rpc.block_number()
+    """Read and store every account of ``owners`` at ``block``; totals over all chunks.
+
+    A tag (``"latest"``, ``"safe"``…) is pinned to its block number first, so that every chunk
+    reads the same block and the touches consumed are exactly those that read covered.
+    """
+    if isinstance(block, str):
+        block = (await rpc.get_block_header(block))["number"]
     written = closed = liquidated = 0
     for start in range(0, len(owners), OWNERS_PER_READ):
         chunk = owners[start : start + OWNERS_PER_READ]
         accounts = await run_read(rpc, adapter.read_accounts(chunk), block)
-        result = save_read(engine, adapter.chain_id, adapter.name, chunk, accounts)
+        result = save_read(
+            engine, adapter.chain_id, adapter.name, chunk, accounts, read_block=block
+        )
         written += result.written
         closed += result.closed
         liquidated += result.liquidated

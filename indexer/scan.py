@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
 from collections import deque
@@ -24,19 +23,35 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from indexer.errors import RetryableError
-from indexer.ranges import next_range_size, split_range
+from indexer.ranges import block_count, next_range_size, split_range
 from indexer.reorg import Header, find_fork_point, is_linked
 from indexer.rpc import RpcClient
 from indexer.rpc_errors import RpcRangeTooLarge
-from indexer.rpc_transport import EndpointStats
+from indexer.scan_checks import (
+    ChainMoved,
+    check_headers,
+    check_log_hashes,
+    lagging_urls,
+    parse_header,
+)
 from indexer.scan_rows import Decoder, EventRow, LogSource, Touch, TouchFn, event_rows
+
+__all__ = [
+    "ChainMoved",
+    "ProgressFn",
+    "RangeBatch",
+    "ScanProgress",
+    "ScanSettings",
+    "ScanStore",
+    "Scanner",
+    "lagging_urls",
+]
 
 log = logging.getLogger("perpwatch.scan")
 
-
-class ChainMoved(RetryableError):
-    """The node's answers within one range disagree (a reorg in flight or a lagging node)."""
+# Attempts at one range whose answers disagree (a lagging node behind a load balancer, a reorg
+# in flight) before the scan goes looking for a reorg.
+_RANGE_ATTEMPTS = 3
 
 
 class ScanStore(Protocol):
@@ -95,7 +110,7 @@ class ScanProgress:
 
     @property
     def blocks_total(self) -> int:
-        return max(self.target_block - self.first_block + 1, 0)
+        return max(block_count(self.first_block, self.target_block), 0)
 
     def rates(self) -> tuple[float, float]:
         """(blocks/s, logs/s) since the start."""
@@ -265,8 +280,7 @@ class Scanner:
             self.on_progress(progress)
 
     def _adapt(self, batch: RangeBatch) -> None:
-        blocks = batch.to_block - batch.from_block + 1
-        if blocks >= self._range_size:
+        if block_count(batch.from_block, batch.to_block) >= self._range_size:
             self._range_size = next_range_size(
                 self._range_size,
                 len(batch.rows),
@@ -293,7 +307,7 @@ class Scanner:
             parts = split_range(from_block, to_block, exc.advice)
             if len(parts) == 1:
                 raise
-            self._range_size = max(1, min(self._range_size, parts[0][1] - parts[0][0] + 1))
+            self._range_size = max(1, min(self._range_size, block_count(*parts[0])))
             batches: list[RangeBatch] = []
             for a, b in parts:
                 batches.extend(await self._fetch(a, b, head))
@@ -301,12 +315,12 @@ class Scanner:
 
     async def _fetch_verified(self, from_block: int, to_block: int, head: int) -> RangeBatch:
         numbers = self._header_numbers(from_block, to_block, head)
-        for attempt in range(8):
+        for attempt in range(1, _RANGE_ATTEMPTS + 1):
             try:
                 return await self._fetch_once(from_block, to_block, numbers)
             except ChainMoved as exc:
                 log.info("range [%d, %d] inconsistent (%s); retrying", from_block, to_block, exc)
-                if attempt >= 2:
+                if attempt == _RANGE_ATTEMPTS:
                     raise
                 await asyncio.sleep(min(self.settings.block_time_s, 1.0))
         raise AssertionError("unreachable")
@@ -331,40 +345,10 @@ class Scanner:
         node_head = int(results[0], 16)
         if node_head < to_block:
             raise ChainMoved(f"node head {node_head} below range end {to_block}")
-        headers = [_header(h) for h in results[2:]]
-        _check_headers(headers)
+        headers = [parse_header(h) for h in results[2:]]
+        check_headers(headers)
         logs: list[dict[str, Any]] = results[1]
-        _check_log_hashes(logs, headers)
+        check_log_hashes(logs, headers)
         rows = event_rows(self.source, logs, self.decoder)
         touches = self.touched(rows) if self.touched is not None else []
         return RangeBatch(from_block, to_block, rows, headers, touches)
-
-
-def lagging_urls(stats: list[EndpointStats], max_lag_blocks: int) -> list[tuple[str, int]]:
-    """(redacted URL, blocks behind) of every URL whose last reported head is more than
-    ``max_lag_blocks`` behind the best one (pure; URLs that never reported are skipped)."""
-    heads = [(s.url, s.last_head) for s in stats if s.last_head is not None]
-    best = max((h for _, h in heads), default=0)
-    return [(url, best - h) for url, h in heads if best - h > max_lag_blocks]
-
-
-def _header(raw: Any) -> Header:
-    if raw is None:
-        raise ChainMoved("node does not have a block it just reported")
-    return Header(int(raw["number"], 16), raw["hash"], raw["parentHash"])
-
-
-def _check_headers(headers: list[Header]) -> None:
-    for parent, child in itertools.pairwise(headers):
-        if child.number == parent.number + 1 and child.parent_hash != parent.hash:
-            raise ChainMoved(f"block {child.number} does not extend block {parent.number}")
-
-
-def _check_log_hashes(logs: list[dict[str, Any]], headers: list[Header]) -> None:
-    expected = {h.number: h.hash for h in headers}
-    for entry in logs:
-        if entry.get("removed"):
-            raise ChainMoved("node returned a removed log")
-        want = expected.get(int(entry["blockNumber"], 16))
-        if want is not None and entry["blockHash"] != want:
-            raise ChainMoved(f"log of block {int(entry['blockNumber'], 16)} has another hash")

@@ -143,8 +143,9 @@ class ScanStore:
         if full:
             flat = [v for row in params[: full * per] for v in row]
             sql = self._sqlite_insert(per)
+            step = per * len(_EVENT_COLUMNS)
             for i in range(full):
-                conn.exec_driver_sql(sql, tuple(flat[i * per * 14 : (i + 1) * per * 14]))
+                conn.exec_driver_sql(sql, tuple(flat[i * step : (i + 1) * step]))
         if rest:
             tail = tuple(v for row in params[full * per :] for v in row)
             conn.exec_driver_sql(self._sqlite_insert(rest), tail)
@@ -212,7 +213,7 @@ class ScanStore:
         stmt = self._insert(_cursors)
         # Re-indexing an old range (backfill --from-block) must not move the cursor back: the
         # blocks above it stay indexed. Only rollback_above moves a cursor back, after a reorg.
-        later = sa.func.greatest if self.engine.dialect.name == "postgresql" else sa.func.max
+        later = sa.func.greatest if self._postgres else sa.func.max
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[_cursors.c.name],

@@ -130,15 +130,15 @@ def _summary(source: LogSource, result: ScanProgress, elapsed_s: float) -> dict[
     }
 
 
+_TABLE_COLUMNS = ("source", "from_block", "to_block", "blocks", "logs", "reorgs", "seconds")
+
+
 def _table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="indexed")
-    for column in ("source", "from_block", "to_block", "blocks", "logs", "reorgs", "seconds"):
+    for column in _TABLE_COLUMNS:
         table.add_column(column, justify="left" if column == "source" else "right")
     for row in rows:
         table.add_row(
-            *(
-                f"{row[c]:,}" if isinstance(row[c], int) else str(row[c])
-                for c in ("source", "from_block", "to_block", "blocks", "logs", "reorgs", "seconds")
-            )
+            *(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in _TABLE_COLUMNS)
         )
     return table

@@ -7,6 +7,7 @@ guarantee and the ordering rule these pieces implement.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,17 +46,22 @@ class RetryPolicy:
     base_s: float = 5.0
     cap_s: float = 3600.0
     max_attempts: int = 12
+    # A server's wait is honoured beyond cap_s, but not without bound: an absurd or infinite
+    # Retry-After would otherwise overflow the next-attempt datetime and stall the channel.
+    retry_after_cap_s: float = 86_400.0
 
     def delay_s(self, attempts: int, retry_after: float | None, jitter: float) -> float:
         """Seconds to wait after the ``attempts``-th failed try. Pure.
 
         Exponential (``base_s * 2**(attempts-1)``, capped), scaled by ``0.5 + jitter/2`` with
         ``jitter`` in [0, 1) so that workers do not retry in lockstep; never below the server's
-        ``retry_after``.
+        ``retry_after``, itself bounded by ``retry_after_cap_s`` (NaN counts as no hint).
         """
         exponent = min(max(attempts - 1, 0), 30)  # 2**30 already exceeds any sane cap
         backoff = min(self.cap_s, self.base_s * float(2**exponent)) * (0.5 + jitter / 2)
-        return max(backoff, retry_after or 0.0)
+        if retry_after is None or math.isnan(retry_after):
+            return backoff
+        return max(backoff, min(retry_after, self.retry_after_cap_s))
 
 
 DEFAULT_POLICY = RetryPolicy()

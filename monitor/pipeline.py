@@ -1,8 +1,9 @@
 """One pass of the production pipeline on one chain: index → refresh → prices → health.
 
-    async with open_rpc(chain) as rpc:
-        synced = await sync_chain(rpc, engine, chain, protocols, watched)
-    views = evaluate(engine, synced)
+    for group in by_chain(cfg):                   # a chain and its protocols' adapters
+        async with open_rpc(group.chain) as rpc:
+            synced = await sync_chain(rpc, engine, group, watched)
+        views = evaluate(engine, [synced])
 
 ``perpwatch run`` (the scheduler), ``perpwatch account`` and ``perpwatch demo`` all go through
 these functions, so the demo exercises exactly what production runs.

@@ -13,7 +13,7 @@ from indexer.config import Config
 from indexer.db import ensure_schema, make_engine
 from indexer.errors import UserError
 from monitor.monitor import Monitor
-from monitor.notify import build_notifiers
+from monitor.notify import build_notifiers, close_notifiers
 from monitor.scheduler import run_until_stopped
 
 
@@ -22,19 +22,22 @@ def run_monitor(cfg: Config, console: Console) -> None:
     if not cfg.protocols:
         raise UserError("nothing to monitor: the config has no protocols (see `perpwatch init`)")
     engine = make_engine(cfg.database_url)
-    ensure_schema(engine)
-    notifiers = build_notifiers(cfg)
-    logging.basicConfig(
-        level=logging.INFO, handlers=[RichHandler(console=console, show_path=False)], force=True
-    )
-    # APScheduler logs two INFO lines per job run and httpx one per request: at a 0.25 s
-    # block time that drowns the alerts and errors worth reading.
-    for chatty in ("apscheduler", "httpx"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-    monitor = Monitor(cfg, engine, notifiers)
-    chains = ", ".join(g.chain.name for g in monitor.groups)
-    console.print(f"monitoring {chains}; channels: {', '.join(monitor.channels) or 'none'}")
-    asyncio.run(_main(monitor))
+    try:
+        ensure_schema(engine)
+        notifiers = build_notifiers(cfg)
+        logging.basicConfig(
+            level=logging.INFO, handlers=[RichHandler(console=console, show_path=False)], force=True
+        )
+        # APScheduler logs two INFO lines per job run and httpx one per request: at a 0.25 s
+        # block time that drowns the alerts and errors worth reading.
+        for chatty in ("apscheduler", "httpx"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+        monitor = Monitor(cfg, engine, notifiers)
+        chains = ", ".join(g.chain.name for g in monitor.groups)
+        console.print(f"monitoring {chains}; channels: {', '.join(monitor.channels) or 'none'}")
+        asyncio.run(_main(monitor))
+    finally:
+        engine.dispose()
     console.print("stopped cleanly")
 
 
@@ -43,4 +46,8 @@ async def _main(monitor: Monitor) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_until_stopped(monitor, stop)
+    try:
+        await run_until_stopped(monitor, stop)
+    finally:
+        # The notifiers' HTTP clients belong to this event loop: close them before it ends.
+        await close_notifiers(monitor.notifiers)

@@ -124,6 +124,22 @@ def test_status_mapping(webhook_receiver: WebhookReceiver) -> None:
         send(hook(webhook_receiver.url), delivery())
 
 
+def test_retry_after_as_an_http_date_is_honoured_and_nonsense_ignored(
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    from email.utils import formatdate
+
+    webhook_receiver.script(503, retry_after=formatdate(NOW + 90, usegmt=True))
+    webhook_receiver.script(429, retry_after="inf")
+    hints = []
+    for _ in range(2):
+        notifier = WebhookNotifier(webhook_receiver.url, clock=lambda: NOW)
+        with pytest.raises(RetryableError) as info:
+            send(notifier, delivery())
+        hints.append(info.value.retry_after)
+    assert hints == [90.0, None]
+
+
 def test_unreachable_url_is_retryable_and_its_token_hidden() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

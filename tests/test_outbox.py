@@ -121,6 +121,17 @@ def test_fail_gives_up_after_max_attempts_and_on_permanent_errors(engine: Engine
         assert list(errors) == ["HTTP 503", "HTTP 404"]
 
 
+def test_an_unbounded_retry_after_is_bounded_not_a_crash(engine: Engine) -> None:
+    # A receiver may answer "Retry-After: inf" or 1e12: the next attempt must still be a date.
+    add_alerts(engine, add_account(engine), 2, ["webhook"])
+    cap = timedelta(seconds=POLICY.retry_after_cap_s)
+    for hint in (float("inf"), 1e12):
+        (delivery, *_) = claim(engine, "webhook", 1, T0 + cap * 2, policy=POLICY)
+        status = fail(engine, delivery.id, "HTTP 429", hint, now=T0, policy=POLICY, jitter=0.0)
+        assert status is OutboxStatus.PENDING
+        assert claim(engine, "webhook", 1, T0 + cap - timedelta(seconds=1), policy=POLICY) == []
+
+
 def test_postgres_never_jumps_a_row_another_worker_holds(postgres_url: str) -> None:
     from indexer.db import make_engine, upgrade
 
@@ -179,3 +190,12 @@ def test_backoff_grows_is_capped_and_honours_retry_after(
     if retry_after is None:
         assert delay >= min(POLICY.cap_s, POLICY.base_s * 2 ** (attempts - 1)) / 2
     assert POLICY.delay_s(attempts + 1, None, jitter) >= POLICY.delay_s(attempts, None, jitter)
+
+
+@given(retry_after=st.sampled_from([float("inf"), 1e12, 1e300]))
+def test_retry_after_beyond_its_cap_waits_the_cap(retry_after: float) -> None:
+    assert POLICY.delay_s(1, retry_after, 0.0) == POLICY.retry_after_cap_s
+
+
+def test_a_nan_retry_after_is_no_hint() -> None:
+    assert POLICY.delay_s(2, float("nan"), 0.0) == POLICY.delay_s(2, None, 0.0) == 10.0

@@ -3,20 +3,22 @@
 notifiers = build_notifiers(config)                  # {"console": ..., "telegram": ...}
 channels = channels_for(config.channels)             # ["console", "telegram:-1001", ...]
 enqueue(session, account_id, level, episode, payload, channels, now=now)
+await close_notifiers(notifiers)                     # their HTTP connections, at shutdown
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from indexer.config import Config
 from indexer.config_models import ChannelsConfig
-from monitor.notify.base import Notifier
+from monitor.notify.base import Notifier, channel_kind
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.telegram import TelegramNotifier
 from monitor.notify.webhook import WebhookNotifier
 
-__all__ = ["NOTIFIER_KINDS", "build_notifiers", "channels_for"]
+__all__ = ["NOTIFIER_KINDS", "build_notifiers", "channels_for", "close_notifiers"]
 
 NOTIFIER_KINDS: dict[str, type[ConsoleNotifier | TelegramNotifier | WebhookNotifier]] = {
     "console": ConsoleNotifier,
@@ -42,9 +44,21 @@ def build_notifiers(config: Config, **io: Any) -> dict[str, Notifier]:
     Raises:
         ConfigError: an enabled channel lacks its secret or URL.
     """
-    enabled = {kind for kind in map(_kind, channels_for(config.channels))}
+    enabled = {channel_kind(channel) for channel in channels_for(config.channels)}
     return {kind: NOTIFIER_KINDS[kind].from_config(config, **io) for kind in sorted(enabled)}
 
 
-def _kind(channel: str) -> str:
-    return channel.partition(":")[0]
+async def close_notifiers(notifiers: Mapping[str, Notifier]) -> None:
+    """Close every notifier that holds connections (those with an ``aclose``), each one even
+    when closing another failed; the first failure is raised after all were tried."""
+    failure: BaseException | None = None
+    for notifier in notifiers.values():
+        aclose = getattr(notifier, "aclose", None)  # the Notifier contract only needs send
+        if aclose is None:
+            continue
+        try:
+            await aclose()
+        except Exception as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure

@@ -12,9 +12,9 @@ Headers sent:
 - ``X-Perpwatch-Signature``: ``sha256=<hex>``, HMAC-SHA256 with the shared secret over
   ``<timestamp>.<body>`` (exact body bytes), sent only when a secret is configured.
 
-Answers: 2xx → sent; 408, 425, 429 (``Retry-After`` seconds honoured) and 5xx, timeouts and
-connection errors → retryable; any other status → permanent. The URL may embed its own token
-(Slack, Discord): errors show it redacted.
+Answers: 2xx → sent; 408, 425, 429 (``Retry-After`` honoured, seconds or an HTTP date) and 5xx,
+timeouts and connection errors → retryable; any other status → permanent. The URL may embed its
+own token (Slack, Discord): errors show it redacted.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pydantic import SecretStr
 from indexer.config import Config
 from indexer.errors import ConfigError, RetryableError
 from indexer.redact import redact_text, redact_url
+from indexer.rpc_errors import parse_retry_after
 from monitor.notify.base import PermanentDeliveryError, delivery_text
 from monitor.outbox import Delivery
 
@@ -157,7 +158,7 @@ class WebhookNotifier:
         """POST ``delivery``; returns on a 2xx answer.
 
         Raises:
-            RetryableError: 408/425/429/5xx (``Retry-After`` seconds kept), timeout, network.
+            RetryableError: 408/425/429/5xx (``Retry-After`` kept), timeout, network.
             PermanentDeliveryError: any other status, or an invalid payload.
         """
         body, headers = self.request_parts(delivery)
@@ -171,13 +172,6 @@ class WebhookNotifier:
             return
         message = f"webhook {redact_url(self._url)}: HTTP {status}"
         if status in _RETRYABLE_STATUS or status >= 500:
-            raise RetryableError(message, _retry_after(response))
+            hint = parse_retry_after(response.headers.get("retry-after"), self._clock())
+            raise RetryableError(message, hint)
         raise PermanentDeliveryError(message)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """The ``Retry-After`` header in seconds, if it is a number (HTTP dates are ignored)."""
-    try:
-        return max(0.0, float(response.headers.get("retry-after", "")))
-    except ValueError:
-        return None

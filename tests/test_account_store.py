@@ -1,0 +1,49 @@
+"""Saving complete reads of owners on every backend: closed accounts leave the open book and the
+owners' touches up to the read's block are consumed, even when the read found no account."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy.engine import Engine
+
+from indexer.account_store import load_accounts, save_read, touched_owners
+from indexer.models import AccountStatus, MarginAccount, MarginMode
+from indexer.scan import RangeBatch
+from indexer.scan_rows import LogSource, Touch, TouchKind
+from indexer.scan_store import ScanStore
+from tests.health_helpers import account, gmx_position, usdc
+
+OWNER = "0x00000000000000000000000000000000000000aa"
+SOURCE = LogSource("devnet:test", 42161, ("0x" + "e1" * 20,), (None,), start_block=1)
+
+
+def _touch(engine: Engine, block: int, kind: TouchKind = TouchKind.TOUCHED) -> None:
+    touch = Touch("test", "1", OWNER, block, kind)
+    ScanStore(engine).commit_range(SOURCE, RangeBatch(block, block, [], [], [touch]), window=256)
+
+
+def _open_account(block: int) -> MarginAccount:
+    position = gmx_position(is_long=True, size_in_usd_e30=10**33, size_in_tokens=10**18,
+                            fees_usd_e30=0)  # fmt: skip
+    return replace(account(MarginMode.ISOLATED, (usdc(100),), position), block_number=block)
+
+
+def test_a_read_that_finds_no_account_closes_and_consumes_the_touch(engine: Engine) -> None:
+    opened = _open_account(5)
+    save_read(engine, 42161, "test", [OWNER], [opened], read_block=5)
+    _touch(engine, 7)
+    assert touched_owners(engine, 42161, "test") == [OWNER]
+
+    result = save_read(engine, 42161, "test", [OWNER], [], read_block=8)
+
+    assert (result.written, result.closed, result.liquidated) == (0, 1, 0)
+    assert touched_owners(engine, 42161, "test") == []
+    (closed,) = load_accounts(engine, status=None)
+    assert closed[1].status is AccountStatus.CLOSED
+
+
+def test_touches_above_the_read_block_stay(engine: Engine) -> None:
+    _touch(engine, 9, TouchKind.LIQUIDATED)
+    save_read(engine, 42161, "test", [OWNER], [], read_block=8)
+    assert touched_owners(engine, 42161, "test") == [OWNER]
