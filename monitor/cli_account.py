@@ -27,6 +27,7 @@ from indexer.config import Config
 from indexer.config_types import normalize_address
 from indexer.errors import UserError
 from indexer.models import Collateral, MarginAccount, Position
+from indexer.prices import OnChainPrices, PriceSource
 from indexer.protocols.base import ProtocolAdapter
 from indexer.rpc import RpcClient
 from indexer.runner import open_rpc
@@ -84,7 +85,10 @@ async def _read_chain(group: ChainProtocols, owner: str) -> list[WalletAccount]:
         # One block for every protocol of the chain: accounts and prices form one snapshot.
         block = await rpc.block_number()
         per_adapter = await asyncio.gather(
-            *(read_protocol(rpc, adapter, owner, block) for adapter in group.adapters)
+            *(
+                read_protocol(rpc, adapter, owner, block, source)
+                for adapter, source in zip(group.adapters, group.price_sources, strict=True)
+            )
         )
     return [
         WalletAccount(group.chain.name, account, prices, _health(account, prices))
@@ -94,14 +98,20 @@ async def _read_chain(group: ChainProtocols, owner: str) -> list[WalletAccount]:
 
 
 async def read_protocol(
-    rpc: RpcClient, adapter: ProtocolAdapter, owner: str, block: int
+    rpc: RpcClient,
+    adapter: ProtocolAdapter,
+    owner: str,
+    block: int,
+    prices: PriceSource | None = None,
 ) -> tuple[list[MarginAccount], dict[str, float]]:
-    """``owner``'s accounts on one protocol at ``block`` and that protocol's prices of their
-    assets (USD per whole unit; no price read when there is no account)."""
+    """``owner``'s accounts on one protocol at ``block`` and the prices of their assets (USD
+    per whole unit) from the protocol's configured source (default: its own on-chain reads),
+    as the monitor values them."""
     accounts = await run_read(rpc, adapter.read_accounts([owner]), block)
     assets = sorted({asset for account in accounts for asset in account.assets})
-    prices = await run_read(rpc, adapter.read_prices(assets), block) if assets else {}
-    return accounts, prices
+    source = prices if prices is not None else OnChainPrices(adapter)
+    book = await source.read(rpc, assets, block)
+    return accounts, book.prices
 
 
 def _health(account: MarginAccount, prices: dict[str, float]) -> AccountHealth | None:
