@@ -106,11 +106,13 @@ def _read(t: _Template, d: str, topics: list[str]) -> dict[str, Any] | None:
     """Values of ``d`` at ``t``'s positions, or None when ``d`` does not have ``t``'s layout."""
     if len(d) != t.length:
         return None
-    for start, end, text in t.fixed:
-        if d[start:end] != text:
+    # startswith(text, start) compares in place: no slice is built for the check.
+    startswith = d.startswith
+    for start, _end, text in t.fixed:
+        if not startswith(text, start):
             return None
     s = t.sender
-    if d[s : s + 24] != _ZERO24:
+    if not startswith(_ZERO24, s):
         return None
     sender = "0x" + d[s + 24 : s + 64].lower()
     out: dict[str, Any] = {"msgSender": sender, "eventName": t.event_name}
@@ -122,7 +124,7 @@ def _read(t: _Template, d: str, topics: list[str]) -> dict[str, Any] | None:
                 out[key] = str(int(d[c : c + 64], 16))
         elif kind == "address":
             for key, c in slots:
-                if d[c : c + 24] != _ZERO24:
+                if not startswith(_ZERO24, c):
                     return None
                 out[key] = "0x" + d[c + 24 : c + 64].lower()
         elif kind == "int":

@@ -116,5 +116,5 @@ def test_vectorised_evaluation_equals_scalar_health(devnet: Devnet, engine: Engi
         for got, want in zip(view.health.positions, scalar.positions, strict=True):
             assert got.market == want.market
             assert (got.liquidation_price is None) == (want.liquidation_price is None)
-            if want.liquidation_price is not None:
+            if got.liquidation_price is not None and want.liquidation_price is not None:
                 assert math.isclose(got.liquidation_price, want.liquidation_price, rel_tol=1e-9)
