@@ -9,19 +9,24 @@ the checks every crash test makes on it, configs derived from the demo's, and a 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from devnet.scenario import World
+from devnet.deploy import Devnet
+from devnet.scenario import World, build_world
+from devnet.telegram_api import TelegramApi
 from indexer.config import Config
 from indexer.tables import Account, Alert, AlertStateRow, Level, OutboxMessage, OutboxStatus
 from indexer.types import utcnow
+from monitor.demo import DEMO_TOKEN
 from monitor.notify.message import format_html, format_text, parse_payload
 from tests.config_helpers import write_config
 
@@ -159,3 +164,16 @@ class SteppingClock:
     def __call__(self) -> datetime:
         self.now += self.step
         return self.now
+
+
+@pytest.fixture
+def world(devnet: Devnet) -> World:
+    """12 GMX and 4 Hyperliquid traders (undone after the test with the devnet snapshot)."""
+    return build_world(devnet, gmx_traders=12, hl_traders=4)
+
+
+@pytest.fixture
+def telegram() -> Iterator[TelegramApi]:
+    """The Telegram Bot API stand-in, for the demo's token."""
+    with TelegramApi(DEMO_TOKEN) as api:
+        yield api

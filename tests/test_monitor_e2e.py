@@ -47,6 +47,8 @@ from tests.monitor_helpers import (
     unwarned_liquidations,
     with_chain,
 )
+from tests.monitor_helpers import telegram as telegram
+from tests.monitor_helpers import world as world
 
 pytestmark = pytest.mark.chain
 
@@ -65,18 +67,6 @@ class CrashRun:
     decided: list[Decided] = field(default_factory=list)
     console: io.StringIO = field(default_factory=io.StringIO)
     scripted_faults: int = 0
-
-
-@pytest.fixture
-def world(devnet: Devnet) -> World:
-    """12 GMX and 4 Hyperliquid traders (undone after the test with the devnet snapshot)."""
-    return build_world(devnet, gmx_traders=12, hl_traders=4)
-
-
-@pytest.fixture
-def telegram() -> Iterator[TelegramApi]:
-    with TelegramApi(DEMO_TOKEN) as api:
-        yield api
 
 
 @pytest.fixture

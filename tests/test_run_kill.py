@@ -25,8 +25,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from devnet.deploy import Devnet
-from devnet.scenario import World, build_world
+from devnet.scenario import World
 from devnet.telegram_api import TelegramApi
 from indexer.db import ensure_schema, make_engine
 from indexer.tables import OutboxMessage, OutboxStatus
@@ -45,6 +44,8 @@ from tests.monitor_helpers import (
     with_chain,
     write_toml,
 )
+from tests.monitor_helpers import telegram as telegram
+from tests.monitor_helpers import world as world
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -159,17 +160,6 @@ def without_repeats(texts: list[str], allowed: set[str]) -> list[str]:
         seen.add(text)
         out.append(text)
     return out
-
-
-@pytest.fixture
-def world(devnet: Devnet) -> World:
-    return build_world(devnet, gmx_traders=12, hl_traders=4)
-
-
-@pytest.fixture
-def telegram() -> Iterator[TelegramApi]:
-    with TelegramApi(DEMO_TOKEN) as api:
-        yield api
 
 
 @pytest.fixture
