@@ -125,6 +125,22 @@ def open_owners(engine: Engine, chain_id: int, protocol: str) -> list[str]:
         return sorted(owner for (owner,) in rows)
 
 
+def open_assets(engine: Engine, chain_id: int, protocol: str) -> list[str]:
+    """Every asset held or traded by an open account of ``protocol`` on ``chain_id`` (what
+    needs a price), without loading the accounts themselves."""
+    open_ids = sa.select(_accounts.c.id).where(
+        _accounts.c.chain_id == chain_id,
+        _accounts.c.protocol == protocol,
+        _accounts.c.status == AccountStatus.OPEN.value,
+    )
+    query = sa.union(
+        sa.select(_positions.c.asset).where(_positions.c.account_id.in_(open_ids)),
+        sa.select(_collateral.c.asset).where(_collateral.c.account_id.in_(open_ids)),
+    )
+    with engine.connect() as conn:
+        return sorted(asset for (asset,) in conn.execute(query))
+
+
 def load_accounts(
     engine: Engine,
     *,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
-from indexer.account_store import load_accounts
+from indexer.account_store import load_accounts, open_assets
 from indexer.config import Config
 from indexer.config_models import ChainConfig
 from indexer.jobs import adapter_for
@@ -97,15 +97,10 @@ async def sync_chain(
         sync.refreshed += saved.written
         sync.closed += saved.closed
         sync.liquidated += saved.liquidated
-        book = await prices.read(rpc, _assets(engine, adapter), block)
+        book = await prices.read(rpc, open_assets(engine, adapter.chain_id, adapter.name), block)
         sync.prices[adapter.name] = book.prices
         sync.price_updated_at[adapter.name] = book.updated_at
     return sync
-
-
-def _assets(engine: Engine, adapter: ProtocolAdapter) -> list[str]:
-    accounts = load_accounts(engine, chain_id=adapter.chain_id, protocol=adapter.name)
-    return sorted({asset for _, account in accounts for asset in account.assets})
 
 
 @dataclass(frozen=True, slots=True)

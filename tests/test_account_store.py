@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from sqlalchemy.engine import Engine
 
-from indexer.account_store import load_accounts, save_read, touched_owners
+from indexer.account_store import load_accounts, open_assets, save_read, touched_owners
 from indexer.models import AccountStatus, MarginAccount, MarginMode
 from indexer.scan import RangeBatch
 from indexer.scan_rows import LogSource, Touch, TouchKind
@@ -47,3 +47,12 @@ def test_touches_above_the_read_block_stay(engine: Engine) -> None:
     _touch(engine, 9, TouchKind.LIQUIDATED)
     save_read(engine, 42161, "test", [OWNER], [], read_block=8)
     assert touched_owners(engine, 42161, "test") == [OWNER]
+
+
+def test_open_assets_lists_what_open_accounts_hold_and_trade(engine: Engine) -> None:
+    opened = _open_account(5)
+    save_read(engine, 42161, "test", [OWNER], [opened], read_block=5)
+    assert open_assets(engine, 42161, "test") == sorted(opened.assets)
+    assert open_assets(engine, 42161, "other") == []
+    save_read(engine, 42161, "test", [OWNER], [], read_block=6)  # closed: nothing to price
+    assert open_assets(engine, 42161, "test") == []
