@@ -11,7 +11,7 @@ already present (same chain, block hash and log index), so replaying a range is 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -19,11 +19,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from indexer.scan_rows import EventRow, LogSource, Touch, TouchKind
+from indexer.scan_types import RangeBatch
 from indexer.tables import BlockHash, Cursor, RawEvent, TouchedAccount
 from indexer.types import utcnow
-
-if TYPE_CHECKING:
-    from indexer.scan import RangeBatch
 
 _events = RawEvent.__table__  # type: ignore[attr-defined]
 _hashes = BlockHash.__table__  # type: ignore[attr-defined]
