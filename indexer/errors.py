@@ -6,7 +6,6 @@ PerpwatchError
 │   └── SchemaError      the database schema is missing or out of date.
 ├── RetryableError       transient: try again after ``retry_after`` seconds (or backoff).
 │   └── RangeTooLarge    the node refused a block range or result size: split it.
-├── ReorgDetected        a stored block hash no longer matches the canonical chain.
 ├── ReorgTooDeep         the fork point lies below the kept window of block hashes.
 └── DecodeError          bytes that do not match the ABI they claim.
 """
@@ -49,14 +48,6 @@ class RangeTooLarge(RetryableError):
     def __init__(self, message: str, suggested_to_block: int | None = None) -> None:
         super().__init__(message)
         self.suggested_to_block = suggested_to_block
-
-
-class ReorgDetected(PerpwatchError):
-    """The chain forked below a block perpwatch already processed."""
-
-    def __init__(self, message: str, fork_block: int) -> None:
-        super().__init__(message)
-        self.fork_block = fork_block
 
 
 class ReorgTooDeep(PerpwatchError):
