@@ -22,9 +22,9 @@ from eth_abi.abi import encode
 from hexbytes import HexBytes
 from web3 import Web3
 
-from indexer.abi import abi_entry, event_signature, topic0
-from indexer.decode import EVENT_LOG_DATA_TYPE, LogDecoder
-from indexer.protocols.gmx_keys import event_name_hash
+from indexer.decode.abi import abi_entry, event_signature, topic0
+from indexer.decode.logs import EVENT_LOG_DATA_TYPE, LogDecoder
+from indexer.protocols.gmx_v2.keys import event_name_hash
 
 GMX_EVENT = abi_entry("gmx_v2/EventEmitter.json", "EventLog1", "event")
 FLAT_EVENT = abi_entry("chainlink/AggregatorInterface.json", "AnswerUpdated", "event")

@@ -1,5 +1,5 @@
-"""Benchmark: one price tick over N accounts, vectorised (``monitor.health_vec``) against a
-per-object loop over the scalar ``monitor.health.account_health`` (the baseline), same run.
+"""Benchmark: one price tick over N accounts, vectorised (``monitor.health.book``) against a
+per-object loop over the scalar ``monitor.health.account.account_health`` (the baseline), same run.
 
     python -m bench.health --accounts 100000 --json
 
@@ -18,8 +18,8 @@ import numpy as np
 import orjson
 
 from indexer.models import E30, Collateral, MarginAccount, MarginMode, Position
-from monitor.health import account_health
-from monitor.health_vec import compile_accounts, evaluate
+from monitor.health.account import account_health
+from monitor.health.book import compile_accounts, evaluate
 
 MARKS = {
     "ETH": 2000.0, "BTC": 60_000.0, "SOL": 150.0, "ARB": 0.8,

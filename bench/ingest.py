@@ -9,7 +9,7 @@ half flat Chainlink ``AnswerUpdated``; 100 logs a block), then measures logs/s f
   the ceiling any indexer can reach against this node.
 - ``web3``: plain web3.py: ``get_logs`` in the same fixed ranges,
   ``contract.events.X().process_log`` per log, SQLModel ``RawEvent`` rows, one commit a range.
-- ``perpwatch``: ``perpwatch index``'s code path (:func:`indexer.runner.index_chain`) into a
+- ``perpwatch``: ``perpwatch index``'s code path (:func:`indexer.scan.runner.index_chain`) into a
   fresh SQLite file.
 
 Each mode runs in its own child process, so each peak RSS is its own.
@@ -65,10 +65,10 @@ def run_web3(url: str, fill: FilledLogs, db_path: Path) -> tuple[int, float]:
     from sqlmodel import Session, create_engine
     from web3 import Web3
 
-    from indexer.abi import load_abi
-    from indexer.db import upgrade
-    from indexer.tables import RawEvent
-    from indexer.types import json_safe
+    from indexer.decode.abi import load_abi
+    from indexer.store.columns import json_safe
+    from indexer.store.engine import upgrade
+    from indexer.store.tables import RawEvent
 
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
     gmx = w3.eth.contract(abi=load_abi("gmx_v2/EventEmitter.json"))
@@ -129,12 +129,12 @@ def _plain(value: Any) -> Any:
 
 
 def run_perpwatch(url: str, fill: FilledLogs, db_path: Path) -> tuple[int, float]:
-    from indexer.db import make_engine, upgrade
-    from indexer.rpc import RpcClient
-    from indexer.runner import ScanJob, index_chain
-    from indexer.scan import ScanSettings
-    from indexer.scan_rows import LogSource
-    from indexer.scan_store import ScanStore
+    from indexer.rpc.client import RpcClient
+    from indexer.scan.rows import LogSource
+    from indexer.scan.runner import ScanJob, index_chain
+    from indexer.scan.scanner import ScanSettings
+    from indexer.store.cursors import ScanStore
+    from indexer.store.engine import make_engine, upgrade
 
     engine = make_engine(f"sqlite:///{db_path}")
     upgrade(engine)

@@ -6,7 +6,8 @@ Builds a devnet with N GMX v2 positions, one per owner (opened in bulk: many
 ``increasePosition`` calls per Multicall3 transaction; the node's state is cached by N under
 ``.cache/bench/``), pins one block, then in the same run refreshes every owner twice:
 
-- ``perpwatch``: :func:`indexer.state.run_read` of ``adapter.read_accounts(chunk)`` for chunks
+- ``perpwatch``: :func:`indexer.reads.execute.run_read` of ``adapter.read_accounts(chunk)`` for
+chunks
   of :data:`indexer.refresh.OWNERS_PER_READ` owners, one after another as ``refresh_owners``
   does, decoded into ``MarginAccount``s. JSON-RPC calls are counted at the HTTP transport
   under perpwatch's own ``RpcClient`` (a JSON-RPC batch counts as one call per item).
@@ -39,15 +40,15 @@ from web3 import Web3
 from devnet.deploy import Devnet, start_devnet
 from devnet.gmx import deploy_gmx, devnet_address
 from devnet.solc import REPO_ROOT, compile_contracts
-from indexer.abi import load_abi
+from indexer.decode.abi import load_abi
 from indexer.models import E30
-from indexer.multicall import MULTICALL3_ADDRESS, Call3, encode_aggregate3
-from indexer.protocols import gmx_keys
-from indexer.protocols.gmx_v2 import GmxMarket, GmxToken, GmxV2Adapter
-from indexer.protocols.gmx_v2_decode import cumulative_borrowing_factor_key, funding_per_size_key
+from indexer.protocols.gmx_v2 import keys as gmx_keys
+from indexer.protocols.gmx_v2.adapter import GmxMarket, GmxToken, GmxV2Adapter
+from indexer.protocols.gmx_v2.decode import cumulative_borrowing_factor_key, funding_per_size_key
+from indexer.reads.execute import run_read
+from indexer.reads.multicall import MULTICALL3_ADDRESS, Call3, encode_aggregate3
 from indexer.refresh import OWNERS_PER_READ
-from indexer.rpc import RpcClient
-from indexer.state import run_read
+from indexer.rpc.client import RpcClient
 
 CACHE_DIR = REPO_ROOT / ".cache" / "bench"
 OPENS_PER_TX = 1000

@@ -6,7 +6,7 @@
         assert call(counter.functions.count()) == 7
 
 web3.py is used here because this is a development tool; perpwatch's own node access lives in
-``indexer.rpc``. Senders default to anvil's first unlocked dev account; amounts are in wei.
+``indexer.rpc.client``. Senders default to anvil's first unlocked dev account; amounts are in wei.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
 
 ``devnet.chain.Anvil`` extends this class with the node's lifecycle. Quantities travel as 0x-hex
 and come back as ints; times are in seconds, amounts in wei. This is a test tool: perpwatch's own
-node client, with batching and retries, is ``indexer.rpc``.
+node client, with batching and retries, is ``indexer.rpc.client``.
 """
 
 from __future__ import annotations

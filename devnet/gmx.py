@@ -8,7 +8,7 @@
 
 Units as GMX keeps them: USD values and factors times 1e30 (``*_e30``), token amounts in the
 token's smallest unit (``*_raw``), on-chain prices in USD per smallest unit times 1e30. The
-contracts' state uses GMX's real DataStore keys (``indexer.protocols.gmx_keys``), so what this
+contracts' state uses GMX's real DataStore keys (``indexer.protocols.gmx_v2.keys``), so what this
 driver writes is what perpwatch's adapter reads.
 """
 
@@ -24,9 +24,9 @@ from web3.contract import Contract
 from devnet.deploy import Devnet, TransactionReverted, call, transact
 from devnet.gmx_types import LiquidationCheck, SimMarket, SimToken, devnet_address
 from indexer.models import E30
-from indexer.protocols import gmx_keys
-from indexer.protocols.gmx_v2 import GmxV2Adapter
-from indexer.protocols.gmx_v2_decode import (
+from indexer.protocols.gmx_v2 import keys as gmx_keys
+from indexer.protocols.gmx_v2.adapter import GmxV2Adapter
+from indexer.protocols.gmx_v2.decode import (
     GmxMarket,
     GmxToken,
     cumulative_borrowing_factor_key,

@@ -21,7 +21,7 @@ from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 
 from devnet.solc import Artifact
-from indexer.abi import abi_entry, event_signature, topic0
+from indexer.decode.abi import abi_entry, event_signature, topic0
 
 EVENT_LOG_DATA = (
     "(((string,address)[],(string,address[])[]),((string,uint256)[],(string,uint256[])[]),"

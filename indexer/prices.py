@@ -16,12 +16,12 @@ from typing import Protocol
 
 import httpx
 
-from indexer.config_models import ProtocolConfig
-from indexer.gmx_tickers import fetch_ticker_prices
+from indexer.config.sections import ProtocolConfig
 from indexer.protocols.base import ProtocolAdapter, QuotedPrices
-from indexer.protocols.gmx_v2 import GmxV2Adapter
-from indexer.rpc import RpcClient
-from indexer.state import run_read
+from indexer.protocols.gmx_v2.adapter import GmxV2Adapter
+from indexer.protocols.gmx_v2.tickers import fetch_ticker_prices
+from indexer.reads.execute import run_read
+from indexer.rpc.client import RpcClient
 
 
 @dataclass(frozen=True, slots=True)

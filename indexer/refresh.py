@@ -3,7 +3,7 @@
     result = await refresh_owners(rpc, engine, adapter, owners, block=head)
 
 One adapter read per chunk of owners (each read one consistent block), saved in one
-transaction per chunk; see :func:`indexer.account_store.save_read` for what "complete" means.
+transaction per chunk; see :func:`indexer.store.accounts.save_read` for what "complete" means.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Engine
 
-from indexer.account_store import SaveResult, open_owners, save_read, touched_owners
 from indexer.protocols.base import ProtocolAdapter
-from indexer.rpc import BlockTag, RpcClient
-from indexer.state import run_read
+from indexer.reads.execute import run_read
+from indexer.rpc.client import BlockTag, RpcClient
+from indexer.store.accounts import SaveResult, open_owners, save_read, touched_owners
 
 OWNERS_PER_READ = 250  # ~61k gas per GMX owner: 15M gas per read, well under 30M
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from cli import main as cli
+from devnet.demo import demo_config
 from devnet.scenario import World
-from monitor import cli
-from monitor.demo import demo_config
 
 __all__ = [
     "clean_env",

@@ -20,14 +20,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from devnet.demo import DEMO_TOKEN
 from devnet.deploy import Devnet
 from devnet.scenario import World, build_world
 from devnet.telegram_api import TelegramApi
-from indexer.config import Config
-from indexer.tables import Account, Alert, AlertStateRow, Level, OutboxMessage, OutboxStatus
-from indexer.types import utcnow
-from monitor.demo import DEMO_TOKEN
+from indexer.config.loader import Config
+from indexer.store.columns import utcnow
+from indexer.store.tables import Account
+from monitor.alerts.levels import Level
 from monitor.notify.message import format_html, format_text, parse_payload
+from monitor.tables import Alert, AlertStateRow, OutboxMessage, OutboxStatus
 from tests.config_helpers import write_config
 
 WARNING_LEVELS = frozenset({Level.WARNING, Level.CRITICAL, Level.LIQUIDATABLE})

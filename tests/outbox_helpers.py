@@ -14,9 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from indexer.db import session
-from indexer.tables import Account, Level, MarginMode, OutboxMessage, OutboxStatus, validated
-from monitor.outbox import enqueue
+from indexer.store.engine import session
+from indexer.store.tables import Account, MarginMode, validated
+from monitor.alerts.levels import Level
+from monitor.delivery.outbox import enqueue
+from monitor.tables import OutboxMessage, OutboxStatus
 
 __all__ = ["T0", "add_account", "add_alerts", "alert_payload", "statuses"]
 

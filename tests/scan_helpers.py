@@ -32,14 +32,14 @@ from devnet.chain import Anvil
 from devnet.devrpc import DevRpc
 from devnet.logfill import fill_logs, position_increase_data
 from devnet.solc import Artifact
-from indexer.abi import abi_entry, event_signature, topic0
-from indexer.db import make_engine, upgrade
-from indexer.rpc import RpcClient
-from indexer.runner import default_decoder
-from indexer.scan import ProgressFn, Scanner, ScanProgress, ScanSettings
-from indexer.scan_rows import LogSource
-from indexer.scan_store import ScanStore
-from indexer.tables import BlockHash, Cursor, RawEvent
+from indexer.decode.abi import abi_entry, event_signature, topic0
+from indexer.rpc.client import RpcClient
+from indexer.scan.rows import LogSource
+from indexer.scan.runner import default_decoder
+from indexer.scan.scanner import ProgressFn, Scanner, ScanProgress, ScanSettings
+from indexer.store.cursors import ScanStore
+from indexer.store.engine import make_engine, upgrade
+from indexer.store.tables import BlockHash, Cursor, RawEvent
 
 CHAIN_ID = 31337
 REPO_ROOT = Path(__file__).resolve().parent.parent

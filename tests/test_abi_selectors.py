@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from indexer import abi
-from indexer.protocols import gmx_keys
+from indexer.decode import abi
+from indexer.protocols.gmx_v2 import keys as gmx_keys
 
 GMX_FUNCTIONS = [
     ("gmx_v2/SyntheticsReader.json", "getAccountPositions", "77cfb162"),

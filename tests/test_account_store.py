@@ -7,11 +7,11 @@ from dataclasses import replace
 
 from sqlalchemy.engine import Engine
 
-from indexer.account_store import load_accounts, open_assets, save_read, touched_owners
 from indexer.models import AccountStatus, MarginAccount, MarginMode
-from indexer.scan import RangeBatch
-from indexer.scan_rows import LogSource, Touch, TouchKind
-from indexer.scan_store import ScanStore
+from indexer.scan.rows import LogSource, Touch, TouchKind
+from indexer.scan.scanner import RangeBatch
+from indexer.store.accounts import load_accounts, open_assets, save_read, touched_owners
+from indexer.store.cursors import ScanStore
 from tests.health_helpers import account, gmx_position, usdc
 
 OWNER = "0x00000000000000000000000000000000000000aa"

@@ -12,23 +12,23 @@ from hypothesis import strategies as st
 
 from devnet.deploy import Devnet
 from devnet.gmx import GmxDeployment, deploy_gmx
-from indexer.abi import load_abi
-from indexer.decode import LogDecoder
-from indexer.decode_json import JsonLogDecoder
+from indexer.decode.abi import load_abi
+from indexer.decode.json_args import JsonLogDecoder
+from indexer.decode.logs import LogDecoder
 from indexer.errors import ConfigError
 from indexer.models import E30, MarginAccount, MarginMode
-from indexer.multicall import MULTICALL3_ADDRESS, decode_aggregate3, encode_aggregate3
 from indexer.protocols.base import Read
-from indexer.protocols.gmx_v2 import EVENT_LOG1_TOPIC, GmxV2Adapter
-from indexer.protocols.gmx_v2_decode import (
+from indexer.protocols.gmx_v2.adapter import EVENT_LOG1_TOPIC, GmxV2Adapter
+from indexer.protocols.gmx_v2.decode import (
     GmxMarket,
     GmxPosition,
     GmxToken,
     MarketParams,
     margin_account,
 )
-from indexer.scan_rows import TouchKind, event_rows
-from monitor.health import account_health
+from indexer.reads.multicall import MULTICALL3_ADDRESS, decode_aggregate3, encode_aggregate3
+from indexer.scan.rows import TouchKind, event_rows
+from monitor.health.account import account_health
 
 T = TypeVar("T")
 USD = E30

@@ -15,12 +15,12 @@ from devnet.deploy import Devnet
 from devnet.hyperliquid import HlDeployment, install_hyperliquid
 from indexer.errors import ConfigError, DecodeError
 from indexer.models import E30, MarginAccount, MarginMode
-from indexer.multicall import MULTICALL3_ADDRESS, decode_aggregate3, encode_aggregate3
 from indexer.protocols.base import Read
-from indexer.protocols.hyperliquid import HyperliquidAdapter
-from indexer.protocols.hyperliquid_decode import decode_position, margin_summary_call, position_call
-from indexer.protocols.hyperliquid_margin import MarginTier, tier_terms
-from monitor.health import AccountHealth, account_health
+from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
+from indexer.protocols.hyperliquid.decode import decode_position, margin_summary_call, position_call
+from indexer.protocols.hyperliquid.margin import MarginTier, tier_terms
+from indexer.reads.multicall import MULTICALL3_ADDRESS, decode_aggregate3, encode_aggregate3
+from monitor.health.account import AccountHealth, account_health
 
 T = TypeVar("T")
 USER = "0x" + "ab" * 20

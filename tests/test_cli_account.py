@@ -2,7 +2,8 @@
 
 The world holds GMX v2 traders (one isolated account per position) and Hyperliquid traders (one
 cross account with BTC and ETH, one isolated SOL account). The command's JSON must list exactly
-the adapters' own accounts, with the health and liquidation prices ``monitor.health`` computes
+the adapters' own accounts, with the health and liquidation prices ``monitor.health.account``
+computes
 from the adapters' own reads, and write nothing to the database.
 """
 
@@ -17,16 +18,16 @@ from typing import Any
 
 import pytest
 
+from cli.account import WalletAccount, read_protocol, wallet_document
+from devnet.demo import DEVNET_CHAIN_ID
 from devnet.deploy import Devnet
 from devnet.gmx import devnet_address
 from devnet.scenario import World, build_world
 from indexer.models import E30, Collateral, MarginAccount, MarginMode, Position
 from indexer.protocols.base import ProtocolAdapter
-from indexer.protocols.hyperliquid import HyperliquidAdapter
-from indexer.rpc import RpcClient
-from monitor.cli_account import WalletAccount, read_protocol, wallet_document
-from monitor.demo import DEVNET_CHAIN_ID
-from monitor.health import AccountHealth, account_health
+from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
+from indexer.rpc.client import RpcClient
+from monitor.health.account import AccountHealth, account_health
 from tests.config_helpers import clean_env as clean_env
 from tests.config_helpers import one_error_line, run, world_config_file, write_config
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from devnet.deploy import Devnet
 from devnet.scenario import World, build_world
-from indexer.db import make_engine
+from indexer.store.engine import make_engine
 from tests.config_helpers import clean_env as clean_env
 from tests.config_helpers import one_error_line, run, world_config_file, write_config
 

@@ -11,16 +11,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from indexer.config import (
-    Config,
-    ThresholdOverride,
-    WalletConfig,
-    example_config,
-    load_config,
-    normalize_address,
-    write_example,
-)
-from indexer.deployments import KNOWN_DEPLOYMENTS, PROTOCOLS
+from indexer.config.deployments import KNOWN_DEPLOYMENTS, PROTOCOLS, example_config
+from indexer.config.loader import Config, load_config, write_example
+from indexer.config.scalars import normalize_address
+from indexer.config.sections import ThresholdOverride, WalletConfig
 from indexer.errors import ConfigError, UserError
 from tests.config_helpers import clean_env as clean_env
 

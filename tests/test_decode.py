@@ -12,11 +12,11 @@ from eth_abi.exceptions import DecodingError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indexer.abi import abi_entry, event_signature, load_abi, topic0
-from indexer.abi_codec import compile_codec
-from indexer.decode import EVENT_LOG_DATA_TYPE, DecodedLog, LogDecoder
+from indexer.decode.abi import abi_entry, event_signature, load_abi, topic0
+from indexer.decode.codec import compile_codec
+from indexer.decode.logs import EVENT_LOG_DATA_TYPE, DecodedLog, LogDecoder
 from indexer.errors import DecodeError
-from indexer.protocols.gmx_keys import event_name_hash
+from indexer.protocols.gmx_v2.keys import event_name_hash
 
 Param = dict[str, Any]
 

@@ -10,10 +10,10 @@ from eth_abi.abi import encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.abi import load_abi
-from indexer.decode import LogDecoder
-from indexer.decode_json import JsonLogDecoder
-from indexer.types import json_safe
+from indexer.decode.abi import load_abi
+from indexer.decode.json_args import JsonLogDecoder
+from indexer.decode.logs import LogDecoder
+from indexer.store.columns import json_safe
 from tests.test_decode import ANSWER_UPDATED, answer_log, event_log_data, gmx_log
 
 GMX_EVENTS = load_abi("gmx_v2/EventEmitter.json")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from monitor.demo import Script, run_demo
+from devnet.demo import Script, run_demo
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from indexer.errors import RetryableError
-from indexer.ranges import split_range
-from indexer.rpc import RpcClient
-from indexer.rpc_errors import RpcRangeTooLarge
+from indexer.rpc.client import RpcClient
+from indexer.rpc.faults import RpcRangeTooLarge
+from indexer.rpc.ranges import split_range
 from tests.fixtures.faulty_proxy import (
     FAULTS,
     PROVIDER_RANGE_ERRORS,

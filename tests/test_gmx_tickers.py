@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.errors import ConfigError, DecodeError, RetryableError
-from indexer.gmx_tickers import TickerPrice, fetch_ticker_prices, parse_tickers
-from indexer.protocols.gmx_v2_decode import GmxToken
+from indexer.protocols.gmx_v2.decode import GmxToken
+from indexer.protocols.gmx_v2.tickers import TickerPrice, fetch_ticker_prices, parse_tickers
 from tests.fixtures.gmx_tickers_api import TickersApi
 
 WETH = "0x82aF49447D8a07e3bd95BD0d56f35241523fBab1"

@@ -14,7 +14,7 @@ from fractions import Fraction
 import pytest
 
 from indexer.models import E30, Collateral, MarginAccount, MarginMode, Position
-from monitor.health import (
+from monitor.health.account import (
     account_health,
     liquidation_price,
     shock_to_liquidation,

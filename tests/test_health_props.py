@@ -13,7 +13,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from indexer.models import Collateral, MarginAccount, MarginMode
-from monitor.health import account_health, shocked
+from monitor.health.account import account_health, shocked
 from tests.health_helpers import (
     ASSETS,
     MARKS,

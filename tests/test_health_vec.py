@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.models import MarginAccount, MarginMode, Position
-from monitor.health import account_health
-from monitor.health_vec import BookHealth, compile_accounts, evaluate
+from monitor.health.account import account_health
+from monitor.health.book import BookHealth, compile_accounts, evaluate
 from tests.health_helpers import (
     USDC,
     accounts,

@@ -148,9 +148,9 @@ def test_console_prints_one_plain_line_without_interpreting_markup() -> None:
 
     from rich.console import Console
 
-    from indexer.tables import Level
+    from monitor.alerts.levels import Level
+    from monitor.delivery.outbox import Delivery
     from monitor.notify.console import ConsoleNotifier
-    from monitor.outbox import Delivery
     from tests.test_outbox import T0
 
     out = StringIO()

@@ -14,8 +14,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel
 
-from indexer import tables
-from indexer.db import (
+from indexer.errors import ConfigError, SchemaError
+from indexer.store import tables
+from indexer.store.columns import utcnow
+from indexer.store.engine import (
     MIGRATIONS_DIR,
     current_revision,
     ensure_schema,
@@ -26,8 +28,6 @@ from indexer.db import (
     session,
     upgrade,
 )
-from indexer.errors import ConfigError, SchemaError
-from indexer.types import utcnow
 
 TABLES = {
     "accounts",

@@ -18,18 +18,18 @@ import pytest
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
+from devnet.demo import DEMO_CHAT, DEMO_TOKEN, demo_config
 from devnet.deploy import Devnet
 from devnet.scenario import World, build_world
 from devnet.telegram_api import TelegramApi
-from indexer.config import Config
-from indexer.db import ensure_schema, make_engine
-from indexer.tables import Level
-from monitor.alerting import Decided
-from monitor.demo import DEMO_CHAT, DEMO_TOKEN, demo_config
-from monitor.monitor import Monitor
-from monitor.notify.base import Notifier
+from indexer.config.loader import Config
+from indexer.store.engine import ensure_schema, make_engine
+from monitor.alerts.apply import Decided
+from monitor.alerts.levels import Level
+from monitor.delivery.worker import Notifier
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.telegram import TelegramNotifier
+from monitor.runtime.service import Monitor
 from tests.fixtures.faulty_proxy import FaultyProxy
 from tests.monitor_helpers import (
     WARNING_LEVELS,

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from devnet.demo import demo_config
 from devnet.deploy import Devnet
 from devnet.scenario import build_world
-from indexer.config import Config
-from indexer.tables import Level
-from indexer.types import utcnow
-from monitor.demo import demo_config
-from monitor.monitor import Monitor
+from indexer.config.loader import Config
+from indexer.store.columns import utcnow
+from monitor.alerts.levels import Level
+from monitor.runtime.service import Monitor
 from tests.monitor_helpers import alert_rows
 
 pytestmark = pytest.mark.chain

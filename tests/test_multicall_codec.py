@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer.errors import DecodeError
-from indexer.multicall import (
+from indexer.reads.multicall import (
     AGGREGATE3_SELECTOR,
     Call3,
     decode_aggregate3,

@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 
-from indexer.config import Config
-from indexer.tables import Level
+from indexer.config.loader import Config
+from monitor.alerts.levels import Level
+from monitor.delivery.outbox import Delivery
 from monitor.notify import build_notifiers, channels_for, close_notifiers
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.telegram import TelegramNotifier
 from monitor.notify.webhook import WebhookNotifier
-from monitor.outbox import Delivery
 from tests.outbox_helpers import T0, alert_payload
 
 

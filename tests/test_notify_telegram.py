@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from indexer.errors import RetryableError
-from indexer.tables import Level, OutboxMessage
-from monitor.notify.base import PermanentDeliveryError, deliver_once
+from monitor.alerts.levels import Level
+from monitor.delivery.outbox import Delivery, RetryPolicy, ack, claim
+from monitor.delivery.worker import PermanentDeliveryError, deliver_once
 from monitor.notify.telegram import TelegramNotifier
-from monitor.outbox import Delivery, RetryPolicy, ack, claim
+from monitor.tables import OutboxMessage
 from tests.fixtures.telegram_api import TOKEN, TelegramApi
 from tests.outbox_helpers import T0, add_account, add_alerts, alert_payload, statuses
 

@@ -13,8 +13,9 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
 from indexer.errors import RetryableError
-from indexer.tables import Level
-from monitor.notify.base import PermanentDeliveryError, deliver_once
+from monitor.alerts.levels import Level
+from monitor.delivery.outbox import Delivery, RetryPolicy
+from monitor.delivery.worker import PermanentDeliveryError, deliver_once
 from monitor.notify.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -22,7 +23,6 @@ from monitor.notify.webhook import (
     sign,
     verify_signature,
 )
-from monitor.outbox import Delivery, RetryPolicy
 from tests.fixtures.webhook_receiver import SECRET, WebhookReceiver
 from tests.outbox_helpers import T0, add_account, add_alerts, alert_payload, statuses
 

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from indexer.db import session
-from indexer.tables import Level, OutboxMessage, OutboxStatus
-from monitor.outbox import (
+from indexer.store.engine import session
+from monitor.alerts.levels import Level
+from monitor.delivery.outbox import (
     QueueRow,
     RetryPolicy,
     ack,
@@ -24,6 +24,7 @@ from monitor.outbox import (
     fail,
     release,
 )
+from monitor.tables import OutboxMessage, OutboxStatus
 from tests.outbox_helpers import T0, add_account, add_alerts, alert_payload, statuses
 
 POLICY = RetryPolicy(lease_s=60, base_s=10, cap_s=600, max_attempts=3)
@@ -133,7 +134,7 @@ def test_an_unbounded_retry_after_is_bounded_not_a_crash(engine: Engine) -> None
 
 
 def test_postgres_never_jumps_a_row_another_worker_holds(postgres_url: str) -> None:
-    from indexer.db import make_engine, upgrade
+    from indexer.store.engine import make_engine, upgrade
 
     engine = make_engine(postgres_url)
     try:

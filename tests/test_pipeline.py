@@ -9,16 +9,16 @@ import math
 import pytest
 from sqlalchemy.engine import Engine
 
+from devnet.demo import demo_config
 from devnet.deploy import Devnet
 from devnet.gmx import GmxDeployment, deploy_gmx, devnet_address
 from devnet.hyperliquid import install_hyperliquid
 from devnet.scenario import HlPosition, World
-from indexer.account_store import load_accounts
 from indexer.models import AccountStatus, MarginMode
-from indexer.runner import open_rpc
-from monitor.demo import demo_config
-from monitor.health import account_health
-from monitor.pipeline import ChainSync, by_chain, evaluate, sync_chain
+from indexer.scan.runner import open_rpc
+from indexer.store.accounts import load_accounts
+from monitor.health.account import account_health
+from monitor.runtime.chain_pass import ChainSync, by_chain, evaluate, sync_chain
 
 pytestmark = pytest.mark.chain
 

@@ -11,12 +11,12 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
+from devnet.demo import demo_config
 from devnet.deploy import Devnet
 from devnet.scenario import World, build_world
-from indexer.config import Config
-from indexer.runner import open_rpc
-from monitor.demo import demo_config
-from monitor.pipeline import ChainSync, by_chain, sync_chain
+from indexer.config.loader import Config
+from indexer.scan.runner import open_rpc
+from monitor.runtime.chain_pass import ChainSync, by_chain, sync_chain
 from tests.fixtures.gmx_tickers_api import TickersApi
 
 pytestmark = pytest.mark.chain

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.ranges import (
+from indexer.rpc.ranges import (
     RangeAdvice,
     block_count,
     classify_logs_error,

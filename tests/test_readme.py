@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from indexer.config import load_config
-from monitor.cli import app
+from cli.main import app
+from indexer.config.loader import load_config
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.errors import ReorgTooDeep
-from indexer.reorg import Header, find_fork_point, is_linked
+from indexer.scan.reorg import Header, find_fork_point, is_linked
 
 
 def _hash(chain: str, number: int) -> str:
@@ -83,8 +83,8 @@ def test_header_with_unknown_parent_is_linked() -> None:
 
 
 def test_lagging_urls_names_only_those_too_far_behind() -> None:
-    from indexer.rpc_transport import EndpointStats
-    from indexer.scan import lagging_urls
+    from indexer.rpc.transport import EndpointStats
+    from indexer.scan.scanner import lagging_urls
 
     def stats(url: str, head: int | None) -> EndpointStats:
         return EndpointStats(url, 1, 0, 0, False, head, None)

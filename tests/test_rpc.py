@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from indexer.errors import RetryableError, UserError
 from indexer.redact import MASK, redact_text, redact_url
-from indexer.rpc import RpcClient
-from indexer.rpc_errors import (
+from indexer.rpc.client import RpcClient
+from indexer.rpc.faults import (
     BlockNotFound,
     Fault,
     RpcError,

@@ -1,4 +1,4 @@
-"""The alert state machine, one transition per row (monitor.rules, monitor.rules_policy)."""
+"""The alert state machine, one transition per row (monitor.alerts.rules, monitor.alerts.policy)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from indexer.config_models import AlertConfig, Thresholds, WalletConfig
+from indexer.config.sections import AlertConfig, Thresholds, WalletConfig
 from indexer.errors import ConfigError
-from indexer.tables import Level
-from monitor.health import AccountHealth, PositionRisk
-from monitor.rules import AlertDecision, AlertState, Policy, PriceFreshness, Report, step
+from monitor.alerts.levels import Level
+from monitor.alerts.rules import AlertDecision, AlertState, Policy, PriceFreshness, Report, step
+from monitor.health.account import AccountHealth, PositionRisk
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 HEARTBEAT_S = 3600.0

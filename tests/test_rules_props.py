@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.config_models import Thresholds
-from indexer.tables import Level
-from monitor.rules import AlertDecision, AlertState, Policy, PriceFreshness, Report, step
-from monitor.rules_policy import LADDER, rank
+from indexer.config.sections import Thresholds
+from monitor.alerts.levels import Level
+from monitor.alerts.policy import LADDER, rank
+from monitor.alerts.rules import AlertDecision, AlertState, Policy, PriceFreshness, Report, step
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 HEARTBEAT_S = 600.0

@@ -25,12 +25,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from devnet.demo import DEMO_CHAT, DEMO_TOKEN, demo_config
 from devnet.scenario import World
 from devnet.telegram_api import TelegramApi
-from indexer.db import ensure_schema, make_engine
-from indexer.tables import OutboxMessage, OutboxStatus
-from indexer.types import utcnow
-from monitor.demo import DEMO_CHAT, DEMO_TOKEN, demo_config
+from indexer.store.columns import utcnow
+from indexer.store.engine import ensure_schema, make_engine
+from monitor.tables import OutboxMessage, OutboxStatus
 from tests.monitor_helpers import (
     alert_rows,
     duplicate_keys,
@@ -70,7 +70,7 @@ class MonitorProcess:
         env["PERPWATCH_TELEGRAM_BOT_TOKEN"] = DEMO_TOKEN  # secrets come from the environment
         with self.out.open("wb") as out, self.err.open("wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "monitor.cli", "--config", str(self.config), "run"],
+                [sys.executable, "-m", "cli.main", "--config", str(self.config), "run"],
                 stdout=out, stderr=err, env=env, cwd=self.logs,
             )  # fmt: skip
 

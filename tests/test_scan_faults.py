@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from devnet.solc import Artifact
-from indexer.scan import ScanProgress, ScanSettings
+from indexer.scan.scanner import ScanProgress, ScanSettings
 from tests.fixtures.faulty_proxy import FAULTS, PROVIDER_RANGE_ERRORS, FaultyProxy
 from tests.scan_helpers import Filled, backfill, filled_node, index_state
 

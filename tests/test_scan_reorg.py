@@ -18,11 +18,11 @@ from sqlalchemy.engine import Engine
 from devnet.chain import Anvil
 from devnet.solc import Artifact
 from indexer.errors import ReorgTooDeep
-from indexer.rpc import RpcClient
-from indexer.runner import default_decoder
-from indexer.scan import Scanner, ScanProgress, ScanSettings
-from indexer.scan_rows import LogSource
-from indexer.scan_store import ScanStore
+from indexer.rpc.client import RpcClient
+from indexer.scan.rows import LogSource
+from indexer.scan.runner import default_decoder
+from indexer.scan.scanner import Scanner, ScanProgress, ScanSettings
+from indexer.store.cursors import ScanStore
 from tests.scan_helpers import (
     CHAIN_ID,
     answers,

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from indexer.reorg import Header
-from indexer.scan import RangeBatch
-from indexer.scan_rows import EventRow, LogSource, Touch, TouchKind
-from indexer.scan_store import ScanStore
-from indexer.tables import TouchedAccount
+from indexer.scan.reorg import Header
+from indexer.scan.rows import EventRow, LogSource, Touch, TouchKind
+from indexer.scan.scanner import RangeBatch
+from indexer.store.cursors import ScanStore
+from indexer.store.tables import TouchedAccount
 from tests.scan_helpers import IndexState, index_state
 
 CHAIN = 31337

@@ -13,7 +13,7 @@ import pytest
 from devnet.deploy import Devnet
 from devnet.gmx import GmxDeployment, deploy_gmx
 from devnet.solc import Artifact
-from indexer.abi import (
+from indexer.decode.abi import (
     AbiEntry,
     canonical_type,
     event_signature,
@@ -21,9 +21,9 @@ from indexer.abi import (
     load_abi,
     topic0,
 )
-from indexer.decode import LogDecoder
+from indexer.decode.logs import LogDecoder
 from indexer.models import E30
-from indexer.protocols import gmx_keys
+from indexer.protocols.gmx_v2 import keys as gmx_keys
 
 pytestmark = pytest.mark.chain
 

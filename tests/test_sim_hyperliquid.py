@@ -9,8 +9,8 @@ from eth_abi import decode, encode
 
 from devnet.deploy import Devnet, TransactionReverted
 from devnet.hyperliquid import HlDeployment, install_hyperliquid
-from indexer.abi import canonical_type, load_json
-from indexer.multicall import MULTICALL3_ADDRESS, Call3, decode_aggregate3, encode_aggregate3
+from indexer.decode.abi import canonical_type, load_json
+from indexer.reads.multicall import MULTICALL3_ADDRESS, Call3, decode_aggregate3, encode_aggregate3
 
 pytestmark = pytest.mark.chain
 

@@ -15,20 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
 
-from indexer.db import session
-from indexer.tables import (
-    Account,
-    Alert,
-    Collateral,
-    HealthSnapshot,
-    Level,
-    MarginMode,
-    OutboxMessage,
-    Position,
-    RawEvent,
-    validated,
-)
-from indexer.types import (
+from indexer.store.columns import (
     INT256_MIN,
     UINT256_MAX,
     ExactIntType,
@@ -36,6 +23,10 @@ from indexer.types import (
     check_exact_int,
     json_safe,
 )
+from indexer.store.engine import session
+from indexer.store.tables import Account, Collateral, MarginMode, Position, RawEvent, validated
+from monitor.alerts.levels import Level
+from monitor.tables import Alert, HealthSnapshot, OutboxMessage
 
 OWNER = "0x" + "ab" * 20
 exact_ints = st.integers(min_value=INT256_MIN, max_value=UINT256_MAX)

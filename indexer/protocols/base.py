@@ -2,7 +2,8 @@
 
 An adapter holds a protocol's deployment facts and knows its ABIs. It never talks to a node or
 a database: it returns log filters and eth_calls as data, and decodes bytes into the normal
-form. :mod:`indexer.scan` runs its log source; :mod:`indexer.state` runs its reads through
+form. :mod:`indexer.scan.scanner` runs its log source; :mod:`indexer.reads.execute` runs its reads
+through
 Multicall3 and hands the results back to the ``decode`` function of the :class:`Read`.
 
     adapter = ADAPTERS["gmx_v2"](chain_id=42161, addresses={...}, start_block=107737756)
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from indexer.models import MarginAccount
-from indexer.multicall import Call3
-from indexer.scan_rows import EventRow, LogSource, Touch
+from indexer.reads.multicall import Call3
+from indexer.scan.rows import EventRow, LogSource, Touch
 
 T = TypeVar("T")
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from indexer.config import Config
-from indexer.config_models import ChannelsConfig
-from monitor.notify.base import Notifier, channel_kind
+from indexer.config.loader import Config
+from indexer.config.sections import ChannelsConfig
+from monitor.delivery.worker import Notifier, channel_kind
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.telegram import TelegramNotifier
 from monitor.notify.webhook import WebhookNotifier

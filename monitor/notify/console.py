@@ -14,9 +14,9 @@ from typing import Any, Self
 from rich.console import Console
 from rich.text import Text
 
-from indexer.config import Config
+from indexer.config.loader import Config
+from monitor.delivery.outbox import Delivery
 from monitor.notify.base import delivery_text
-from monitor.outbox import Delivery
 
 __all__ = ["ConsoleNotifier"]
 

@@ -57,7 +57,7 @@ class AlertPayload(TypedDict):
     """Everything a notifier needs to tell a human about one alert (stored as the alert JSON).
 
     ``health`` is equity / maintenance (None when the maintenance requirement is zero);
-    ``level`` is an ``indexer.tables.Level`` value; ``previous_level`` is set on escalation.
+    ``level`` is an ``monitor.alerts.levels.Level`` value; ``previous_level`` is set on escalation.
     """
 
     chain_id: int

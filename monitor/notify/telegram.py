@@ -24,12 +24,13 @@ from typing import Any, Self
 import httpx
 from pydantic import SecretStr
 
-from indexer.config import Config
+from indexer.config.loader import Config
 from indexer.errors import ConfigError, RetryableError
 from indexer.redact import MASK
-from monitor.notify.base import PermanentDeliveryError, channel_target, delivery_text
+from monitor.delivery.outbox import Delivery
+from monitor.delivery.worker import PermanentDeliveryError, channel_target
+from monitor.notify.base import delivery_text
 from monitor.notify.message import format_html
-from monitor.outbox import Delivery
 
 __all__ = ["ChatRateLimiter", "TelegramNotifier"]
 

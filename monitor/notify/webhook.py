@@ -29,12 +29,13 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
-from indexer.config import Config
+from indexer.config.loader import Config
 from indexer.errors import ConfigError, RetryableError
 from indexer.redact import redact_text, redact_url
-from indexer.rpc_errors import parse_retry_after
-from monitor.notify.base import PermanentDeliveryError, delivery_text
-from monitor.outbox import Delivery
+from indexer.rpc.faults import parse_retry_after
+from monitor.delivery.outbox import Delivery
+from monitor.delivery.worker import PermanentDeliveryError
+from monitor.notify.base import delivery_text
 
 __all__ = [
     "SIGNATURE_HEADER",

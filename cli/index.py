@@ -1,0 +1,144 @@
+"""``perpwatch index``: scan every configured protocol's logs, with progress and a summary."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from indexer.config.loader import Config
+from indexer.errors import UserError
+from indexer.registry import ChainJobs, scan_jobs
+from indexer.scan.rows import LogSource
+from indexer.scan.runner import chain_settings, index_chain, open_rpc
+from indexer.scan.scanner import ScanProgress
+from indexer.store.cursors import ScanStore
+from indexer.store.engine import ensure_schema, make_engine
+
+
+def run_index(
+    cfg: Config,
+    console: Console,
+    *,
+    from_block: int | None,
+    to_block: int | None,
+    follow: bool,
+    as_json: bool,
+) -> list[dict[str, Any]]:
+    """Index every chain of ``cfg``; returns one summary row per log source."""
+    plan = scan_jobs(cfg)
+    if not plan:
+        raise UserError("nothing to index: the config has no protocol with events on a chain")
+    if follow and to_block is not None:
+        raise UserError("--follow and --to-block exclude each other")
+    engine = make_engine(cfg.database_url)
+    ensure_schema(engine)
+    store = ScanStore(engine)
+    started = time.monotonic()
+    with _progress(console, enabled=not as_json) as progress:
+        results = asyncio.run(
+            _index_all(
+                plan, store, progress, from_block=from_block, to_block=to_block, follow=follow
+            )
+        )
+    rows = [_summary(source, result, time.monotonic() - started) for source, result in results]
+    if as_json:
+        console.print_json(orjson.dumps(rows).decode())
+    else:
+        console.print(_table(rows))
+    return rows
+
+
+async def _index_all(
+    plan: list[ChainJobs],
+    store: ScanStore,
+    progress: Progress | None,
+    **options: Any,
+) -> list[tuple[LogSource, ScanProgress]]:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks: dict[LogSource, TaskID] = {}
+
+    def on_progress(source: LogSource, state: ScanProgress) -> None:
+        if progress is None:
+            return
+        if source not in tasks:
+            tasks[source] = progress.add_task(source.name, total=state.blocks_total, rates="")
+        blocks_s, logs_s = state.rates()
+        progress.update(
+            tasks[source],
+            completed=state.blocks_done,
+            total=max(state.blocks_total, 1),
+            rates=f"{blocks_s:,.0f} blocks/s  {logs_s:,.0f} logs/s  {state.logs:,} logs",
+        )
+
+    async def one_chain(chain_jobs: ChainJobs) -> list[tuple[LogSource, ScanProgress]]:
+        async with open_rpc(chain_jobs.chain) as rpc:
+            results = await index_chain(
+                rpc,
+                chain_settings(chain_jobs.chain),
+                store,
+                chain_jobs.jobs,
+                stop=stop,
+                on_progress=on_progress,
+                **options,
+            )
+        return [(job.source, result) for job, result in zip(chain_jobs.jobs, results, strict=True)]
+
+    per_chain = await asyncio.gather(*(one_chain(c) for c in plan))
+    return [item for chain_results in per_chain for item in chain_results]
+
+
+@contextmanager
+def _progress(console: Console, *, enabled: bool) -> Iterator[Progress | None]:
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[rates]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        yield progress
+
+
+def _summary(source: LogSource, result: ScanProgress, elapsed_s: float) -> dict[str, Any]:
+    return {
+        "source": source.name,
+        "chain_id": source.chain_id,
+        "from_block": result.first_block,
+        "to_block": result.next_block - 1,
+        "blocks": result.blocks_done,
+        "logs": result.logs,
+        "ranges": result.ranges,
+        "splits": result.splits,
+        "reorgs": result.reorgs,
+        "seconds": round(elapsed_s, 3),
+    }
+
+
+_TABLE_COLUMNS = ("source", "from_block", "to_block", "blocks", "logs", "reorgs", "seconds")
+
+
+def _table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="indexed")
+    for column in _TABLE_COLUMNS:
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for row in rows:
+        table.add_row(
+            *(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in _TABLE_COLUMNS)
+        )
+    return table

@@ -1,0 +1,322 @@
+"""perpwatch's configuration sections: chains, protocols, wallets, alert thresholds, channels.
+
+Each model is strict and frozen (``STRICT``); ``indexer.config.loader.Config`` assembles them and
+runs
+the checks that span sections (unique chains, known chain names, threshold ordering per wallet).
+
+    >>> Thresholds().merged(ThresholdOverride(critical=1.3)).critical
+    1.3
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from indexer.config.deployments import KNOWN_DEPLOYMENTS, PROTOCOLS, known_protocols
+from indexer.config.scalars import STRICT, Address, ChatId, EnvName, HttpUrl, RpcUrl, Slug, invalid
+from indexer.redact import redact_url
+
+__all__ = [
+    "AlertConfig", "ChainConfig", "ChannelsConfig", "ProtocolConfig", "TelegramConfig",
+    "ThresholdOverride", "Thresholds", "WalletConfig", "WebhookConfig", "check_unique",
+    "raw_chain_ids",
+]  # fmt: skip
+
+# --- chains, protocols, wallets -------------------------------------------------------------------
+
+
+class ChainConfig(BaseModel):
+    """One EVM chain and how to reach it.
+
+    ``rpc_urls`` are tried in order (failover). RPC URLs often embed API keys, so
+    ``rpc_urls_env`` may name an environment variable holding comma-separated URLs; they come
+    first, followed by any ``rpc_urls`` from the file. ``block_time`` is in seconds;
+    ``finality_blocks`` is how far below the head a block counts as final; the head counts as
+    stalled after ``stall_after_blocks`` expected block times without a new block.
+    """
+
+    model_config = STRICT
+
+    name: Slug
+    chain_id: int = Field(gt=0)
+    rpc_urls: tuple[RpcUrl, ...] = Field(default=(), repr=False)
+    rpc_urls_env: EnvName | None = None
+    finality_blocks: int = Field(ge=0)
+    max_block_range: int = Field(default=2000, ge=1)
+    block_time: float = Field(gt=0)
+    stall_after_blocks: int = Field(default=10, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _urls_from_env(cls, data: Any) -> Any:
+        # Before validation so env URLs get the same per-URL checks (and redaction) as file ones.
+        if not isinstance(data, dict) or not isinstance(data.get("rpc_urls_env"), str):
+            return data
+        var = data["rpc_urls_env"]
+        urls = [u.strip() for u in os.environ.get(var, "").split(",") if u.strip()]
+        if not urls:
+            raise invalid("rpc_urls_env", f"environment variable {var} is not set or empty")
+        from_file = data.get("rpc_urls", [])
+        if not isinstance(from_file, list | tuple):
+            return data
+        return {**data, "rpc_urls": [*urls, *from_file]}
+
+    @model_validator(mode="after")
+    def _has_urls(self) -> ChainConfig:
+        if not self.rpc_urls:
+            raise invalid("rpc_urls", "give at least one URL (or rpc_urls_env)")
+        return self
+
+    @property
+    def redacted_urls(self) -> tuple[str, ...]:
+        """The RPC URLs made safe for logs and error messages (see ``redact_url``)."""
+        return tuple(redact_url(u) for u in self.rpc_urls)
+
+
+class TokenConfig(BaseModel):
+    """A token a protocol prices: normal-form ``asset`` name, ``decimals`` of its smallest unit,
+    and its Chainlink USD feed (GMX v2)."""
+
+    model_config = STRICT
+
+    asset: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    decimals: int = Field(ge=0, le=77)
+    feed: Address | None = None
+
+
+class GmxMarketConfig(BaseModel):
+    """A GMX v2 market: positions on ``index_token``, collateral in ``long_token`` or
+    ``short_token`` (every token must be listed in the protocol's ``tokens``)."""
+
+    model_config = STRICT
+
+    market_token: Address
+    index_token: Address
+    long_token: Address
+    short_token: Address
+
+
+class ProtocolConfig(BaseModel):
+    """One protocol deployment to index, on a configured chain.
+
+    When validated inside a ``Config``, ``addresses`` and ``start_block`` (and GMX's
+    ``tickers_url``) default to the known mainnet deployment for the chain's ``chain_id``
+    (``indexer.config.deployments.KNOWN_DEPLOYMENTS``); values given here win. ``dexes`` (perp dex
+    indices, 0 = main) and ``markets`` (asset ids; empty = every listed market) apply to
+    hyperliquid only; ``price_feeds`` maps a symbol to a Chainlink feed address.
+    """
+
+    model_config = STRICT
+
+    name: str
+    chain: str
+    addresses: dict[str, Address] = Field(default_factory=dict)
+    start_block: int = Field(default=0, ge=0)
+    tickers_url: HttpUrl | None = None
+    dexes: tuple[Annotated[int, Field(ge=0)], ...] = (0,)
+    markets: tuple[Annotated[int, Field(ge=0)], ...] = ()
+    price_feeds: dict[str, Address] = Field(default_factory=dict)
+    tokens: dict[Address, TokenConfig] = Field(default_factory=dict)
+    gmx_markets: tuple[GmxMarketConfig, ...] = ()
+    # Chainlink USD feeds update at least every 24 h (plus on a deviation): older is stale, and
+    # an account valued with a stale price is reported unknown, never safe.
+    price_heartbeat_s: float = Field(default=90_000, gt=0)
+    # GMX v2 only: "tickers" values positions with GMX's HTTP tickers (``tickers_url``).
+    price_source: Literal["chainlink", "tickers"] = "chainlink"
+
+    @field_validator("name")
+    @classmethod
+    def _known_protocol(cls, name: str) -> str:
+        if name not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {name!r} (known: {known_protocols()})")
+        return name
+
+    @model_validator(mode="after")
+    def _fits_protocol(self) -> ProtocolConfig:
+        spec = PROTOCOLS[self.name]
+        for key in self.addresses:
+            if key not in spec.address_keys:
+                known = ", ".join(spec.address_keys) or "none"
+                raise invalid(f"addresses.{key}", f"not a {self.name} address (known: {known})")
+        missing = [k for k in spec.required_addresses if k not in self.addresses]
+        if missing:
+            chains = ", ".join(str(c) for p, c in KNOWN_DEPLOYMENTS if p == self.name)
+            raise invalid(
+                "addresses",
+                f"missing {', '.join(missing)}: give them, or use a chain whose chain_id has a "
+                f"known {self.name} deployment ({chains or 'none'})",
+            )
+        options = {"tickers_url", "dexes", "markets", "tokens", "gmx_markets", "price_source"}
+        for option in sorted(options & self.model_fields_set):
+            if option not in spec.options:
+                raise invalid(option, f"does not apply to {self.name}")
+        if self.price_source == "tickers" and self.tickers_url is None:
+            raise invalid("tickers_url", 'required with price_source = "tickers"')
+        for index, market in enumerate(self.gmx_markets):
+            for field in ("index_token", "long_token", "short_token"):
+                if getattr(market, field) not in self.tokens:
+                    raise invalid(f"gmx_markets[{index}].{field}", "not listed in tokens")
+        return self
+
+
+class ThresholdOverride(BaseModel):
+    """Health-factor thresholds that override the global ones; unset fields inherit."""
+
+    model_config = STRICT
+
+    warning: float | None = Field(default=None, gt=1)
+    critical: float | None = Field(default=None, gt=1)
+    clear_margin: float | None = Field(default=None, ge=0, lt=1)
+    distance_pct: float | None = Field(default=None, gt=0, lt=100)
+
+    def overrides(self) -> dict[str, float]:
+        """The threshold fields this override sets."""
+        return {k: v for k, v in self.model_dump(include=_THRESHOLD_KEYS).items() if v is not None}
+
+
+_THRESHOLD_KEYS = {"warning", "critical", "clear_margin", "distance_pct"}
+
+
+class WalletConfig(ThresholdOverride):
+    """A watched wallet, with optional per-wallet thresholds (e.g. ``critical = 1.3``)."""
+
+    address: Address
+    label: str = Field(default="", max_length=64)
+
+
+class Thresholds(BaseModel):
+    """Effective alert thresholds for one account; health factor = equity / maintenance.
+
+    Warn at ``health <= warning``, critical at ``health <= critical`` (both > 1, critical below
+    warning). An alert clears only once health rises above ``threshold * (1 + clear_margin)``
+    (hysteresis). ``distance_pct``, when set, also triggers a warning when the price is within
+    that many percent of the liquidation price.
+    """
+
+    model_config = STRICT
+
+    warning: float = Field(default=1.5, gt=1)
+    critical: float = Field(default=1.15, gt=1)
+    clear_margin: float = Field(default=0.05, ge=0, lt=1)
+    distance_pct: float | None = Field(default=None, gt=0, lt=100)
+
+    def clear_above(self, threshold: float) -> float:
+        """The health factor an alert raised at ``threshold`` must exceed to clear."""
+        return threshold * (1 + self.clear_margin)
+
+    def merged(self, *overrides: ThresholdOverride | None) -> Thresholds:
+        """These thresholds with ``overrides`` applied in order (later ones win)."""
+        values = self.model_dump(include=_THRESHOLD_KEYS)
+        for override in overrides:
+            values.update(override.overrides() if override else {})
+        return Thresholds(**values)
+
+    def ordering_problem(self) -> str | None:
+        """Why these thresholds are inconsistent, or None."""
+        if self.critical >= self.warning:
+            return f"critical ({self.critical}) must be below warning ({self.warning})"
+        return None
+
+
+class AlertConfig(Thresholds):
+    """Global thresholds plus per-protocol overrides (``[alerts.protocols.gmx_v2]``)."""
+
+    protocols: dict[str, ThresholdOverride] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AlertConfig:
+        if problem := self.ordering_problem():
+            raise ValueError(problem)
+        for name, override in self.protocols.items():
+            if name not in PROTOCOLS:
+                raise invalid(f"protocols.{name}", f"unknown protocol (known: {known_protocols()})")
+            if problem := self.merged(override).ordering_problem():
+                raise invalid(f"protocols.{name}", problem)
+        return self
+
+    def for_account(self, protocol: str, wallet: WalletConfig | None = None) -> Thresholds:
+        """Thresholds for an account: wallet overrides beat protocol overrides beat globals."""
+        return self.merged(self.protocols.get(protocol), wallet)
+
+
+# --- channels -------------------------------------------------------------------------------------
+
+
+class TelegramConfig(BaseModel):
+    """Telegram Bot API channel; the bot token comes from ``PERPWATCH_TELEGRAM_BOT_TOKEN``.
+
+    ``per_chat_rate_per_min`` caps messages per chat per minute (Telegram allows about 20 a minute
+    into one group).
+    """
+
+    model_config = STRICT
+
+    enabled: bool = False
+    base_url: HttpUrl = "https://api.telegram.org"
+    chat_ids: tuple[ChatId, ...] = ()
+    per_chat_rate_per_min: int = Field(default=20, ge=1)
+
+    @model_validator(mode="after")
+    def _has_chats(self) -> TelegramConfig:
+        if self.enabled and not self.chat_ids:
+            raise invalid("chat_ids", "telegram is enabled but no chat_ids are given")
+        return self
+
+
+class WebhookConfig(BaseModel):
+    """HTTP webhook channel; bodies are signed with ``PERPWATCH_WEBHOOK_SECRET`` when it is set.
+
+    The URL is hidden from ``repr``: webhook URLs (Slack, Discord) embed their own tokens.
+    """
+
+    model_config = STRICT
+
+    enabled: bool = False
+    url: HttpUrl | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _has_url(self) -> WebhookConfig:
+        if self.enabled and self.url is None:
+            raise invalid("url", "the webhook is enabled but has no url")
+        return self
+
+
+class ChannelsConfig(BaseModel):
+    """Where alerts go."""
+
+    model_config = STRICT
+
+    console: bool = True
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+
+
+# --- checks across sections (run by Config) ------------------------------------------------------
+
+
+def raw_chain_ids(chains: object) -> dict[str, object] | None:
+    """Chain name -> raw chain_id from unvalidated input; None if any chain lacks a string name."""
+    if not isinstance(chains, list | tuple):
+        return None
+    ids: dict[str, object] = {}
+    for i, raw in enumerate(chains):
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+            return None
+        if raw["name"] in ids:  # checked here: protocols are matched to chains by name
+            first = list(ids).index(raw["name"])
+            raise invalid(f"chains[{i}].name", f"duplicate of chains[{first}]")
+        ids[raw["name"]] = raw.get("chain_id")
+    return ids
+
+
+def check_unique(section: str, key: str, values: Iterable[object]) -> None:
+    """Raise ``invalid`` at ``section[i].key`` for the first value seen before."""
+    seen: dict[object, int] = {}
+    for i, value in enumerate(values):
+        if value in seen:
+            raise invalid(f"{section}[{i}].{key}", f"duplicate of {section}[{seen[value]}]")
+        seen[value] = i

@@ -1,0 +1,279 @@
+"""GMX v2 return data → perpwatch's normal form. Pure: bytes in, values out.
+
+``Reader.getAccountPositions`` returns ``Position.Props[]`` in the v2.2 layout (PROTOCOLS.md
+§1.3), decoded with the official ABI in ``contracts_abi/gmx_v2``. Each position becomes one
+isolated :class:`MarginAccount` (§1.8 "→ NF"):
+
+- equity: ``collateralAmount - funding owed`` of the collateral token (funding is owed in
+  collateral tokens, so subtracting it keeps equity exact at every price), plus price PnL
+  ``±(sizeInTokens·P - sizeInUsd)``, minus ``pending_fees`` = closing fee
+  (POSITION_FEE_FACTOR(market, false)·sizeInUsd) + borrowing
+  (sizeInUsd·(cumulativeBorrowingFactor - position.borrowingFactor)).
+- maintenance: ``max(minCollateralUsd, minCollateralFactorForLiquidation·sizeInUsd, 1e-30)``.
+
+Caveats: price impact (v2.2 ``pendingImpactAmount`` and the impact of closing) and the profit
+cap are not modelled; the DataStore's cumulative borrowing factor and funding per size are the
+values as of the market's last update, so fees accrued since then are missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from eth_abi.abi import encode
+from eth_utils.crypto import keccak
+
+from indexer.decode.abi import abi_entry
+from indexer.decode.codec import compile_codec
+from indexer.errors import DecodeError
+from indexer.models import E30, Collateral, MarginAccount, MarginMode, Position
+from indexer.protocols.gmx_v2.keys import base_key
+
+PROTOCOL = "gmx_v2"
+FUNDING_PRECISION = E30 * 10**15
+"""``fundingFeeAmountPerSize`` scale: amount owed = sizeInUsd · Δ / (1e30 · 1e15), rounded up."""
+
+CUMULATIVE_BORROWING_FACTOR = base_key("CUMULATIVE_BORROWING_FACTOR")
+FUNDING_FEE_AMOUNT_PER_SIZE = base_key("FUNDING_FEE_AMOUNT_PER_SIZE")
+
+PositionKeyFn = Callable[[str, str, str, bool], str]
+"""``(account, market, collateral_token, is_long) → "0x…"`` position key."""
+
+_POSITIONS = compile_codec(
+    "tuple", abi_entry("gmx_v2/SyntheticsReader.json", "getAccountPositions")["outputs"]
+)
+_UINT = compile_codec("tuple", [{"type": "uint256"}])
+_ROUND = compile_codec(
+    "tuple", abi_entry("chainlink/AggregatorV3Interface.json", "latestRoundData")["outputs"]
+)
+_DECIMALS = compile_codec(
+    "tuple", abi_entry("chainlink/AggregatorV3Interface.json", "decimals")["outputs"]
+)
+
+
+def cumulative_borrowing_factor_key(market: str, is_long: bool) -> bytes:
+    """``Keys.cumulativeBorrowingFactorKey``: borrowing factor (1e30) accrued per market side."""
+    return bytes(
+        keccak(
+            encode(["bytes32", "address", "bool"], [CUMULATIVE_BORROWING_FACTOR, market, is_long])
+        )
+    )
+
+
+def funding_per_size_key(market: str, collateral_token: str, is_long: bool) -> bytes:
+    """``Keys.fundingFeeAmountPerSizeKey``: funding owed per size (scale 1e45) by side and
+    collateral token."""
+    return bytes(
+        keccak(
+            encode(
+                ["bytes32", "address", "address", "bool"],
+                [FUNDING_FEE_AMOUNT_PER_SIZE, market, collateral_token, is_long],
+            )
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GmxToken:
+    """A token as perpwatch sees it: normal-form ``asset`` (WETH → ``"ETH"``), ``decimals`` of
+    its smallest unit, and its Chainlink USD ``feed`` (lower-case address) if one is known."""
+
+    asset: str
+    decimals: int
+    feed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GmxMarket:
+    """A GMX market (lower-case addresses): positions on ``index_token``, collateral in the
+    ``long_token`` or ``short_token``."""
+
+    market_token: str
+    index_token: str
+    long_token: str
+    short_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarketParams:
+    """A market's DataStore values at one block; factors times 1e30.
+
+    ``borrowing_e30`` is the cumulative borrowing factor by ``is_long``; ``funding_per_size``
+    the funding fee amount per size by ``(collateral_token, is_long)``.
+    """
+
+    market: GmxMarket
+    liquidation_factor_e30: int
+    position_fee_factor_e30: int
+    borrowing_e30: Mapping[bool, int]
+    funding_per_size: Mapping[tuple[str, bool], int]
+
+
+@dataclass(frozen=True, slots=True)
+class GmxPosition:
+    """The fields of ``Position.Props`` (v2.2) that perpwatch uses; addresses lower-case."""
+
+    key: str
+    account: str
+    market: str
+    collateral_token: str
+    size_in_usd_e30: int
+    size_in_tokens_raw: int
+    collateral_raw: int
+    pending_impact_raw: int
+    borrowing_factor_e30: int
+    funding_per_size: int
+    is_long: bool
+
+
+def require_ok(result: tuple[bool, bytes], what: str) -> bytes:
+    """The return data of a successful sub-call.
+
+    Raises:
+        DecodeError: the sub-call failed (its revert data is in the message, hex).
+    """
+    ok, data = result
+    if not ok:
+        raise DecodeError(f"{what} reverted: 0x{data.hex()}")
+    return data
+
+
+def decode_uint(data: bytes) -> int:
+    """A single ``uint256`` return value. Raises DecodeError on malformed data."""
+    (value,) = _UINT.read(data, 0)
+    return int(value)
+
+
+def decode_positions(data: bytes, position_key: PositionKeyFn) -> list[GmxPosition]:
+    """``getAccountPositions`` return data → positions; ``position_key`` derives each key.
+
+    Raises:
+        DecodeError: malformed data.
+    """
+    (props,) = _POSITIONS.read(data, 0)
+    out = []
+    for (account, market, collateral), numbers, (is_long,) in props:
+        size_usd, size_tokens, collateral_raw, impact, borrowing, funding = numbers[:6]
+        out.append(
+            GmxPosition(
+                key=position_key(account, market, collateral, is_long),
+                account=account,
+                market=market,
+                collateral_token=collateral,
+                size_in_usd_e30=size_usd,
+                size_in_tokens_raw=size_tokens,
+                collateral_raw=collateral_raw,
+                pending_impact_raw=impact,
+                borrowing_factor_e30=borrowing,
+                funding_per_size=funding,
+                is_long=is_long,
+            )
+        )
+    return out
+
+
+def owed_fees(p: GmxPosition, params: MarketParams) -> tuple[int, int]:
+    """``(usd_e30, funding_raw)``: closing fee + borrowing in USD·1e30, and funding owed in
+    collateral token units, as GMX's liquidation check counts them (rounding as GMX)."""
+    size = p.size_in_usd_e30
+    usd = size * params.position_fee_factor_e30 // E30
+    cumulative = params.borrowing_e30[p.is_long]
+    if cumulative > p.borrowing_factor_e30:
+        usd += size * (cumulative - p.borrowing_factor_e30) // E30
+    latest = params.funding_per_size[p.collateral_token, p.is_long]
+    funding = 0
+    if latest > p.funding_per_size:
+        funding = -(-size * (latest - p.funding_per_size) // FUNDING_PRECISION)
+    return usd, funding
+
+
+def margin_account(
+    p: GmxPosition,
+    params: MarketParams,
+    tokens: Mapping[str, GmxToken],
+    min_collateral_usd_e30: int,
+    chain_id: int,
+    block_number: int,
+) -> MarginAccount:
+    """One GMX position as an isolated margin account (see the module docstring).
+
+    Raises:
+        DecodeError: the position has size in USD but no tokens (the normal form needs a size).
+        KeyError: the index or collateral token is not in ``tokens``.
+    """
+    if p.size_in_tokens_raw == 0:
+        raise DecodeError(f"GMX position {p.key} has sizeInUsd {p.size_in_usd_e30} but no tokens")
+    index = tokens[params.market.index_token]
+    collateral = tokens[p.collateral_token]
+    fees_usd_e30, funding_raw = owed_fees(p, params)
+    position = Position(
+        market=p.market,
+        asset=index.asset,
+        size_raw=p.size_in_tokens_raw if p.is_long else -p.size_in_tokens_raw,
+        size_decimals=index.decimals,
+        entry_notional_usd_e30=p.size_in_usd_e30,
+        pending_fees_usd_e30=fees_usd_e30,
+        closing_fee_rate_e30=0,  # GMX charges the closing fee on sizeInUsd: it is in the fees
+        mm_rate_e30=0,
+        mm_rate_entry_e30=params.liquidation_factor_e30,
+        # GMX also liquidates at remaining <= 0; a floor of at least 1e-30 USD says so when
+        # minCollateralUsd is 0 (remaining < 1 in e30 integers is remaining <= 0).
+        mm_floor_usd_e30=max(min_collateral_usd_e30, 1),
+    )
+    feed = f"chainlink:{collateral.feed}" if collateral.feed else f"{PROTOCOL}:{p.collateral_token}"
+    return MarginAccount(
+        chain_id=chain_id,
+        protocol=PROTOCOL,
+        owner=p.account,
+        ref=p.key,
+        mode=MarginMode.ISOLATED,
+        collateral=(
+            Collateral(collateral.asset, p.collateral_raw - funding_raw, collateral.decimals, feed),
+        ),
+        positions=(position,),
+        block_number=block_number,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PriceQuote:
+    """A Chainlink round: ``answer`` with ``decimals`` digits (USD per whole unit), and when it
+    was last updated (``updated_at``, Unix seconds), for staleness checks against a heartbeat."""
+
+    asset: str
+    answer: int
+    decimals: int
+    updated_at: int
+    round_id: int
+
+    @property
+    def price(self) -> float:
+        """USD per whole unit of ``asset``."""
+        scale: int = 10**self.decimals
+        return self.answer / scale
+
+
+def decode_quote(asset: str, round_data: bytes, decimals_data: bytes) -> PriceQuote:
+    """``latestRoundData`` and ``decimals`` return data → a quote. Raises DecodeError."""
+    round_id, answer, _started, updated_at, _answered = _ROUND.read(round_data, 0)
+    (decimals,) = _DECIMALS.read(decimals_data, 0)
+    return PriceQuote(asset, answer, decimals, updated_at, round_id)
+
+
+def quotes_from_results(
+    assets: Sequence[str], results: Sequence[tuple[bool, bytes]]
+) -> dict[str, PriceQuote]:
+    """Quotes for ``assets`` from (latestRoundData, decimals) result pairs, in order.
+
+    An asset whose feed reverted or answers ≤ 0 is left out: no price is better than a wrong one.
+    """
+    quotes = {}
+    for i, asset in enumerate(assets):
+        (ok_round, round_data), (ok_dec, dec_data) = results[2 * i], results[2 * i + 1]
+        if not (ok_round and ok_dec):
+            continue
+        quote = decode_quote(asset, round_data, dec_data)
+        if quote.answer > 0:
+            quotes[asset] = quote
+    return quotes

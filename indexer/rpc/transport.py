@@ -1,0 +1,226 @@
+"""The HTTP side of :mod:`indexer.rpc.client`: send calls to the right URL, read the answers, retry.
+
+:class:`Exchange` owns the per-URL health state and runs the retry loop; what counts as a
+retryable fault, how long to wait and which URL is next are decided by the pure functions of
+:mod:`indexer.rpc.faults` and :mod:`indexer.rpc.answers`. Only redacted URLs
+(``Endpoint.label``) appear in log lines and exception messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from indexer.errors import RetryableError
+from indexer.redact import redact_text
+from indexer.rpc.answers import Call, Redo, interpret, read_answers
+from indexer.rpc.faults import pick_endpoint, retry_delay
+
+__all__ = ["Call", "Endpoint", "EndpointStats", "Exchange", "Retry"]
+
+log = logging.getLogger("perpwatch.rpc")
+
+_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+
+@dataclass(slots=True)
+class Endpoint:
+    """One node URL and its health. ``url`` holds secrets: show ``label`` instead."""
+
+    url: str
+    label: str
+    requests: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    cooldown_until: float = 0.0  # clock() seconds; not chosen before unless all are cooling
+    last_head: int | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointStats:
+    """A snapshot of one URL's counters; ``url`` is redacted. ``last_head`` is the newest
+    head block number this URL reported (``None`` until it answered a head query)."""
+
+    url: str
+    requests: int
+    failures: int
+    consecutive_failures: int
+    cooling_down: bool
+    last_head: int | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Retry policy and the injected clock, sleep and jitter source."""
+
+    max_retries: int
+    base_s: float
+    max_s: float
+    sleep: Callable[[float], Awaitable[None]]
+    rng: Callable[[], float]
+    clock: Callable[[], float]
+
+
+class Exchange:
+    """Sends calls with retries and failover across ``endpoints`` (priority order)."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        endpoints: list[Endpoint],
+        *,
+        timeout_s: float,
+        semaphore: asyncio.Semaphore,
+        retry: Retry,
+    ) -> None:
+        self._http = http
+        self.endpoints = endpoints
+        self._timeout_s = timeout_s
+        self._semaphore = semaphore
+        self._retry = retry
+
+    def stats(self) -> list[EndpointStats]:
+        now = self._retry.clock()
+        return [
+            EndpointStats(
+                e.label,
+                e.requests,
+                e.failures,
+                e.consecutive_failures,
+                e.cooldown_until > now,
+                e.last_head,
+                e.last_error,
+            )
+            for e in self.endpoints
+        ]
+
+    async def execute(
+        self, calls: Sequence[Call], *, batch: bool = False, pin: int | None = None
+    ) -> list[Any]:
+        """Results of ``calls`` in order. ``batch``: send as a JSON-RPC array. ``pin``: use
+        only that endpoint. Items answered before a retry are not sent again.
+
+        Raises ``RetryableError`` once ``max_retries`` retries failed, ``RpcRangeTooLarge``
+        and ``RpcError`` at once.
+        """
+        results: dict[int, Any] = {}
+        pending = list(range(len(calls)))
+        failures = 0
+        while pending:
+            endpoint = await self._choose(pin)
+            sent = [calls[i] for i in pending]
+            try:
+                answers = await self._post(endpoint, sent, batch)
+            except RetryableError as exc:
+                failures = self._on_failure(endpoint, exc, failures, sent)
+                continue
+            pending, fault = self._absorb(endpoint, sent, pending, answers, results)
+            if fault is not None:
+                failures = self._on_failure(endpoint, fault, failures, sent)
+        return [results[i] for i in range(len(calls))]
+
+    async def _choose(self, pin: int | None) -> Endpoint:
+        now = self._retry.clock()
+        if pin is None:
+            index, wait_s = pick_endpoint([e.cooldown_until for e in self.endpoints], now)
+        else:
+            index, wait_s = pin, max(self.endpoints[pin].cooldown_until - now, 0.0)
+        if wait_s > 0:
+            await self._retry.sleep(wait_s)
+        return self.endpoints[index]
+
+    def _on_failure(
+        self, endpoint: Endpoint, exc: RetryableError, failures: int, sent: Sequence[Call]
+    ) -> int:
+        """Record a retryable failure, cool the endpoint down; raise once retries are spent."""
+        failures += 1
+        endpoint.failures += 1
+        endpoint.consecutive_failures += 1
+        endpoint.last_error = str(exc)
+        policy = self._retry
+        delay_s = retry_delay(
+            endpoint.consecutive_failures,
+            exc.retry_after,
+            base_s=policy.base_s,
+            max_s=policy.max_s,
+            rng_value=policy.rng(),
+        )
+        endpoint.cooldown_until = policy.clock() + delay_s
+        what = sent[0].method if len(sent) == 1 else f"batch of {len(sent)}"
+        if failures > policy.max_retries:
+            raise RetryableError(
+                f"{what} failed after {failures} attempts; last: {exc}", exc.retry_after
+            )
+        log.warning(
+            "rpc %s attempt %d failed at %s: %s (cooling %.2fs)",
+            what,
+            failures,
+            endpoint.label,
+            exc,
+            delay_s,
+        )
+        return failures
+
+    async def _post(self, endpoint: Endpoint, sent: Sequence[Call], batch: bool) -> list[Any]:
+        """POST ``sent``; the answer objects in ``sent`` order. Raises ``RetryableError``."""
+        payload = [
+            {"jsonrpc": "2.0", "id": i, "method": c.method, "params": c.params}
+            for i, c in enumerate(sent)
+        ]
+        content = orjson.dumps(payload if batch else payload[0])
+        async with self._semaphore:
+            endpoint.requests += 1
+            try:
+                response = await self._http.post(endpoint.url, content=content, headers=_HEADERS)
+            except httpx.TimeoutException:
+                raise RetryableError(
+                    f"timeout after {self._timeout_s:g}s at {endpoint.label}"
+                ) from None
+            except httpx.TransportError as exc:
+                detail = redact_text(str(exc), [endpoint.url])
+                raise RetryableError(
+                    f"{type(exc).__name__} at {endpoint.label}: {detail}"
+                ) from None
+        return read_answers(response, len(sent), batch, endpoint.label, sent[0].method)
+
+    def _absorb(
+        self,
+        endpoint: Endpoint,
+        sent: Sequence[Call],
+        pending: list[int],
+        answers: list[Any],
+        results: dict[int, Any],
+    ) -> tuple[list[int], RetryableError | None]:
+        """Store good results; return the indices to send again and why."""
+        redo: list[int] = []
+        fault: RetryableError | None = None
+        for index, call, answer in zip(pending, sent, answers, strict=True):
+            outcome = interpret(call, answer, endpoint.url, endpoint.label)
+            if isinstance(outcome, Redo):
+                redo.append(index)
+                fault = outcome.error
+            else:
+                results[index] = outcome
+                _note_head(endpoint, call, outcome)
+        if fault is None:
+            endpoint.consecutive_failures = 0
+        return redo, fault
+
+
+def _note_head(endpoint: Endpoint, call: Call, result: Any) -> None:
+    """Remember the head this endpoint reported, for lag and stall reports."""
+    try:
+        if call.method == "eth_blockNumber":
+            endpoint.last_head = int(result, 16)
+        elif call.method == "eth_getBlockByNumber" and call.params[:1] == ["latest"]:
+            endpoint.last_head = int(result["number"], 16)
+    except (KeyError, TypeError, ValueError):
+        return  # a malformed head is the typed helper's to report, not the bookkeeper's

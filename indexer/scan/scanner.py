@@ -1,0 +1,286 @@
+"""Log scanning: from a source's cursor to the safe head, in adaptive ranges, exactly once.
+
+    scanner = Scanner(rpc, store, source, decoder, ScanSettings(finality_blocks=20))
+    summary = await scanner.backfill()              # to head - finality, then return
+    await scanner.follow(stop_event)                # keep up with new heads until stopped
+
+Ranges are fetched concurrently and committed strictly in block order; each range's events,
+block hashes, touched accounts and the new cursor are written in one transaction, so a killed
+process resumes exactly where the last commit left it. Every ``eth_getLogs`` goes out in one
+JSON-RPC batch with ``eth_blockNumber`` and the headers it must be checked against, so the same
+node answers all three: a node whose head does not cover the range (it would answer ``[]``)
+is retried, and logs whose block hash differs from the header's mean the chain moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from indexer.rpc.client import RpcClient
+from indexer.rpc.faults import RpcRangeTooLarge
+from indexer.rpc.ranges import block_count, next_range_size, split_range
+from indexer.scan.checks import (
+    ChainMoved,
+    check_headers,
+    check_log_hashes,
+    lagging_urls,
+    parse_header,
+)
+from indexer.scan.data import ProgressFn, RangeBatch, ScanProgress, ScanSettings, ScanStore
+from indexer.scan.reorg import find_fork_point, is_linked
+from indexer.scan.rows import Decoder, LogSource, TouchFn, event_rows
+
+__all__ = [
+    "ChainMoved",
+    "ProgressFn",
+    "RangeBatch",
+    "ScanProgress",
+    "ScanSettings",
+    "ScanStore",
+    "Scanner",
+    "lagging_urls",
+]
+
+log = logging.getLogger("perpwatch.scan")
+
+# Attempts at one range whose answers disagree (a lagging node behind a load balancer, a reorg
+# in flight) before the scan goes looking for a reorg.
+_RANGE_ATTEMPTS = 3
+
+
+class Scanner:
+    """Scans one :class:`LogSource` on one chain into a :class:`ScanStore`."""
+
+    def __init__(
+        self,
+        rpc: RpcClient,
+        store: ScanStore,
+        source: LogSource,
+        decoder: Decoder,
+        settings: ScanSettings,
+        *,
+        touched: TouchFn | None = None,
+        on_progress: ProgressFn | None = None,
+    ) -> None:
+        self.rpc, self.store, self.source = rpc, store, source
+        self.decoder, self.settings = decoder, settings
+        self.touched = touched
+        self.on_progress = on_progress
+        self._range_size = min(settings.initial_block_range, settings.max_block_range)
+
+    async def safe_head(self) -> int:
+        """The newest block this scan may index: head minus the finality depth."""
+        return await self.rpc.block_number() - self.settings.finality_blocks
+
+    async def backfill(
+        self, from_block: int | None = None, to_block: int | None = None
+    ) -> ScanProgress:
+        """Index from ``from_block`` (default: the cursor) to ``to_block`` (default and cap: the
+        safe head), then return. Re-indexing blocks already stored is harmless (rows are
+        unique), and the cursor never moves backwards because of ``from_block``."""
+        start = self.store.next_block(self.source) if from_block is None else from_block
+        head = await self.rpc.block_number()
+        target = head - self.settings.finality_blocks
+        if to_block is not None:
+            target = min(target, to_block)
+        progress = ScanProgress(first_block=start, target_block=target, next_block=start)
+        await self._check_tip(head, progress)
+        if from_block is None:
+            start = self.store.next_block(self.source)
+        await self._scan(start, target, head, progress)
+        return progress
+
+    async def follow(self, stop: asyncio.Event, progress: ScanProgress | None = None) -> None:
+        """Keep indexing new blocks at the chain's block time until ``stop`` is set.
+
+        Raises ``RetryableError`` subclasses only after the client's own retries are spent;
+        reports a head that stops moving (a stalled node) as a warning every stall period.
+        """
+        start = self.store.next_block(self.source)
+        progress = progress or ScanProgress(
+            first_block=start, target_block=start - 1, next_block=start
+        )
+        last_head, last_move = -1, time.monotonic()
+        stall_s = self.settings.stall_after_blocks * self.settings.block_time_s
+        while not stop.is_set():
+            head = await self.rpc.block_number()
+            now = time.monotonic()
+            if head != last_head:
+                last_head, last_move = head, now
+            elif now - last_move > stall_s:
+                log.warning("node head stalled at %d for %.0f s", head, now - last_move)
+                last_move = now
+            for lag in lagging_urls(self.rpc.stats(), self.settings.stall_after_blocks):
+                log.warning("rpc %s lags %d blocks behind another URL", lag[0], lag[1])
+            await self._check_tip(head, progress)
+            target = head - self.settings.finality_blocks
+            progress.target_block = max(progress.target_block, target)
+            await self._scan(self.store.next_block(self.source), target, head, progress)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.block_time_s)
+
+    async def _check_tip(self, head: int, progress: ScanProgress) -> None:
+        """Roll back when the last stored block is no longer canonical (a reorg at the tip)."""
+        stored = self.store.block_hashes(self.source.chain_id)
+        if not stored:
+            return
+        top = max(stored)
+        canonical = await self._canonical_hashes([top]) if top <= head else {}
+        if canonical.get(top) == stored[top]:
+            return
+        await self._handle_reorg(stored, progress)
+
+    async def _canonical_hashes(self, numbers: list[int]) -> dict[int, str]:
+        """The node's hashes of ``numbers``; a block it no longer has (a reorg shortening the
+        chain while we ask) is simply absent."""
+        results = await self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+        return {n: r["hash"] for n, r in zip(numbers, results, strict=True) if r is not None}
+
+    async def _handle_reorg(self, stored: dict[int, str], progress: ScanProgress) -> None:
+        numbers = sorted(stored)
+        head = await self.rpc.block_number()
+        present = [n for n in numbers if n <= head]
+        canonical = await self._canonical_hashes(present) if present else {}
+        fork = find_fork_point(stored, canonical)
+        removed = self.store.rollback_above(self.source.chain_id, fork)
+        progress.reorgs += 1
+        progress.next_block = min(progress.next_block, fork + 1)
+        log.warning(
+            "reorg on chain %d: fork at block %d, %d events rolled back",
+            self.source.chain_id,
+            fork,
+            removed,
+        )
+
+    async def _scan(self, start: int, end: int, head: int, progress: ScanProgress) -> None:
+        """Index ``[start, end]``; after a reorg, start again from the fork until done."""
+        while True:
+            try:
+                await self._scan_ranges(start, end, head, progress)
+                return
+            except ChainMoved as exc:
+                log.info("chain moved under the scan (%s): checking for a reorg", exc)
+                await self._handle_reorg(self.store.block_hashes(self.source.chain_id), progress)
+                start = self.store.next_block(self.source)
+                head = await self.rpc.block_number()
+                end = min(end, head - self.settings.finality_blocks)
+
+    async def _scan_ranges(self, start: int, end: int, head: int, progress: ScanProgress) -> None:
+        """Fetch ``[start, end]`` with bounded concurrency; commit in block order.
+
+        The commit of one range (decoded rows to the database, in a worker thread) overlaps
+        the network wait for the next ones; commits never overlap each other.
+        """
+        pending: deque[asyncio.Task[list[RangeBatch]]] = deque()
+        next_from = start
+        commit: asyncio.Future[None] | None = None
+        try:
+            while next_from <= end or pending:
+                while next_from <= end and len(pending) < self.settings.concurrency:
+                    to = min(next_from + self._range_size - 1, end)
+                    pending.append(asyncio.create_task(self._fetch(next_from, to, head)))
+                    next_from = to + 1
+                batches = await pending.popleft()
+                progress.splits += len(batches) - 1
+                for batch in batches:
+                    if commit is not None:
+                        await commit
+                        self._report(progress)
+                    commit = asyncio.ensure_future(asyncio.to_thread(self._commit, batch))
+                    self._adapt(batch)
+                    progress.ranges += 1
+                    progress.logs += len(batch.rows)
+                    progress.next_block = batch.to_block + 1
+            if commit is not None:
+                await commit
+                commit = None
+                self._report(progress)
+        finally:
+            for task in pending:
+                task.cancel()
+            if commit is not None:
+                # Let an in-flight commit finish (or fail) before unwinding: it owns a session.
+                await asyncio.wait([commit])
+
+    def _report(self, progress: ScanProgress) -> None:
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+    def _adapt(self, batch: RangeBatch) -> None:
+        if block_count(batch.from_block, batch.to_block) >= self._range_size:
+            self._range_size = next_range_size(
+                self._range_size,
+                len(batch.rows),
+                target_results=self.settings.target_logs_per_call,
+                max_size=self.settings.max_block_range,
+            )
+
+    def _commit(self, batch: RangeBatch) -> None:
+        # Ranges are fetched concurrently, so only now is the previous range stored: check
+        # that this one still extends it before writing anything.
+        if batch.headers:
+            stored = self.store.block_hashes(self.source.chain_id)
+            if not is_linked(stored, batch.headers[0]):
+                raise ChainMoved(
+                    f"block {batch.headers[0].number} does not extend the stored chain"
+                )
+        self.store.commit_range(self.source, batch, self.settings.reorg_window)
+
+    async def _fetch(self, from_block: int, to_block: int, head: int) -> list[RangeBatch]:
+        """One range, split as the node demands; each part verified against its headers."""
+        try:
+            return [await self._fetch_verified(from_block, to_block, head)]
+        except RpcRangeTooLarge as exc:
+            parts = split_range(from_block, to_block, exc.advice)
+            if len(parts) == 1:
+                raise
+            self._range_size = max(1, min(self._range_size, block_count(*parts[0])))
+            batches: list[RangeBatch] = []
+            for a, b in parts:
+                batches.extend(await self._fetch(a, b, head))
+            return batches
+
+    async def _fetch_verified(self, from_block: int, to_block: int, head: int) -> RangeBatch:
+        numbers = self._header_numbers(from_block, to_block, head)
+        for attempt in range(1, _RANGE_ATTEMPTS + 1):
+            try:
+                return await self._fetch_once(from_block, to_block, numbers)
+            except ChainMoved as exc:
+                log.info("range [%d, %d] inconsistent (%s); retrying", from_block, to_block, exc)
+                if attempt == _RANGE_ATTEMPTS:
+                    raise
+                await asyncio.sleep(min(self.settings.block_time_s, 1.0))
+        raise AssertionError("unreachable")
+
+    def _header_numbers(self, from_block: int, to_block: int, head: int) -> list[int]:
+        """Headers to fetch with a range: every block near the head, else only the last one."""
+        near = head - self.settings.reorg_window + 1
+        first = max(from_block, near)
+        return list(range(first, to_block + 1)) if first <= to_block else [to_block]
+
+    async def _fetch_once(self, from_block: int, to_block: int, numbers: list[int]) -> RangeBatch:
+        query: dict[str, Any] = {
+            "fromBlock": hex(from_block),
+            "toBlock": hex(to_block),
+            "address": list(self.source.addresses),
+        }
+        if self.source.topics:
+            query["topics"] = [None if t is None else list(t) for t in self.source.topics]
+        calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", []), ("eth_getLogs", [query])]
+        calls += [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
+        results = await self.rpc.batch(calls)
+        node_head = int(results[0], 16)
+        if node_head < to_block:
+            raise ChainMoved(f"node head {node_head} below range end {to_block}")
+        headers = [parse_header(h) for h in results[2:]]
+        check_headers(headers)
+        logs: list[dict[str, Any]] = results[1]
+        check_log_hashes(logs, headers)
+        rows = event_rows(self.source, logs, self.decoder)
+        touches = self.touched(rows) if self.touched is not None else []
+        return RangeBatch(from_block, to_block, rows, headers, touches)

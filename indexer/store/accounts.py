@@ -1,0 +1,279 @@
+"""Margin accounts in the database: write a fresh read, load the open book.
+
+    save_read(engine, chain_id, "gmx_v2", owners, accounts)   # one transaction
+    book = load_accounts(engine, status=AccountStatus.OPEN)    # [(account_id, MarginAccount)]
+
+A read is complete for its owners (see ``ProtocolAdapter.read_accounts``): an open account of
+one of those owners that the read no longer returns has closed, or was liquidated when the
+scanner saw a liquidation event for it (``touched_accounts.kind``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from indexer.models import AccountStatus, Collateral, MarginAccount, MarginMode, Position
+from indexer.scan.rows import TouchKind
+from indexer.store.columns import utcnow
+from indexer.store.tables import Account, TouchedAccount
+from indexer.store.tables import Collateral as CollateralRow
+from indexer.store.tables import Position as PositionRow
+
+_accounts = Account.__table__  # type: ignore[attr-defined]
+_positions = PositionRow.__table__  # type: ignore[attr-defined]
+_collateral = CollateralRow.__table__  # type: ignore[attr-defined]
+_touched = TouchedAccount.__table__  # type: ignore[attr-defined]
+
+_POSITION_FIELDS = (
+    "market", "asset", "size_raw", "size_decimals", "entry_notional_usd_e30",
+    "pending_fees_usd_e30", "closing_fee_rate_e30", "mm_rate_e30", "mm_rate_entry_e30",
+    "mm_floor_usd_e30",
+)  # fmt: skip
+_COLLATERAL_FIELDS = ("asset", "amount_raw", "decimals", "price_feed", "haircut_e30")
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    """What a save changed: accounts written, and accounts that left the open book."""
+
+    written: int
+    closed: int
+    liquidated: int
+
+
+def save_read(
+    engine: Engine,
+    chain_id: int,
+    protocol: str,
+    owners: Sequence[str],
+    accounts: Sequence[MarginAccount],
+    *,
+    read_block: int | None = None,
+) -> SaveResult:
+    """Store a complete read of ``owners`` on one protocol in one transaction.
+
+    Accounts are upserted with their positions and collateral replaced; open accounts of these
+    owners missing from ``accounts`` become closed or liquidated; the owners' rows in
+    ``touched_accounts`` at or below the read's block are consumed. ``read_block`` is the block
+    the read was made at; pass it, because a read that found no account at all carries no block
+    (the default, the newest account's block, is then 0 and no touch would be consumed).
+    """
+    owners_lc = sorted({o.lower() for o in owners})
+    if read_block is not None:
+        block = read_block
+    else:
+        block = max((a.block_number for a in accounts), default=0)
+    with engine.begin() as conn:
+        for account in accounts:
+            _upsert(conn, account)
+        touched = _touched_kinds(conn, chain_id, protocol, owners_lc)
+        seen = {a.ref for a in accounts}
+        closed = liquidated = 0
+        for account_id, ref in _open_refs(conn, chain_id, protocol, owners_lc):
+            if ref in seen:
+                continue
+            gone = touched.get(ref) is TouchKind.LIQUIDATED
+            status = AccountStatus.LIQUIDATED if gone else AccountStatus.CLOSED
+            liquidated += gone
+            closed += not gone
+            conn.execute(
+                _accounts.update()
+                .where(_accounts.c.id == account_id)
+                .values(status=status.value, updated_at=utcnow())
+            )
+            conn.execute(_positions.delete().where(_positions.c.account_id == account_id))
+        if owners_lc:
+            conn.execute(
+                _touched.delete().where(
+                    _touched.c.chain_id == chain_id,
+                    _touched.c.protocol == protocol,
+                    _touched.c.owner.in_(owners_lc),
+                    _touched.c.block_number <= block,
+                )
+            )
+    return SaveResult(len(accounts), closed, liquidated)
+
+
+def touched_owners(engine: Engine, chain_id: int, protocol: str) -> list[str]:
+    """Owners with accounts events touched since they were last read."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(_touched.c.owner)
+            .where(_touched.c.chain_id == chain_id, _touched.c.protocol == protocol)
+            .distinct()
+        )
+        return sorted(owner for (owner,) in rows)
+
+
+def open_owners(engine: Engine, chain_id: int, protocol: str) -> list[str]:
+    """Owners with at least one open account on ``protocol``."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(_accounts.c.owner)
+            .where(
+                _accounts.c.chain_id == chain_id,
+                _accounts.c.protocol == protocol,
+                _accounts.c.status == AccountStatus.OPEN.value,
+            )
+            .distinct()
+        )
+        return sorted(owner for (owner,) in rows)
+
+
+def open_assets(engine: Engine, chain_id: int, protocol: str) -> list[str]:
+    """Every asset held or traded by an open account of ``protocol`` on ``chain_id`` (what
+    needs a price), without loading the accounts themselves."""
+    open_ids = sa.select(_accounts.c.id).where(
+        _accounts.c.chain_id == chain_id,
+        _accounts.c.protocol == protocol,
+        _accounts.c.status == AccountStatus.OPEN.value,
+    )
+    query = sa.union(
+        sa.select(_positions.c.asset).where(_positions.c.account_id.in_(open_ids)),
+        sa.select(_collateral.c.asset).where(_collateral.c.account_id.in_(open_ids)),
+    )
+    with engine.connect() as conn:
+        return sorted(asset for (asset,) in conn.execute(query))
+
+
+def load_accounts(
+    engine: Engine,
+    *,
+    status: AccountStatus | None = AccountStatus.OPEN,
+    owner: str | None = None,
+    chain_id: int | None = None,
+    protocol: str | None = None,
+    ids: Sequence[int] | None = None,
+) -> list[tuple[int, MarginAccount]]:
+    """Accounts (with positions and collateral) as the normal form, by database id."""
+    query = sa.select(_accounts).order_by(_accounts.c.id)
+    if ids is not None:
+        query = query.where(_accounts.c.id.in_(list(ids)))
+    if status is not None:
+        query = query.where(_accounts.c.status == status.value)
+    if owner is not None:
+        query = query.where(_accounts.c.owner == owner.lower())
+    if chain_id is not None:
+        query = query.where(_accounts.c.chain_id == chain_id)
+    if protocol is not None:
+        query = query.where(_accounts.c.protocol == protocol)
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+        ids = [row["id"] for row in rows]
+        positions = _children(conn, _positions, ids, _POSITION_FIELDS)
+        collateral = _children(conn, _collateral, ids, _COLLATERAL_FIELDS)
+    return [
+        (
+            row["id"],
+            MarginAccount(
+                chain_id=row["chain_id"],
+                protocol=row["protocol"],
+                owner=row["owner"],
+                ref=row["ref"],
+                mode=MarginMode(row["mode"]),
+                collateral=tuple(Collateral(**c) for c in collateral.get(row["id"], [])),
+                positions=tuple(Position(**p) for p in positions.get(row["id"], [])),
+                block_number=row["block_number"],
+                fixed_requirement_usd_e30=row["fixed_requirement_usd_e30"],
+                status=AccountStatus(row["status"]),
+            ),
+        )
+        for row in rows
+    ]
+
+
+def _children(
+    conn: Connection, table: sa.Table, ids: list[int], fields: Iterable[str]
+) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    names = list(fields)
+    for start in range(0, len(ids), 900):  # SQLite caps bound parameters per statement
+        chunk = ids[start : start + 900]
+        query = sa.select(table.c.account_id, *(table.c[n] for n in names)).where(
+            table.c.account_id.in_(chunk)
+        )
+        for row in conn.execute(query.order_by(table.c.id)).mappings():
+            out.setdefault(row["account_id"], []).append({n: row[n] for n in names})
+    return out
+
+
+def _upsert(conn: Connection, account: MarginAccount) -> int:
+    key = (
+        _accounts.c.chain_id == account.chain_id,
+        _accounts.c.protocol == account.protocol,
+        _accounts.c.ref == account.ref,
+    )
+    values = {
+        "owner": account.owner.lower(),
+        "mode": account.mode.value,
+        "status": account.status.value,
+        "fixed_requirement_usd_e30": account.fixed_requirement_usd_e30,
+        "block_number": account.block_number,
+        "updated_at": utcnow(),
+    }
+    account_id = conn.execute(sa.select(_accounts.c.id).where(*key)).scalar_one_or_none()
+    if account_id is None:
+        inserted = conn.execute(
+            _accounts.insert().values(
+                chain_id=account.chain_id, protocol=account.protocol, ref=account.ref, **values
+            )
+        ).inserted_primary_key
+        assert inserted is not None
+        account_id = inserted[0]
+    else:
+        conn.execute(_accounts.update().where(_accounts.c.id == account_id).values(**values))
+        conn.execute(_positions.delete().where(_positions.c.account_id == account_id))
+        conn.execute(_collateral.delete().where(_collateral.c.account_id == account_id))
+    if account.positions:
+        conn.execute(
+            _positions.insert(),
+            [
+                {"account_id": account_id, **{f: getattr(p, f) for f in _POSITION_FIELDS}}
+                for p in account.positions
+            ],
+        )
+    if account.collateral:
+        conn.execute(
+            _collateral.insert(),
+            [
+                {"account_id": account_id, **{f: getattr(c, f) for f in _COLLATERAL_FIELDS}}
+                for c in account.collateral
+            ],
+        )
+    return int(account_id)
+
+
+def _touched_kinds(
+    conn: Connection, chain_id: int, protocol: str, owners: list[str]
+) -> dict[str, TouchKind]:
+    if not owners:
+        return {}
+    rows = conn.execute(
+        sa.select(_touched.c.ref, _touched.c.kind).where(
+            _touched.c.chain_id == chain_id,
+            _touched.c.protocol == protocol,
+            _touched.c.owner.in_(owners),
+        )
+    )
+    return {ref: TouchKind(kind) for ref, kind in rows}
+
+
+def _open_refs(
+    conn: Connection, chain_id: int, protocol: str, owners: list[str]
+) -> list[tuple[int, str]]:
+    if not owners:
+        return []
+    rows = conn.execute(
+        sa.select(_accounts.c.id, _accounts.c.ref).where(
+            _accounts.c.chain_id == chain_id,
+            _accounts.c.protocol == protocol,
+            _accounts.c.owner.in_(owners),
+            _accounts.c.status == AccountStatus.OPEN.value,
+        )
+    )
+    return [(int(i), str(r)) for i, r in rows]

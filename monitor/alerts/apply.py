@@ -1,0 +1,210 @@
+"""Apply the alert rules to evaluated accounts and persist the outcome atomically.
+
+    decided = apply_rules(engine, observations, policies, channels, now)
+
+For every observed account: load its ``AlertState``, ``step`` it with the pure rules, and write
+the new state together with any alerts (and their outbox rows) in ONE transaction, so a crash
+between deciding and recording can neither lose an alert nor make it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from indexer.models import AccountStatus, MarginAccount
+from indexer.store.accounts import load_accounts
+from indexer.store.tables import Account
+from monitor.alerts.levels import Level
+from monitor.alerts.rules import AlertDecision, AlertState, Policy, PriceFreshness, Report, step
+from monitor.delivery.outbox import enqueue
+from monitor.health.account import AccountHealth
+from monitor.notify.message import AlertPayload, PositionPayload
+from monitor.tables import AlertStateRow
+
+_states = AlertStateRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one pass saw of an account: its health (None: could not be valued), whether the
+    chain says it was liquidated, and whether the node head is stalled."""
+
+    account_id: int
+    account: MarginAccount
+    health: AccountHealth | None
+    block_number: int
+    liquidated: bool = False
+    head_stalled: bool = False
+    previous_marks: Mapping[str, float] | None = None
+    prices: tuple[PriceFreshness, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """An alert that was recorded (and queued for every channel)."""
+
+    account_id: int
+    alert_id: int
+    decision: AlertDecision
+    block_number: int
+
+
+PolicyFor = Callable[[MarginAccount], Policy]
+
+
+def apply_rules(
+    engine: Engine,
+    observations: Sequence[Observation],
+    policy_for: PolicyFor,
+    channels: Sequence[str],
+    now: datetime,
+) -> list[Decided]:
+    """Step every observed account's alert state; record states and alerts atomically."""
+    decided: list[Decided] = []
+    with engine.begin() as conn:
+        states = _load(conn, [o.account_id for o in observations])
+        for obs in observations:
+            state = states.get(obs.account_id, AlertState())
+            if obs.liquidated and state.level is Level.LIQUIDATED:
+                continue  # already told; a second report would open a new episode
+            new, decisions = step(state, _report(obs), policy_for(obs.account), now)
+            if new != state:
+                _save(conn, obs.account_id, new, exists=obs.account_id in states)
+            for decision in decisions:
+                payload = alert_payload(obs, decision)
+                alert_id = enqueue(
+                    conn,
+                    obs.account_id,
+                    decision.level,
+                    decision.episode,
+                    dict(payload),
+                    channels,
+                    now=now,
+                )
+                if alert_id is not None:
+                    decided.append(Decided(obs.account_id, alert_id, decision, obs.block_number))
+    return decided
+
+
+def _report(obs: Observation) -> Report:
+    if obs.liquidated:
+        return Report(liquidated=True)
+    if obs.health is None:
+        return Report(health=None, head_stalled=obs.head_stalled)
+    return Report.from_health(obs.health, obs.prices, head_stalled=obs.head_stalled)
+
+
+def alert_payload(obs: Observation, decision: AlertDecision) -> AlertPayload:
+    """The notifier-facing description of one alert (display floats; see ``message.py``)."""
+    account, health = obs.account, obs.health
+    positions: list[PositionPayload] = []
+    risks = health.positions if health is not None else ()
+    for position, risk in zip(account.positions, risks, strict=False):
+        before = (obs.previous_marks or {}).get(risk.asset)
+        move = 0.0 if not before else (risk.mark_price / before - 1.0) * 100.0
+        positions.append(
+            PositionPayload(
+                # GMX names markets by their token address: show the asset with a short id.
+                market=f"{risk.asset}/USD {risk.market[:8]}…"
+                if risk.market.startswith("0x")
+                else risk.market,
+                asset=risk.asset,
+                side="long" if position.is_long else "short",
+                mark_price_usd=risk.mark_price,
+                liquidation_price_usd=risk.liquidation_price,
+                distance_pct=risk.distance_pct,
+                adverse_move_pct=-move if position.is_long else move,
+            )
+        )
+    finite = health is not None and health.health != float("inf")
+    return AlertPayload(
+        chain_id=account.chain_id,
+        protocol=account.protocol,
+        owner=account.owner,
+        account_ref=account.ref,
+        mode=account.mode.value,
+        level=decision.level.value,
+        health=health.health if finite and health is not None else None,
+        equity_usd=health.equity_usd if health is not None else 0.0,
+        maintenance_usd=health.maintenance_usd if health is not None else 0.0,
+        block_number=obs.block_number,
+        positions=positions,
+    )
+
+
+def _load(conn: Connection, ids: list[int]) -> dict[int, AlertState]:
+    out: dict[int, AlertState] = {}
+    for start in range(0, len(ids), 900):
+        rows = conn.execute(
+            sa.select(_states).where(_states.c.account_id.in_(ids[start : start + 900]))
+        )
+        for row in rows.mappings():
+            out[row["account_id"]] = AlertState(
+                level=Level(row["level"]),
+                episode=row["episode"],
+                alerted=frozenset(Level(v) for v in row["alerted"]),
+                health=row["health"],
+                since=row["since"],
+                updated_at=row["updated_at"],
+            )
+    return out
+
+
+def _save(conn: Connection, account_id: int, state: AlertState, *, exists: bool) -> None:
+    values = {
+        "level": state.level.value,
+        "episode": state.episode,
+        "alerted": sorted(level.value for level in state.alerted),
+        "health": state.health if state.health is None or state.health < 1e300 else None,
+        "since": state.since,
+        "updated_at": state.updated_at,
+    }
+    if exists:
+        conn.execute(_states.update().where(_states.c.account_id == account_id).values(**values))
+    else:
+        conn.execute(_states.insert().values(account_id=account_id, **values))
+
+
+def newly_liquidated(
+    engine: Engine, chain_id: int, eventless_protocols: Collection[str]
+) -> list[tuple[int, MarginAccount]]:
+    """Liquidated accounts of ``chain_id`` not yet alerted as liquidated.
+
+    For protocols that emit no liquidation event (``eventless_protocols``, e.g. Hyperliquid,
+    whose liquidations happen on HyperCore), an account that disappeared (closed) while its
+    alert level was liquidatable is taken to have been liquidated and recorded so.
+    """
+    accounts, states = _accounts_table(), _states
+    joined = accounts.outerjoin(states, states.c.account_id == accounts.c.id)
+    alerted = sa.func.coalesce(states.c.level, Level.OK.value)
+    inferred = sa.and_(
+        accounts.c.status == AccountStatus.CLOSED.value,
+        accounts.c.protocol.in_(list(eventless_protocols)),
+        alerted == Level.LIQUIDATABLE.value,
+    )
+    reported = sa.and_(
+        accounts.c.status == AccountStatus.LIQUIDATED.value, alerted != Level.LIQUIDATED.value
+    )
+    with engine.begin() as conn:
+        rows = conn.execute(
+            sa.select(accounts.c.id, inferred.label("inferred"))
+            .select_from(joined)
+            .where(accounts.c.chain_id == chain_id, sa.or_(inferred, reported))
+        ).all()
+        guessed = [row.id for row in rows if row.inferred]
+        if guessed:
+            conn.execute(
+                accounts.update()
+                .where(accounts.c.id.in_(guessed))
+                .values(status=AccountStatus.LIQUIDATED.value)
+            )
+    return load_accounts(engine, status=None, ids=[row.id for row in rows]) if rows else []
+
+
+def _accounts_table() -> sa.Table:
+    return Account.__table__  # type: ignore[attr-defined, no-any-return]

@@ -1,0 +1,182 @@
+"""The per-account alert state machine. Pure: no I/O, no clock; ``now`` is passed in.
+
+Levels: ok → warning → critical → liquidatable on health (``monitor.alerts.policy``),
+liquidated on a chain event, unknown when the data is too stale to judge; ``recovered`` is sent
+when an account is back to ok. An *episode* is one incident: it opens with its first alert and
+closes with ``recovered``; the next incident gets the next episode number.
+
+Decisions, and why:
+
+- Escalation is immediate and emits ONE alert, at the highest level reached; the skipped milder
+  levels count as alerted (``covered_by``): they would only repeat a worse message.
+- Never the same (level, episode) twice: the store keys alerts on (account, level, episode).
+- De-escalation is silent and happens only past a level's clear threshold (hysteresis).
+- Stale data (a price older than its heartbeat, a stalled node head, no health) → ``unknown``
+  with an alert, never silently "safe". Leaving unknown goes straight to the level the fresh
+  data says; if that is ok, the episode closes with ``recovered``.
+- A second stale spell (or a second liquidation) in an episode that already alerted it starts
+  a new episode, so it alerts again: being blind twice must not pass unnoticed.
+
+    >>> state = AlertState()
+    >>> state, alerts = step(state, Report(health=1.12), Policy(), now)
+    >>> alerts
+    [AlertDecision(level=<Level.CRITICAL: 'critical'>, episode=1, reason='health 1.12 ≤ 1.15')]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from monitor.alerts.levels import Level
+from monitor.alerts.policy import LADDER, Policy, covered_by
+from monitor.health.account import AccountHealth
+
+__all__ = ["AlertDecision", "AlertState", "Policy", "PriceFreshness", "Report", "step"]
+
+
+@dataclass(frozen=True, slots=True)
+class PriceFreshness:
+    """When a price used for the health was last updated, and how often it must update.
+
+    Stale once ``now - updated_at`` exceeds ``heartbeat_s`` seconds (a Chainlink feed's
+    heartbeat, say). ``updated_at`` must be timezone-aware like ``now``.
+    """
+
+    asset: str
+    updated_at: datetime
+    heartbeat_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What one evaluation of an account saw, or a chain event when ``liquidated`` is set.
+
+    ``health`` is equity / maintenance (None or NaN: could not be computed); ``min_distance_pct``
+    is the smallest adverse move to liquidation over the positions, in percent of mark
+    (None without positions). ``head_stalled`` says the node stopped producing blocks, so the
+    account state may be old even if prices are fresh.
+    """
+
+    health: float | None = None
+    min_distance_pct: float | None = None
+    prices: tuple[PriceFreshness, ...] = ()
+    head_stalled: bool = False
+    liquidated: bool = False
+
+    @classmethod
+    def from_health(
+        cls,
+        account: AccountHealth,
+        prices: Iterable[PriceFreshness] = (),
+        *,
+        head_stalled: bool = False,
+    ) -> Report:
+        """A report from ``monitor.health.account.account_health``'s result and freshness facts."""
+        distances = [p.distance_pct for p in account.positions if p.distance_pct is not None]
+        return cls(
+            health=account.health,
+            min_distance_pct=min(distances, default=None),
+            prices=tuple(prices),
+            head_stalled=head_stalled,
+        )
+
+    def staleness(self, now: datetime) -> list[str]:
+        """Why this report cannot be trusted at ``now``, one short line each; [] if fresh."""
+        problems = [
+            f"{p.asset} price {age:.0f}s old > heartbeat {p.heartbeat_s:g}s"
+            for p in self.prices
+            if (age := (now - p.updated_at).total_seconds()) > p.heartbeat_s
+        ]
+        if self.head_stalled:
+            problems.append("node head stalled")
+        if self.health is None or math.isnan(self.health):
+            problems.append("health unavailable")
+        return problems
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDecision:
+    """One alert to send: ``reason`` is a short human line; the notifier adds the rest."""
+
+    level: Level
+    episode: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """One account's alert state between evaluations; start from ``AlertState()``.
+
+    ``alerted`` holds the levels already alerted (or covered) in ``episode``; it is empty
+    exactly when ``level`` is ok. ``since`` is when ``level`` was entered, ``updated_at`` the
+    last evaluation and ``health`` its health factor (None when unknown or not computed).
+    """
+
+    level: Level = Level.OK
+    episode: int = 1
+    alerted: frozenset[Level] = frozenset()
+    health: float | None = None
+    since: datetime | None = None
+    updated_at: datetime | None = None
+
+    def moved_to(self, level: Level, now: datetime, health: float | None) -> AlertState:
+        """This state at ``level`` after an evaluation at ``now`` (``since`` kept if unchanged)."""
+        since = self.since if level is self.level else now
+        return replace(self, level=level, since=since, updated_at=now, health=health)
+
+
+Step = tuple[AlertState, list[AlertDecision]]
+
+
+def step(state: AlertState, report: Report, policy: Policy, now: datetime) -> Step:
+    """Advance one account's alert state by one report; returns the new state and its alerts.
+
+    ``now`` (timezone-aware) only judges price freshness; nothing here reads a clock.
+    """
+    if report.liquidated:
+        return _enter_event_level(state, Level.LIQUIDATED, "liquidated on chain", now, None)
+    problems = report.staleness(now)
+    if problems or report.health is None:  # staleness() names a missing health too
+        return _enter_event_level(state, Level.UNKNOWN, "; ".join(problems), now, report.health)
+    return _on_fresh(state, report.health, report.min_distance_pct, policy, now)
+
+
+def _enter_event_level(
+    state: AlertState, level: Level, reason: str, now: datetime, health: float | None
+) -> Step:
+    """Move to ``unknown`` or ``liquidated``, alerting on entry but not while staying."""
+    if state.level is level:
+        return state.moved_to(level, now, health), []
+    if level in state.alerted:
+        # Already alerted in this episode: only a new episode may say it again (see module doc).
+        state = replace(state, episode=state.episode + 1, alerted=frozenset())
+    moved = replace(state.moved_to(level, now, health), alerted=state.alerted | {level})
+    return moved, [AlertDecision(level, state.episode, reason)]
+
+
+def _on_fresh(
+    state: AlertState, health: float, distance_pct: float | None, policy: Policy, now: datetime
+) -> Step:
+    """Apply trustworthy values: escalate at once, de-escalate with hysteresis, recover."""
+    if state.level in LADDER:
+        level = policy.held_level(state.level, health, distance_pct)
+    else:
+        level = policy.raw_level(health, distance_pct)
+        if state.level is Level.LIQUIDATED and level is Level.LIQUIDATABLE:
+            # Most likely the account as read before the liquidation landed: nothing new.
+            level = Level.LIQUIDATED
+    moved = state.moved_to(level, now, health)
+    if level is Level.OK:
+        if not state.alerted:
+            return moved, []
+        reason = f"back to ok from {state.level}: health {health:.2f}"
+        closed = replace(moved, episode=state.episode + 1, alerted=frozenset())
+        return closed, [AlertDecision(Level.RECOVERED, state.episode, reason)]
+    if level in state.alerted:  # includes liquidated, alerted on entry
+        return moved, []
+    reason = policy.reason(level, health, distance_pct)
+    escalated = replace(moved, alerted=state.alerted | covered_by(level))
+    return escalated, [AlertDecision(level, state.episode, reason)]

@@ -1,0 +1,222 @@
+"""The durable alert outbox: alerts and their per-channel deliveries, in the database.
+
+    with session(engine) as s:                    # the transaction that changes the state...
+        enqueue(s, account_id, Level.CRITICAL, 3, payload, ["console", "telegram:-1001"])
+    for d in claim(engine, "telegram:-1001", limit=10, now=now): ...   # send, then ack/fail
+
+Delivery guarantee. An alert and its outbox rows are written in the caller's transaction, so an
+alert exists exactly when the state change that caused it was committed. Each delivery is then
+**at least once**: :func:`claim` marks rows ``sending`` under a lease (``next_attempt_at`` holds
+the lease's end), and rows whose lease ran out are claimable again, so a process killed between
+claim and send loses nothing. Once :func:`ack` has recorded a send as ``sent`` it is never sent
+again. What cannot be exactly-once is the gap between a channel accepting a message and the ack
+being committed (a crash there, or a send slower than the lease): that send is repeated. The
+webhook carries a stable ``Idempotency-Key`` so a receiver can drop such a repeat; Telegram has
+no such key, so keep the notifier timeout well below ``RetryPolicy.lease_s``.
+
+Order. A channel is one destination (``telegram:<chat_id>``, ``webhook``, ``console``); its
+deliveries go out in alert order: a claim takes only the due *prefix* of the channel's open
+queue, so alert N+1 waits while alert N is pending a retry or leased to another worker.
+
+Concurrency. On PostgreSQL the prefix is locked with ``FOR UPDATE SKIP LOCKED``; a row another
+worker holds ends the prefix instead of being jumped over. On SQLite the claim first takes the
+database write lock (a no-op UPDATE), so claims are serialized.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from monitor.alerts.levels import Level
+from monitor.delivery.queue import (
+    DEFAULT_POLICY,
+    OPEN,
+    OUTBOX,
+    Delivery,
+    QueueRow,
+    RetryPolicy,
+    claimable,
+    due_channels,
+    release,
+)
+from monitor.tables import Alert, OutboxStatus
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "Delivery",
+    "QueueRow",
+    "RetryPolicy",
+    "ack",
+    "claim",
+    "claimable",
+    "due_channels",
+    "enqueue",
+    "fail",
+    "release",
+]
+
+_alerts = Alert.__table__  # type: ignore[attr-defined]
+_MAX_ERROR_CHARS = 1000
+
+
+def enqueue(
+    db: Connection | Session,
+    account_id: int,
+    level: Level | str,
+    episode: int,
+    payload: Mapping[str, Any],
+    channels: Iterable[str],
+    *,
+    now: datetime,
+) -> int | None:
+    """Write an alert and one pending outbox row per channel, in the caller's transaction.
+
+    Returns the new alert id, or None when (account, level, episode) already exists, in which
+    case nothing is written (a replayed monitor step is harmless). Commits nothing.
+
+    Raises:
+        ValueError: ``level`` is not an alert level (``ok``) or ``episode`` is negative.
+    """
+    level = Level(level)
+    if level is Level.OK or episode < 0:
+        raise ValueError(f"not an alert: level {level.value}, episode {episode}")
+    conn = db.connection() if isinstance(db, Session) else db
+    insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(_alerts)
+        .values(account_id=account_id, level=level, episode=episode, created_at=now,
+                payload=dict(payload))
+        .on_conflict_do_nothing(index_elements=["account_id", "level", "episode"])
+        .returning(_alerts.c.id)
+    )  # fmt: skip
+    alert_id: int | None = conn.execute(stmt).scalar_one_or_none()
+    if alert_id is None:
+        return None
+    rows = [
+        {"alert_id": alert_id, "channel": channel, "status": OutboxStatus.PENDING,
+         "attempts": 0, "next_attempt_at": now}
+        for channel in dict.fromkeys(channels)  # de-duplicated, order kept
+    ]  # fmt: skip
+    if rows:
+        conn.execute(OUTBOX.insert(), rows)
+    return alert_id
+
+
+def claim(
+    engine: Engine, channel: str, limit: int, now: datetime, *, policy: RetryPolicy = DEFAULT_POLICY
+) -> list[Delivery]:
+    """Claim up to ``limit`` due deliveries of ``channel``, in alert order, for one worker.
+
+    Claimed rows become ``sending`` with ``attempts + 1`` and a lease until
+    ``now + policy.lease_s``. Returns them oldest alert first; empty when the channel's oldest
+    open row is not due (waiting for a retry, or leased to a worker).
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            # Take the write lock before reading: a read-then-write transaction could otherwise
+            # fail with SQLITE_BUSY when another claim commits in between.
+            conn.execute(sa.update(OUTBOX).where(sa.false()).values(attempts=0))
+        order = list(
+            conn.execute(
+                sa.select(OUTBOX.c.id)
+                .where(OUTBOX.c.channel == channel, OUTBOX.c.status.in_(OPEN))
+                .order_by(OUTBOX.c.alert_id)
+                .limit(limit)
+            ).scalars()
+        )
+        locked = conn.execute(
+            sa.select(OUTBOX.c.id, OUTBOX.c.status, OUTBOX.c.next_attempt_at)
+            .where(OUTBOX.c.id.in_(order))
+            .with_for_update(skip_locked=True)
+        ).all()
+        rows = {r.id: QueueRow(r.id, OutboxStatus(r.status), r.next_attempt_at) for r in locked}
+        ids = claimable(order, rows, now, limit)
+        if not ids:
+            return []
+        conn.execute(
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.id.in_(ids))
+            .values(
+                status=OutboxStatus.SENDING,
+                attempts=OUTBOX.c.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=policy.lease_s),
+            )
+        )
+        return _deliveries(conn, ids)
+
+
+def _deliveries(conn: Connection, ids: list[int]) -> list[Delivery]:
+    query = (
+        sa.select(
+            OUTBOX.c.id, OUTBOX.c.alert_id, OUTBOX.c.channel, OUTBOX.c.attempts,
+            _alerts.c.account_id, _alerts.c.level, _alerts.c.episode, _alerts.c.created_at,
+            _alerts.c.payload,
+        )
+        .join(_alerts, _alerts.c.id == OUTBOX.c.alert_id)
+        .where(OUTBOX.c.id.in_(ids))
+        .order_by(OUTBOX.c.alert_id)
+    )  # fmt: skip
+    return [
+        Delivery(r.id, r.alert_id, r.channel, r.attempts, r.account_id, Level(r.level),
+                 r.episode, r.created_at, dict(r.payload))
+        for r in conn.execute(query)
+    ]  # fmt: skip
+
+
+def ack(engine: Engine, delivery_id: int, now: datetime) -> bool:
+    """Record a delivery as sent. Returns False if the row was not ``sending`` (nothing done)."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.id == delivery_id, OUTBOX.c.status == OutboxStatus.SENDING)
+            .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
+        )
+    return result.rowcount == 1
+
+
+def fail(
+    engine: Engine,
+    delivery_id: int,
+    error: str,
+    retry_after: float | None,
+    *,
+    now: datetime,
+    permanent: bool = False,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    jitter: float | None = None,
+) -> OutboxStatus | None:
+    """Record a failed send: back to ``pending`` after a backoff (at least ``retry_after``
+    seconds), or ``failed`` when ``permanent`` or after ``policy.max_attempts`` claims.
+
+    ``error`` is stored (truncated) as ``last_error``: it must hold no secret. ``jitter`` in
+    [0, 1) defaults to a random draw. Returns the new status, None if the row was not
+    ``sending``.
+    """
+    jitter = random.random() if jitter is None else jitter
+    with engine.begin() as conn:
+        attempts = conn.execute(
+            sa.select(OUTBOX.c.attempts).where(
+                OUTBOX.c.id == delivery_id, OUTBOX.c.status == OutboxStatus.SENDING
+            )
+        ).scalar_one_or_none()
+        if attempts is None:
+            return None
+        if permanent or attempts >= policy.max_attempts:
+            status, next_at = OutboxStatus.FAILED, now
+        else:
+            status = OutboxStatus.PENDING
+            next_at = now + timedelta(seconds=policy.delay_s(attempts, retry_after, jitter))
+        conn.execute(
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.id == delivery_id)
+            .values(status=status, next_attempt_at=next_at, last_error=error[:_MAX_ERROR_CHARS])
+        )
+    return status

@@ -1,0 +1,87 @@
+"""Production scheduling with APScheduler 3 (every apscheduler import lives here).
+
+    await run_until_stopped(monitor, stop)     # one tick job per chain + one delivery job
+
+Each chain is ticked at its block time and the outbox drained every second. ``max_instances=1``
+and coalescing mean a slow tick is never run twice at once nor queued up: the next run simply
+starts late. SIGINT/SIGTERM set ``stop``; running jobs finish before the function returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor.runtime.service import Monitor
+
+log = logging.getLogger("perpwatch.scheduler")
+
+DELIVERY_INTERVAL_S = 1.0
+
+
+class _Guarded:
+    """A job that logs its failures (the scheduler keeps going) and counts running instances."""
+
+    def __init__(self, name: str, job: Callable[[], Awaitable[object]]) -> None:
+        self.name, self.job, self.running = name, job, 0
+
+    async def __call__(self) -> None:
+        self.running += 1
+        try:
+            await self.job()
+        except Exception:
+            log.exception("job %s failed; it runs again at its next interval", self.name)
+        finally:
+            self.running -= 1
+
+
+def build_scheduler(monitor: Monitor) -> tuple[AsyncIOScheduler, list[_Guarded]]:
+    """A scheduler with a tick job per chain and the delivery job, not yet started."""
+    scheduler = AsyncIOScheduler(
+        timezone=UTC,
+        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+    )
+    jobs = []
+    start = datetime.now(UTC)
+    for group in monitor.groups:
+        tick = _Guarded(
+            f"tick:{group.chain.name}", functools.partial(monitor.tick_or_unknown, group)
+        )
+        # The bound coroutine method, not the instance: APScheduler awaits a job only if it is
+        # a coroutine function, and runs anything else (an object with an async __call__ too)
+        # in a thread, where the coroutine is created and never awaited.
+        scheduler.add_job(
+            tick.__call__,
+            "interval",
+            seconds=group.chain.block_time,
+            id=tick.name,
+            next_run_time=start,
+        )
+        jobs.append(tick)
+    deliver = _Guarded("deliver", monitor.deliver)
+    scheduler.add_job(
+        deliver.__call__,
+        "interval",
+        seconds=DELIVERY_INTERVAL_S,
+        id=deliver.name,
+        next_run_time=start,
+    )
+    jobs.append(deliver)
+    return scheduler, jobs
+
+
+async def run_until_stopped(monitor: Monitor, stop: asyncio.Event) -> None:
+    """Run the monitor's jobs until ``stop`` is set, then let running jobs finish."""
+    scheduler, jobs = build_scheduler(monitor)
+    scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        while any(job.running for job in jobs):
+            await asyncio.sleep(0.05)

@@ -1,0 +1,100 @@
+"""The monitor's database tables: health snapshots, alerts, their outbox and alert states.
+
+Like ``indexer.store.tables`` (whose column helpers they share), rows are built with
+``validated``; every schema change needs a migration in ``indexer/store/migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from indexer.store.columns import UtcDateTime, utcnow
+from indexer.store.tables import Json, NonNegative, enum_column, parent_key
+from monitor.alerts.levels import Level
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class HealthSnapshot(SQLModel, table=True):
+    """An account's health at a block; ``health`` is None where maintenance is zero."""
+
+    __tablename__ = "health_snapshots"
+    __table_args__ = (sa.Index("ix_health_snapshots_account_block", "account_id", "block_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = parent_key("health_snapshots", "account_id", "accounts")
+    block_number: NonNegative = Field(sa_type=sa.BigInteger)
+    equity_usd: float
+    maintenance_usd: float
+    health: float | None = None
+    level: Level = Field(sa_type=enum_column(Level, "ck_health_snapshots_level"))
+    computed_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Alert(SQLModel, table=True):
+    """An alert; (account, level, episode) is unique so a retried step cannot duplicate it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "account_id", "level", "episode", name="uq_alerts_account_level_episode"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = parent_key("alerts", "account_id", "accounts")
+    level: Level = Field(sa_type=enum_column(Level, "ck_alerts_level"))
+    episode: NonNegative
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=Json)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One delivery of an alert to one channel, retried until sent or failed."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.UniqueConstraint("alert_id", "channel", name="uq_outbox_alert_channel"),
+        sa.Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = parent_key("outbox", "alert_id", "alerts")
+    channel: str = Field(sa_type=sa.String(100))
+    status: OutboxStatus = Field(
+        default=OutboxStatus.PENDING, sa_type=enum_column(OutboxStatus, "ck_outbox_status")
+    )
+    attempts: NonNegative = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class AlertStateRow(SQLModel, table=True):
+    """An account's place in the alert state machine (``monitor.alerts.rules.AlertState``), so a
+    restarted monitor neither repeats nor forgets an episode. ``alerted`` lists level values."""
+
+    __tablename__ = "alert_states"
+
+    account_id: int = Field(
+        primary_key=True,
+        sa_column_args=[
+            sa.ForeignKey("accounts.id", ondelete="CASCADE", name="fk_alert_states_account_id")
+        ],
+    )
+    level: Level = Field(sa_type=enum_column(Level, "ck_alert_states_level"))
+    episode: NonNegative
+    alerted: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    health: float | None = None
+    since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    updated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
