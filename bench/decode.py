@@ -23,7 +23,8 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from indexer.decode.abi import abi_entry, event_signature, topic0
-from indexer.decode.logs import EVENT_LOG_DATA_TYPE, LogDecoder
+from indexer.decode.logs import LogDecoder
+from indexer.protocols.gmx_v2.events import EVENT_LOG_DATA_TYPE, flatten_event_log_data
 from indexer.protocols.gmx_v2.keys import event_name_hash
 
 GMX_EVENT = abi_entry("gmx_v2/EventEmitter.json", "EventLog1", "event")
@@ -145,7 +146,7 @@ def bench(n_logs: int, repeat: int) -> dict[str, Any]:
     web3_logs = [as_web3_log(log) for log in raw]
     contract = Web3().eth.contract(abi=[GMX_EVENT, FLAT_EVENT])
     gmx_event, flat_event = contract.events.EventLog1(), contract.events.AnswerUpdated()
-    decoder = LogDecoder([GMX_EVENT, FLAT_EVENT])
+    decoder = LogDecoder([GMX_EVENT, FLAT_EVENT], {EVENT_LOG_DATA_TYPE: flatten_event_log_data})
 
     def run_web3() -> list[Any]:
         return [

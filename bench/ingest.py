@@ -129,6 +129,7 @@ def _plain(value: Any) -> Any:
 
 
 def run_perpwatch(url: str, fill: FilledLogs, db_path: Path) -> tuple[int, float]:
+    from indexer.registry import json_decoder
     from indexer.rpc.client import RpcClient
     from indexer.scan.rows import LogSource
     from indexer.scan.runner import ScanJob, index_chain
@@ -154,6 +155,7 @@ def run_perpwatch(url: str, fill: FilledLogs, db_path: Path) -> tuple[int, float
                 ScanSettings(initial_block_range=FIXED_RANGE_BLOCKS),
                 ScanStore(engine),
                 [ScanJob(source)],
+                json_decoder(),
             )
         return results[0].logs, time.perf_counter() - started
 

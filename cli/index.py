@@ -16,7 +16,7 @@ from rich.table import Table
 
 from indexer.config.loader import Config
 from indexer.errors import UserError
-from indexer.registry import ChainJobs, scan_jobs
+from indexer.registry import ChainJobs, json_decoder, scan_jobs
 from indexer.scan.rows import LogSource
 from indexer.scan.runner import chain_settings, index_chain, open_rpc
 from indexer.scan.scanner import ScanProgress
@@ -89,6 +89,7 @@ async def _index_all(
                 chain_settings(chain_jobs.chain),
                 store,
                 chain_jobs.jobs,
+                json_decoder(),
                 stop=stop,
                 on_progress=on_progress,
                 **options,

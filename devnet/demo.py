@@ -80,7 +80,6 @@ def demo_config(world: World, database_url: str, *, telegram_url: str | None = N
                     "data_store": gmx.data_store.address,
                     "reader": gmx.reader.address,
                     "event_emitter": gmx.event_emitter.address,
-                    "referral_storage": gmx.referral_storage,
                 },
                 "tokens": {
                     t.address: {"asset": t.asset, "decimals": t.decimals, "feed": t.feed.address}

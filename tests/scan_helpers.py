@@ -33,9 +33,9 @@ from devnet.devrpc import DevRpc
 from devnet.logfill import fill_logs, position_increase_data
 from devnet.solc import Artifact
 from indexer.decode.abi import abi_entry, event_signature, topic0
+from indexer.registry import json_decoder
 from indexer.rpc.client import RpcClient
 from indexer.scan.rows import LogSource
-from indexer.scan.runner import default_decoder
 from indexer.scan.scanner import ProgressFn, Scanner, ScanProgress, ScanSettings
 from indexer.store.cursors import ScanStore
 from indexer.store.engine import make_engine, upgrade
@@ -192,7 +192,7 @@ async def backfill(
     """Backfill ``source`` from the node(s) at ``urls`` into ``engine``; returns the totals and
     the (closed) client, whose ``stats()`` stay readable. ``rpc_options`` go to the client."""
     async with RpcClient(urls, chain_id=CHAIN_ID, **rpc_options) as rpc:
-        decoder = default_decoder()
+        decoder = json_decoder()
         store = ScanStore(engine)
         scanner = Scanner(rpc, store, source, decoder, settings, on_progress=on_progress)
         progress = await scanner.backfill()
@@ -280,7 +280,7 @@ async def _work(rpc_url: str, db_url: str, source: LogSource) -> None:
 
     async with RpcClient([rpc_url], chain_id=CHAIN_ID) as rpc:
         scanner = Scanner(
-            rpc, ScanStore(engine), source, default_decoder(), WORKER_SETTINGS, on_progress=report
+            rpc, ScanStore(engine), source, json_decoder(), WORKER_SETTINGS, on_progress=report
         )
         await scanner.backfill()
     print("done", flush=True)

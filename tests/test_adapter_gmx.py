@@ -12,11 +12,9 @@ from hypothesis import strategies as st
 
 from devnet.deploy import Devnet
 from devnet.gmx import GmxDeployment, deploy_gmx
-from indexer.decode.abi import load_abi
-from indexer.decode.json_args import JsonLogDecoder
-from indexer.decode.logs import LogDecoder
 from indexer.errors import ConfigError
 from indexer.models import E30, MarginAccount, MarginMode
+from indexer.protocols import gmx_v2
 from indexer.protocols.base import Read
 from indexer.protocols.gmx_v2.adapter import EVENT_LOG1_TOPIC, GmxV2Adapter
 from indexer.protocols.gmx_v2.decode import (
@@ -27,6 +25,7 @@ from indexer.protocols.gmx_v2.decode import (
     margin_account,
 )
 from indexer.reads.multicall import MULTICALL3_ADDRESS, decode_aggregate3, encode_aggregate3
+from indexer.registry import json_decoder
 from indexer.scan.rows import TouchKind, event_rows
 from monitor.health.account import account_health
 
@@ -247,9 +246,7 @@ def test_touched_from_logs(gmx: GmxDeployment) -> None:
             }
         ],
     )
-    rows = event_rows(
-        source, logs, JsonLogDecoder(LogDecoder(load_abi("gmx_v2/EventEmitter.json")))
-    )
+    rows = event_rows(source, logs, json_decoder([gmx_v2.PLUGIN]))
     touches = adapter.touched(rows)
     kinds = [(t.owner, t.kind) for t in touches]
     a1, a2 = accounts[1].lower(), accounts[2].lower()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.config.deployments import example_config
+from indexer.config.example import example_config
 from indexer.config.loader import load_config
 from tests.config_helpers import clean_env as clean_env
 from tests.config_helpers import one_error_line, run

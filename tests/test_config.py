@@ -11,28 +11,25 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from indexer.config.deployments import KNOWN_DEPLOYMENTS, PROTOCOLS, example_config
+from indexer.config.example import example_config
 from indexer.config.loader import Config, load_config, write_example
 from indexer.config.scalars import normalize_address
 from indexer.config.sections import ThresholdOverride, WalletConfig
 from indexer.errors import ConfigError, UserError
+from indexer.registry import PLUGINS
 from tests.config_helpers import clean_env as clean_env
 
-# The real mainnet addresses, copied from PROTOCOLS.md §1.1 and §2.1 (not from the code).
+# The real mainnet addresses, copied from PROTOCOLS.md §1.1 (not from the code).
 GMX_ARBITRUM = {
     "data_store": "0xFD70de6b91282D8017aA4E741e9Ae325CAb992d8",
     "event_emitter": "0xC8ee91A54287DB53897056e12D9819156D3822Fb",
     "reader": "0x470fbC46bcC0f16532691Df360A07d8Bf5ee0789",
-    "referral_storage": "0xe6fab3f0c7199b0d34d7fbe83394fc0e0d06e99d",
 }
 GMX_AVALANCHE = {
     "data_store": "0x2F0b22339414ADeD7D5F06f9D604c7fF5b2fe3f6",
     "event_emitter": "0xDb17B211c34240B014ab6d61d4A31FA0C0e20c26",
     "reader": "0x62Cb8740E6986B29dC671B2EB596676f60590A5B",
-    "referral_storage": "0x827ed045002ecdabeb6e2b0d1604cf5fc3d322f8",
 }
-SNX_BASE_MARKET = "0x0A2AF931eFFd34b81ebcc57E3d3c9B1E1dE1C9Ce"
-SNX_BASE_ACCOUNT = "0xcb68b813210aFa0373F076239Ad4803f8809e8cf"
 
 DEV_CHAIN = """
 [[chains]]
@@ -134,12 +131,13 @@ def test_example_spells_out_addresses_and_names_secret_env_vars() -> None:
 
 
 def test_known_deployment_table_is_complete_and_checksummed() -> None:
-    assert {(p, c) for p, c in KNOWN_DEPLOYMENTS} >= {
-        ("gmx_v2", 42161), ("gmx_v2", 43114), ("synthetix_v3", 8453),
-        ("synthetix_v3", 42161), ("hyperliquid", 999),
-    }  # fmt: skip
-    for (protocol, _), deployment in KNOWN_DEPLOYMENTS.items():
-        assert set(PROTOCOLS[protocol].required_addresses) <= set(deployment.addresses)
+    known = {(p.name, chain_id) for p in PLUGINS.values() for chain_id in p.deployments}
+    assert known == {("gmx_v2", 42161), ("gmx_v2", 43114), ("hyperliquid", 999)}
+    for plugin in PLUGINS.values():
+        for deployment in plugin.deployments.values():
+            assert set(plugin.required_addresses) <= set(deployment.addresses)
+            assert set(deployment.addresses) <= set(plugin.address_keys)
+    for deployment in (d for p in PLUGINS.values() for d in p.deployments.values()):
         for address in deployment.addresses.values():
             assert normalize_address(address) == address
         assert deployment.start_block >= 0
@@ -147,13 +145,37 @@ def test_known_deployment_table_is_complete_and_checksummed() -> None:
 
 
 def test_known_deployment_fills_omitted_values(tmp_path: Path) -> None:
-    cfg = load_text(tmp_path, dev(8453) + '[[protocols]]\nname = "synthetix_v3"\nchain = "dev"\n')
-    (snx,) = cfg.protocols
-    assert snx.addresses == {
-        "perps_market_proxy": SNX_BASE_MARKET,
-        "perps_account_proxy": SNX_BASE_ACCOUNT,
-    }
-    assert snx.start_block == 7889389
+    cfg = load_text(tmp_path, dev(43114) + '[[protocols]]\nname = "gmx_v2"\nchain = "dev"\n')
+    (gmx,) = cfg.protocols
+    assert gmx.addresses == GMX_AVALANCHE
+    assert gmx.start_block == 32162455
+    assert str(gmx.tickers_url) == "https://avalanche-api.gmxinfra.io/prices/tickers"
+
+
+def test_closed_venue_is_an_unknown_protocol(tmp_path: Path) -> None:
+    text = dev(8453) + '[[protocols]]\nname = "synthetix_v3"\nchain = "dev"\n'
+    assert "protocols[0].name: unknown protocol 'synthetix_v3'" in error_of(tmp_path, text)
+
+
+def test_hyperliquid_margin_tiers_are_validated(tmp_path: Path) -> None:
+    table = '[[protocols]]\nname = "hyperliquid"\nchain = "dev"\n'
+    tier = "[[protocols.margin_tiers.1]]\nlower_bound_usd = {}\nmax_leverage = {}\n"
+    (hl,) = load_text(
+        tmp_path, dev() + table + tier.format(0, 25) + tier.format(10**8, 15)
+    ).protocols
+    assert [(t.lower_bound_usd, t.max_leverage) for t in hl.margin_tiers[1]] == [
+        (0, 25),
+        (10**8, 15),
+    ]
+    assert "margin_tiers.1: the first tier must start at 0" in error_of(
+        tmp_path, dev() + table + tier.format(5, 25)
+    )
+    assert "margin_tiers.1: lower_bound_usd must ascend" in error_of(
+        tmp_path, dev() + table + tier.format(0, 25) + tier.format(0, 15)
+    )
+    assert "max_leverage: must be greater than or equal to 1" in error_of(
+        tmp_path, dev() + table + tier.format(0, 0)
+    )
 
 
 def test_given_values_win_over_the_known_deployment(tmp_path: Path) -> None:
@@ -172,7 +194,7 @@ def test_unknown_chain_needs_every_address(tmp_path: Path) -> None:
     protocol = '[[protocols]]\nname = "gmx_v2"\nchain = "dev"\n[protocols.addresses]\n'
     text = dev() + protocol + f'reader = "{WALLET}"\n'
     message = error_of(tmp_path, text)
-    assert "protocols[0].addresses: missing data_store, event_emitter, referral_storage" in message
+    assert "protocols[0].addresses: missing data_store, event_emitter" in message
     assert "(42161, 43114)" in message
 
 
@@ -205,7 +227,7 @@ ERROR_CASES = [
     ("not an address", GMX_ARBITRUM["data_store"], "0x1234",
      "protocols[0].addresses.data_store: not an address"),
     ("unknown protocol", 'name = "hyperliquid"', 'name = "dydx"',
-     "protocols[2].name: unknown protocol 'dydx' (known: gmx_v2, hyperliquid, synthetix_v3)"),
+     "protocols[2].name: unknown protocol 'dydx' (known: gmx_v2, hyperliquid)"),
     ("unknown chain", 'chain = "hyperevm"', 'chain = "hyper"',
      "protocols[2].chain: no chain named 'hyper' is configured"),
     ("foreign address key", "[protocols.addresses]\n",
@@ -213,7 +235,7 @@ ERROR_CASES = [
      "protocols[0].addresses.vault: not a gmx_v2 address"),
     ("option of another protocol", "markets = [0, 1]",
      'markets = [0, 1]\ntickers_url = "https://x.io/t"',
-     "protocols[2].tickers_url: does not apply to hyperliquid"),
+     "protocols[2].tickers_url: unknown key"),
     ("duplicate chain name", 'name = "avalanche"', 'name = "arbitrum"',
      "chains[1].name: duplicate of chains[0]"),
     ("duplicate chain id", "chain_id = 43114", "chain_id = 42161",

@@ -14,13 +14,16 @@ from hypothesis import strategies as st
 
 from indexer.decode.abi import abi_entry, event_signature, load_abi, topic0
 from indexer.decode.codec import compile_codec
-from indexer.decode.logs import EVENT_LOG_DATA_TYPE, DecodedLog, LogDecoder
+from indexer.decode.logs import DecodedLog, LogDecoder
 from indexer.errors import DecodeError
+from indexer.protocols.gmx_v2.events import EVENT_LOG_DATA_TYPE, flatten_event_log_data
 from indexer.protocols.gmx_v2.keys import event_name_hash
 
 Param = dict[str, Any]
 
-GMX = LogDecoder(load_abi("gmx_v2/EventEmitter.json"))
+GMX = LogDecoder(
+    load_abi("gmx_v2/EventEmitter.json"), {EVENT_LOG_DATA_TYPE: flatten_event_log_data}
+)
 GMX_TOPICS = {
     name: "0x" + topic0(event_signature(abi_entry("gmx_v2/EventEmitter.json", name, "event"))).hex()
     for name in ("EventLog", "EventLog1", "EventLog2")

@@ -13,6 +13,13 @@ from hypothesis import strategies as st
 from indexer.decode.abi import load_abi
 from indexer.decode.json_args import JsonLogDecoder
 from indexer.decode.logs import LogDecoder
+from indexer.protocols import gmx_v2
+from indexer.protocols.gmx_v2.events import (
+    EVENT_LOG_DATA_TYPE,
+    EventLogTemplates,
+    flatten_event_log_data,
+)
+from indexer.registry import json_decoder
 from indexer.store.columns import json_safe
 from tests.test_decode import ANSWER_UPDATED, answer_log, event_log_data, gmx_log
 
@@ -38,8 +45,8 @@ def test_template_reads_equal_the_full_decoder(
     name: str,
     static: bool,
 ) -> None:
-    full = LogDecoder(GMX_EVENTS)
-    fast = JsonLogDecoder(LogDecoder(GMX_EVENTS))
+    full = LogDecoder(GMX_EVENTS, {EVENT_LOG_DATA_TYPE: flatten_event_log_data})
+    fast = json_decoder([gmx_v2.PLUGIN])
     topic = [b"\x11" * 32]
     pick = _static_only if static else (lambda groups: groups)
     logs = [gmx_log("EventLog1", name, pick(groups), topic) for groups, _ in (first, second)]
@@ -53,8 +60,8 @@ def test_same_length_but_another_layout_falls_back(
     case: tuple[list[Any], dict[str, Any]], data: st.DataObject
 ) -> None:
     groups = _static_only(case[0])
-    full = LogDecoder(GMX_EVENTS)
-    fast = JsonLogDecoder(LogDecoder(GMX_EVENTS))
+    full = LogDecoder(GMX_EVENTS, {EVENT_LOG_DATA_TYPE: flatten_event_log_data})
+    fast = json_decoder([gmx_v2.PLUGIN])
     log = gmx_log("EventLog1", "PositionIncrease", groups, [b"\x22" * 32])
     fast.decode_json(log)  # learns the template
     hex_data = log["data"]
@@ -84,8 +91,8 @@ def test_flat_one_word_events_equal_the_full_decoder(
 
 
 def test_upper_case_hex_reads_lower_case_like_the_full_decoder() -> None:
-    full = LogDecoder(GMX_EVENTS)
-    fast = JsonLogDecoder(LogDecoder(GMX_EVENTS))
+    full = LogDecoder(GMX_EVENTS, {EVENT_LOG_DATA_TYPE: flatten_event_log_data})
+    fast = json_decoder([gmx_v2.PLUGIN])
     groups: list[Any] = [([("account", "0x" + "ab" * 20)], []), ([("size", 7)], [])] + [
         ([], [])
     ] * 5
@@ -97,7 +104,7 @@ def test_upper_case_hex_reads_lower_case_like_the_full_decoder() -> None:
 
 
 def test_a_repeated_layout_is_read_without_the_full_decoder() -> None:
-    inner = LogDecoder(GMX_EVENTS)
+    inner = LogDecoder(GMX_EVENTS, {EVENT_LOG_DATA_TYPE: flatten_event_log_data})
     calls = []
     decode = inner.decode
 
@@ -106,7 +113,7 @@ def test_a_repeated_layout_is_read_without_the_full_decoder() -> None:
         return decode(log)
 
     inner.decode = counting  # type: ignore[method-assign]
-    fast = JsonLogDecoder(inner)
+    fast = JsonLogDecoder(inner, fast_paths=[EventLogTemplates(inner)])
     groups: list[Any] = [([("account", "0x" + "ab" * 20)], []), ([("size", 7)], [])] + [
         ([], [])
     ] * 5

@@ -18,9 +18,9 @@ from sqlalchemy.engine import Engine
 from devnet.chain import Anvil
 from devnet.solc import Artifact
 from indexer.errors import ReorgTooDeep
+from indexer.registry import json_decoder
 from indexer.rpc.client import RpcClient
 from indexer.scan.rows import LogSource
-from indexer.scan.runner import default_decoder
 from indexer.scan.scanner import Scanner, ScanProgress, ScanSettings
 from indexer.store.cursors import ScanStore
 from tests.scan_helpers import (
@@ -86,7 +86,7 @@ async def _follow_through_reorg(
     progress = ScanProgress(source.start_block, source.start_block - 1, source.start_block)
     stop = asyncio.Event()
     async with RpcClient([node.rpc_url], chain_id=CHAIN_ID) as rpc:
-        scanner = Scanner(rpc, store, source, default_decoder(), settings)
+        scanner = Scanner(rpc, store, source, json_decoder(), settings)
         task = asyncio.create_task(scanner.follow(stop, progress))
         try:
             await _caught_up(node, store, source, task)

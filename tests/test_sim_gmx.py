@@ -21,9 +21,10 @@ from indexer.decode.abi import (
     load_abi,
     topic0,
 )
-from indexer.decode.logs import LogDecoder
 from indexer.models import E30
+from indexer.protocols import gmx_v2
 from indexer.protocols.gmx_v2 import keys as gmx_keys
+from indexer.registry import log_decoder
 
 pytestmark = pytest.mark.chain
 
@@ -222,7 +223,7 @@ def test_events_carry_gmx_keys(gmx: GmxDeployment) -> None:
         "eth_getLogs",
         [{"address": gmx.event_emitter.address, "fromBlock": "0x0", "toBlock": "latest"}],
     )
-    decoder = LogDecoder(load_abi("gmx_v2/EventEmitter.json"))
+    decoder = log_decoder([gmx_v2.PLUGIN])
     decoded = [decoder.decode(log) for log in logs]
     names = [d.args["eventName"] for d in decoded if d is not None]
     assert names == ["PositionIncrease", "PositionDecrease"]

@@ -20,14 +20,24 @@ import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    SerializeAsAny,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from indexer.config.deployments import example_config, with_known_deployment
+from indexer.config.example import example_config
 from indexer.config.messages import format_validation_error
+from indexer.config.protocol import ProtocolConfig
 from indexer.config.scalars import (
     invalid,
 )
@@ -35,15 +45,58 @@ from indexer.config.sections import (
     AlertConfig,
     ChainConfig,
     ChannelsConfig,
-    ProtocolConfig,
     WalletConfig,
     check_unique,
     raw_chain_ids,
 )
 from indexer.errors import ConfigError
+from indexer.registry import PLUGINS, known_protocols
 from indexer.store.engine import normalize_url
 
 DEFAULT_CONFIG_PATH = Path("perpwatch.toml")
+
+
+def _plugin_options(value: Any, handler: ValidatorFunctionWrapHandler) -> ProtocolConfig:
+    """Validate a ``[[protocols]]`` table with the options model of the plugin it names."""
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        return handler(value)  # type: ignore[no-any-return]
+    plugin = PLUGINS.get(value["name"])
+    if plugin is None:
+        raise invalid("name", f"unknown protocol {value['name']!r} (known: {known_protocols()})")
+    for key in value.get("addresses") or {}:
+        if key not in plugin.address_keys:
+            known = ", ".join(plugin.address_keys) or "none"
+            raise invalid(f"addresses.{key}", f"not a {plugin.name} address (known: {known})")
+    missing = [k for k in plugin.required_addresses if k not in (value.get("addresses") or {})]
+    if missing:
+        chains = ", ".join(str(c) for c in plugin.deployments) or "none"
+        raise invalid(
+            "addresses",
+            f"missing {', '.join(missing)}: give them, or use a chain whose chain_id has a "
+            f"known {plugin.name} deployment ({chains})",
+        )
+    return plugin.options.model_validate(value)
+
+
+def with_known_deployment(raw: object, chain_ids: Mapping[str, object]) -> object:
+    """A raw ``[[protocols]]`` table with its known deployment's values filled in as defaults.
+
+    ``chain_ids`` maps configured chain names to their (raw) chain ids. Runs on unvalidated
+    input, before the options models: anything malformed comes back unchanged for validation to
+    report. Given values win; ``addresses`` merge key by key.
+    """
+    if not isinstance(raw, dict) or not isinstance(raw.get("chain"), str):
+        return raw
+    name, chain_id = raw.get("name"), chain_ids.get(raw["chain"])
+    plugin = PLUGINS.get(name) if isinstance(name, str) else None
+    known = plugin.deployments.get(chain_id) if plugin and type(chain_id) is int else None
+    if known is None:
+        return raw
+    filled = {**known.defaults, "start_block": known.start_block, **raw}
+    given = raw.get("addresses", {})
+    if isinstance(given, dict):
+        filled["addresses"] = {**known.addresses, **given}
+    return filled
 
 
 class _DatabaseUrlEnv(PydanticBaseSettingsSource):
@@ -77,7 +130,10 @@ class Config(BaseSettings):
 
     database_url: str = Field(default="sqlite:///perpwatch.db", repr=False)
     chains: tuple[ChainConfig, ...] = ()
-    protocols: tuple[ProtocolConfig, ...] = ()
+    # SerializeAsAny: dump each table with its plugin's fields, not only the shared ones.
+    protocols: tuple[
+        SerializeAsAny[Annotated[ProtocolConfig, WrapValidator(_plugin_options)]], ...
+    ] = ()
     wallets: tuple[WalletConfig, ...] = ()
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
@@ -132,6 +188,11 @@ class Config(BaseSettings):
         check_unique("chains", "chain_id", [c.chain_id for c in self.chains])
         check_unique("protocols", "chain", [(p.name, p.chain) for p in self.protocols])
         check_unique("wallets", "address", [w.address for w in self.wallets])
+        for name in self.alerts.protocols:
+            if name not in PLUGINS:
+                raise invalid(
+                    f"alerts.protocols.{name}", f"unknown protocol (known: {known_protocols()})"
+                )
         for i, wallet in enumerate(self.wallets):
             for override in (None, *self.alerts.protocols.values()):
                 if problem := self.alerts.merged(override, wallet).ordering_problem():

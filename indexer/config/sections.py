@@ -1,4 +1,6 @@
-"""perpwatch's configuration sections: chains, protocols, wallets, alert thresholds, channels.
+"""perpwatch's configuration sections: chains, wallets, alert thresholds, channels.
+
+Protocol tables are their plugins' (``indexer.config.protocol``, ``indexer.protocols.<name>``).
 
 Each model is strict and frozen (``STRICT``); ``indexer.config.loader.Config`` assembles them and
 runs
@@ -12,16 +14,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from indexer.config.deployments import KNOWN_DEPLOYMENTS, PROTOCOLS, known_protocols
 from indexer.config.scalars import STRICT, Address, ChatId, EnvName, HttpUrl, RpcUrl, Slug, invalid
 from indexer.redact import redact_url
 
 __all__ = [
-    "AlertConfig", "ChainConfig", "ChannelsConfig", "ProtocolConfig", "TelegramConfig",
+    "AlertConfig", "ChainConfig", "ChannelsConfig", "TelegramConfig",
     "ThresholdOverride", "Thresholds", "WalletConfig", "WebhookConfig", "check_unique",
     "raw_chain_ids",
 ]  # fmt: skip
@@ -75,92 +76,6 @@ class ChainConfig(BaseModel):
     def redacted_urls(self) -> tuple[str, ...]:
         """The RPC URLs made safe for logs and error messages (see ``redact_url``)."""
         return tuple(redact_url(u) for u in self.rpc_urls)
-
-
-class TokenConfig(BaseModel):
-    """A token a protocol prices: normal-form ``asset`` name, ``decimals`` of its smallest unit,
-    and its Chainlink USD feed (GMX v2)."""
-
-    model_config = STRICT
-
-    asset: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
-    decimals: int = Field(ge=0, le=77)
-    feed: Address | None = None
-
-
-class GmxMarketConfig(BaseModel):
-    """A GMX v2 market: positions on ``index_token``, collateral in ``long_token`` or
-    ``short_token`` (every token must be listed in the protocol's ``tokens``)."""
-
-    model_config = STRICT
-
-    market_token: Address
-    index_token: Address
-    long_token: Address
-    short_token: Address
-
-
-class ProtocolConfig(BaseModel):
-    """One protocol deployment to index, on a configured chain.
-
-    When validated inside a ``Config``, ``addresses`` and ``start_block`` (and GMX's
-    ``tickers_url``) default to the known mainnet deployment for the chain's ``chain_id``
-    (``indexer.config.deployments.KNOWN_DEPLOYMENTS``); values given here win. ``dexes`` (perp dex
-    indices, 0 = main) and ``markets`` (asset ids; empty = every listed market) apply to
-    hyperliquid only; ``price_feeds`` maps a symbol to a Chainlink feed address.
-    """
-
-    model_config = STRICT
-
-    name: str
-    chain: str
-    addresses: dict[str, Address] = Field(default_factory=dict)
-    start_block: int = Field(default=0, ge=0)
-    tickers_url: HttpUrl | None = None
-    dexes: tuple[Annotated[int, Field(ge=0)], ...] = (0,)
-    markets: tuple[Annotated[int, Field(ge=0)], ...] = ()
-    price_feeds: dict[str, Address] = Field(default_factory=dict)
-    tokens: dict[Address, TokenConfig] = Field(default_factory=dict)
-    gmx_markets: tuple[GmxMarketConfig, ...] = ()
-    # Chainlink USD feeds update at least every 24 h (plus on a deviation): older is stale, and
-    # an account valued with a stale price is reported unknown, never safe.
-    price_heartbeat_s: float = Field(default=90_000, gt=0)
-    # GMX v2 only: "tickers" values positions with GMX's HTTP tickers (``tickers_url``).
-    price_source: Literal["chainlink", "tickers"] = "chainlink"
-
-    @field_validator("name")
-    @classmethod
-    def _known_protocol(cls, name: str) -> str:
-        if name not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {name!r} (known: {known_protocols()})")
-        return name
-
-    @model_validator(mode="after")
-    def _fits_protocol(self) -> ProtocolConfig:
-        spec = PROTOCOLS[self.name]
-        for key in self.addresses:
-            if key not in spec.address_keys:
-                known = ", ".join(spec.address_keys) or "none"
-                raise invalid(f"addresses.{key}", f"not a {self.name} address (known: {known})")
-        missing = [k for k in spec.required_addresses if k not in self.addresses]
-        if missing:
-            chains = ", ".join(str(c) for p, c in KNOWN_DEPLOYMENTS if p == self.name)
-            raise invalid(
-                "addresses",
-                f"missing {', '.join(missing)}: give them, or use a chain whose chain_id has a "
-                f"known {self.name} deployment ({chains or 'none'})",
-            )
-        options = {"tickers_url", "dexes", "markets", "tokens", "gmx_markets", "price_source"}
-        for option in sorted(options & self.model_fields_set):
-            if option not in spec.options:
-                raise invalid(option, f"does not apply to {self.name}")
-        if self.price_source == "tickers" and self.tickers_url is None:
-            raise invalid("tickers_url", 'required with price_source = "tickers"')
-        for index, market in enumerate(self.gmx_markets):
-            for field in ("index_token", "long_token", "short_token"):
-                if getattr(market, field) not in self.tokens:
-                    raise invalid(f"gmx_markets[{index}].{field}", "not listed in tokens")
-        return self
 
 
 class ThresholdOverride(BaseModel):
@@ -231,9 +146,7 @@ class AlertConfig(Thresholds):
     def _consistent(self) -> AlertConfig:
         if problem := self.ordering_problem():
             raise ValueError(problem)
-        for name, override in self.protocols.items():
-            if name not in PROTOCOLS:
-                raise invalid(f"protocols.{name}", f"unknown protocol (known: {known_protocols()})")
+        for name, override in self.protocols.items():  # names: checked by Config
             if problem := self.merged(override).ordering_problem():
                 raise invalid(f"protocols.{name}", problem)
         return self

@@ -3,23 +3,22 @@
 Each event's ABI is compiled once into a tree of small readers; decoding a log is then slicing
 one ``bytes.fromhex`` buffer and ``int.from_bytes`` on 32-byte words, with bounds checked at
 every offset and length so that malformed data raises :class:`DecodeError` instead of producing
-values. GMX v2 ``EventLog``/``EventLog1``/``EventLog2`` are flattened: the ``EventLogData`` items
-become top-level args **by key name**, next to ``msgSender``, ``eventName``, ``eventNameHash``
-(topics[1]) and ``topic1``/``topic2`` (topics[2]/[3]).
+values. A protocol may flatten a struct parameter into top-level args (``flatteners``; GMX v2's
+``EventLogData`` by key name, ``indexer.protocols.gmx_v2.events``).
 
 Values follow :mod:`indexer.decode.codec` (ints exact, addresses and ``bytesN`` lower-case
 ``"0x…"``, arrays as tuples); an indexed dynamic value is its topic, the hash, as ``"0x…"``.
 
 Usage::
 
-    decoder = LogDecoder(load_abi("gmx_v2/EventEmitter.json"))
+    decoder = LogDecoder(load_abi("chainlink/AggregatorInterface.json"))
     decoded = decoder.decode(raw_log)   # None when topics[0] is not one of these events
-    decoded.args["eventName"], decoded.args["sizeInUsd"]
+    decoded.args["current"]
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,43 +26,18 @@ from indexer.decode.abi import AbiEntry, canonical_type, event_signature, topic0
 from indexer.decode.codec import Codec, WordDecoder, compile_codec, compile_word_decoder, hex_bytes
 from indexer.errors import DecodeError
 
-__all__ = ["EVENT_LOG_DATA_TYPE", "DecodedLog", "LogDecoder"]
+__all__ = ["DecodedLog", "Flatten", "LogDecoder"]
 
-# The canonical type of GMX's EventUtils.EventLogData: 7 groups of ((key, T)[], (key, T[])[]).
-EVENT_LOG_DATA_TYPE = (
-    "("
-    + ",".join(
-        f"((string,{t})[],(string,{t}[])[])"
-        for t in ("address", "uint256", "int256", "bool", "bytes32", "bytes", "string")
-    )
-    + ")"
-)
+Flatten = Callable[[Any, dict[str, Any]], None]
+"""Merges one decoded parameter's value into the args (raising ``DecodeError`` on a clash)."""
 
 
 @dataclass(frozen=True, slots=True)
 class DecodedLog:
-    """One decoded log: the ABI event ``name`` (``"EventLog1"`` for GMX) and its ``args``."""
+    """One decoded log: the ABI event ``name`` and its ``args``."""
 
     name: str
     args: dict[str, Any]
-
-
-def _flatten_event_log_data(data: tuple[Any, ...], into: dict[str, Any]) -> None:
-    """Merge GMX ``EventLogData`` items into ``into`` by key.
-
-    Raises:
-        DecodeError: a key occurs twice (in any group, or clashes with a header field); keeping
-            either value would silently drop the other.
-    """
-    for items, array_items in data:
-        for key, value in items:
-            if key in into:
-                raise DecodeError(f"EventLogData key {key!r} occurs twice")
-            into[key] = value
-        for key, values in array_items:
-            if key in into:
-                raise DecodeError(f"EventLogData key {key!r} occurs twice")
-            into[key] = values
 
 
 class _EventPlan:
@@ -71,7 +45,7 @@ class _EventPlan:
 
     __slots__ = ("_data", "_data_names", "_flatten", "_indexed", "name")
 
-    def __init__(self, entry: AbiEntry) -> None:
+    def __init__(self, entry: AbiEntry, flatteners: Mapping[str, Flatten]) -> None:
         self.name: str = entry["name"]
         inputs = entry.get("inputs", [])
         names = [p.get("name") or f"arg{i}" for i, p in enumerate(inputs)]
@@ -81,8 +55,9 @@ class _EventPlan:
         data_params = [p for p in inputs if not p.get("indexed")]
         self._data_names = [n for n, p in zip(names, inputs, strict=True) if not p.get("indexed")]
         self._data: Codec = compile_codec("tuple", data_params)
-        # Only the last non-indexed parameter of a GMX EventLog* is flattened.
-        self._flatten = bool(data_params) and canonical_type(data_params[-1]) == EVENT_LOG_DATA_TYPE
+        # Only the last non-indexed parameter is flattened (GMX's EventLogData is last).
+        last = canonical_type(data_params[-1]) if data_params else ""
+        self._flatten: Flatten | None = flatteners.get(last)
 
     def decode(self, topics: Sequence[str | bytes], data: bytes) -> DecodedLog:
         if len(topics) != 1 + len(self._indexed):
@@ -96,9 +71,9 @@ class _EventPlan:
                 raise DecodeError(f"{self.name}: topic {name} is {len(word)} bytes, not 32")
             args[name] = hex_bytes(word) if word_decoder is None else word_decoder(word)
         values = self._data.read(data, 0)
-        if self._flatten:
+        if self._flatten is not None:
             args.update(zip(self._data_names[:-1], values[:-1], strict=True))
-            _flatten_event_log_data(values[-1], args)
+            self._flatten(values[-1], args)
         else:
             args.update(zip(self._data_names, values, strict=True))
         return DecodedLog(self.name, args)
@@ -129,7 +104,12 @@ class LogDecoder:
             different entries share a topic0.
     """
 
-    def __init__(self, events: Sequence[AbiEntry]) -> None:
+    def __init__(
+        self, events: Sequence[AbiEntry], flatteners: Mapping[str, Flatten] | None = None
+    ) -> None:
+        """``flatteners``: canonical ABI type -> how a last data parameter of that type is
+        merged into the args (a protocol's hook, e.g. GMX v2's ``EventLogData`` by key)."""
+        flatteners = flatteners or {}
         self._plans: dict[str, _EventPlan] = {}
         signatures: dict[str, AbiEntry] = {}
         for entry in events:
@@ -142,7 +122,7 @@ class LogDecoder:
                     raise ValueError(f"{entry['name']}: two layouts share topic0 {key}")
                 continue
             signatures[key] = entry
-            self._plans[key] = _EventPlan(entry)
+            self._plans[key] = _EventPlan(entry, flatteners)
 
     @property
     def topics(self) -> list[str]:

@@ -1,7 +1,7 @@
 """Run the scans of one chain: connect, backfill every source, optionally follow the head.
 
     async with open_rpc(chain) as rpc:
-        results = await index_chain(rpc, chain_settings(chain), store, jobs, follow=False)
+        results = await index_chain(rpc, chain_settings(chain), store, jobs, json_decoder())
 
 The CLI and the scheduler both call this; it owns no UI (progress goes to a callback).
 """
@@ -13,15 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from indexer.config.sections import ChainConfig
-from indexer.decode.abi import load_abi
-from indexer.decode.json_args import JsonLogDecoder
-from indexer.decode.logs import LogDecoder
 from indexer.rpc.client import RpcClient
-from indexer.scan.rows import LogSource, TouchFn
+from indexer.scan.rows import Decoder, LogSource, TouchFn
 from indexer.scan.scanner import Scanner, ScanProgress, ScanSettings, ScanStore
-
-EVENT_ABIS = ("gmx_v2/EventEmitter.json", "chainlink/AggregatorInterface.json")
-"""ABI files whose events perpwatch decodes when it stores them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +24,6 @@ class ScanJob:
 
     source: LogSource
     touched: TouchFn | None = None
-
-
-def default_decoder() -> JsonLogDecoder:
-    """A decoder for every event perpwatch knows, prepared once (its templates are learned as
-    logs arrive, so share one per scanner rather than one per range)."""
-    events = [e for path in EVENT_ABIS for e in load_abi(path) if e.get("type") == "event"]
-    return JsonLogDecoder(LogDecoder(events), flat_events=events)
 
 
 def chain_settings(chain: ChainConfig) -> ScanSettings:
@@ -60,6 +47,7 @@ async def index_chain(
     settings: ScanSettings,
     store: ScanStore,
     jobs: Sequence[ScanJob],
+    decoder: Decoder,
     *,
     from_block: int | None = None,
     to_block: int | None = None,
@@ -68,8 +56,9 @@ async def index_chain(
     on_progress: Callable[[LogSource, ScanProgress], None] | None = None,
 ) -> list[ScanProgress]:
     """Backfill every job's source (one after another: they share the node), then with
-    ``follow`` keep all of them at the head until ``stop`` is set. Returns each job's totals."""
-    decoder = default_decoder()
+    ``follow`` keep all of them at the head until ``stop`` is set. Returns each job's totals.
+
+    ``decoder`` is shared by every scanner (``indexer.registry.json_decoder()``)."""
     scanners = [
         Scanner(
             rpc,

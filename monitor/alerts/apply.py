@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from indexer.models import AccountStatus, MarginAccount
+from indexer.registry import plugin
 from indexer.store.accounts import load_accounts
 from indexer.store.tables import Account
 from monitor.alerts.levels import Level
@@ -109,10 +110,7 @@ def alert_payload(obs: Observation, decision: AlertDecision) -> AlertPayload:
         move = 0.0 if not before else (risk.mark_price / before - 1.0) * 100.0
         positions.append(
             PositionPayload(
-                # GMX names markets by their token address: show the asset with a short id.
-                market=f"{risk.asset}/USD {risk.market[:8]}…"
-                if risk.market.startswith("0x")
-                else risk.market,
+                market=plugin(account.protocol).market_label(risk.market, risk.asset),
                 asset=risk.asset,
                 side="long" if position.is_long else "short",
                 mark_price_usd=risk.mark_price,

@@ -19,10 +19,10 @@ from sqlalchemy.engine import Engine
 from indexer.config.loader import Config
 from indexer.config.sections import ChainConfig
 from indexer.models import MarginAccount
-from indexer.prices import OnChainPrices, PriceSource, price_source_for
+from indexer.prices import OnChainPrices, PriceSource
 from indexer.protocols.base import ProtocolAdapter
 from indexer.refresh import owners_to_refresh, refresh_owners
-from indexer.registry import adapter_for
+from indexer.registry import adapter_for, json_decoder, price_source_for
 from indexer.rpc.client import RpcClient
 from indexer.scan.runner import ScanJob, chain_settings, index_chain
 from indexer.store.accounts import load_accounts, open_assets
@@ -88,7 +88,9 @@ async def sync_chain(
         for adapter in group.adapters
         if (source := adapter.log_source()) is not None
     ]
-    results = await index_chain(rpc, chain_settings(group.chain), ScanStore(engine), jobs)
+    results = await index_chain(
+        rpc, chain_settings(group.chain), ScanStore(engine), jobs, json_decoder()
+    )
     block = await rpc.block_number() - group.chain.finality_blocks
     sync = ChainSync(group.chain.chain_id, block, logs=sum(r.logs for r in results))
     for adapter, prices in zip(group.adapters, group.price_sources, strict=True):

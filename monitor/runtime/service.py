@@ -154,11 +154,13 @@ class Monitor:
     ) -> tuple[PriceFreshness, ...]:
         """When each price the account was valued with was updated, where the source says."""
         updated = sync.price_updated_at.get(account.protocol, {})
-        heartbeat_s = self._heartbeats.get((chain.name, account.protocol), 0.0)
+        # Every configured protocol has a heartbeat (the options default it), and adapters are
+        # named as their config (``indexer.registry.adapter_for``): a miss is a bug, not "fresh".
+        heartbeat_s = self._heartbeats[chain.name, account.protocol]
         return tuple(
             PriceFreshness(asset, datetime.fromtimestamp(updated[asset], UTC), heartbeat_s)
             for asset in account.assets
-            if asset in updated and heartbeat_s > 0
+            if asset in updated
         )
 
     def _head_stalled(self, chain: ChainConfig, block: int) -> bool:

@@ -25,7 +25,8 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,11 +34,13 @@ import httpx
 import orjson
 
 from indexer.errors import ConfigError, DecodeError, RetryableError
+from indexer.prices import PriceBook
 from indexer.protocols.gmx_v2.decode import GmxToken
 from indexer.redact import redact_text, redact_url
+from indexer.rpc.client import RpcClient
 from indexer.rpc.faults import parse_retry_after
 
-__all__ = ["TickerPrice", "fetch_ticker_prices", "parse_tickers"]
+__all__ = ["GmxTickerPrices", "TickerPrice", "fetch_ticker_prices", "parse_tickers"]
 
 PRICE_SCALE_E30 = 10**30
 _MS_PER_S = 1000
@@ -171,3 +174,22 @@ async def fetch_ticker_prices(
         raise RetryableError(f"tickers: {detail} at {shown_url}") from None
     _raise_for_status(response, shown_url, now)
     return parse_tickers(response.content, tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class GmxTickerPrices:
+    """GMX's off-chain tickers (mid of min and max), e.g. ``…/prices/tickers``."""
+
+    url: str
+    tokens: Mapping[str, GmxToken]
+    timeout_s: float = 10.0
+
+    async def read(self, rpc: RpcClient, assets: Sequence[str], block: int) -> PriceBook:
+        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            tickers = await fetch_ticker_prices(client, self.url, self.tokens,
+                                                now=time.time())  # fmt: skip
+        wanted = set(assets)
+        return PriceBook(
+            {a: t.mid_usd for a, t in tickers.items() if a in wanted},
+            {a: int(t.updated_at) for a, t in tickers.items() if a in wanted},
+        )

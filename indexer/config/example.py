@@ -1,0 +1,103 @@
+"""The commented example config ``perpwatch init`` writes: chains, every plugin's section for
+the chains it knows, one wallet, alerts and channels."""
+
+from __future__ import annotations
+
+from indexer.registry import PLUGINS
+
+EXAMPLE_CHAINS = {42161: "arbitrum", 43114: "avalanche", 999: "hyperevm"}
+"""The example's chains (chain id -> name), as written in its ``[[chains]]`` tables."""
+
+_EXAMPLE_HEAD = """\
+# perpwatch configuration.
+#
+# Every key is checked when perpwatch starts: an unknown key or a bad value stops it with a
+# one-line error naming the key. Any key can be overridden from the environment as
+# PERPWATCH_<KEY>, nested keys joined with "__", e.g. PERPWATCH_ALERTS__WARNING=1.4.
+#
+# Secrets are read ONLY from the environment, never from this file:
+#   PERPWATCH_TELEGRAM_BOT_TOKEN   Telegram bot token (required when channels.telegram is enabled)
+#   PERPWATCH_WEBHOOK_SECRET       key that signs webhook bodies (optional)
+#   PERPWATCH_API_TOKEN            bearer token for the HTTP API (optional)
+
+# SQLite file by default. For PostgreSQL: postgresql+psycopg://user@host/db.
+# DATABASE_URL or PERPWATCH_DATABASE_URL (which wins) override this.
+database_url = "sqlite:///perpwatch.db"
+
+# --- chains -------------------------------------------------------------------------------------
+# RPC URLs often embed API keys: put them in an environment variable instead, comma-separated,
+# and name it in rpc_urls_env (its URLs are tried first, then rpc_urls).
+# block_time is in seconds; finality_blocks = how deep a block must be before it counts as final.
+
+[[chains]]
+name = "arbitrum"
+chain_id = 42161
+rpc_urls = ["https://arb1.arbitrum.io/rpc"]
+# rpc_urls_env = "ARBITRUM_RPC_URLS"
+finality_blocks = 20
+max_block_range = 2000
+block_time = 0.25
+
+[[chains]]
+name = "avalanche"
+chain_id = 43114
+rpc_urls = ["https://api.avax.network/ext/bc/C/rpc"]
+finality_blocks = 2
+max_block_range = 2000
+block_time = 2.0
+
+[[chains]]
+name = "hyperevm"
+chain_id = 999
+rpc_urls = ["https://rpc.hyperliquid.xyz/evm"]
+finality_blocks = 2
+max_block_range = 1000
+block_time = 1.0
+
+# --- protocols ----------------------------------------------------------------------------------
+# On these chain ids perpwatch knows the mainnet addresses and first block, so addresses and
+# start_block may be left out; they are written here so you can see and override them (GMX
+# redeploys its Reader from time to time).
+"""
+
+_EXAMPLE_TAIL = """
+# --- wallets ------------------------------------------------------------------------------------
+# Replace with the wallets to watch. Thresholds set here override the alert thresholds below.
+[[wallets]]
+address = "0x1111111111111111111111111111111111111111"
+label = "example"
+# critical = 1.3
+
+# --- alerts -------------------------------------------------------------------------------------
+# Health factor = equity / maintenance margin; at or below 1 the account can be liquidated.
+[alerts]
+warning = 1.5         # warn at or below this health factor
+critical = 1.15       # critical at or below this (must be below warning, above 1)
+clear_margin = 0.05   # an alert clears once health is 5 % above its threshold
+# distance_pct = 5.0  # also warn when the price is within 5 % of the liquidation price
+
+# [alerts.protocols.hyperliquid]
+# critical = 1.25
+
+# --- channels -----------------------------------------------------------------------------------
+[channels]
+console = true
+
+[channels.telegram]
+enabled = false       # needs PERPWATCH_TELEGRAM_BOT_TOKEN in the environment
+base_url = "https://api.telegram.org"
+chat_ids = []         # e.g. [-1001234567890, "@my_alerts_channel"]
+per_chat_rate_per_min = 20
+
+[channels.webhook]
+enabled = false       # bodies are signed with PERPWATCH_WEBHOOK_SECRET when it is set
+# url = "https://example.com/perpwatch-hook"
+"""
+
+
+def example_config() -> str:
+    """The example TOML: the chains above with real public RPC URLs, each registered plugin's
+    section for the example chains it has deployments on (real addresses), one wallet, alert
+    thresholds and channels; comments name the environment variables for secrets."""
+    protocols = "".join(p.example(EXAMPLE_CHAINS) for p in PLUGINS.values() if p.example)
+    return _EXAMPLE_HEAD + protocols + _EXAMPLE_TAIL

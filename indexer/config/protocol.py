@@ -1,0 +1,54 @@
+"""What every ``[[protocols]]`` table has, and a protocol's known deployments, as data.
+
+Each protocol plugin (``indexer.protocols.<name>``) subclasses :class:`ProtocolConfig` with its
+own options and ``name: Literal["<name>"]``; ``indexer.config.loader.Config`` validates every
+table with the model of the plugin its ``name`` selects, so an option of another protocol is an
+unknown key, reported with its path.
+
+    class MyOptions(ProtocolConfig):
+        name: Literal["my_perps"]
+        markets: tuple[int, ...] = ()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+
+from indexer.config.scalars import STRICT, Address
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One protocol's contracts on one chain.
+
+    ``start_block`` is the first block worth scanning (the deployment of the contract whose logs
+    reveal touched accounts); ``source`` names where the numbers were checked; ``defaults`` are
+    other option values this deployment implies (e.g. GMX's tickers URL).
+    """
+
+    addresses: Mapping[str, str]
+    start_block: int
+    source: str
+    defaults: Mapping[str, object] = field(default_factory=dict)
+
+
+class ProtocolConfig(BaseModel):
+    """One protocol deployment to index, on a configured chain.
+
+    When validated inside a ``Config``, ``addresses`` and ``start_block`` default to the known
+    deployment for the chain's ``chain_id`` (the plugin's ``deployments``); values given here
+    win. Chainlink-style USD feeds update at least every 24 h (plus on a deviation), so a price
+    older than ``price_heartbeat_s`` is stale and an account valued with it is reported unknown,
+    never safe.
+    """
+
+    model_config = STRICT
+
+    name: str
+    chain: str
+    addresses: dict[str, Address] = Field(default_factory=dict)
+    start_block: int = Field(default=0, ge=0)
+    price_heartbeat_s: float = Field(default=90_000, gt=0)
