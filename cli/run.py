@@ -12,7 +12,7 @@ from rich.logging import RichHandler
 from indexer.config.loader import Config
 from indexer.errors import UserError
 from indexer.store.engine import ensure_schema, make_engine
-from monitor.notify import build_notifiers, close_notifiers
+from monitor.notify.channels import build_notifiers, close_notifiers
 from monitor.runtime.scheduler import run_until_stopped
 from monitor.runtime.service import Monitor
 

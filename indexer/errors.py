@@ -5,12 +5,19 @@ PerpwatchError
 │   ├── ConfigError      the CLI prints it on one line and exits with code 2.
 │   └── SchemaError      the database schema is missing or out of date.
 ├── RetryableError       transient: try again after ``retry_after`` seconds (or backoff).
-│   └── RangeTooLarge    the node refused a block range or result size: split it.
+│   ├── RangeTooLarge    the node refused a block range or result size: split it.
+│   │   └── RpcRangeTooLarge   ... with the node's advice on how to split it.
+│   ├── BlockNotFound    the node does not have the block (yet).
+│   └── ChainMoved       the chain moved under a range being fetched: fetch it again.
+├── RpcError             a JSON-RPC error that retrying will not fix (e.g. a revert).
+├── PermanentDeliveryError  a notifier will never deliver this message (bad chat, bad payload).
 ├── ReorgTooDeep         the fork point lies below the kept window of block hashes.
 └── DecodeError          bytes that do not match the ABI they claim.
 """
 
 from __future__ import annotations
+
+from indexer.rpc.ranges import RangeAdvice
 
 
 class PerpwatchError(Exception):
@@ -56,3 +63,43 @@ class ReorgTooDeep(PerpwatchError):
 
 class DecodeError(PerpwatchError):
     """Log or call data that does not decode with the ABI it was matched to."""
+
+
+class RpcError(PerpwatchError):
+    """The node answered with a JSON-RPC error that retrying will not fix (e.g. a revert).
+
+    ``code``, ``rpc_message`` and ``data`` are the error's fields as sent (``data`` carries the
+    revert payload for ``eth_call``); the exception message names the (redacted) endpoint.
+    """
+
+    def __init__(
+        self, method: str, code: int | None, message: str, data: object, endpoint: str
+    ) -> None:
+        detail = f" data={data!r:.200}" if data is not None else ""
+        super().__init__(f"{method} failed at {endpoint}: [{code}] {message}{detail}")
+        self.method = method
+        self.code = code
+        self.rpc_message = message
+        self.data = data
+
+
+class RpcRangeTooLarge(RangeTooLarge):
+    """An ``eth_getLogs`` range the node refused; ``advice`` says how to split it."""
+
+    def __init__(self, message: str, advice: RangeAdvice, from_block: int, to_block: int) -> None:
+        super().__init__(message, suggested_to_block=advice.suggested_to_block)
+        self.advice = advice
+        self.from_block = from_block
+        self.to_block = to_block
+
+
+class BlockNotFound(RetryableError):
+    """The node does not have the block (yet): it lags the chain or the block was reorged."""
+
+
+class ChainMoved(RetryableError):
+    """The node's answers within one range disagree (a reorg in flight or a lagging node)."""
+
+
+class PermanentDeliveryError(PerpwatchError):
+    """The channel refused this delivery for good (bad chat id, bot blocked, 4xx)."""

@@ -14,9 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from indexer.errors import RetryableError
+from indexer.errors import RetryableError, RpcRangeTooLarge
 from indexer.rpc.client import RpcClient
-from indexer.rpc.faults import RpcRangeTooLarge
 from indexer.rpc.ranges import split_range
 from tests.fixtures.faulty_proxy import (
     FAULTS,

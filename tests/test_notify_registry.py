@@ -9,7 +9,7 @@ import pytest
 from indexer.config.loader import Config
 from monitor.alerts.levels import Level
 from monitor.delivery.outbox import Delivery
-from monitor.notify import build_notifiers, channels_for, close_notifiers
+from monitor.notify.channels import build_notifiers, channels_for, close_notifiers
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.telegram import TelegramNotifier
 from monitor.notify.webhook import WebhookNotifier

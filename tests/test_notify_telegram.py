@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from indexer.errors import RetryableError
+from indexer.errors import PermanentDeliveryError, RetryableError
 from monitor.alerts.levels import Level
 from monitor.delivery.outbox import Delivery, RetryPolicy, ack, claim
-from monitor.delivery.worker import PermanentDeliveryError, deliver_once
+from monitor.delivery.worker import deliver_once
 from monitor.notify.telegram import TelegramNotifier
 from monitor.tables import OutboxMessage
 from tests.fixtures.telegram_api import TOKEN, TelegramApi

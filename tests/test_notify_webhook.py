@@ -12,10 +12,10 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
-from indexer.errors import RetryableError
+from indexer.errors import PermanentDeliveryError, RetryableError
 from monitor.alerts.levels import Level
 from monitor.delivery.outbox import Delivery, RetryPolicy
-from monitor.delivery.worker import PermanentDeliveryError, deliver_once
+from monitor.delivery.worker import deliver_once
 from monitor.notify.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

@@ -83,7 +83,7 @@ def test_header_with_unknown_parent_is_linked() -> None:
 
 
 def test_lagging_urls_names_only_those_too_far_behind() -> None:
-    from indexer.rpc.transport import EndpointStats
+    from indexer.rpc.stats import EndpointStats
     from indexer.scan.scanner import lagging_urls
 
     def stats(url: str, head: int | None) -> EndpointStats:

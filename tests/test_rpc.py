@@ -12,18 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.errors import RetryableError, UserError
+from indexer.errors import BlockNotFound, RetryableError, RpcError, RpcRangeTooLarge, UserError
 from indexer.redact import MASK, redact_text, redact_url
+from indexer.retry import parse_retry_after
 from indexer.rpc.client import RpcClient
-from indexer.rpc.faults import (
-    BlockNotFound,
-    Fault,
-    RpcError,
-    RpcRangeTooLarge,
-    classify_rpc_error,
-    parse_retry_after,
-    pick_endpoint,
-)
+from indexer.rpc.faults import Fault, classify_rpc_error, pick_endpoint
 
 KEY = "Zk3s9QpW7vLx2RtY8uHn4MbC"
 PRIMARY = f"https://primary.example/v2/{KEY}"

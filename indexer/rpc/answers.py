@@ -14,20 +14,13 @@ from typing import Any
 import httpx
 import orjson
 
-from indexer.errors import RetryableError
+from indexer.errors import RetryableError, RpcError, RpcRangeTooLarge
 from indexer.redact import redact_text
-from indexer.rpc.faults import (
-    Fault,
-    RpcError,
-    RpcRangeTooLarge,
-    classify_rpc_error,
-    parse_retry_after,
-)
+from indexer.retry import is_retryable_status, parse_retry_after
+from indexer.rpc.faults import Fault, classify_rpc_error
 from indexer.rpc.ranges import classify_logs_error
 
 __all__ = ["Call", "Redo", "interpret", "read_answers"]
-
-_RETRYABLE_STATUS = frozenset({408, 425, 429})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +48,7 @@ def read_answers(
     another 4xx without a JSON-RPC body (e.g. 401: a bad API key).
     """
     status = response.status_code
-    if status in _RETRYABLE_STATUS or status >= 500:
+    if is_retryable_status(status):
         hint = parse_retry_after(response.headers.get("retry-after"), time.time())
         raise RetryableError(f"HTTP {status} at {label}", hint)
     try:

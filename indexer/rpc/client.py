@@ -27,10 +27,10 @@ from typing import Any, Self, TypedDict
 
 import httpx
 
-from indexer.errors import DecodeError, RetryableError, UserError
+from indexer.errors import BlockNotFound, DecodeError, RetryableError, UserError
 from indexer.redact import redact_url
-from indexer.rpc.faults import BlockNotFound
-from indexer.rpc.transport import Call, Endpoint, EndpointStats, Exchange, Retry
+from indexer.rpc.stats import EndpointStats
+from indexer.rpc.transport import Call, Endpoint, Exchange, Retry
 
 __all__ = ["BlockHeader", "BlockTag", "EndpointStats", "RpcClient"]
 

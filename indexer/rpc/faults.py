@@ -1,70 +1,19 @@
-"""Node-client errors and the pure decisions behind retrying: what kind of failure, how long
-to wait, which endpoint next. No I/O here; :mod:`indexer.rpc.client` executes these decisions.
+"""The node client's pure decisions: what kind of failure an answer is, and which endpoint next
+(how long to wait is :mod:`indexer.retry`'s). :mod:`indexer.rpc.client` executes them.
 
 Usage::
 
     fault = classify_rpc_error(-32005, "project ID request rate exceeded", None)  # RATE_LIMITED
-    delay = retry_delay(failures=2, retry_after=None, base_s=0.2, max_s=10, rng_value=0.5)
     index, wait_s = pick_endpoint([0.0, 5.0], now=1.0)  # (0, 0.0)
 """
 
 from __future__ import annotations
 
-import email.utils
-import math
 import re
 from collections.abc import Sequence
 from enum import StrEnum
 
-from indexer.errors import PerpwatchError, RangeTooLarge, RetryableError
-from indexer.rpc.ranges import RangeAdvice
-
-__all__ = [
-    "BlockNotFound",
-    "Fault",
-    "RpcError",
-    "RpcRangeTooLarge",
-    "classify_rpc_error",
-    "parse_retry_after",
-    "pick_endpoint",
-    "retry_delay",
-]
-
-# A server asking for a longer pause than this is not waited for blindly: the request fails
-# after its retries and the operator sees why, instead of the indexer freezing silently.
-RETRY_AFTER_CAP_S = 120.0
-
-
-class RpcError(PerpwatchError):
-    """The node answered with a JSON-RPC error that retrying will not fix (e.g. a revert).
-
-    ``code``, ``rpc_message`` and ``data`` are the error's fields as sent (``data`` carries the
-    revert payload for ``eth_call``); the exception message names the (redacted) endpoint.
-    """
-
-    def __init__(
-        self, method: str, code: int | None, message: str, data: object, endpoint: str
-    ) -> None:
-        detail = f" data={data!r:.200}" if data is not None else ""
-        super().__init__(f"{method} failed at {endpoint}: [{code}] {message}{detail}")
-        self.method = method
-        self.code = code
-        self.rpc_message = message
-        self.data = data
-
-
-class RpcRangeTooLarge(RangeTooLarge):
-    """An ``eth_getLogs`` range the node refused; ``advice`` says how to split it."""
-
-    def __init__(self, message: str, advice: RangeAdvice, from_block: int, to_block: int) -> None:
-        super().__init__(message, suggested_to_block=advice.suggested_to_block)
-        self.advice = advice
-        self.from_block = from_block
-        self.to_block = to_block
-
-
-class BlockNotFound(RetryableError):
-    """The node does not have the block (yet): it lags the chain or the block was reorged."""
+__all__ = ["Fault", "classify_rpc_error", "pick_endpoint"]
 
 
 class Fault(StrEnum):
@@ -102,45 +51,6 @@ def classify_rpc_error(code: int | None, message: str, data: object) -> Fault:
     if code == -32603 or _TRANSIENT_TEXT.search(text):
         return Fault.TRANSIENT
     return Fault.FATAL
-
-
-def parse_retry_after(value: str | None, now_epoch_s: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date.
-
-    ``now_epoch_s`` is the current Unix time (for the date form). Returns ``None`` for a
-    missing or unparsable header; a date in the past gives ``0.0``.
-    """
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            return None
-        seconds = when.timestamp() - now_epoch_s
-    if not math.isfinite(seconds):
-        return None
-    return max(seconds, 0.0)
-
-
-def retry_delay(
-    failures: int, retry_after: float | None, *, base_s: float, max_s: float, rng_value: float
-) -> float:
-    """Seconds before trying again after the ``failures``-th consecutive failure (>= 1).
-
-    A server's ``retry_after`` is honoured (capped at ``RETRY_AFTER_CAP_S``); otherwise
-    exponential backoff with full jitter: ``rng_value * min(max_s, base_s * 2**(failures-1))``
-    where ``rng_value`` is uniform in ``[0, 1)`` (jitter spreads many clients' retries apart).
-    """
-    if retry_after is not None:
-        return min(retry_after, RETRY_AFTER_CAP_S)
-    exponent = min(max(failures, 1) - 1, 62)  # bounded so the power stays a finite float
-    return rng_value * min(max_s, base_s * 2.0**exponent)
 
 
 def pick_endpoint(cooldown_until: Sequence[float], now: float) -> tuple[int, float]:

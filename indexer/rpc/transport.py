@@ -19,10 +19,12 @@ import orjson
 
 from indexer.errors import RetryableError
 from indexer.redact import redact_text
+from indexer.retry import retry_delay
 from indexer.rpc.answers import Call, Redo, interpret, read_answers
-from indexer.rpc.faults import pick_endpoint, retry_delay
+from indexer.rpc.faults import pick_endpoint
+from indexer.rpc.stats import EndpointStats
 
-__all__ = ["Call", "Endpoint", "EndpointStats", "Exchange", "Retry"]
+__all__ = ["Call", "Endpoint", "Exchange", "Retry"]
 
 log = logging.getLogger("perpwatch.rpc")
 
@@ -41,20 +43,6 @@ class Endpoint:
     cooldown_until: float = 0.0  # clock() seconds; not chosen before unless all are cooling
     last_head: int | None = None
     last_error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointStats:
-    """A snapshot of one URL's counters; ``url`` is redacted. ``last_head`` is the newest
-    head block number this URL reported (``None`` until it answered a head query)."""
-
-    url: str
-    requests: int
-    failures: int
-    consecutive_failures: int
-    cooling_down: bool
-    last_head: int | None
-    last_error: str | None
 
 
 @dataclass(frozen=True, slots=True)

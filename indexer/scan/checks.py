@@ -10,15 +10,11 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from indexer.errors import RetryableError
-from indexer.rpc.transport import EndpointStats
+from indexer.errors import ChainMoved
+from indexer.rpc.stats import EndpointStats
 from indexer.scan.reorg import Header
 
-__all__ = ["ChainMoved", "check_headers", "check_log_hashes", "lagging_urls", "parse_header"]
-
-
-class ChainMoved(RetryableError):
-    """The node's answers within one range disagree (a reorg in flight or a lagging node)."""
+__all__ = ["check_headers", "check_log_hashes", "lagging_urls", "parse_header"]
 
 
 def lagging_urls(stats: list[EndpointStats], max_lag_blocks: int) -> list[tuple[str, int]]:

@@ -21,16 +21,10 @@ import time
 from collections import deque
 from typing import Any
 
+from indexer.errors import ChainMoved, RpcRangeTooLarge
 from indexer.rpc.client import RpcClient
-from indexer.rpc.faults import RpcRangeTooLarge
 from indexer.rpc.ranges import block_count, next_range_size, split_range
-from indexer.scan.checks import (
-    ChainMoved,
-    check_headers,
-    check_log_hashes,
-    lagging_urls,
-    parse_header,
-)
+from indexer.scan.checks import check_headers, check_log_hashes, lagging_urls, parse_header
 from indexer.scan.data import ProgressFn, RangeBatch, ScanProgress, ScanSettings, ScanStore
 from indexer.scan.reorg import find_fork_point, is_linked
 from indexer.scan.rows import Decoder, LogSource, TouchFn, event_rows

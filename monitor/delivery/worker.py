@@ -26,7 +26,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
-from indexer.errors import PerpwatchError, RetryableError
+from indexer.errors import PermanentDeliveryError, RetryableError
 from indexer.store.columns import utcnow
 from monitor.delivery.outbox import ack, claim, fail
 from monitor.delivery.queue import DEFAULT_POLICY, Delivery, RetryPolicy, due_channels, release
@@ -35,7 +35,6 @@ from monitor.tables import OutboxStatus
 __all__ = [
     "DeliveryReport",
     "Notifier",
-    "PermanentDeliveryError",
     "channel_kind",
     "channel_target",
     "deliver_once",
@@ -43,10 +42,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class PermanentDeliveryError(PerpwatchError):
-    """The channel refused this delivery for good (bad chat id, bot blocked, 4xx)."""
 
 
 class Notifier(Protocol):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from indexer.errors import PermanentDeliveryError
 from monitor.delivery.queue import Delivery
-from monitor.delivery.worker import PermanentDeliveryError
 from monitor.notify.message import AlertPayload, format_text, parse_payload
 
 

@@ -25,10 +25,10 @@ import httpx
 from pydantic import SecretStr
 
 from indexer.config.loader import Config
-from indexer.errors import ConfigError, RetryableError
+from indexer.errors import ConfigError, PermanentDeliveryError, RetryableError
 from indexer.redact import MASK
 from monitor.delivery.outbox import Delivery
-from monitor.delivery.worker import PermanentDeliveryError, channel_target
+from monitor.delivery.worker import channel_target
 from monitor.notify.base import delivery_text
 from monitor.notify.message import format_html
 

@@ -30,11 +30,10 @@ import orjson
 from pydantic import SecretStr
 
 from indexer.config.loader import Config
-from indexer.errors import ConfigError, RetryableError
+from indexer.errors import ConfigError, PermanentDeliveryError, RetryableError
 from indexer.redact import redact_text, redact_url
-from indexer.rpc.faults import parse_retry_after
+from indexer.retry import is_retryable_status, parse_retry_after
 from monitor.delivery.outbox import Delivery
-from monitor.delivery.worker import PermanentDeliveryError
 from monitor.notify.base import delivery_text
 
 __all__ = [
@@ -48,7 +47,6 @@ __all__ = [
 
 SIGNATURE_HEADER = "X-Perpwatch-Signature"
 TIMESTAMP_HEADER = "X-Perpwatch-Timestamp"
-_RETRYABLE_STATUS = frozenset({408, 425, 429})
 
 
 def idempotency_key(delivery: Delivery) -> str:
@@ -172,7 +170,7 @@ class WebhookNotifier:
         if 200 <= status < 300:
             return
         message = f"webhook {redact_url(self._url)}: HTTP {status}"
-        if status in _RETRYABLE_STATUS or status >= 500:
+        if is_retryable_status(status):
             hint = parse_retry_after(response.headers.get("retry-after"), self._clock())
             raise RetryableError(message, hint)
         raise PermanentDeliveryError(message)

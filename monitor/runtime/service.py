@@ -29,7 +29,7 @@ from indexer.store.columns import utcnow
 from monitor.alerts.apply import Decided, Observation, apply_rules, newly_liquidated
 from monitor.alerts.rules import Policy, PriceFreshness
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
-from monitor.notify import channels_for
+from monitor.notify.channels import channels_for
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, evaluate, sync_chain
 
 log = logging.getLogger("perpwatch.monitor")

@@ -37,14 +37,13 @@ from indexer.errors import ConfigError, DecodeError, RetryableError
 from indexer.prices import PriceBook
 from indexer.protocols.gmx_v2.decode import GmxToken
 from indexer.redact import redact_text, redact_url
+from indexer.retry import is_retryable_status, parse_retry_after
 from indexer.rpc.client import RpcClient
-from indexer.rpc.faults import parse_retry_after
 
 __all__ = ["GmxTickerPrices", "TickerPrice", "fetch_ticker_prices", "parse_tickers"]
 
 PRICE_SCALE_E30 = 10**30
 _MS_PER_S = 1000
-_RETRYABLE_STATUS = frozenset({408, 425, 429})
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +144,7 @@ def parse_tickers(body: bytes, tokens: Mapping[str, GmxToken]) -> dict[str, Tick
 
 def _raise_for_status(response: httpx.Response, shown_url: str, now: float) -> None:
     status = response.status_code
-    if status in _RETRYABLE_STATUS or status >= 500:
+    if is_retryable_status(status):
         hint = parse_retry_after(response.headers.get("retry-after"), now)
         raise RetryableError(f"tickers: HTTP {status} from {shown_url}", hint)
     if not 200 <= status < 300:  # 404, 401/403: a wrong or blocked tickers_url, not a blip
