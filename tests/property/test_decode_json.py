@@ -21,7 +21,7 @@ from indexer.protocols.gmx_v2.events import (
 )
 from indexer.registry import json_decoder
 from indexer.store.columns import json_safe
-from tests.test_decode import ANSWER_UPDATED, answer_log, event_log_data, gmx_log
+from tests.unit.test_decode import ANSWER_UPDATED, answer_log, event_log_data, gmx_log
 
 GMX_EVENTS = load_abi("gmx_v2/EventEmitter.json")
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from indexer.config.loader import load_config
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def test_config_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,7 +26,7 @@ from tests.fixtures.faulty_proxy import (
 
 pytestmark = pytest.mark.chain
 
-ANVIL = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "anvil"
+ANVIL = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "anvil"
 EMITTER = "0x" + "e1" * 20
 TOPIC = "0x" + "ab" * 32
 # Runtime code: copy the calldata to memory, LOG1(0, calldatasize, TOPIC), stop.

@@ -42,7 +42,7 @@ from indexer.errors import UserError
 
 pytestmark = pytest.mark.chain
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 AGGREGATE3 = bytes.fromhex("82ad56cb")
 
 # The canonical Multicall3's selectors (mds1/multicall3 ABI).
