@@ -18,7 +18,7 @@ from indexer.models import E30, MarginAccount, MarginMode
 from indexer.protocols.base import Read
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.protocols.hyperliquid.decode import decode_position, margin_summary_call, position_call
-from indexer.protocols.hyperliquid.margin import MarginTier, tier_terms
+from indexer.protocols.hyperliquid.margin import MarginTier, tiers_for
 from indexer.reads.multicall import MULTICALL3_ADDRESS, decode_aggregate3, encode_aggregate3
 from monitor.health.account import AccountHealth, account_health
 
@@ -51,18 +51,20 @@ def test_bad_configuration_is_rejected() -> None:
 BTC_TIERS = (MarginTier(0, 40), MarginTier(150_000_000, 20))
 
 
-@given(st.integers(min_value=1, max_value=10**9), st.integers(min_value=1, max_value=50))
-def test_single_tier_is_half_the_initial_margin_at_max_leverage(ntl_usd: int, lev: int) -> None:
-    rate, deduction = tier_terms(ntl_usd * 10**6, lev, ())
-    assert deduction == 0
-    assert abs(rate * 2 * lev - E30) < 2 * lev
+@given(st.integers(min_value=1, max_value=50))
+def test_single_tier_is_half_the_initial_margin_at_max_leverage(lev: int) -> None:
+    (tier,) = tiers_for(lev)
+    assert (tier.lower_bound_usd_e30, tier.deduction_usd_e30) == (0, 0)
+    assert abs(tier.mm_rate_e30 * 2 * lev - E30) < 2 * lev
 
 
 @given(st.integers(min_value=0, max_value=10**10))
 def test_tiered_maintenance_is_continuous_and_monotone(ntl_usd: int) -> None:
-    def mm(usd: int) -> int:
-        rate, deduction = tier_terms(usd * 10**6, 40, BTC_TIERS)
-        return usd * rate - deduction
+    tiers = tiers_for(40, BTC_TIERS)
+
+    def mm(usd: int) -> int:  # USD · 1e30
+        tier = [t for t in tiers if t.lower_bound_usd_e30 <= usd * E30][-1]
+        return usd * tier.mm_rate_e30 - tier.deduction_usd_e30
 
     assert mm(ntl_usd + 1) >= mm(ntl_usd)
     assert abs(mm(150_000_000) - 150_000_000 * (E30 // 80)) == 0  # both sides meet at the bound
