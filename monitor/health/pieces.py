@@ -55,6 +55,8 @@ def tier_arrays(tiers: Sequence[tuple[Tier, ...]]) -> TierArrays:
 
 def _tier_index(tiers: TierArrays, notional: npt.NDArray[np.float64]) -> Ints:
     """Column of the tier holding ``notional`` (shape (rows,) or (rows, pieces))."""
+    if tiers.lower_usd.shape[1] == 1:  # no row has tiers: skip the comparisons
+        return np.zeros(notional.shape, dtype=np.intp)
     lower = tiers.lower_usd if notional.ndim == 1 else tiers.lower_usd[:, None, :]
     count: Ints = (lower <= notional[..., None]).sum(axis=-1, dtype=np.intp)
     return np.maximum(count - 1, 0)
