@@ -123,7 +123,8 @@ def _health(account: MarginAccount, prices: dict[str, float]) -> AccountHealth |
 
 def _sort_key(row: WalletAccount) -> tuple[float, str, str, str]:
     """Worst first; unknown health before everything (it may be the worst of all)."""
-    health = -math.inf if row.health is None else row.health.health
+    known = row.health is not None and row.health.known
+    health = row.health.health if known and row.health is not None else -math.inf
     return (health, row.chain, row.account.protocol, row.account.ref)
 
 
@@ -165,6 +166,11 @@ def _position_doc(
         "mark_price": prices.get(p.asset),
         "liquidation_price": None if risk is None else risk.liquidation_price,
         "distance_pct": None if risk is None else risk.distance_pct,
+        # Maintenance tiers in force for this position ([] when its rule has none).
+        "mm_tiers": [
+            {"lower_bound_usd": low, "mm_rate": rate, "deduction_usd": deduction}
+            for low, rate, deduction in p.mm_tiers_usd
+        ],
     }
 
 
@@ -184,8 +190,9 @@ def account_doc(row: WalletAccount) -> dict[str, Any]:
             _position_doc(p, r, row.prices) for p, r in zip(a.positions, risks, strict=True)
         ],
         "priced": h is not None,
-        "equity_usd": None if h is None else h.equity_usd,
-        "maintenance_usd": None if h is None else h.maintenance_usd,
+        "unknown_reason": None if h is None else h.reason,
+        "equity_usd": None if h is None else _finite(h.equity_usd),
+        "maintenance_usd": None if h is None else _finite(h.maintenance_usd),
         "health": None if h is None else _finite(h.health),
     }
 
@@ -211,6 +218,8 @@ def _collateral_text(account: MarginAccount) -> str:
 def _health_text(health: AccountHealth | None) -> str:
     if health is None:
         return "unpriced"
+    if not health.known:
+        return "unknown"
     return "∞" if math.isinf(health.health) else f"{health.health:.3f}"
 
 

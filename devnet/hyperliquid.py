@@ -104,6 +104,12 @@ class HlDeployment:
         )
         self.perps[perp.coin] = perp
 
+    def set_margin_tiers(self, coin: str, tiers: Sequence[tuple[int, int]]) -> None:
+        """Give ``coin`` margin tiers: ``(lower bound in whole USD, max leverage)``, the first
+        bound 0 (a Hyperliquid ``meta.marginTables`` entry)."""
+        bounds, leverages = [b for b, _ in tiers], [lev for _, lev in tiers]
+        self._tx("setMarginTiers", self.perp(coin).index, bounds, leverages)
+
     def set_prices_raw(self, coin: str, mark_px: int, oracle_px: int | None = None) -> None:
         """Mark (and oracle, default = mark) in USD·10^(6 - szDecimals)."""
         oracle = mark_px if oracle_px is None else oracle_px

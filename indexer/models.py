@@ -109,6 +109,51 @@ class Collateral:
 
 
 @dataclass(frozen=True, slots=True)
+class MmTier:
+    """One maintenance tier: from ``lower_bound_usd_e30`` of mark notional ``|size|·P`` up, the
+    requirement is ``mm_rate · notional - deduction`` (Hyperliquid "margin tiers").
+
+    Raises:
+        ValueError: a non-integer field, a negative bound or a rate that is not positive.
+    """
+
+    lower_bound_usd_e30: int
+    mm_rate_e30: int
+    deduction_usd_e30: int
+
+    def __post_init__(self) -> None:
+        _require_range("MmTier", "lower_bound_usd_e30", self.lower_bound_usd_e30, 0)
+        _require_range("MmTier", "mm_rate_e30", self.mm_rate_e30, 1)
+        _require_int("MmTier", "deduction_usd_e30", self.deduction_usd_e30)
+
+
+def continuous_deduction_e30(previous: MmTier, lower_bound_usd_e30: int, rate_e30: int) -> int:
+    """The deduction that makes the requirement continuous at ``lower_bound_usd_e30`` when the
+    rate changes from ``previous``'s to ``rate_e30`` (floored to 1e-30 USD)."""
+    step = lower_bound_usd_e30 * (rate_e30 - previous.mm_rate_e30) // E30
+    return previous.deduction_usd_e30 + step
+
+
+def _require_tiers(tiers: tuple[MmTier, ...]) -> None:
+    """Tiers start at notional 0 with no deduction, ascend strictly, and keep the requirement
+    continuous: a jump would let health skip over 1 without a liquidation price."""
+    if not isinstance(tiers, tuple) or not all(isinstance(t, MmTier) for t in tiers):
+        raise ValueError("Position.mm_tiers must be a tuple of MmTier")
+    if tiers and (tiers[0].lower_bound_usd_e30, tiers[0].deduction_usd_e30) != (0, 0):
+        raise ValueError("Position.mm_tiers[0] must start at notional 0 with deduction 0")
+    for i in range(1, len(tiers)):
+        prev, tier = tiers[i - 1], tiers[i]
+        if tier.lower_bound_usd_e30 <= prev.lower_bound_usd_e30:
+            raise ValueError(f"Position.mm_tiers[{i}].lower_bound_usd_e30 must ascend strictly")
+        want = continuous_deduction_e30(prev, tier.lower_bound_usd_e30, tier.mm_rate_e30)
+        if tier.deduction_usd_e30 != want:
+            raise ValueError(
+                f"Position.mm_tiers[{i}].deduction_usd_e30 must be {want} (continuous), "
+                f"got {tier.deduction_usd_e30}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class Position:
     """One perp position, in the terms the margin math needs.
 
@@ -117,11 +162,14 @@ class Position:
     price PnL is ``size * P - sign * entry_notional``. ``pending_fees_usd_e30`` are fees owed
     now (borrowing, funding, a closing fee charged on entry notional); negative is a credit.
     ``closing_fee_rate_e30`` is charged on the *mark* notional at close. The maintenance
-    requirement is ``max(mm_floor_usd, mm_rate * |size| * P + mm_rate_entry * entry_notional)``.
+    requirement is ``max(mm_floor_usd, mm_rate * |size| * P + mm_rate_entry * entry_notional
+    + tiered(|size| * P))``, where ``tiered(n)`` is ``rate * n - deduction`` of the tier of
+    ``mm_tiers`` containing ``n`` (0 without tiers): continuous and piecewise linear in P.
 
     Raises:
         ValueError: a zero size, a non-positive entry notional, a negative rate or floor,
-            decimals outside [0, 77], non-integer amounts or an empty name.
+            decimals outside [0, 77], non-integer amounts, an empty name, or tiers that do not
+            start at 0, ascend strictly and join continuously.
     """
 
     market: str
@@ -134,6 +182,7 @@ class Position:
     mm_rate_e30: int
     mm_rate_entry_e30: int
     mm_floor_usd_e30: int
+    mm_tiers: tuple[MmTier, ...] = ()
 
     def __post_init__(self) -> None:
         _require_text("Position", "market", self.market)
@@ -147,6 +196,7 @@ class Position:
         for name in ("closing_fee_rate_e30", "mm_rate_e30", "mm_rate_entry_e30"):
             _require_range("Position", name, getattr(self, name), 0)
         _require_range("Position", "mm_floor_usd_e30", self.mm_floor_usd_e30, 0)
+        _require_tiers(self.mm_tiers)
 
     @property
     def is_long(self) -> bool:
@@ -190,6 +240,14 @@ class Position:
     @property
     def mm_floor_usd(self) -> float:
         return self.mm_floor_usd_e30 / E30
+
+    @property
+    def mm_tiers_usd(self) -> tuple[tuple[float, float, float], ...]:
+        """``(lower_bound_usd, mm_rate, deduction_usd)`` per tier, as floats for the math."""
+        return tuple(
+            (t.lower_bound_usd_e30 / E30, t.mm_rate_e30 / E30, t.deduction_usd_e30 / E30)
+            for t in self.mm_tiers
+        )
 
 
 @dataclass(frozen=True, slots=True)

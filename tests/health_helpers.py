@@ -11,7 +11,15 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
-from indexer.models import E30, Collateral, MarginAccount, MarginMode, Position
+from indexer.models import (
+    E30,
+    Collateral,
+    MarginAccount,
+    MarginMode,
+    MmTier,
+    Position,
+    continuous_deduction_e30,
+)
 
 USDC = "USDC"
 
@@ -112,8 +120,37 @@ def prices(draw: st.DrawFn) -> dict[str, float]:
     return {**moved, USDC: 1.0}
 
 
+def tier_table(lower_bounds_usd: list[int], leverages: list[int]) -> tuple[MmTier, ...]:
+    """Hyperliquid-style tiers: from each bound (whole USD; the first 0) up, rate
+    1 / (2·max leverage), deductions chained so maintenance is continuous."""
+    tiers = [MmTier(0, E30 // (2 * leverages[0]), 0)]
+    for lower_usd, lev in zip(lower_bounds_usd[1:], leverages[1:], strict=True):
+        rate, lower = E30 // (2 * lev), lower_usd * E30
+        tiers.append(MmTier(lower, rate, continuous_deduction_e30(tiers[-1], lower, rate)))
+    return tuple(tiers)
+
+
+LEVERAGES = (50, 40, 25, 20, 10, 5, 3, 2, 1)
+
+
 @st.composite
-def positions(draw: st.DrawFn, asset: str | None = None) -> Position:
+def mm_tiers(draw: st.DrawFn, notional_usd: float, steepest: float = 50.0) -> tuple[MmTier, ...]:
+    """0-3 tiers with bounds at 0.2-3x ``notional_usd`` (so the tests' price moves cross
+    them), leverage falling as in real tables; the last rate at most ``steepest`` times the
+    first."""
+    count = draw(st.integers(0, 3))
+    if count == 0:
+        return ()
+    leverages = sorted(draw(st.sets(st.sampled_from(LEVERAGES), min_size=count, max_size=count)))
+    leverages = [lev for lev in reversed(leverages) if lev * steepest >= leverages[-1]]
+    factors = draw(st.lists(st.floats(0.2, 3.0), min_size=count - 1, max_size=count - 1))
+    bounds = sorted({0, *(int(f * notional_usd) + 1 for f in factors)})
+    count = min(len(bounds), len(leverages))
+    return tier_table(bounds[:count], leverages[:count])
+
+
+@st.composite
+def positions(draw: st.DrawFn, asset: str | None = None, steepest_tiers: float = 50.0) -> Position:
     asset = asset or draw(st.sampled_from(ASSETS))
     decimals = draw(st.sampled_from([4, 8, 18]))
     size_raw = draw(st.integers(10, 100_000)) * 10 ** (decimals - 3)  # 0.01 to 100 units
@@ -129,6 +166,7 @@ def positions(draw: st.DrawFn, asset: str | None = None) -> Position:
         mm_rate_e30=draw(st.integers(10, 1000)) * 10**26,
         mm_rate_entry_e30=draw(st.integers(0, 500)) * 10**26,
         mm_floor_usd_e30=draw(st.integers(0, 200)) * E30,
+        mm_tiers=draw(mm_tiers(entry_notional, steepest_tiers)),
     )
 
 

@@ -13,7 +13,8 @@ import "./HlMargin.sol";
 ///      so cross account value = rawUsd + sum(szi * markPx) and isolated equity =
 ///      isolatedRawUsd + szi * markPx (long: margin - entryNtl, short: margin + entryNtl).
 ///      accountMarginSummary covers the cross part only. Trades fill at the mark price; no
-///      fees, funding, margin tiers, partial or backstop liquidation. Setters are open to any
+///      fees, funding, partial or backstop liquidation. Margin tiers apply once set with
+///      setMarginTiers (mainnet's tables are not built in). Setters are open to any
 ///      caller: this is a devnet fixture. Runtime code only (no constructor), see HL_CORE.
 contract HlCore is HlMargin {
     error UnknownPerp(uint32 perp);
@@ -34,6 +35,24 @@ contract HlCore is HlMargin {
         if (_perps[perp].listed || szDecimals > 6 || maxLeverage == 0) revert BadTrade("bad perp");
         _perps[perp] = Perp(coin, szDecimals, maxLeverage, onlyIsolated, true, 0, 0);
         _perpIds.push(perp);
+    }
+
+    /// @notice Give a perp margin tiers (bounds in whole USD ascending from 0, each max
+    ///         leverage >= 1); its marginTableId becomes 50 + perp (ids >= 50: tiered tables).
+    function setMarginTiers(
+        uint32 perp,
+        uint64[] calldata lowerBoundsUsd,
+        uint8[] calldata maxLeverages
+    ) external {
+        _listed(perp);
+        uint256 n = lowerBoundsUsd.length;
+        if (n == 0 || n != maxLeverages.length || lowerBoundsUsd[0] != 0) revert BadTrade("bad tiers");
+        delete _tiers[perp];
+        for (uint256 i = 0; i < n; i++) {
+            bool ascending = i == 0 || lowerBoundsUsd[i] > lowerBoundsUsd[i - 1];
+            if (!ascending || maxLeverages[i] == 0) revert BadTrade("bad tiers");
+            _tiers[perp].push(MarginTier(lowerBoundsUsd[i], maxLeverages[i]));
+        }
     }
 
     /// @notice Prices in USD * 10^(6 - szDecimals).
@@ -91,7 +110,7 @@ contract HlCore is HlMargin {
         if (pos.szi == 0 || !pos.isIsolated) revert BadTrade("no isolated position");
         pos.isolatedRawUsd = _toInt64(int256(pos.isolatedRawUsd) + usd);
         _crossRawUsd[user] = _toInt64(int256(_crossRawUsd[user]) - usd);
-        (int256 equity,) = _isolated(_perps[perp], pos);
+        (int256 equity,) = _isolated(perp, pos);
         if (equity < 0) revert BadTrade("isolated margin below zero");
         if (usd > 0) _requireInitialMargin(user);
     }
@@ -103,7 +122,7 @@ contract HlCore is HlMargin {
         HlPosition storage pos = _positions[user][perp];
         if (pos.szi == 0) return false;
         if (pos.isIsolated) {
-            (int256 equity, uint256 mmScaled) = _isolated(_perps[perp], pos);
+            (int256 equity, uint256 mmScaled) = _isolated(perp, pos);
             return equity * int256(MM_SCALE) < int256(mmScaled);
         }
         CrossState memory s = _cross(user);
@@ -146,7 +165,8 @@ contract HlCore is HlMargin {
 
     function perpAssetInfo(uint32 perp) external view returns (HlPerpAssetInfo memory) {
         Perp storage p = _listed(perp);
-        return HlPerpAssetInfo(p.coin, p.maxLeverage, p.szDecimals, p.maxLeverage, p.onlyIsolated);
+        uint32 table = _tiers[perp].length > 0 ? 50 + perp : p.maxLeverage;
+        return HlPerpAssetInfo(p.coin, table, p.szDecimals, p.maxLeverage, p.onlyIsolated);
     }
 
     /// @notice The cross part of dex 0: (accountValue, initial margin used, sum |szi*mark|,

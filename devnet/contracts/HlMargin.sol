@@ -26,12 +26,19 @@ abstract contract HlMargin {
         uint256 mmScaled; // sum |szi * markPx| * MM_SCALE / (2 * maxLeverage)
     }
 
+    /// From `lowerBoundUsd` (whole USD of position notional) up, at most `maxLeverage`.
+    struct MarginTier {
+        uint64 lowerBoundUsd;
+        uint8 maxLeverage;
+    }
+
     uint256 internal constant MM_SCALE = 1e6;
 
     mapping(uint32 => Perp) internal _perps;
     uint32[] internal _perpIds;
     mapping(address => int64) internal _crossRawUsd;
     mapping(address => mapping(uint32 => HlPosition)) internal _positions;
+    mapping(uint32 => MarginTier[]) internal _tiers; // empty: one tier at Perp.maxLeverage
 
     error Overflow();
 
@@ -47,25 +54,35 @@ abstract contract HlMargin {
             s.accountValue += signedNtl;
             s.ntlPos += ntl;
             s.marginUsed += ntl / pos.leverage;
-            s.mmScaled += _mmScaled(ntl, p.maxLeverage);
+            s.mmScaled += _mmScaled(ntl, id);
         }
     }
 
     /// Equity (isolatedRawUsd + szi * markPx) and scaled maintenance margin of an isolated
     /// position.
-    function _isolated(Perp storage p, HlPosition storage pos)
+    function _isolated(uint32 perp, HlPosition storage pos)
         internal
         view
         returns (int256 equity, uint256 mmScaled)
     {
-        int256 signedNtl = int256(pos.szi) * int256(uint256(p.markPx));
+        int256 signedNtl = int256(pos.szi) * int256(uint256(_perps[perp].markPx));
         equity = int256(pos.isolatedRawUsd) + signedNtl;
-        mmScaled = _mmScaled(_abs(signedNtl), p.maxLeverage);
+        mmScaled = _mmScaled(_abs(signedNtl), perp);
     }
 
     /// Maintenance margin = half the initial margin at max leverage: ntl / (2 * maxLeverage).
-    function _mmScaled(uint256 ntl, uint8 maxLeverage) internal pure returns (uint256) {
-        return ntl * MM_SCALE / (2 * uint256(maxLeverage));
+    /// With tiers, each tier's rate applies to the part of the notional inside that tier:
+    /// the same as the docs' `ntl * mmr_k - deduction_k`, written so it is visibly continuous.
+    function _mmScaled(uint256 ntl, uint32 perp) internal view returns (uint256 mm) {
+        MarginTier[] storage tiers = _tiers[perp];
+        if (tiers.length == 0) return ntl * MM_SCALE / (2 * uint256(_perps[perp].maxLeverage));
+        for (uint256 i = 0; i < tiers.length; i++) {
+            uint256 lo = uint256(tiers[i].lowerBoundUsd) * 1e6;
+            if (ntl <= lo) break;
+            uint256 hi = i + 1 < tiers.length ? uint256(tiers[i + 1].lowerBoundUsd) * 1e6 : ntl;
+            uint256 part = (ntl < hi ? ntl : hi) - lo;
+            mm += part * MM_SCALE / (2 * uint256(tiers[i].maxLeverage));
+        }
     }
 
     /// Entry notional after a trade at `px`: increases add |delta| * px, reductions keep the

@@ -17,7 +17,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from indexer.models import AccountStatus, Collateral, MarginAccount, MarginMode, Position
+from indexer.models import (
+    AccountStatus,
+    Collateral,
+    MarginAccount,
+    MarginMode,
+    MmTier,
+    Position,
+)
 from indexer.scan.rows import TouchKind
 from indexer.store.columns import utcnow
 from indexer.store.tables import Account, TouchedAccount
@@ -32,7 +39,7 @@ _touched = TouchedAccount.__table__  # type: ignore[attr-defined]
 _POSITION_FIELDS = (
     "market", "asset", "size_raw", "size_decimals", "entry_notional_usd_e30",
     "pending_fees_usd_e30", "closing_fee_rate_e30", "mm_rate_e30", "mm_rate_entry_e30",
-    "mm_floor_usd_e30",
+    "mm_floor_usd_e30", "mm_tiers",
 )  # fmt: skip
 _COLLATERAL_FIELDS = ("asset", "amount_raw", "decimals", "price_feed", "haircut_e30")
 
@@ -177,7 +184,7 @@ def load_accounts(
                 ref=row["ref"],
                 mode=MarginMode(row["mode"]),
                 collateral=tuple(Collateral(**c) for c in collateral.get(row["id"], [])),
-                positions=tuple(Position(**p) for p in positions.get(row["id"], [])),
+                positions=tuple(_position(p) for p in positions.get(row["id"], [])),
                 block_number=row["block_number"],
                 fixed_requirement_usd_e30=row["fixed_requirement_usd_e30"],
                 status=AccountStatus(row["status"]),
@@ -185,6 +192,24 @@ def load_accounts(
         )
         for row in rows
     ]
+
+
+def _tiers_json(tiers: tuple[MmTier, ...]) -> list[list[str]]:
+    """Tiers as JSON-safe decimal strings (exact, like every other 1e30 integer)."""
+    return [
+        [str(t.lower_bound_usd_e30), str(t.mm_rate_e30), str(t.deduction_usd_e30)] for t in tiers
+    ]
+
+
+def _position(row: dict[str, Any]) -> Position:
+    tiers = tuple(MmTier(*(int(v) for v in tier)) for tier in row.pop("mm_tiers") or ())
+    return Position(**row, mm_tiers=tiers)
+
+
+def _position_values(position: Position) -> dict[str, Any]:
+    values = {f: getattr(position, f) for f in _POSITION_FIELDS}
+    values["mm_tiers"] = _tiers_json(position.mm_tiers)
+    return values
 
 
 def _children(
@@ -232,10 +257,7 @@ def _upsert(conn: Connection, account: MarginAccount) -> int:
     if account.positions:
         conn.execute(
             _positions.insert(),
-            [
-                {"account_id": account_id, **{f: getattr(p, f) for f in _POSITION_FIELDS}}
-                for p in account.positions
-            ],
+            [{"account_id": account_id, **_position_values(p)} for p in account.positions],
         )
     if account.collateral:
         conn.execute(

@@ -110,6 +110,11 @@ class Position(SQLModel, table=True):
     mm_rate_e30: Share = Field(default=0, sa_type=ExactIntType)
     mm_rate_entry_e30: Share = Field(default=0, sa_type=ExactIntType)
     mm_floor_usd_e30: UnsignedExactInt = Field(default=0, sa_type=ExactIntType)
+    # Maintenance tiers as [[lower_bound_usd_e30, mm_rate_e30, deduction_usd_e30], ...] of
+    # decimal strings: JSON numbers would lose the 1e30 integers' precision.
+    mm_tiers: list[list[str]] = Field(
+        default_factory=list, sa_type=Json, sa_column_kwargs={"server_default": "[]"}
+    )
 
 
 class Collateral(SQLModel, table=True):

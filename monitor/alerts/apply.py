@@ -9,6 +9,7 @@ between deciding and recording can neither lose an alert nor make it twice.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,7 +120,8 @@ def alert_payload(obs: Observation, decision: AlertDecision) -> AlertPayload:
                 adverse_move_pct=-move if position.is_long else move,
             )
         )
-    finite = health is not None and health.health != float("inf")
+    valued = health is not None and health.known  # else a bad price: NaN values
+    finite = valued and health is not None and math.isfinite(health.health)
     return AlertPayload(
         chain_id=account.chain_id,
         protocol=account.protocol,
@@ -128,8 +130,8 @@ def alert_payload(obs: Observation, decision: AlertDecision) -> AlertPayload:
         mode=account.mode.value,
         level=decision.level.value,
         health=health.health if finite and health is not None else None,
-        equity_usd=health.equity_usd if health is not None else 0.0,
-        maintenance_usd=health.maintenance_usd if health is not None else 0.0,
+        equity_usd=health.equity_usd if valued and health is not None else 0.0,
+        maintenance_usd=health.maintenance_usd if valued and health is not None else 0.0,
         block_number=obs.block_number,
         positions=positions,
     )

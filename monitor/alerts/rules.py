@@ -56,7 +56,8 @@ class Report:
 
     ``health`` is equity / maintenance (None or NaN: could not be computed); ``min_distance_pct``
     is the smallest adverse move to liquidation over the positions, in percent of mark
-    (None without positions). ``head_stalled`` says the node stopped producing blocks, so the
+    (None without positions); ``unknown_reason`` says why there is no health (a bad price).
+    ``head_stalled`` says the node stopped producing blocks, so the
     account state may be old even if prices are fresh.
     """
 
@@ -65,6 +66,7 @@ class Report:
     prices: tuple[PriceFreshness, ...] = ()
     head_stalled: bool = False
     liquidated: bool = False
+    unknown_reason: str | None = None
 
     @classmethod
     def from_health(
@@ -81,6 +83,7 @@ class Report:
             min_distance_pct=min(distances, default=None),
             prices=tuple(prices),
             head_stalled=head_stalled,
+            unknown_reason=account.reason,
         )
 
     def staleness(self, now: datetime) -> list[str]:
@@ -93,7 +96,7 @@ class Report:
         if self.head_stalled:
             problems.append("node head stalled")
         if self.health is None or math.isnan(self.health):
-            problems.append("health unavailable")
+            problems.append(self.unknown_reason or "health unavailable")
         return problems
 
 

@@ -1,17 +1,21 @@
 """Health factor, liquidation prices and stress tests of a margin account. Pure: no I/O.
 
 Prices are ``Mapping[str, float]``: USD per whole unit of an asset, keyed like
-``Collateral.asset`` / ``Position.asset``, and must be positive. All results are float64 USD.
+``Collateral.asset`` / ``Position.asset``. All results are float64 USD.
 
     equity      = Σ collateral·P·(1 - haircut) + Σ (size·P - side·entry_notional)
                   - Σ (pending_fees + closing_fee_rate·|size|·P)
-    maintenance = fixed_requirement
-                  + Σ max(mm_floor, mm_rate·|size|·P + mm_rate_entry·entry_notional)
+    maintenance = fixed_requirement + Σ max(mm_floor, mm_rate·|size|·P
+                  + mm_rate_entry·entry_notional + tiered(|size|·P))
     health      = equity / maintenance        (≤ 1 ⇒ liquidatable; maintenance ≤ 0 ⇒ inf)
 
 Along any straight line of prices ``P(u) = P + u·d`` equity is affine in ``u`` and maintenance
-is convex piecewise affine (one kink per max()), so ``equity - maintenance`` is concave
-piecewise affine and its roots have a closed form on each piece: no iteration anywhere.
+is piecewise affine (kinks at floors and tier bounds), so ``equity - maintenance`` has a
+closed-form root on each piece (``monitor.health.line``): no iteration anywhere.
+
+A price that is NaN, infinite, zero or negative values nothing: the account's health is
+*unknown* (``AccountHealth.reason`` says why; equity, maintenance and health are NaN and no
+liquidation price is given), never a number that reads as safe or liquidatable.
 
     >>> report = account_health(account, {"ETH": 2500.0, "USDC": 1.0})
     >>> report.health, report.positions[0].liquidation_price
@@ -19,15 +23,12 @@ piecewise affine and its roots have a closed form on each piece: no iteration an
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from indexer.models import MarginAccount, Position
-
-ROOT_SLACK = 1e-12
-"""Relative tolerance for a piece's root landing just outside the piece by rounding."""
+from monitor.health.line import first_root, margin_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,100 +51,46 @@ class PositionRisk:
 
 @dataclass(frozen=True, slots=True)
 class AccountHealth:
-    """An account at the current prices: equity and maintenance in USD, health = their ratio."""
+    """An account at the current prices: equity and maintenance in USD, health = their ratio.
+
+    ``reason`` is None when the account was valued; otherwise it says why it could not be (a
+    bad price), and equity, maintenance and health are NaN: the account's status is unknown.
+    """
 
     equity_usd: float
     maintenance_usd: float
     health: float
     positions: tuple[PositionRisk, ...]
+    reason: str | None = None
+
+    @property
+    def known(self) -> bool:
+        """Whether the account was valued (no bad price)."""
+        return self.reason is None
 
 
-@dataclass(frozen=True, slots=True)
-class MarginLine:
-    """Equity and maintenance along a price line, as functions of the line parameter ``u``.
+def bad_prices(prices: Mapping[str, float], assets: Iterable[str]) -> str | None:
+    """Why ``prices`` cannot value ``assets`` (each must be finite and > 0), or None.
 
-    ``equity(u) = equity_usd + equity_slope·u`` and
-    ``maintenance(u) = fixed_usd + Σ max(floor, base + slope·u)`` over ``terms`` given as
-    ``(floor_usd, base_usd, slope_usd)``; ``u = 0`` is the current prices.
+    Raises KeyError if an asset has no price at all (the caller decides what missing means).
     """
-
-    equity_usd: float
-    equity_slope: float
-    fixed_usd: float
-    terms: tuple[tuple[float, float, float], ...]
-
-    def gap(self, u: float) -> float:
-        """``equity(u) - maintenance(u)`` in USD; ≤ 0 means liquidatable."""
-        parts = [self.equity_usd, self.equity_slope * u, -self.fixed_usd]
-        parts += [-max(floor, base + slope * u) for floor, base, slope in self.terms]
-        return math.fsum(parts)
+    bad = [f"{a} {prices[a]!r}" for a in sorted(assets) if not _usable(prices[a])]
+    return f"bad price (must be finite and > 0): {', '.join(bad)}" if bad else None
 
 
-def margin_line(
-    account: MarginAccount, prices: Mapping[str, float], moves: Mapping[str, float]
-) -> MarginLine:
-    """Decompose ``account`` along ``P_a(u) = prices[a] + u·moves[a]`` (USD per unit u).
+def _usable(price: float) -> bool:
+    return math.isfinite(price) and price > 0.0
 
-    Assets missing from ``moves`` stay fixed. Raises KeyError if a needed price is missing.
-    """
-    equity = []
-    slope = []
-    for c in account.collateral:
-        weight = c.amount * (1.0 - c.haircut)
-        equity.append(weight * prices[c.asset])
-        slope.append(weight * moves.get(c.asset, 0.0))
-    terms = []
-    for p in account.positions:
-        price, move = prices[p.asset], moves.get(p.asset, 0.0)
-        net_size = p.size - p.closing_fee_rate * abs(p.size)
-        equity += [net_size * price, -p.side * p.entry_notional_usd, -p.pending_fees_usd]
-        slope.append(net_size * move)
-        rate_size = p.mm_rate * abs(p.size)
-        base = rate_size * price + p.mm_rate_entry * p.entry_notional_usd
-        terms.append((p.mm_floor_usd, base, rate_size * move))
-    return MarginLine(
-        math.fsum(equity), math.fsum(slope), account.fixed_requirement_usd, tuple(terms)
+
+def unknown_health(
+    account: MarginAccount, prices: Mapping[str, float], reason: str
+) -> AccountHealth:
+    """The unknown-status report of ``account``: NaN values, no liquidation prices."""
+    risks = tuple(
+        PositionRisk(p.market, p.asset, prices[p.asset], None, None) for p in account.positions
     )
-
-
-def piece_root(line: MarginLine, lo: float, hi: float, u_max: float, probe: float) -> float | None:
-    """The zero of ``gap`` on the piece [lo, hi] (no kink inside), or None.
-
-    ``probe`` is a point inside the piece that tells which branch each max() takes there.
-    A root equal to ``u_max`` is rejected (it would be a price of 0). A piece on which the gap
-    is identically 0 yields ``lo``. A root within ``ROOT_SLACK`` (relative) outside the piece is
-    clamped into it: a root sitting on a kink may otherwise round out of both neighbours.
-    """
-    g0, g1 = line.equity_usd - line.fixed_usd, line.equity_slope
-    for floor, base, slope in line.terms:
-        if base + slope * probe > floor:
-            g0, g1 = g0 - base, g1 - slope
-        else:
-            g0 -= floor
-    if g1 == 0.0:
-        return lo if g0 == 0.0 else None
-    u = -g0 / g1
-    slack = ROOT_SLACK * max(1.0, abs(lo), abs(hi) if math.isfinite(hi) else 0.0)
-    if not lo - slack <= u <= hi + slack:
-        return None
-    u = min(max(u, lo), hi)
-    return u if u < u_max else None
-
-
-def first_root(line: MarginLine, u_max: float = math.inf) -> float | None:
-    """Smallest ``u`` in [0, u_max) where equity equals maintenance, or None.
-
-    Walks the pieces between the kinks of the max() terms in increasing ``u``; on each the
-    gap is affine, so its zero is exact up to float rounding.
-    """
-    kinks = {(f - b) / s for f, b, s in line.terms if s != 0.0}
-    edges = [0.0, *sorted(k for k in kinks if 0.0 < k < u_max), u_max]
-    for lo, hi in itertools.pairwise(edges):
-        probe = (lo + hi) / 2 if math.isfinite(hi) else lo * 2 + 1
-        root = piece_root(line, lo, hi, u_max, probe)
-        if root is not None:
-            return root
-    return None
+    nan = math.nan
+    return AccountHealth(nan, nan, nan, risks, reason)
 
 
 def _health(equity_usd: float, maintenance_usd: float) -> float:
@@ -158,8 +105,17 @@ def liquidation_price(
     Moves the position's asset in its adverse direction (long: down, short: up) from the mark
     to the nearest price where health is 1. If the account is already at health ≤ 1 it moves
     the other way instead and reports a negative distance. ``(None, None)`` if no positive
-    price qualifies. Prices: USD per whole unit; distance: percent of the mark.
+    price qualifies, or if a price of the account is not a positive finite number.
+    Prices: USD per whole unit; distance: percent of the mark.
     """
+    if bad_prices(prices, account.assets) is not None:
+        return None, None
+    return _liquidation_price(account, prices, position)
+
+
+def _liquidation_price(
+    account: MarginAccount, prices: Mapping[str, float], position: Position
+) -> tuple[float | None, float | None]:
     mark = prices[position.asset]
     healthy = margin_line(account, prices, {}).gap(0.0) > 0.0
     direction = -position.side if healthy else position.side
@@ -171,15 +127,19 @@ def liquidation_price(
 
 
 def account_health(account: MarginAccount, prices: Mapping[str, float]) -> AccountHealth:
-    """Equity, maintenance and health of ``account`` and the risk of each of its positions.
+    """Equity, maintenance and health of ``account`` and the risk of each of its positions;
+    unknown (``reason`` set) if a price is NaN, infinite, zero or negative.
 
     Raises KeyError if ``prices`` lacks an asset of the account.
     """
+    reason = bad_prices(prices, account.assets)
+    if reason is not None:
+        return unknown_health(account, prices, reason)
     line = margin_line(account, prices, {})
-    maintenance = math.fsum([line.fixed_usd, *(max(f, b) for f, b, _ in line.terms)])
+    maintenance = line.maintenance(0.0)
     risks = []
     for p in account.positions:
-        liq, distance = liquidation_price(account, prices, p)
+        liq, distance = _liquidation_price(account, prices, p)
         risks.append(PositionRisk(p.market, p.asset, prices[p.asset], liq, distance))
     return AccountHealth(
         line.equity_usd, maintenance, _health(line.equity_usd, maintenance), tuple(risks)
@@ -216,8 +176,11 @@ def shock_to_liquidation(
 
     Several prices move together: ``weights = {a: -1.0 for a in account.assets}`` asks how far
     (as a fraction, 0.25 = 25 %) everything may fall at once. 0.0 if the account is already
-    liquidatable; None if no move along that line liquidates it while prices stay positive.
+    liquidatable; None if no move along that line liquidates it while prices stay positive,
+    or if a price is not a positive finite number.
     """
+    if bad_prices(prices, account.assets) is not None:
+        return None
     line = margin_line(account, prices, {a: w * prices[a] for a, w in weights.items()})
     if line.gap(0.0) <= 0.0:
         return 0.0

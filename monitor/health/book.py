@@ -13,8 +13,9 @@ price tick then costs a handful of gathers, ``np.bincount`` sums and element-wis
 Results agree with ``monitor.health.account`` to float rounding (tests hold them to 1e-9 relative).
 A position's liquidation price moves only its own asset, so it depends on the maintenance
 terms of the positions sharing that asset in its account (its *group*). A group of one, the
-common case, is solved in closed form for all positions at once; the rare larger groups
-(two markets on one asset in a cross account) go through ``monitor.health.account.first_root``.
+common case, is solved piece by piece for all positions at once (``monitor.health.pieces``:
+floors and maintenance tiers); the rare larger groups (two markets on one asset in a cross
+account) go through ``monitor.health.account.liquidation_price``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer.models import MarginAccount
-from monitor.health.account import ROOT_SLACK, AccountHealth, MarginLine, PositionRisk, first_root
+from monitor.health.account import (
+    AccountHealth,
+    PositionRisk,
+    bad_prices,
+    liquidation_price,
+    unknown_health,
+)
+from monitor.health.pieces import TierArrays, first_roots, tier_arrays, tiered_usd
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
@@ -53,11 +61,13 @@ class Book:
     pos_side: Floats  # +1 long, -1 short
     pos_net_size: Floats  # size - closing_fee_rate·|size|: equity per USD of price
     pos_const_usd: Floats  # -side·entry_notional - pending_fees
+    pos_abs_size: Floats  # |size|: mark notional per USD of price
     pos_rate_size: Floats  # mm_rate·|size|
     pos_entry_mm_usd: Floats  # mm_rate_entry·entry_notional
     pos_floor_usd: Floats
+    pos_tiers: TierArrays  # maintenance tiers, one row per position (a zero tier if none)
     pos_exposure: Floats  # equity per USD of this asset's price, across the account
-    shared: tuple[tuple[int, Ints], ...]  # (position row, rows of its group) for groups > 1
+    shared: tuple[tuple[int, int, int], ...]  # (row, account, position) for groups > 1
 
     def price_vector(self, prices: Mapping[str, float]) -> Floats:
         """Prices (USD per whole unit) in ``assets`` order. Raises KeyError if one is missing."""
@@ -66,15 +76,17 @@ class Book:
 
 @dataclass(frozen=True, slots=True)
 class BookHealth:
-    """One tick: per account ``equity_usd``, ``maintenance_usd``, ``health``; per position row
-    ``liquidation_price`` (USD per whole unit) and ``distance_pct`` (percent of mark, negative
-    if already liquidatable), NaN where ``monitor.health.account`` says None."""
+    """One tick: per account ``equity_usd``, ``maintenance_usd``, ``health`` and ``unknown``
+    (a price of the account is NaN, infinite, zero or negative: then its values are NaN); per
+    position row ``liquidation_price`` (USD per whole unit) and ``distance_pct`` (percent of
+    mark, negative if already liquidatable), NaN where ``monitor.health.account`` says None."""
 
     equity_usd: Floats
     maintenance_usd: Floats
     health: Floats
     liquidation_price: Floats
     distance_pct: Floats
+    unknown: Bools
 
 
 def _floats(values: Sequence[float]) -> Floats:
@@ -86,7 +98,7 @@ def _sum_by(index: Ints, values: Floats, n: int) -> Floats:
     return np.bincount(index, values, n).astype(np.float64, copy=False)
 
 
-_PositionRow = tuple[int, int, float, float, float, float, float, float]
+_PositionRow = tuple[int, int, float, float, float, float, float, float, float]
 
 
 @dataclass(slots=True)
@@ -96,11 +108,12 @@ class _Rows:
     assets: dict[str, int]
     collateral: list[tuple[int, int, float]]
     positions: list[_PositionRow]
+    tiers: list[tuple[tuple[float, float, float], ...]]
     exposure: dict[tuple[int, int], float]  # (account, asset) -> equity per USD of price
 
 
 def _gather(accounts: Sequence[MarginAccount]) -> _Rows:
-    rows = _Rows({}, [], [], {})
+    rows = _Rows({}, [], [], [], {})
     for i, account in enumerate(accounts):
         for c in account.collateral:
             a = rows.assets.setdefault(c.asset, len(rows.assets))
@@ -113,24 +126,30 @@ def _gather(accounts: Sequence[MarginAccount]) -> _Rows:
             const = -p.side * p.entry_notional_usd - p.pending_fees_usd
             entry_mm = p.mm_rate_entry * p.entry_notional_usd
             rate_size = p.mm_rate * abs(p.size)
-            rows.positions.append((i, a, p.side, net, const, rate_size, entry_mm, p.mm_floor_usd))
+            rows.positions.append(
+                (i, a, p.side, net, const, abs(p.size), rate_size, entry_mm, p.mm_floor_usd)
+            )
+            rows.tiers.append(p.mm_tiers_usd)
             rows.exposure[i, a] = rows.exposure.get((i, a), 0.0) + net
     return rows
 
 
-def _shared_groups(positions: list[_PositionRow]) -> tuple[tuple[int, Ints], ...]:
-    """``(row, rows of its group)`` for every position whose (account, asset) has several."""
+def _shared_groups(positions: list[_PositionRow]) -> tuple[tuple[int, int, int], ...]:
+    """``(row, account, position index)`` for every position whose (account, asset) has
+    several positions: their liquidation prices go through the scalar module."""
     groups: dict[tuple[int, int], list[int]] = {}
+    first_row: dict[int, int] = {}
     for row, (i, a, *_) in enumerate(positions):
         groups.setdefault((i, a), []).append(row)
-    members = [np.array(rows, dtype=np.intp) for rows in groups.values() if len(rows) > 1]
-    return tuple((int(row), group) for group in members for row in group)
+        first_row.setdefault(i, row)
+    shared = [(row, i) for (i, _), rows in groups.items() if len(rows) > 1 for row in rows]
+    return tuple(sorted((row, i, row - first_row[i]) for row, i in shared))
 
 
 def compile_accounts(accounts: Sequence[MarginAccount]) -> Book:
     """Flatten ``accounts`` into a ``Book`` (done once; ``evaluate`` then runs per tick)."""
     rows = _gather(accounts)
-    pos = list(zip(*rows.positions, strict=True)) if rows.positions else [()] * 8
+    pos = list(zip(*rows.positions, strict=True)) if rows.positions else [()] * 9
     coll = list(zip(*rows.collateral, strict=True)) if rows.collateral else [()] * 3
     return Book(
         accounts=tuple(accounts),
@@ -144,73 +163,14 @@ def compile_accounts(accounts: Sequence[MarginAccount]) -> Book:
         pos_side=_floats(pos[2]),
         pos_net_size=_floats(pos[3]),
         pos_const_usd=_floats(pos[4]),
-        pos_rate_size=_floats(pos[5]),
-        pos_entry_mm_usd=_floats(pos[6]),
-        pos_floor_usd=_floats(pos[7]),
+        pos_abs_size=_floats(pos[5]),
+        pos_rate_size=_floats(pos[6]),
+        pos_entry_mm_usd=_floats(pos[7]),
+        pos_floor_usd=_floats(pos[8]),
+        pos_tiers=tier_arrays(rows.tiers),
         pos_exposure=_floats([rows.exposure[i, a] for i, a, *_ in rows.positions]),
         shared=_shared_groups(rows.positions),
     )
-
-
-def _piece_roots(
-    g0: Floats,
-    g1: Floats,
-    term: tuple[Floats, Floats, Floats],
-    bounds: tuple[Floats, Floats],
-    u_max: Floats,
-    probe: Floats,
-) -> Floats:
-    """Vectorised ``monitor.health.account.piece_root`` for one max() term; NaN where no root."""
-    floor, base, slope = term
-    lo, hi = bounds
-    active = base + slope * probe > floor
-    c0 = g0 - np.where(active, base, floor)
-    c1 = g1 - np.where(active, slope, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = np.where(c1 != 0.0, -c0 / c1, np.where(c0 == 0.0, lo, np.nan))
-    span = np.maximum(np.abs(lo), np.where(np.isfinite(hi), np.abs(hi), 0.0))
-    slack = ROOT_SLACK * np.maximum(1.0, span)
-    ok = (u >= lo - slack) & (u <= hi + slack)
-    u = np.clip(u, lo, hi)
-    return np.where(ok & (u < u_max), u, np.nan)
-
-
-def _single_term_roots(
-    g0: Floats, g1: Floats, term: tuple[Floats, Floats, Floats], u_max: Floats
-) -> Floats:
-    """Vectorised ``monitor.health.account.first_root`` when one max() term varies: ≤ 2 pieces."""
-    floor, base, slope = term
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kink = np.where(slope != 0.0, (floor - base) / slope, np.nan)
-    has_kink = (kink > 0.0) & (kink < u_max)
-    zero = np.zeros_like(g0)
-    hi1 = np.where(has_kink, kink, u_max)
-    probe1 = np.where(np.isfinite(hi1), hi1 / 2, 1.0)
-    first = _piece_roots(g0, g1, term, (zero, hi1), u_max, probe1)
-    k = np.where(has_kink, kink, 0.0)
-    probe2 = np.where(np.isfinite(u_max), (k + u_max) / 2, k * 2 + 1)
-    second = _piece_roots(g0, g1, term, (k, u_max), u_max, probe2)
-    return np.where(np.isnan(first) & has_kink, second, first)
-
-
-def _shared_roots(book: Book, u: Floats, tick: _Tick, slope_usd: Floats, u_max: Floats) -> None:
-    """Overwrite ``u`` for positions whose group holds several max() terms (scalar path)."""
-    for row, members in book.shared:
-        acct = book.pos_account[row]
-        terms = zip(
-            book.pos_floor_usd[members].tolist(),
-            tick.base_usd[members].tolist(),
-            (book.pos_rate_size[members] * tick.move[row]).tolist(),
-            strict=True,
-        )
-        line = MarginLine(
-            float(tick.equity_usd[acct]),
-            float(slope_usd[row]),
-            float(tick.maintenance_usd[acct] - tick.required_usd[members].sum()),
-            tuple(terms),
-        )
-        root = first_root(line, float(u_max[row]))
-        u[row] = np.nan if root is None else root
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,23 +179,48 @@ class _Tick:
 
     equity_usd: Floats  # per account
     maintenance_usd: Floats  # per account
-    base_usd: Floats  # per position: mm_rate·|size|·P + mm_rate_entry·entry_notional
-    required_usd: Floats  # per position: max(floor, base)
+    linear_usd: Floats  # per position: mm_rate·|size|·P + mm_rate_entry·entry_notional
+    notional_usd: Floats  # per position: |size|·P
+    required_usd: Floats  # per position: max(floor, linear + tiered(notional))
     move: Floats  # per position: dP/du along its search direction
 
 
 def _liquidation(book: Book, mark: Floats, tick: _Tick, healthy: Bools) -> tuple[Floats, Floats]:
-    """Per position ``(liquidation_price, distance_pct)``, as ``health.liquidation_price``."""
+    """Per position ``(liquidation_price, distance_pct)``, as ``health.liquidation_price``,
+    for the positions alone on their asset in their account (the others are overwritten)."""
     acct = book.pos_account
     direction = tick.move / mark
-    slope_usd = book.pos_exposure * tick.move
     u_max = np.where(direction < 0, 1.0, np.inf)
     rest_usd = tick.equity_usd[acct] - (tick.maintenance_usd[acct] - tick.required_usd)
-    term = (book.pos_floor_usd, tick.base_usd, book.pos_rate_size * tick.move)
-    u = _single_term_roots(rest_usd, slope_usd, term, u_max)
-    _shared_roots(book, u, tick, slope_usd, u_max)
+    u = first_roots(
+        (rest_usd, book.pos_exposure * tick.move),
+        (book.pos_floor_usd, tick.linear_usd, book.pos_rate_size * tick.move),
+        (tick.notional_usd, book.pos_abs_size * tick.move),
+        book.pos_tiers,
+        u_max,
+    )
     distance = np.where(healthy[acct], 100.0 * u, -100.0 * u)
     return mark * (1.0 + direction * u), distance
+
+
+def _shared(book: Book, prices: Floats, liquidation: Floats, distance: Floats) -> None:
+    """Overwrite the rows whose group holds several positions, from the scalar module."""
+    if not book.shared:
+        return
+    by_asset = dict(zip(book.assets, prices.tolist(), strict=True))
+    for row, i, k in book.shared:
+        account = book.accounts[i]
+        liq, dist = liquidation_price(account, by_asset, account.positions[k])
+        liquidation[row] = np.nan if liq is None else liq
+        distance[row] = np.nan if dist is None else dist
+
+
+def _unknown(book: Book, bad_asset: Bools) -> Bools:
+    """Accounts holding or trading an asset whose price is bad."""
+    n = len(book.accounts)
+    hits = _sum_by(book.coll_account, bad_asset[book.coll_asset].astype(np.float64), n)
+    hits += _sum_by(book.pos_account, bad_asset[book.pos_asset].astype(np.float64), n)
+    return hits > 0.0
 
 
 def evaluate(book: Book, prices: Floats) -> BookHealth:
@@ -243,23 +228,35 @@ def evaluate(book: Book, prices: Floats) -> BookHealth:
 
     ``prices`` is USD per whole unit in ``book.assets`` order (see ``Book.price_vector``).
     Every position's liquidation price holds the other prices fixed, as in
-    ``monitor.health.account``.
+    ``monitor.health.account``. An account with a price that is not finite and > 0 is
+    ``unknown``: NaN values, never a health that reads as safe.
     """
+    bad_asset = ~(np.isfinite(prices) & (prices > 0.0))
+    unknown = _unknown(book, bad_asset)
+    # Value every account at a harmless stand-in price, then blank the unknown ones: NaN would
+    # otherwise leak through comparisons as "healthy" (NaN > x is False either way round).
+    prices = np.where(bad_asset, 1.0, prices)
     n = len(book.accounts)
     mark = prices[book.pos_asset]
     equity = _sum_by(book.coll_account, book.coll_weight * prices[book.coll_asset], n)
     equity += _sum_by(book.pos_account, book.pos_net_size * mark + book.pos_const_usd, n)
-    base = book.pos_rate_size * mark + book.pos_entry_mm_usd
-    required = np.maximum(book.pos_floor_usd, base)
+    notional = book.pos_abs_size * mark
+    linear = book.pos_rate_size * mark + book.pos_entry_mm_usd
+    required = np.maximum(book.pos_floor_usd, linear + tiered_usd(book.pos_tiers, notional))
     maintenance = book.fixed_usd + _sum_by(book.pos_account, required, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         health = np.where(maintenance > 0.0, equity / maintenance, np.inf)
     healthy = equity - maintenance > 0.0
     # Healthy: search the adverse direction (long: down); else the way back to health 1.
     side = np.where(healthy[book.pos_account], -book.pos_side, book.pos_side)
-    tick = _Tick(equity, maintenance, base, required, side * mark)
+    tick = _Tick(equity, maintenance, linear, notional, required, side * mark)
     liquidation, distance = _liquidation(book, mark, tick, healthy)
-    return BookHealth(equity, maintenance, health, liquidation, distance)
+    _shared(book, prices, liquidation, distance)
+    blank = unknown[book.pos_account]
+    for per_account in (equity, maintenance, health):
+        per_account[unknown] = np.nan
+    liquidation[blank], distance[blank] = np.nan, np.nan
+    return BookHealth(equity, maintenance, health, liquidation, distance, unknown)
 
 
 def account_healths(book: Book, result: BookHealth, prices: Floats) -> list[AccountHealth]:
@@ -268,8 +265,14 @@ def account_healths(book: Book, result: BookHealth, prices: Floats) -> list[Acco
     marks = prices[book.pos_asset].tolist()
     liquidation = result.liquidation_price.tolist()
     distance = result.distance_pct.tolist()
+    by_asset = dict(zip(book.assets, prices.tolist(), strict=True))
     out, row = [], 0
     for i, account in enumerate(book.accounts):
+        if result.unknown[i]:
+            reason = bad_prices(by_asset, account.assets) or "bad price"
+            out.append(unknown_health(account, by_asset, reason))
+            row += len(account.positions)
+            continue
         risks = []
         for position in account.positions:
             liq, dist = liquidation[row], distance[row]

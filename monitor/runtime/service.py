@@ -109,14 +109,16 @@ class Monitor:
             self.engine, observations, self.policy_for, self.channels, self.clock()
         )
         for obs in observations:
-            if obs.health is not None:
+            if obs.health is not None and obs.health.known:  # a bad price is no mark
                 self._marks[obs.account_id] = {p.asset: p.mark_price for p in obs.health.positions}
         return TickSummary(
             chain=group.chain.name,
             block=sync.block,
             logs=sync.logs,
             accounts=sum(not o.liquidated for o in observations),
-            unknown=sum(o.health is None and not o.liquidated for o in observations),
+            unknown=sum(
+                (o.health is None or not o.health.known) and not o.liquidated for o in observations
+            ),
             alerts=tuple(decided),
         )
 

@@ -8,11 +8,12 @@ from dataclasses import replace
 from sqlalchemy.engine import Engine
 
 from indexer.models import AccountStatus, MarginAccount, MarginMode
+from indexer.protocols.hyperliquid.margin import MarginTier, tiers_for
 from indexer.scan.rows import LogSource, Touch, TouchKind
 from indexer.scan.scanner import RangeBatch
 from indexer.store.accounts import load_accounts, open_assets, save_read, touched_owners
 from indexer.store.cursors import ScanStore
-from tests.health_helpers import account, gmx_position, usdc
+from tests.health_helpers import account, gmx_position, hl_position, usdc
 
 OWNER = "0x00000000000000000000000000000000000000aa"
 SOURCE = LogSource("devnet:test", 42161, ("0x" + "e1" * 20,), (None,), start_block=1)
@@ -56,3 +57,13 @@ def test_open_assets_lists_what_open_accounts_hold_and_trade(engine: Engine) -> 
     assert open_assets(engine, 42161, "other") == []
     save_read(engine, 42161, "test", [OWNER], [], read_block=6)  # closed: nothing to price
     assert open_assets(engine, 42161, "test") == []
+
+
+def test_maintenance_tiers_round_trip_exactly(engine: Engine) -> None:
+    eth = tiers_for(25, [MarginTier(0, 25), MarginTier(100_000_000, 15)])
+    position = replace(hl_position("ETH", 10**8, 4, 20_000_000 * 10**6, 25), mm_tiers=eth)
+    saved = replace(account(MarginMode.CROSS, (usdc(1_000_000),), position), block_number=5)
+    save_read(engine, 42161, "test", [OWNER], [saved], read_block=5)
+    ((_, loaded),) = load_accounts(engine)
+    assert loaded == saved
+    assert loaded.positions[0].mm_tiers[1].deduction_usd_e30 == eth[1].deduction_usd_e30

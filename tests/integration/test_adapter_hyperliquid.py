@@ -18,7 +18,7 @@ from indexer.models import E30, MarginAccount, MarginMode
 from indexer.protocols.base import Read
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.protocols.hyperliquid.decode import decode_position, margin_summary_call, position_call
-from indexer.protocols.hyperliquid.margin import MarginTier, tier_terms
+from indexer.protocols.hyperliquid.margin import MarginTier, tiers_for
 from indexer.reads.multicall import MULTICALL3_ADDRESS, decode_aggregate3, encode_aggregate3
 from monitor.health.account import AccountHealth, account_health
 
@@ -51,18 +51,20 @@ def test_bad_configuration_is_rejected() -> None:
 BTC_TIERS = (MarginTier(0, 40), MarginTier(150_000_000, 20))
 
 
-@given(st.integers(min_value=1, max_value=10**9), st.integers(min_value=1, max_value=50))
-def test_single_tier_is_half_the_initial_margin_at_max_leverage(ntl_usd: int, lev: int) -> None:
-    rate, deduction = tier_terms(ntl_usd * 10**6, lev, ())
-    assert deduction == 0
-    assert abs(rate * 2 * lev - E30) < 2 * lev
+@given(st.integers(min_value=1, max_value=50))
+def test_single_tier_is_half_the_initial_margin_at_max_leverage(lev: int) -> None:
+    (tier,) = tiers_for(lev)
+    assert (tier.lower_bound_usd_e30, tier.deduction_usd_e30) == (0, 0)
+    assert abs(tier.mm_rate_e30 * 2 * lev - E30) < 2 * lev
 
 
 @given(st.integers(min_value=0, max_value=10**10))
 def test_tiered_maintenance_is_continuous_and_monotone(ntl_usd: int) -> None:
-    def mm(usd: int) -> int:
-        rate, deduction = tier_terms(usd * 10**6, 40, BTC_TIERS)
-        return usd * rate - deduction
+    tiers = tiers_for(40, BTC_TIERS)
+
+    def mm(usd: int) -> int:  # USD · 1e30
+        tier = [t for t in tiers if t.lower_bound_usd_e30 <= usd * E30][-1]
+        return usd * tier.mm_rate_e30 - tier.deduction_usd_e30
 
     assert mm(ntl_usd + 1) >= mm(ntl_usd)
     assert abs(mm(150_000_000) - 150_000_000 * (E30 // 80)) == 0  # both sides meet at the bound
@@ -93,8 +95,20 @@ def hl(devnet: Devnet) -> HlDeployment:
 ADAPTER = HyperliquidAdapter(31337, markets=[0, 1, 5], batch_size=4)
 
 
-def accounts_of(anvil: Anvil, user: str) -> dict[str, MarginAccount]:
-    return {a.ref: a for a in run(anvil, ADAPTER.read_accounts([user]))}
+# Small tiers, so that devnet-sized ETH positions cross them: 0-20k 25x, 20k-60k 10x, >60k 5x.
+ETH_DEVNET_TIERS = ((0, 25), (20_000, 10), (60_000, 5))
+TIERED = HyperliquidAdapter(
+    31337,
+    markets=[0, 1, 5],
+    batch_size=4,
+    margin_tiers={1: [MarginTier(bound, lev) for bound, lev in ETH_DEVNET_TIERS]},
+)
+
+
+def accounts_of(
+    anvil: Anvil, user: str, adapter: HyperliquidAdapter = ADAPTER
+) -> dict[str, MarginAccount]:
+    return {a.ref: a for a in run(anvil, adapter.read_accounts([user]))}
 
 
 def health_of(anvil: Anvil, account: MarginAccount) -> AccountHealth:
@@ -137,12 +151,16 @@ def _steps(start: Decimal, step: Decimal, direction: int, count: int) -> list[De
 
 @pytest.mark.chain
 @pytest.mark.parametrize(
-    ("coin", "size", "leverage", "isolated", "deposit"),
+    ("coin", "size", "leverage", "isolated", "deposit", "exact"),
     [
-        ("BTC", "0.5", 20, False, "4000"),
-        ("BTC", "-0.5", 20, False, "4000"),
-        ("ETH", "4", 10, True, "1000"),
-        ("ETH", "-4", 10, True, "1000"),
+        ("BTC", "0.5", 20, False, "4000", None),
+        ("BTC", "-0.5", 20, False, "4000", None),
+        ("ETH", "4", 10, True, "1000", None),
+        ("ETH", "-4", 10, True, "1000", None),
+        # Tiered ETH, crossing a bound on the way: $80k long (5x tier) liquidates at $52k
+        # notional (10x tier): 38·P = 49,399; $50k short (10x) at $71.5k (5x): 27.5·P = 78,600.
+        ("ETH", "40", 3, False, "30001", 49_399 / 38),
+        ("ETH", "-25", 2, True, "26000", 78_600 / 27.5),
     ],
 )
 def test_sim_liquidates_where_perpwatch_says_so(
@@ -153,14 +171,20 @@ def test_sim_liquidates_where_perpwatch_says_so(
     leverage: int,
     isolated: bool,
     deposit: str,
+    exact: float | None,
 ) -> None:
+    adapter = ADAPTER if exact is None else TIERED
+    if exact is not None:
+        hl.set_margin_tiers(coin, ETH_DEVNET_TIERS)
     user = devnet.anvil.accounts[3].lower()
     hl.deposit(user, deposit)
     hl.open(user, coin, size, leverage=leverage, isolated=isolated)
     ref = f"{user}:isolated:1" if isolated else f"{user}:cross:0"
-    account = accounts_of(devnet.anvil, user)[ref]
+    account = accounts_of(devnet.anvil, user, adapter)[ref]
     liq = health_of(devnet.anvil, account).positions[0].liquidation_price
     assert liq is not None
+    if exact is not None:
+        assert liq == pytest.approx(exact, rel=1e-9)
     direction = -1 if size[0] != "-" else 1  # adverse: down for a long, up for a short
     # Steps in the perp's price tick (BTC 0.1, ETH 0.01) that land near, not on, the root.
     step = Decimal("3.7") if coin == "BTC" else Decimal("0.07")
@@ -168,7 +192,7 @@ def test_sim_liquidates_where_perpwatch_says_so(
     verdicts = []
     for price in _steps(start, step, direction, 30):
         hl.set_mark(coin, price)
-        health = health_of(devnet.anvil, accounts_of(devnet.anvil, user)[ref]).health
+        health = health_of(devnet.anvil, accounts_of(devnet.anvil, user, adapter)[ref]).health
         verdicts.append((price, health <= 1.0, hl.is_liquidatable(user, coin)))
     first_ours = next(i for i, (_, ours, _) in enumerate(verdicts) if ours)
     first_sim = next(i for i, (_, _, sim) in enumerate(verdicts) if sim)

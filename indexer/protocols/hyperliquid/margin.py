@@ -23,11 +23,20 @@ is no pending-fee term; closing fees are not part of the liquidation rule.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from indexer.errors import DecodeError
-from indexer.models import E30, Collateral, MarginAccount, MarginMode, Position
+from indexer.models import (
+    E30,
+    Collateral,
+    MarginAccount,
+    MarginMode,
+    MmTier,
+    Position,
+    continuous_deduction_e30,
+)
 from indexer.protocols.hyperliquid.decode import MarginSummary, PerpInfo, RawPosition
 
 USDC = "USDC"
@@ -40,10 +49,24 @@ USD_E6_TO_E30 = 10**24
 
 @dataclass(frozen=True, slots=True)
 class MarginTier:
-    """From ``lower_bound_usd`` (whole USD of position notional) up, at most ``max_leverage``."""
+    """From ``lower_bound_usd`` (whole USD of position notional) up, at most ``max_leverage``.
+
+    Raises:
+        ValueError: a negative bound or a max leverage below 1 (one line, names the value).
+    """
 
     lower_bound_usd: int
     max_leverage: int
+
+    def __post_init__(self) -> None:
+        if type(self.lower_bound_usd) is not int or self.lower_bound_usd < 0:
+            raise ValueError(
+                f"margin tier lower bound must be an int >= 0 USD, got {self.lower_bound_usd!r}"
+            )
+        if type(self.max_leverage) is not int or self.max_leverage < 1:
+            raise ValueError(
+                f"margin tier max leverage must be an int >= 1, got {self.max_leverage!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,30 +90,44 @@ class PerpLeg:
 
 
 def mm_rate_e30(max_leverage: int) -> int:
-    """Maintenance rate = half the initial margin at max leverage: 1 / (2 · maxLeverage)."""
+    """Maintenance rate = half the initial margin at max leverage: 1 / (2 · maxLeverage).
+
+    Raises ValueError (not ZeroDivisionError) for a max leverage below 1.
+    """
+    if max_leverage < 1:
+        raise ValueError(f"max leverage must be >= 1, got {max_leverage}")
     return E30 // (2 * max_leverage)
 
 
-def tier_terms(
-    notional_usd_e6: int, max_leverage: int, tiers: Sequence[MarginTier]
-) -> tuple[int, int]:
-    """``(mm_rate_e30, deduction_usd_e30)`` at this notional: MM = ntl · rate - deduction.
+def tiers_for(max_leverage: int, tiers: Sequence[MarginTier] = ()) -> tuple[MmTier, ...]:
+    """The normal-form maintenance tiers of a perp: its margin table, or without one a single
+    tier at ``max_leverage`` (``perpAssetInfo.maxLeverage``; tables with id < 50 are that).
 
-    Without tiers, one tier at ``max_leverage`` (deduction 0). With tiers, ``deduction_n =
-    deduction_{n-1} + lowerBound_n · (rate_n - rate_{n-1})`` (Hyperliquid docs "Margin tiers"),
-    which keeps MM continuous across bounds. Caveat: the tier is chosen at the current
-    notional, exact for the account now and approximate for large price moves.
+    Each tier's rate is ``1 / (2 · maxLeverage_n)`` and ``deduction_n = deduction_{n-1} +
+    lowerBound_n · (rate_n - rate_{n-1})`` (Hyperliquid docs "Margin tiers"), which keeps the
+    requirement continuous across bounds; bounds are whole USD, so this is exact in 1e30.
+
+        >>> tiers_for(40, [MarginTier(0, 40), MarginTier(150_000_000, 20)])[1].deduction_usd_e30
+        1875000000000000000000000000000000000
+
+    Raises:
+        ValueError: the bounds do not start at 0 or do not ascend strictly, or a max leverage
+            is below 1 (one line each).
     """
     if not tiers:
-        return mm_rate_e30(max_leverage), 0
-    rate, deduction = mm_rate_e30(tiers[0].max_leverage), 0
-    for tier in tiers[1:]:
-        if tier.lower_bound_usd * 10**6 > notional_usd_e6:
-            break
-        next_rate = mm_rate_e30(tier.max_leverage)
-        deduction += tier.lower_bound_usd * (next_rate - rate)
-        rate = next_rate
-    return rate, deduction
+        return (MmTier(0, mm_rate_e30(max_leverage), 0),)
+    if tiers[0].lower_bound_usd != 0:
+        raise ValueError(f"margin tiers must start at 0 USD, got {tiers[0].lower_bound_usd}")
+    out = [MmTier(0, mm_rate_e30(tiers[0].max_leverage), 0)]
+    for previous, tier in itertools.pairwise(tiers):
+        if tier.lower_bound_usd <= previous.lower_bound_usd:
+            raise ValueError(
+                f"margin tier bounds must ascend: {tier.lower_bound_usd} after "
+                f"{previous.lower_bound_usd} USD"
+            )
+        lower_e30, rate = tier.lower_bound_usd * E30, mm_rate_e30(tier.max_leverage)
+        out.append(MmTier(lower_e30, rate, continuous_deduction_e30(out[-1], lower_e30, rate)))
+    return tuple(out)
 
 
 def mark_price_usd(info: PerpInfo, mark_px: int) -> float:
@@ -103,14 +140,16 @@ def _side(position: RawPosition) -> int:
     return 1 if position.szi > 0 else -1
 
 
-def to_position(leg: PerpLeg) -> tuple[Position, int]:
-    """The normal-form position and its tier deduction (USD · 1e30).
+def to_position(leg: PerpLeg) -> Position:
+    """The normal-form position, its maintenance as tiers (``tiers_for``): exact at every
+    price, since the tier is chosen at the evaluated notional, not at today's.
 
     Raises:
         DecodeError: HyperCore reported a position the normal form rejects (entry notional 0).
+        ValueError: the perp's tiers are invalid (see ``tiers_for``).
     """
     pos, info = leg.position, leg.info
-    rate, deduction = tier_terms(abs(pos.szi) * leg.mark_px, info.max_leverage, leg.tiers)
+    tiers = tiers_for(info.max_leverage, leg.tiers)
     try:
         position = Position(
             market=info.coin,
@@ -120,19 +159,19 @@ def to_position(leg: PerpLeg) -> tuple[Position, int]:
             entry_notional_usd_e30=pos.entry_ntl_usd_e6 * USD_E6_TO_E30,
             pending_fees_usd_e30=0,
             closing_fee_rate_e30=0,
-            mm_rate_e30=rate,
+            mm_rate_e30=0,
             mm_rate_entry_e30=0,
             mm_floor_usd_e30=0,
+            mm_tiers=tiers,
         )
     except ValueError as exc:
         raise DecodeError(f"hyperliquid position in {info.coin}: {exc}") from exc
-    return position, deduction
+    return position
 
 
 def _account(
     ctx: AccountContext, ref: str, mode: MarginMode, usd_e6: int, legs: Sequence[PerpLeg]
 ) -> MarginAccount:
-    converted = [to_position(leg) for leg in legs]
     return MarginAccount(
         chain_id=ctx.chain_id,
         protocol=ctx.protocol,
@@ -140,9 +179,8 @@ def _account(
         ref=ref,
         mode=mode,
         collateral=(Collateral(USDC, usd_e6, USDC_DECIMALS, PRICE_FEED),),
-        positions=tuple(p for p, _ in converted),
+        positions=tuple(to_position(leg) for leg in legs),
         block_number=ctx.block_number,
-        fixed_requirement_usd_e30=-sum(d for _, d in converted),
     )
 
 
