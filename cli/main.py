@@ -162,5 +162,24 @@ def demo(
     run_demo(console, as_json=as_json)
 
 
+@app.command()
+@user_errors_exit_2
+def devnet(
+    config: Annotated[
+        Path, typer.Option("--write-config", help="Where to write the devnet's config.")
+    ] = Path("perpwatch.toml"),
+    block_time: Annotated[float, typer.Option("--block-time", help="Seconds per block.")] = 1.0,
+    accounts: Annotated[int, typer.Option("--accounts", help="Positions to open.")] = 300,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of positions and prices.")] = 7,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the config.")] = False,
+) -> None:
+    """A live local chain for `perpwatch run`: both simulators, prices on a random walk with
+    crashes, a keeper liquidating at once (Ctrl-C stops)."""
+    from cli.devnet import run_devnet
+
+    run_devnet(console, config=config, block_time_s=block_time, accounts=accounts, seed=seed,
+               force=force)  # fmt: skip
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

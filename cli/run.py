@@ -49,5 +49,6 @@ async def _main(monitor: Monitor) -> None:
     try:
         await run_until_stopped(monitor, stop)
     finally:
-        # The notifiers' HTTP clients belong to this event loop: close them before it ends.
+        # The notifiers' and nodes' HTTP clients belong to this event loop: close them here.
         await close_notifiers(monitor.notifiers)
+        await monitor.close()

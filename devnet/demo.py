@@ -34,7 +34,7 @@ from indexer.store.tables import Account
 from monitor.alerts.levels import Level
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.telegram import TelegramNotifier
-from monitor.runtime.chain_pass import AccountView, evaluate
+from monitor.runtime.evaluate import AccountView, evaluate
 from monitor.runtime.service import Monitor
 from monitor.tables import Alert, OutboxMessage, OutboxStatus
 
@@ -76,6 +76,7 @@ def demo_config(world: World, database_url: str, *, telegram_url: str | None = N
             {
                 "name": "gmx_v2",
                 "chain": "devnet",
+                "watch": "protocol",  # the demo watches GMX's whole book, as a risk team would
                 "addresses": {
                     "data_store": gmx.data_store.address,
                     "reader": gmx.reader.address,
@@ -176,6 +177,7 @@ async def _crash(world: World, cfg: Config, engine: Engine, telegram: TelegramAp
             await monitor.deliver()
     finally:
         await notifier.aclose()
+        await monitor.close()
     run.blocks = world.devnet.w3.eth.block_number - first_block
     return run
 

@@ -98,3 +98,32 @@ class AlertStateRow(SQLModel, table=True):
     health: float | None = None
     since: datetime | None = Field(default=None, sa_type=UtcDateTime)
     updated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class ChainTick(SQLModel, table=True):
+    """The monitor's heartbeat per chain: the last completed tick, its block and book size.
+
+    Written after every tick, whether or not any account changed, so operators (and tests) can
+    tell a live monitor from a stuck one.
+    """
+
+    __tablename__ = "chain_ticks"
+
+    chain_id: NonNegative = Field(primary_key=True, sa_type=sa.BigInteger)
+    block_number: NonNegative = Field(sa_type=sa.BigInteger)
+    accounts: NonNegative
+    stepped: NonNegative
+    ticked_at: datetime = Field(sa_type=UtcDateTime)
+    worker: str = Field(default="", sa_type=sa.String(100))
+
+
+class ChainLease(SQLModel, table=True):
+    """Which ``perpwatch run`` process ticks a chain, until when. Several workers can share
+    one PostgreSQL: each chain is ticked by the holder of its lease only, and a lease that is
+    not renewed (its worker died) is taken over once it expires."""
+
+    __tablename__ = "chain_leases"
+
+    chain_id: NonNegative = Field(primary_key=True, sa_type=sa.BigInteger)
+    holder: str = Field(sa_type=sa.String(100))
+    expires_at: datetime = Field(sa_type=UtcDateTime)

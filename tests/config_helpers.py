@@ -8,10 +8,8 @@ written as a user would, and the CLI run the way a shell runs it.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -19,14 +17,13 @@ from typer.testing import CliRunner, Result
 from cli import main as cli
 from devnet.demo import demo_config
 from devnet.scenario import World
+from devnet.toml import write_config
 
 __all__ = [
     "clean_env",
     "one_error_line",
     "run",
-    "toml_value",
     "world_config_file",
-    "write_config",
 ]
 
 
@@ -55,27 +52,6 @@ def one_error_line(result: Result) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
     return lines[0]
-
-
-def toml_value(value: Any) -> str:
-    """``value`` as a one-line TOML value (inline tables and arrays; JSON strings are valid
-    TOML basic strings)."""
-    if isinstance(value, dict):
-        items = ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items())
-        return "{" + items + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(str(value))
-
-
-def write_config(path: Path, data: dict[str, Any]) -> Path:
-    """Write ``data`` to ``path`` as top-level TOML keys, one a line; returns ``path``."""
-    path.write_text("".join(f"{key} = {toml_value(v)}\n" for key, v in data.items()))
-    return path
 
 
 def world_config_file(world: World, workdir: Path) -> Path:

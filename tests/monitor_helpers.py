@@ -24,13 +24,13 @@ from devnet.demo import DEMO_TOKEN
 from devnet.deploy import Devnet
 from devnet.scenario import World, build_world
 from devnet.telegram_api import TelegramApi
+from devnet.toml import write_config
 from indexer.config.loader import Config
 from indexer.store.columns import utcnow
 from indexer.store.tables import Account
 from monitor.alerts.levels import Level
 from monitor.notify.message import format_html, format_text, parse_payload
-from monitor.tables import Alert, AlertStateRow, OutboxMessage, OutboxStatus
-from tests.config_helpers import write_config
+from monitor.tables import Alert, AlertStateRow, ChainTick, OutboxMessage, OutboxStatus
 
 WARNING_LEVELS = frozenset({Level.WARNING, Level.CRITICAL, Level.LIQUIDATABLE})
 """Levels that warn before a liquidation (``liquidated`` and ``unknown`` do not)."""
@@ -38,6 +38,7 @@ WARNING_LEVELS = frozenset({Level.WARNING, Level.CRITICAL, Level.LIQUIDATABLE})
 _alerts = Alert.__table__  # type: ignore[attr-defined]
 _accounts = Account.__table__  # type: ignore[attr-defined]
 _outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+_ticks = ChainTick.__table__  # type: ignore[attr-defined]
 _states = AlertStateRow.__table__  # type: ignore[attr-defined]
 
 
@@ -124,9 +125,9 @@ def state_levels(engine: Engine) -> dict[int, Level]:
 
 
 def latest_evaluation(engine: Engine) -> datetime | None:
-    """When the newest monitor pass recorded its alert states (None before the first)."""
+    """When the newest monitor pass completed (its heartbeat; None before the first)."""
     with engine.connect() as conn:
-        value: datetime | None = conn.execute(sa.select(sa.func.max(_states.c.updated_at))).scalar()
+        value: datetime | None = conn.execute(sa.select(sa.func.max(_ticks.c.ticked_at))).scalar()
     return value
 
 

@@ -204,6 +204,13 @@ class Config(BaseSettings):
             )
         return self
 
+    def watched_owners(self, protocol: ProtocolConfig) -> frozenset[str] | None:
+        """The owners (lower-case) the monitor covers on ``protocol``; None for all of them."""
+        watch = protocol.watch or ("wallets" if self.wallets else "protocol")
+        if watch == "protocol":
+            return None
+        return frozenset(w.address.lower() for w in self.wallets)
+
     def chain(self, name: str) -> ChainConfig:
         """The chain called ``name``; raises ``KeyError`` if none is configured."""
         for chain in self.chains:

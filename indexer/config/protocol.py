@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -43,6 +44,11 @@ class ProtocolConfig(BaseModel):
     win. Chainlink-style USD feeds update at least every 24 h (plus on a deviation), so a price
     older than ``price_heartbeat_s`` is stale and an account valued with it is reported unknown,
     never safe.
+
+    ``watch`` is what the monitor evaluates and alerts on: ``"wallets"`` (the ``[[wallets]]``
+    only: a trader's view) or ``"protocol"`` (every account the indexer finds: a risk team's
+    view). Unset, it is ``"wallets"`` when wallets are configured and ``"protocol"`` otherwise.
+    Indexing is the same either way.
     """
 
     model_config = STRICT
@@ -52,3 +58,4 @@ class ProtocolConfig(BaseModel):
     addresses: dict[str, Address] = Field(default_factory=dict)
     start_block: int = Field(default=0, ge=0)
     price_heartbeat_s: float = Field(default=90_000, gt=0)
+    watch: Literal["wallets", "protocol"] | None = None

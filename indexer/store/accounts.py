@@ -4,8 +4,9 @@
     book = load_accounts(engine, status=AccountStatus.OPEN)    # [(account_id, MarginAccount)]
 
 A read is complete for its owners (see ``ProtocolAdapter.read_accounts``): an open account of
-one of those owners that the read no longer returns has closed, or was liquidated when the
-scanner saw a liquidation event for it (``touched_accounts.kind``).
+one of those owners that the read no longer returns has closed, or was liquidated when its
+latest ending event at or below the read's block is a liquidation (``account_endings``, which
+reorgs roll back with the events, so the decision follows the chain that stands).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from indexer.models import (
 )
 from indexer.scan.rows import TouchKind
 from indexer.store.columns import utcnow
-from indexer.store.tables import Account, TouchedAccount
+from indexer.store.tables import Account, AccountEnding, TouchedAccount
 from indexer.store.tables import Collateral as CollateralRow
 from indexer.store.tables import Position as PositionRow
 
@@ -35,6 +36,7 @@ _accounts = Account.__table__  # type: ignore[attr-defined]
 _positions = PositionRow.__table__  # type: ignore[attr-defined]
 _collateral = CollateralRow.__table__  # type: ignore[attr-defined]
 _touched = TouchedAccount.__table__  # type: ignore[attr-defined]
+_endings = AccountEnding.__table__  # type: ignore[attr-defined]
 
 _POSITION_FIELDS = (
     "market", "asset", "size_raw", "size_decimals", "entry_notional_usd_e30",
@@ -78,13 +80,16 @@ def save_read(
     with engine.begin() as conn:
         for account in accounts:
             _upsert(conn, account)
-        touched = _touched_kinds(conn, chain_id, protocol, owners_lc)
         seen = {a.ref for a in accounts}
+        vanished = [
+            (i, ref)
+            for i, ref in _open_refs(conn, chain_id, protocol, owners_lc)
+            if ref not in seen
+        ]
+        endings = _last_endings(conn, chain_id, protocol, [ref for _, ref in vanished], block)
         closed = liquidated = 0
-        for account_id, ref in _open_refs(conn, chain_id, protocol, owners_lc):
-            if ref in seen:
-                continue
-            gone = touched.get(ref) is TouchKind.LIQUIDATED
+        for account_id, ref in vanished:
+            gone = endings.get(ref) is TouchKind.LIQUIDATED
             status = AccountStatus.LIQUIDATED if gone else AccountStatus.CLOSED
             liquidated += gone
             closed += not gone
@@ -156,11 +161,17 @@ def load_accounts(
     chain_id: int | None = None,
     protocol: str | None = None,
     ids: Sequence[int] | None = None,
+    owners: Sequence[str] | None = None,
 ) -> list[tuple[int, MarginAccount]]:
-    """Accounts (with positions and collateral) as the normal form, by database id."""
+    """Accounts (with positions and collateral) as the normal form, by database id.
+
+    ``ids`` and ``owners`` (lower-case) narrow the selection; keep each under ~900 entries on
+    SQLite (bound parameters per statement)."""
     query = sa.select(_accounts).order_by(_accounts.c.id)
     if ids is not None:
         query = query.where(_accounts.c.id.in_(list(ids)))
+    if owners is not None:
+        query = query.where(_accounts.c.owner.in_(list(owners)))
     if status is not None:
         query = query.where(_accounts.c.status == status.value)
     if owner is not None:
@@ -270,19 +281,24 @@ def _upsert(conn: Connection, account: MarginAccount) -> int:
     return int(account_id)
 
 
-def _touched_kinds(
-    conn: Connection, chain_id: int, protocol: str, owners: list[str]
+def _last_endings(
+    conn: Connection, chain_id: int, protocol: str, refs: list[str], block: int
 ) -> dict[str, TouchKind]:
-    if not owners:
-        return {}
-    rows = conn.execute(
-        sa.select(_touched.c.ref, _touched.c.kind).where(
-            _touched.c.chain_id == chain_id,
-            _touched.c.protocol == protocol,
-            _touched.c.owner.in_(owners),
+    """The kind of each ref's latest ending event at or below ``block`` (canonical chain)."""
+    out: dict[str, TouchKind] = {}
+    for start in range(0, len(refs), 900):  # SQLite caps bound parameters per statement
+        rows = conn.execute(
+            sa.select(_endings.c.ref, _endings.c.kind)
+            .where(
+                _endings.c.chain_id == chain_id,
+                _endings.c.protocol == protocol,
+                _endings.c.ref.in_(refs[start : start + 900]),
+                _endings.c.block_number <= block,
+            )
+            .order_by(_endings.c.block_number)
         )
-    )
-    return {ref: TouchKind(kind) for ref, kind in rows}
+        out.update((ref, TouchKind(kind)) for ref, kind in rows)
+    return out
 
 
 def _open_refs(

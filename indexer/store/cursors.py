@@ -21,12 +21,14 @@ from sqlalchemy.engine import Connection, Engine
 from indexer.scan.data import RangeBatch
 from indexer.scan.rows import EventRow, LogSource, Touch, TouchKind
 from indexer.store.columns import utcnow
-from indexer.store.tables import BlockHash, Cursor, RawEvent, TouchedAccount
+from indexer.store.tables import Account, AccountEnding, BlockHash, Cursor, RawEvent, TouchedAccount
 
 _events = RawEvent.__table__  # type: ignore[attr-defined]
 _hashes = BlockHash.__table__  # type: ignore[attr-defined]
 _cursors = Cursor.__table__  # type: ignore[attr-defined]
 _touched = TouchedAccount.__table__  # type: ignore[attr-defined]
+_endings = AccountEnding.__table__  # type: ignore[attr-defined]
+_accounts = Account.__table__  # type: ignore[attr-defined]
 
 _SQLITE_ROWS_PER_INSERT = 200  # x 14 columns: well under SQLite's 32,766 bound parameters
 _EVENT_COLUMNS = (
@@ -81,6 +83,7 @@ class ScanStore:
                 self._put_headers(conn, source.chain_id, batch)
             if batch.touches:
                 self._put_touches(conn, source.chain_id, batch.touches)
+                self._put_endings(conn, source.chain_id, batch.touches)
             conn.execute(
                 _hashes.delete().where(
                     _hashes.c.chain_id == source.chain_id,
@@ -103,13 +106,19 @@ class ScanStore:
                     _hashes.c.chain_id == chain_id, _hashes.c.number > fork_block
                 )
             )
+            conn.execute(
+                _endings.delete().where(
+                    _endings.c.chain_id == chain_id, _endings.c.block_number > fork_block
+                )
+            )
             # Touched rows above the fork point at events that are gone: re-read those accounts
-            # anyway (a plain touch), the rescan restores a close or liquidation if it stands.
+            # anyway (a plain touch); how an account ended is decided from account_endings.
             conn.execute(
                 _touched.update()
                 .where(_touched.c.chain_id == chain_id, _touched.c.block_number > fork_block)
                 .values(kind=TouchKind.TOUCHED, block_number=fork_block)
             )
+            self._requeue_reads_above(conn, chain_id, fork_block)
             conn.execute(
                 _cursors.update()
                 .where(_cursors.c.chain_id == chain_id, _cursors.c.next_block > fork_block + 1)
@@ -203,6 +212,56 @@ class ScanStore:
                 # Re-indexing an old range must not replace a newer touch (a liquidation at
                 # block 100 by a plain touch at block 50); a rollback lowers block_number first.
                 where=_touched.c.block_number <= stmt.excluded.block_number,
+            ),
+            rows,
+        )
+
+    def _put_endings(self, conn: Connection, chain_id: int, touches: list[Touch]) -> None:
+        ends: dict[tuple[str, str, int], TouchKind] = {}
+        for t in touches:
+            if t.kind is not TouchKind.TOUCHED:
+                key = (t.protocol, t.ref, t.block_number)
+                # A liquidation and a close in one block: the liquidation is what happened.
+                if key not in ends or t.kind is TouchKind.LIQUIDATED:
+                    ends[key] = t.kind
+        if not ends:
+            return
+        rows = [
+            {"chain_id": chain_id, "protocol": p, "ref": r, "block_number": b, "kind": k.value}
+            for (p, r, b), k in ends.items()
+        ]
+        stmt = self._insert(_endings)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[
+                    _endings.c.chain_id, _endings.c.protocol, _endings.c.ref,
+                    _endings.c.block_number,
+                ],
+                set_={"kind": stmt.excluded.kind},
+                where=stmt.excluded.kind == TouchKind.LIQUIDATED.value,
+            ),
+            rows,
+        )  # fmt: skip
+
+    def _requeue_reads_above(self, conn: Connection, chain_id: int, fork_block: int) -> None:
+        """Queue a re-read of every account whose stored state was read above the fork point:
+        that read saw a chain that no longer stands."""
+        stale = conn.execute(
+            sa.select(_accounts.c.protocol, _accounts.c.ref, _accounts.c.owner).where(
+                _accounts.c.chain_id == chain_id, _accounts.c.block_number > fork_block
+            )
+        ).all()
+        if not stale:
+            return
+        rows = [
+            {"chain_id": chain_id, "protocol": p, "ref": r, "owner": o,
+             "block_number": fork_block, "kind": TouchKind.TOUCHED.value}
+            for p, r, o in stale
+        ]  # fmt: skip
+        stmt = self._insert(_touched)
+        conn.execute(
+            stmt.on_conflict_do_nothing(
+                index_elements=[_touched.c.chain_id, _touched.c.protocol, _touched.c.ref]
             ),
             rows,
         )

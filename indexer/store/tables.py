@@ -220,3 +220,19 @@ def validated(model: type[Row], **values: Any) -> Row:
             field); nothing is built.
     """
     return model.model_validate(values)
+
+
+class AccountEnding(SQLModel, table=True):
+    """A close or liquidation event of the canonical chain for one account, by block.
+
+    Unlike ``touched_accounts`` (the refresh queue, latest touch only), every ending is kept and
+    rolled back with its events, so "closed or liquidated?" is decided from the chain that stands.
+    """
+
+    __tablename__ = "account_endings"
+
+    chain_id: NonNegative = Field(primary_key=True, sa_type=sa.BigInteger)
+    protocol: str = Field(primary_key=True, sa_type=sa.String(32))
+    ref: str = Field(primary_key=True, sa_type=sa.String(200))
+    block_number: NonNegative = Field(primary_key=True, sa_type=sa.BigInteger)
+    kind: TouchKind = Field(sa_type=enum_column(TouchKind, "ck_account_endings_kind"))

@@ -10,7 +10,7 @@ between deciding and recording can neither lose an alert nor make it twice.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -99,6 +99,13 @@ def _report(obs: Observation) -> Report:
     if obs.health is None:
         return Report(health=None, head_stalled=obs.head_stalled)
     return Report.from_health(obs.health, obs.prices, head_stalled=obs.head_stalled)
+
+
+def rule_inputs(obs: Observation, now: datetime) -> Hashable:
+    """Everything ``step`` decides from for this observation at ``now`` (the policy aside,
+    which is fixed per account): equal inputs and an equal state give an equal step."""
+    report = _report(obs)
+    return report, tuple(report.staleness(now))
 
 
 def alert_payload(obs: Observation, decision: AlertDecision) -> AlertPayload:

@@ -10,29 +10,42 @@ between scripted price moves. Either way it is the same code.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from indexer.config.loader import Config
 from indexer.config.sections import ChainConfig, WalletConfig
 from indexer.errors import RetryableError
 from indexer.models import MarginAccount
-from indexer.scan.runner import open_rpc
 from indexer.store.accounts import load_accounts
 from indexer.store.columns import utcnow
-from monitor.alerts.apply import Decided, Observation, apply_rules, newly_liquidated
+from monitor.alerts.apply import (
+    Decided,
+    Observation,
+    apply_rules,
+    newly_liquidated,
+    rule_inputs,
+)
 from monitor.alerts.rules import Policy, PriceFreshness
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
 from monitor.notify.channels import channels_for
-from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, evaluate, sync_chain
+from monitor.runtime.chain import ChainRuntime
+from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, in_scope
+from monitor.runtime.evaluate import CompiledBooks, evaluate_rows
+from monitor.runtime.lease import acquire_lease, lease_ttl_s, release_leases, worker_name
+from monitor.tables import ChainTick
 
 log = logging.getLogger("perpwatch.monitor")
+_ticks = ChainTick.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +58,10 @@ class TickSummary:
     accounts: int
     unknown: int
     alerts: tuple[Decided, ...]
+    stepped: int = 0
+    """Accounts whose rule inputs changed, stepped through the rules this tick."""
+    leased: bool = True
+    """False when another worker holds the chain's lease (this tick did nothing)."""
 
 
 class Monitor:
@@ -68,6 +85,14 @@ class Monitor:
         self._heads: dict[int, tuple[int, float]] = {}
         self._marks: dict[int, dict[str, float]] = {}
         self._heartbeats = {(p.chain, p.name): p.price_heartbeat_s for p in cfg.protocols}
+        watched = [w.address for w in cfg.wallets]
+        self.runtimes = {
+            g.chain.name: ChainRuntime(g, engine, watched=watched) for g in self.groups
+        }
+        self._books = {g.chain.name: CompiledBooks() for g in self.groups}
+        self._seen: dict[int, Hashable] = {}
+        self.worker = worker_name()
+        self._holding: set[str] = set()
 
     def policy_for(self, account: MarginAccount) -> Policy:
         """Thresholds for an account: per wallet, else per protocol, else global."""
@@ -81,10 +106,14 @@ class Monitor:
 
     async def tick(self, group: ChainProtocols) -> TickSummary:
         """One pass over ``group``'s chain; alerts are recorded with the states that caused
-        them (delivery is separate, see :meth:`deliver`)."""
-        watched = [w.address for w in self.cfg.wallets]
-        async with open_rpc(group.chain) as rpc:
-            sync = await sync_chain(rpc, self.engine, group, watched)
+        them (delivery is separate, see :meth:`deliver`). Only accounts whose rule inputs
+        changed since their last step are stepped (see :meth:`_changed`)."""
+        runtime = self.runtimes[group.chain.name]
+        if not await self._hold(group):
+            return TickSummary(group.chain.name, -1, 0, 0, 0, (), leased=False)
+        sync = await runtime.sync()
+        rows = await runtime.book(sync)
+        views = evaluate_rows(rows, sync, self._books[group.chain.name], runtime.book_version)
         stalled = self._head_stalled(group.chain, sync.block)
         observations = [
             Observation(
@@ -96,22 +125,25 @@ class Monitor:
                 previous_marks=self._marks.get(v.account_id),
                 prices=self._freshness(group.chain, v.account, sync),
             )
-            for v in evaluate(self.engine, [sync])
+            for v in views
         ]
         eventless = [a.name for a in group.adapters if a.log_source() is None]
+        ended = await asyncio.to_thread(
+            newly_liquidated, self.engine, group.chain.chain_id, eventless
+        )
         observations += [
             Observation(account_id, account, None, sync.block, liquidated=True)
-            for account_id, account in newly_liquidated(
-                self.engine, group.chain.chain_id, eventless
-            )
+            for account_id, account in ended
+            if in_scope(sync, account)
         ]
-        decided = apply_rules(
-            self.engine, observations, self.policy_for, self.channels, self.clock()
+        stepped = self._changed(observations)
+        decided = await asyncio.to_thread(
+            apply_rules, self.engine, stepped, self.policy_for, self.channels, self.clock()
         )
         for obs in observations:
             if obs.health is not None and obs.health.known:  # a bad price is no mark
                 self._marks[obs.account_id] = {p.asset: p.mark_price for p in obs.health.positions}
-        return TickSummary(
+        summary = TickSummary(
             chain=group.chain.name,
             block=sync.block,
             logs=sync.logs,
@@ -120,7 +152,41 @@ class Monitor:
                 (o.health is None or not o.health.known) and not o.liquidated for o in observations
             ),
             alerts=tuple(decided),
+            stepped=len(stepped),
         )
+        await asyncio.to_thread(
+            record_tick, self.engine, group.chain.chain_id, summary, self.clock(), self.worker
+        )
+        return summary
+
+    async def _hold(self, group: ChainProtocols) -> bool:
+        """Take or renew this worker's lease on the chain. Taking a chain over (or back)
+        starts from the database, not from this process's memory of its last tick there."""
+        ttl_s = lease_ttl_s(group.chain.block_time)
+        held = await asyncio.to_thread(
+            acquire_lease, self.engine, group.chain.chain_id, self.worker, self.clock(), ttl_s
+        )
+        name = group.chain.name
+        if held and name not in self._holding:
+            self.runtimes[name].forget()
+            self._seen.clear()
+            self._holding.add(name)
+        elif not held:
+            self._holding.discard(name)
+        return held
+
+    def _changed(self, observations: list[Observation]) -> list[Observation]:
+        """The observations whose rule inputs differ from that account's last step. The rules
+        are a pure function of those inputs (``now`` enters only through price freshness,
+        which is part of the key), so stepping an unchanged account again decides nothing."""
+        now = self.clock()
+        changed = []
+        for obs in observations:
+            key = rule_inputs(obs, now)
+            if obs.liquidated or self._seen.get(obs.account_id) != key:
+                self._seen[obs.account_id] = key
+                changed.append(obs)
+        return changed
 
     async def tick_or_unknown(self, group: ChainProtocols) -> TickSummary:
         """:meth:`tick`, or when the chain cannot be read at all (every RPC URL failing after
@@ -130,10 +196,22 @@ class Monitor:
             return await self.tick(group)
         except (RetryableError, httpx.HTTPError, OSError) as exc:
             log.error("chain %s unreadable: %s", group.chain.name, exc)
-            return self._all_unknown(group)
+            await self.runtimes[group.chain.name].close()  # reconnect (and re-check) next tick
+            return await asyncio.to_thread(self._all_unknown, group)
+
+    async def close(self) -> None:
+        """Close every chain's node client and hand its chains to other workers at once."""
+        for runtime in self.runtimes.values():
+            await runtime.close()
+        await asyncio.to_thread(release_leases, self.engine, self.worker)
 
     def _all_unknown(self, group: ChainProtocols) -> TickSummary:
-        accounts = load_accounts(self.engine, chain_id=group.chain.chain_id)
+        scopes = dict(zip((a.name for a in group.adapters), group.scopes, strict=True))
+        accounts = [
+            (i, a)
+            for i, a in load_accounts(self.engine, chain_id=group.chain.chain_id)
+            if scopes.get(a.protocol) is None or a.owner in (scopes.get(a.protocol) or ())
+        ]
         block = max((a.block_number for _, a in accounts), default=0)
         observations = [
             Observation(account_id, account, None, block, head_stalled=True)
@@ -173,3 +251,20 @@ class Monitor:
             self._heads[chain.chain_id] = (block, now)
             return False
         return now - seen[1] > chain.stall_after_blocks * chain.block_time
+
+
+def record_tick(
+    engine: Engine, chain_id: int, summary: TickSummary, now: datetime, worker: str
+) -> None:
+    """Upsert the chain's heartbeat row (``chain_ticks``)."""
+    values = {"chain_id": chain_id, "block_number": summary.block, "accounts": summary.accounts,
+              "stepped": summary.stepped, "ticked_at": now, "worker": worker}  # fmt: skip
+    insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(_ticks).values(**values)
+    with engine.begin() as conn:
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[_ticks.c.chain_id],
+                set_={k: stmt.excluded[k] for k in values if k != "chain_id"},
+            )
+        )

@@ -23,13 +23,14 @@ from devnet.demo import DEVNET_CHAIN_ID
 from devnet.deploy import Devnet
 from devnet.gmx import devnet_address
 from devnet.scenario import World, build_world
+from devnet.toml import write_config
 from indexer.models import E30, Collateral, MarginAccount, MarginMode, Position
 from indexer.protocols.base import ProtocolAdapter
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.rpc.client import RpcClient
 from monitor.health.account import AccountHealth, account_health
 from tests.config_helpers import clean_env as clean_env
-from tests.config_helpers import one_error_line, run, world_config_file, write_config
+from tests.config_helpers import one_error_line, run, world_config_file
 
 # -- helpers -----------------------------------------------------------------------------------
 

@@ -12,9 +12,10 @@ import sqlalchemy as sa
 
 from devnet.deploy import Devnet
 from devnet.scenario import World, build_world
+from devnet.toml import write_config
 from indexer.store.engine import make_engine
 from tests.config_helpers import clean_env as clean_env
-from tests.config_helpers import one_error_line, run, world_config_file, write_config
+from tests.config_helpers import one_error_line, run, world_config_file
 
 pytestmark = pytest.mark.chain
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from devnet.chain import Anvil
 from devnet.logfill import FilledLogs, fill_logs
 from devnet.solc import Artifact
+from devnet.toml import write_config
 from indexer.config.protocol import Deployment, ProtocolConfig
 from indexer.config.sections import ChainConfig
 from indexer.decode import abi
@@ -25,7 +26,7 @@ from indexer.registry import PLUGINS
 from indexer.scan.rows import EventRow, LogSource, Touch
 from indexer.store.engine import make_engine
 from tests.config_helpers import clean_env as clean_env
-from tests.config_helpers import one_error_line, run, write_config
+from tests.config_helpers import one_error_line, run
 
 pytestmark = pytest.mark.chain
 

@@ -18,7 +18,9 @@ from indexer.models import AccountStatus, MarginMode
 from indexer.scan.runner import open_rpc
 from indexer.store.accounts import load_accounts
 from monitor.health.account import account_health
-from monitor.runtime.chain_pass import ChainSync, by_chain, evaluate, sync_chain
+from monitor.runtime.chain import sync_chain
+from monitor.runtime.chain_pass import ChainSync, by_chain
+from monitor.runtime.evaluate import evaluate
 
 pytestmark = pytest.mark.chain
 

@@ -16,7 +16,8 @@ from devnet.deploy import Devnet
 from devnet.scenario import World, build_world
 from indexer.config.loader import Config
 from indexer.scan.runner import open_rpc
-from monitor.runtime.chain_pass import ChainSync, by_chain, sync_chain
+from monitor.runtime.chain import sync_chain
+from monitor.runtime.chain_pass import ChainSync, by_chain
 from tests.fixtures.gmx_tickers_api import TickersApi
 
 pytestmark = pytest.mark.chain

@@ -1,0 +1,85 @@
+"""``perpwatch devnet``: a live local chain to point ``perpwatch run`` at.
+
+    with live_world(accounts=300, seed=7) as world:       # automine while building
+        config = write_live_config(world, Path("perpwatch.toml"))
+        run_market(world, block_time_s=1.0, stop=stop)      # interval mining from here on
+
+Both simulators, a few hundred accounts, prices on a seeded random walk with occasional
+crashes, and a keeper that liquidates whatever the simulators' own rules allow as soon as it
+can. Unlike ``perpwatch demo`` nothing waits for the monitor: blocks come at the block time
+and the keeper acts between the monitor's scan and its reads, as on a real chain.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from devnet.demo import demo_config
+from devnet.deploy import start_devnet
+from devnet.scenario import World, build_world
+from devnet.toml import write_config
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """The price process: per step a log-normal move of ``sigma``, and with probability
+    ``crash_p`` a crash of ``crash_pct`` percent instead."""
+
+    sigma: float = 0.004
+    crash_p: float = 0.02
+    crash_pct: float = 6.0
+
+    def factor(self, rng: random.Random) -> Decimal:
+        if rng.random() < self.crash_p:
+            return Decimal(1) - Decimal(str(self.crash_pct)) / 100
+        return Decimal(str(round(rng.lognormvariate(0.0, self.sigma), 6)))
+
+
+@contextmanager
+def live_world(*, accounts: int, seed: int) -> Iterator[World]:
+    """A devnet with both simulators and ``accounts`` positions (4 GMX for each Hyperliquid
+    trader), built with automine; the caller switches to interval mining."""
+    with start_devnet() as devnet:
+        hl_traders = max(1, accounts // 5)
+        yield build_world(devnet, gmx_traders=accounts - hl_traders, hl_traders=hl_traders,
+                          seed=seed)  # fmt: skip
+
+
+def write_live_config(world: World, path: Path, database_url: str) -> Path:
+    """A ``perpwatch.toml`` for ``world``: GMX watched as a whole book, the Hyperliquid
+    traders as wallets, console alerts."""
+    cfg = demo_config(world, database_url)
+    return write_config(path, cfg.model_dump(mode="json", exclude_none=True))
+
+
+def run_market(
+    world: World,
+    *,
+    block_time_s: float,
+    stop: threading.Event,
+    seed: int,
+    walk: Walk = Walk(),
+    on_step: Callable[[int, Decimal, int], None] | None = None,
+) -> int:
+    """Interval-mine at ``block_time_s`` and move prices once per block time, the keeper
+    liquidating after every move, until ``stop`` is set. Returns the liquidations."""
+    anvil = world.devnet.anvil
+    anvil.request("evm_setAutomine", [False])
+    anvil.request("evm_setIntervalMining", [max(1, round(block_time_s))])
+    rng = random.Random(seed)
+    liquidations, step = 0, 0
+    while not stop.wait(block_time_s):
+        factor = walk.factor(rng)
+        world.move_prices(factor)
+        done = world.liquidate_what_is_allowed()
+        liquidations += done
+        step += 1
+        if on_step is not None:
+            on_step(step, factor, done)
+    return liquidations

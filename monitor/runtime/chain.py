@@ -1,0 +1,185 @@
+"""One chain for the life of the process: node client, decoder, scanners, the open book.
+
+    runtime = ChainRuntime(group, engine, watched=["0xabc…"])
+    sync = await runtime.sync()            # scan → read what changed, at the scanned block
+    rows = await runtime.book(sync)        # [(account_id, MarginAccount)] in scope, in memory
+    await runtime.close()
+
+A tick costs what changed, not what exists: the scanners keep their adaptive ranges, only
+owners touched by events since the last tick are re-read (plus watched wallets of protocols
+without events, whose state changes cannot be seen otherwise), and the open book is kept in
+memory and re-priced. Every ``full_refresh_s`` the whole book is re-read, which bounds the
+drift of what no event reports (borrowing and funding accrue every second). Database work runs
+in worker threads, so one chain's commits never stall another chain or alert delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.engine import Engine
+
+from indexer.models import MarginAccount
+from indexer.protocols.base import ProtocolAdapter
+from indexer.refresh import owners_to_refresh, refresh_owners
+from indexer.registry import json_decoder
+from indexer.rpc.client import RpcClient
+from indexer.scan.runner import chain_settings, open_rpc
+from indexer.scan.scanner import Scanner
+from indexer.store.accounts import load_accounts, open_assets, touched_owners
+from indexer.store.cursors import ScanStore
+from monitor.runtime.chain_pass import ChainProtocols, ChainSync, in_scope
+
+OWNERS_PER_LOAD = 500  # SQLite binds at most 999 parameters per statement
+
+FULL_REFRESH_S = 60.0
+"""Default period of the whole-book re-read (fees and funding drift between events)."""
+
+
+class ChainRuntime:
+    """The long-lived state of one chain; see the module docstring."""
+
+    def __init__(
+        self,
+        group: ChainProtocols,
+        engine: Engine,
+        *,
+        watched: Sequence[str] = (),
+        full_refresh_s: float = FULL_REFRESH_S,
+        rpc: RpcClient | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.group, self.engine = group, engine
+        self.watched = tuple(w.lower() for w in watched)
+        self.full_refresh_s, self.monotonic = full_refresh_s, monotonic
+        self.decoder = json_decoder()
+        self.store = ScanStore(engine)
+        self._rpc, self._owns_rpc = rpc, rpc is None
+        self._scanners: list[Scanner] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_full = -math.inf
+        self._book: dict[int, MarginAccount] | None = None
+        self._rows: list[tuple[int, MarginAccount]] = []
+        self._changed: set[str] = set()
+        self.book_version = 0
+        """Bumped whenever :meth:`book` returns a changed book (evaluation caches key on it)."""
+
+    async def client(self) -> RpcClient:
+        """The chain's node client, connected (chain id checked) on first use.
+
+        A client belongs to the event loop it was made on: called from another loop (each
+        ``asyncio.run`` of a script or test), the runtime connects afresh."""
+        loop = asyncio.get_running_loop()
+        if self._rpc is not None and self._owns_rpc and self._loop is not loop:
+            self._rpc, self._scanners = None, []  # its loop is gone; so are its connections
+        self._loop = loop
+        if self._rpc is None:
+            rpc = open_rpc(self.group.chain)
+            await rpc.__aenter__()
+            self._rpc, self._scanners = rpc, []
+        if not self._scanners:
+            settings = chain_settings(self.group.chain)
+            self._scanners = [
+                Scanner(self._rpc, self.store, source, self.decoder, settings,
+                        touched=adapter.touched)
+                for adapter in self.group.adapters
+                if (source := adapter.log_source()) is not None
+            ]  # fmt: skip
+        return self._rpc
+
+    async def close(self) -> None:
+        """Close the node client (a later :meth:`sync` opens a new one)."""
+        rpc, self._rpc, self._scanners = self._rpc, None, []
+        if rpc is not None and self._owns_rpc:
+            await rpc.aclose()
+
+    def forget(self) -> None:
+        """Drop what this process remembers of the chain's book: the next sync re-reads it
+        whole (another worker may have changed it meanwhile)."""
+        self._last_full, self._book = -math.inf, None
+
+    async def sync(self) -> ChainSync:
+        """Scan to the safe head, re-read what changed at exactly the scanned block, read prices.
+
+        Reading at the scanned block (never a later one) matters: a liquidation between the
+        scan and a later read would make a position vanish with no liquidation event indexed.
+        """
+        rpc = await self.client()
+        results = [await scanner.backfill() for scanner in self._scanners]
+        if results:
+            block = min(r.next_block for r in results) - 1
+        else:
+            block = await rpc.block_number() - self.group.chain.finality_blocks
+        full = self.monotonic() - self._last_full >= self.full_refresh_s
+        sync = ChainSync(self.group.chain.chain_id, block, logs=sum(r.logs for r in results))
+        for adapter, prices, scope in zip(
+            self.group.adapters, self.group.price_sources, self.group.scopes, strict=True
+        ):
+            sync.scopes[adapter.name] = scope
+            owners = await asyncio.to_thread(self._owners, adapter, scope, full)
+            saved = await refresh_owners(rpc, self.engine, adapter, owners, block=block)
+            sync.refreshed += saved.written
+            sync.closed += saved.closed
+            sync.liquidated += saved.liquidated
+            self._changed.update(owners)
+            assets = await asyncio.to_thread(
+                open_assets, self.engine, adapter.chain_id, adapter.name
+            )
+            book = await prices.read(rpc, assets, block)
+            sync.prices[adapter.name] = book.prices
+            sync.price_updated_at[adapter.name] = book.updated_at
+        if full:
+            self._last_full, self._book = self.monotonic(), None
+        return sync
+
+    def _owners(
+        self, adapter: ProtocolAdapter, scope: frozenset[str] | None, full: bool
+    ) -> list[str]:
+        """Who to re-read: everyone on a full refresh; else the touched owners, and the
+        watched wallets of a protocol without events (nothing else reveals their changes)."""
+        if full:
+            owners = set(owners_to_refresh(self.engine, adapter, self.watched))
+        else:
+            owners = set(touched_owners(self.engine, adapter.chain_id, adapter.name))
+            if adapter.log_source() is None:
+                owners.update(scope if scope is not None else self.watched)
+        if scope is not None:  # wallets only: the rest of the book is indexed, not read
+            owners = owners & scope | scope
+        return sorted(owners)
+
+    async def book(self, sync: ChainSync) -> list[tuple[int, MarginAccount]]:
+        """The open accounts in scope, kept in memory: reloaded whole after a full refresh,
+        else only those of the owners re-read since the last call."""
+        changed, self._changed = self._changed, set()
+        if self._book is None:
+            rows = await asyncio.to_thread(
+                load_accounts, self.engine, chain_id=self.group.chain.chain_id
+            )
+            self._book = {i: a for i, a in rows if in_scope(sync, a)}
+        elif changed:
+            for account_id in [i for i, a in self._book.items() if a.owner in changed]:
+                del self._book[account_id]
+            owners = sorted(changed)
+            for start in range(0, len(owners), OWNERS_PER_LOAD):
+                rows = await asyncio.to_thread(
+                    load_accounts, self.engine, chain_id=self.group.chain.chain_id,
+                    owners=owners[start : start + OWNERS_PER_LOAD],
+                )  # fmt: skip
+                self._book.update((i, a) for i, a in rows if in_scope(sync, a))
+        else:
+            return self._rows
+        self._rows = sorted(self._book.items())
+        self.book_version += 1
+        return self._rows
+
+
+async def sync_chain(
+    rpc: RpcClient, engine: Engine, group: ChainProtocols, watched: Sequence[str] = ()
+) -> ChainSync:
+    """One-shot :meth:`ChainRuntime.sync` with a full refresh (``perpwatch account``, tests):
+    index new logs to the safe head, re-read every touched, open and watched owner, and read
+    prices, all at the scanned block."""
+    return await ChainRuntime(group, engine, watched=watched, rpc=rpc).sync()
