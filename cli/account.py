@@ -165,6 +165,8 @@ def _position_doc(
         "mark_price": prices.get(p.asset),
         "liquidation_price": None if risk is None else risk.liquidation_price,
         "distance_pct": None if risk is None else risk.distance_pct,
+        # How the venue's own rule was applied, e.g. GMX's closing fee factor and balance flag.
+        "venue": dict(p.venue_notes),
     }
 
 

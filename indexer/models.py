@@ -17,7 +17,7 @@ exact value becomes a float64 for the margin math; Python's int / int division r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 E30 = 10**30
@@ -118,6 +118,9 @@ class Position:
     now (borrowing, funding, a closing fee charged on entry notional); negative is a credit.
     ``closing_fee_rate_e30`` is charged on the *mark* notional at close. The maintenance
     requirement is ``max(mm_floor_usd, mm_rate * |size| * P + mm_rate_entry * entry_notional)``.
+    ``venue_notes`` are display-only facts about how the venue's rule was applied (GMX: the
+    closing fee factor and balance flag used); the margin math ignores them, the store does not
+    keep them and equality does not compare them.
 
     Raises:
         ValueError: a zero size, a non-positive entry notional, a negative rate or floor,
@@ -134,6 +137,7 @@ class Position:
     mm_rate_e30: int
     mm_rate_entry_e30: int
     mm_floor_usd_e30: int
+    venue_notes: tuple[tuple[str, str | int | bool], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         _require_text("Position", "market", self.market)

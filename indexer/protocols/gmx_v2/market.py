@@ -220,6 +220,10 @@ def margin_account(
         # GMX also liquidates at remaining <= 0; a floor of at least 1e-30 USD says so when
         # minCollateralUsd is 0 (remaining < 1 in e30 integers is remaining <= 0).
         mm_floor_usd_e30=max(min_collateral_usd_e30, 1),
+        venue_notes=(
+            ("closing_fee_factor_e30", str(owed.fee_factor_e30)),
+            ("balance_was_improved", owed.balance_improved),
+        ),
     )
     rows = [
         Collateral(
