@@ -171,6 +171,8 @@ def _position_doc(
             {"lower_bound_usd": low, "mm_rate": rate, "deduction_usd": deduction}
             for low, rate, deduction in p.mm_tiers_usd
         ],
+        # How the venue's own rule was applied, e.g. GMX's closing fee factor and balance flag.
+        "venue": dict(p.venue_notes),
     }
 
 

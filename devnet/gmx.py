@@ -22,7 +22,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from devnet.deploy import Devnet, TransactionReverted, call, transact
-from devnet.gmx_types import LiquidationCheck, SimMarket, SimToken, devnet_address
+from devnet.gmx_types import LiquidationCheck, MarginTerms, SimMarket, SimToken, devnet_address
 from indexer.models import E30
 from indexer.protocols.gmx_v2 import keys as gmx_keys
 from indexer.protocols.gmx_v2.adapter import GmxV2Adapter
@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_TOKENS",
     "GmxDeployment",
     "LiquidationCheck",
+    "MarginTerms",
     "SimMarket",
     "SimToken",
     "deploy_gmx",
@@ -127,9 +128,11 @@ class GmxDeployment:
         min_collateral_factor_e30: int | None = None,
         liquidation_factor_e30: int | None = None,
         position_fee_factor_e30: int | None = None,
+        improved_fee_factor_e30: int | None = None,
     ) -> None:
-        """Set any of a market's MIN_COLLATERAL_FACTOR, …_FOR_LIQUIDATION, POSITION_FEE_FACTOR
-        (the latter for both balance flags)."""
+        """Set any of a market's MIN_COLLATERAL_FACTOR, …_FOR_LIQUIDATION, POSITION_FEE_FACTOR.
+        ``position_fee_factor_e30`` sets both balance flags; ``improved_fee_factor_e30`` then
+        overrides the ``balanceWasImproved = true`` one."""
         token = self.markets[market].market_token
         if min_collateral_factor_e30 is not None:
             self.set_uint(gmx_keys.min_collateral_factor_key(token), min_collateral_factor_e30)
@@ -140,6 +143,47 @@ class GmxDeployment:
             for improved in (False, True):
                 key = gmx_keys.position_fee_factor_key(token, improved)
                 self.set_uint(key, position_fee_factor_e30)
+        if improved_fee_factor_e30 is not None:
+            self.set_uint(gmx_keys.position_fee_factor_key(token, True), improved_fee_factor_e30)
+
+    def set_margin_terms(self, market: str, terms: MarginTerms) -> None:
+        """Write a market's impact, profit-cap, pool and borrowing-rate values (``MarginTerms``)."""
+        m = self.markets[market]
+        t = m.market_token
+        for i, positive in enumerate((True, False)):
+            factor, exponent = terms.impact_factor_e30[i], terms.impact_exponent_e30[i]
+            cap = terms.max_impact_e30[i]
+            self.set_uint(
+                gmx_keys.market_flag_key(gmx_keys.POSITION_IMPACT_FACTOR, t, positive), factor
+            )
+            exponent_key = gmx_keys.market_flag_key(
+                gmx_keys.POSITION_IMPACT_EXPONENT_FACTOR, t, positive
+            )
+            self.set_uint(exponent_key, exponent)
+            self.set_uint(
+                gmx_keys.market_flag_key(gmx_keys.MAX_POSITION_IMPACT_FACTOR, t, positive), cap
+            )
+        cap_key = gmx_keys.market_key(gmx_keys.MAX_POSITION_IMPACT_FACTOR_FOR_LIQUIDATIONS, t)
+        self.set_uint(cap_key, terms.liquidation_impact_cap_e30)
+        for is_long in (True, False):
+            self.set_uint(
+                gmx_keys.max_pnl_factor_for_traders_key(t, is_long), terms.max_pnl_factor_e30
+            )
+            self.set_uint(
+                gmx_keys.market_flag_key(gmx_keys.BORROWING_FACTOR, t, is_long),
+                terms.borrowing_factor_e30,
+            )
+        for token, amount in terms.pool_raw.items():
+            self.set_uint(gmx_keys.pool_amount_key(t, self.token(token).address), amount)
+
+    def set_pending_impact(self, key: bytes, amount_raw: int) -> None:
+        """Set a position's v2.2 ``pendingImpactAmount`` (index-token units, > 0 a credit)."""
+        transact(self.exchange.functions.setPendingImpactAmount(key, amount_raw))
+
+    def advance_time(self, seconds: int) -> None:
+        """Move the chain clock (and mine a block): borrowing accrues between updates."""
+        self.devnet.anvil.request("evm_increaseTime", [seconds])
+        self.devnet.anvil.request("evm_mine", [])
 
     def accrue_borrowing(self, market: str, is_long: bool, factor_delta_e30: int) -> None:
         """Raise the market side's cumulative borrowing factor: every open position of that
@@ -244,18 +288,21 @@ def deploy_gmx(
     """Deploy the GMX v2 simulator with Chainlink feeds and markets on ``devnet``.
 
     Defaults (GMX's typical values, PROTOCOLS.md §1.5): minCollateralUsd $1, per market
-    MIN_COLLATERAL_FACTOR 1 %, …_FOR_LIQUIDATION 0.5 %, position fee 0.06 %; no borrowing or
-    funding accrued. Token and market addresses are fixed labels (no ERC-20 code behind them).
+    MIN_COLLATERAL_FACTOR 1 %, …_FOR_LIQUIDATION 0.5 %, position fee 0.06 % (0.04 % when closing
+    improves the open-interest balance); no borrowing or funding accrued, no price impact and no
+    profit cap until ``set_margin_terms``. Token and market addresses are fixed labels (no
+    ERC-20 code behind them).
     """
     data_store = devnet.deploy("GmxV2DataStore")
     emitter = devnet.deploy("GmxV2EventEmitter")
-    exchange = devnet.deploy("GmxV2Exchange", data_store.address, emitter.address)
+    reader = devnet.deploy("GmxV2Reader")
+    exchange = devnet.deploy("GmxV2Exchange", data_store.address, emitter.address, reader.address)
     transact(data_store.functions.setController(exchange.address, True))
     transact(emitter.functions.setController(exchange.address, True))
     gmx = GmxDeployment(
         devnet=devnet,
         data_store=data_store,
-        reader=devnet.deploy("GmxV2Reader"),
+        reader=reader,
         event_emitter=emitter,
         exchange=exchange,
         referral_storage=devnet_address("ReferralStorage"),
@@ -280,6 +327,12 @@ def deploy_gmx(
             min_collateral_factor_e30=E30 // 100,
             liquidation_factor_e30=5 * E30 // 1000,
             position_fee_factor_e30=6 * E30 // 10_000,
+            improved_fee_factor_e30=4 * E30 // 10_000,
         )
+        for is_long in (True, False):  # linear borrowing rate (the factor is 0 until set)
+            exponent = gmx_keys.market_flag_key(
+                gmx_keys.BORROWING_EXPONENT_FACTOR, market.market_token, is_long
+            )
+            gmx.set_uint(exponent, E30)
     gmx.set_min_collateral_usd(E30)
     return gmx

@@ -17,7 +17,7 @@ exact value becomes a float64 for the margin math; Python's int / int division r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 E30 = 10**30
@@ -165,6 +165,9 @@ class Position:
     requirement is ``max(mm_floor_usd, mm_rate * |size| * P + mm_rate_entry * entry_notional
     + tiered(|size| * P))``, where ``tiered(n)`` is ``rate * n - deduction`` of the tier of
     ``mm_tiers`` containing ``n`` (0 without tiers): continuous and piecewise linear in P.
+    ``venue_notes`` are display-only facts about how the venue's rule was applied (GMX: the
+    closing fee factor and balance flag used); the margin math ignores them, the store does not
+    keep them and equality does not compare them.
 
     Raises:
         ValueError: a zero size, a non-positive entry notional, a negative rate or floor,
@@ -183,6 +186,7 @@ class Position:
     mm_rate_entry_e30: int
     mm_floor_usd_e30: int
     mm_tiers: tuple[MmTier, ...] = ()
+    venue_notes: tuple[tuple[str, str | int | bool], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         _require_text("Position", "market", self.market)

@@ -14,6 +14,7 @@ contract GmxV2DataStore {
     mapping(bytes32 => int256) private intValues;
     mapping(bytes32 => address) private addressValues;
     mapping(bytes32 => bool) private boolValues;
+    mapping(bytes32 => bytes32) private bytes32Values;
     mapping(bytes32 => bytes32[]) private bytes32Sets;
     // setKey => value => 1-based index in bytes32Sets[setKey]; 0 = absent.
     mapping(bytes32 => mapping(bytes32 => uint256)) private bytes32SetIndex;
@@ -45,6 +46,15 @@ contract GmxV2DataStore {
 
     function getBool(bytes32 key) external view returns (bool) {
         return boolValues[key];
+    }
+
+    function getBytes32(bytes32 key) external view returns (bytes32) {
+        return bytes32Values[key];
+    }
+
+    function setBytes32(bytes32 key, bytes32 value) external onlyController returns (bytes32) {
+        bytes32Values[key] = value;
+        return value;
     }
 
     function setUint(bytes32 key, uint256 value) external onlyController returns (uint256) {

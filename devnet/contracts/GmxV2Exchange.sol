@@ -4,8 +4,10 @@ pragma solidity ^0.8.20;
 import "./GmxV2DataStore.sol";
 import "./GmxV2EventEmitter.sol";
 import "./GmxV2Keys.sol";
+import "./GmxV2MarginTerms.sol";
 import "./GmxV2PositionEvents.sol";
 import "./GmxV2PositionMath.sol";
+import "./GmxV2Reader.sol";
 import "./GmxV2Store.sol";
 import "./GmxV2Types.sol";
 
@@ -47,10 +49,14 @@ contract GmxV2Exchange {
     GmxV2DataStore public immutable dataStore;
     GmxV2EventEmitter public immutable eventEmitter;
     address public immutable owner;
+    /// @dev The liquidation check runs in the Reader (one copy of GMX's rule, and it keeps this
+    ///      contract under the 24 KiB code size limit).
+    GmxV2Reader public immutable reader;
     mapping(address => PriceFeed) public priceFeeds;
 
-    constructor(GmxV2DataStore dataStore_, GmxV2EventEmitter eventEmitter_) {
+    constructor(GmxV2DataStore dataStore_, GmxV2EventEmitter eventEmitter_, GmxV2Reader reader_) {
         dataStore = dataStore_;
+        reader = reader_;
         eventEmitter = eventEmitter_;
         owner = msg.sender;
     }
@@ -62,6 +68,14 @@ contract GmxV2Exchange {
 
     function setPriceFeed(address token, address feed, uint8 tokenDecimals) external onlyOwner {
         priceFeeds[token] = PriceFeed(feed, tokenDecimals);
+    }
+
+    /// @notice Devnet stand-in for the impact an increase stores (v2.2 pendingImpactAmount,
+    ///         index-token units, > 0 a credit): set it directly.
+    function setPendingImpactAmount(bytes32 key, int256 amount) external onlyOwner {
+        GmxV2Position.Props memory p = _existing(key);
+        p.numbers.pendingImpactAmount = amount;
+        GmxV2Store.setPosition(dataStore, key, p);
     }
 
     function createMarket(address marketToken, address indexToken, address longToken, address shortToken)
@@ -104,6 +118,7 @@ contract GmxV2Exchange {
         }
         GmxV2Market.Props memory m = _market(market);
         GmxV2Price.MarketPrices memory prices = marketPrices(market);
+        _updateBorrowingState(m, prices);
         p.numbers.collateralAmount += collateralDeltaAmount;
         _payFees(p, m, prices, sizeDeltaUsd);
         // Longs buy at the max price, shorts sell at the min, rounding size against the trader.
@@ -113,6 +128,7 @@ contract GmxV2Exchange {
         p.numbers.sizeInTokens += tokens;
         p.numbers.increasedAtTime = block.timestamp;
         if (p.numbers.sizeInUsd == 0) revert EmptyPosition(key);
+        _addOpenInterest(p, int256(sizeDeltaUsd), int256(tokens));
         _validate(p, m, prices);
         GmxV2Store.setPosition(dataStore, key, p);
         GmxV2PositionEvents.emitIncrease(
@@ -140,8 +156,10 @@ contract GmxV2Exchange {
         GmxV2Market.Props memory m = _market(market);
         GmxV2Price.MarketPrices memory prices = marketPrices(market);
         if (sizeDeltaUsd > p.numbers.sizeInUsd) sizeDeltaUsd = p.numbers.sizeInUsd;
+        _updateBorrowingState(m, prices);
         _payFees(p, m, prices, sizeDeltaUsd);
         GmxV2PositionEvents.Change memory c = _realise(p, m, prices, sizeDeltaUsd);
+        _addOpenInterest(p, -int256(c.sizeDeltaUsd), -int256(c.sizeDeltaInTokens));
         c.positionKey = key;
         c.orderType = MARKET_DECREASE;
         c.collateralDeltaAmount = -int256(collateralDeltaAmount);
@@ -166,8 +184,9 @@ contract GmxV2Exchange {
         GmxV2Position.Props memory p = _existing(key);
         GmxV2Market.Props memory m = _market(market);
         GmxV2Price.MarketPrices memory prices = marketPrices(market);
+        _updateBorrowingState(m, prices);
         (bool liquidatable, string memory reason, GmxV2Liquidation.Info memory info) =
-            GmxV2PositionMath.isLiquidatable(dataStore, p, m, prices, true, true);
+            reader.checkPosition(dataStore, p, m, prices, true, true);
         if (!liquidatable) {
             revert PositionShouldNotBeLiquidated(
                 reason, info.remainingCollateralUsd, info.minCollateralUsd, info.minCollateralUsdForLeverage
@@ -183,6 +202,7 @@ contract GmxV2Exchange {
             -int256(p.numbers.collateralAmount),
             GmxV2PositionMath.pnlUsd(p, prices.indexTokenPrice)
         );
+        _addOpenInterest(p, -int256(p.numbers.sizeInUsd), -int256(p.numbers.sizeInTokens));
         p.numbers.sizeInUsd = 0;
         p.numbers.sizeInTokens = 0;
         p.numbers.collateralAmount = 0;
@@ -217,7 +237,7 @@ contract GmxV2Exchange {
         uint256 sizeDeltaUsd
     ) private {
         uint256 collateralMin = GmxV2PositionMath.collateralPrice(m, prices, p.addresses.collateralToken).min;
-        GmxV2PositionMath.Costs memory c = GmxV2PositionMath.costs(dataStore, p);
+        GmxV2PositionMath.Costs memory c = GmxV2PositionMath.costs(dataStore, p, m, prices);
         uint256 feeUsd = c.borrowingFeeUsd + GmxV2PositionMath.applyFactor(
             sizeDeltaUsd, dataStore.getUint(GmxV2Keys.positionFeeFactorKey(m.marketToken, false))
         );
@@ -227,6 +247,27 @@ contract GmxV2Exchange {
         p.numbers.fundingFeeAmountPerSize = dataStore.getUint(
             GmxV2Keys.fundingFeeAmountPerSizeKey(m.marketToken, p.addresses.collateralToken, p.flags.isLong)
         );
+    }
+
+    /// @dev `updateCumulativeBorrowingFactor` for both sides, as every GMX order does first.
+    function _updateBorrowingState(GmxV2Market.Props memory m, GmxV2Price.MarketPrices memory prices) private {
+        for (uint256 i = 0; i < 2; i++) {
+            bool isLong = i == 0;
+            uint256 next = GmxV2MarginTerms.nextCumulativeBorrowingFactor(dataStore, m, prices, isLong);
+            dataStore.setUint(GmxV2Keys.cumulativeBorrowingFactorKey(m.marketToken, isLong), next);
+            dataStore.setUint(
+                GmxV2Keys.marketFlagKey(GmxV2Keys.CUMULATIVE_BORROWING_FACTOR_UPDATED_AT, m.marketToken, isLong),
+                block.timestamp
+            );
+        }
+    }
+
+    function _addOpenInterest(GmxV2Position.Props memory p, int256 usd, int256 tokens) private {
+        address market = p.addresses.market;
+        address collateral = p.addresses.collateralToken;
+        bool isLong = p.flags.isLong;
+        GmxV2MarginTerms.addOpenInterest(dataStore, GmxV2Keys.openInterestKey(market, collateral, isLong, false), usd);
+        GmxV2MarginTerms.addOpenInterest(dataStore, GmxV2Keys.openInterestKey(market, collateral, isLong, true), tokens);
     }
 
     /// @dev Shrinks the position by `sizeDeltaUsd` and settles the proportional price PnL.
@@ -248,6 +289,9 @@ contract GmxV2Exchange {
         c.executionPrice = p.flags.isLong ? prices.indexTokenPrice.min : prices.indexTokenPrice.max;
         c.sizeDeltaUsd = sizeDeltaUsd;
         c.sizeDeltaInTokens = tokens;
+        // The realised share of pending impact leaves the position (devnet: not settled in USD).
+        p.numbers.pendingImpactAmount -=
+            (p.numbers.pendingImpactAmount * int256(sizeDeltaUsd)) / int256(p.numbers.sizeInUsd);
         p.numbers.sizeInUsd -= sizeDeltaUsd;
         p.numbers.sizeInTokens -= tokens;
     }
@@ -260,7 +304,7 @@ contract GmxV2Exchange {
         GmxV2Price.MarketPrices memory prices
     ) private view {
         (bool liquidatable, string memory reason,) =
-            GmxV2PositionMath.isLiquidatable(dataStore, p, m, prices, true, false);
+            reader.checkPosition(dataStore, p, m, prices, true, false);
         if (liquidatable) revert LiquidatablePosition(reason);
     }
 }

@@ -53,4 +53,47 @@ library GmxV2Keys {
     {
         return keccak256(abi.encode(FUNDING_FEE_AMOUNT_PER_SIZE, market, collateralToken, isLong));
     }
+
+    bytes32 internal constant OPEN_INTEREST = keccak256(abi.encode("OPEN_INTEREST"));
+    bytes32 internal constant OPEN_INTEREST_IN_TOKENS = keccak256(abi.encode("OPEN_INTEREST_IN_TOKENS"));
+    bytes32 internal constant POOL_AMOUNT = keccak256(abi.encode("POOL_AMOUNT"));
+    bytes32 internal constant MAX_PNL_FACTOR = keccak256(abi.encode("MAX_PNL_FACTOR"));
+    bytes32 internal constant MAX_PNL_FACTOR_FOR_TRADERS = keccak256(abi.encode("MAX_PNL_FACTOR_FOR_TRADERS"));
+    bytes32 internal constant POSITION_IMPACT_FACTOR = keccak256(abi.encode("POSITION_IMPACT_FACTOR"));
+    bytes32 internal constant POSITION_IMPACT_EXPONENT_FACTOR =
+        keccak256(abi.encode("POSITION_IMPACT_EXPONENT_FACTOR"));
+    bytes32 internal constant MAX_POSITION_IMPACT_FACTOR = keccak256(abi.encode("MAX_POSITION_IMPACT_FACTOR"));
+    bytes32 internal constant MAX_POSITION_IMPACT_FACTOR_FOR_LIQUIDATIONS =
+        keccak256(abi.encode("MAX_POSITION_IMPACT_FACTOR_FOR_LIQUIDATIONS"));
+    bytes32 internal constant CUMULATIVE_BORROWING_FACTOR_UPDATED_AT =
+        keccak256(abi.encode("CUMULATIVE_BORROWING_FACTOR_UPDATED_AT"));
+    bytes32 internal constant BORROWING_FACTOR = keccak256(abi.encode("BORROWING_FACTOR"));
+    bytes32 internal constant BORROWING_EXPONENT_FACTOR = keccak256(abi.encode("BORROWING_EXPONENT_FACTOR"));
+
+    function openInterestKey(address market, address collateralToken, bool isLong, bool inTokens)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(
+            abi.encode(inTokens ? OPEN_INTEREST_IN_TOKENS : OPEN_INTEREST, market, collateralToken, isLong)
+        );
+    }
+
+    function poolAmountKey(address market, address token) internal pure returns (bytes32) {
+        return keccak256(abi.encode(POOL_AMOUNT, market, token));
+    }
+
+    function maxPnlFactorForTradersKey(address market, bool isLong) internal pure returns (bytes32) {
+        return keccak256(abi.encode(MAX_PNL_FACTOR, MAX_PNL_FACTOR_FOR_TRADERS, market, isLong));
+    }
+
+    function marketKey(bytes32 base, address market) internal pure returns (bytes32) {
+        return keccak256(abi.encode(base, market));
+    }
+
+    /// @notice Per market and flag (isLong, isPositive): BORROWING_FACTOR, POSITION_IMPACT_FACTOR…
+    function marketFlagKey(bytes32 base, address market, bool flag) internal pure returns (bytes32) {
+        return keccak256(abi.encode(base, market, flag));
+    }
 }

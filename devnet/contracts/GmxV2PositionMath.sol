@@ -3,16 +3,20 @@ pragma solidity ^0.8.20;
 
 import "./GmxV2DataStore.sol";
 import "./GmxV2Keys.sol";
+import "./GmxV2MarginTerms.sol";
 import "./GmxV2Types.sol";
 
 /// @title GMX v2's liquidation rule (`PositionUtils.isPositionLiquidatable`) and the fees it
 ///        counts (`PositionPricingUtils.getPositionFees`), on DataStore values.
 /// @notice Units: USD and factors times 1e30; prices are USD per smallest token unit times 1e30.
-///         remaining = collateralUsd + pnl - (closing fee + borrowing + funding); liquidatable
-///         iff remaining < minCollateralUsd, remaining <= 0, or remaining < sizeInUsd * factor.
-/// @dev Simplifications, stated so that nobody mistakes the devnet for more than it is: price
-///      impact is 0 (pendingImpactAmount is never set), profit is not capped, there are no UI
+///         remaining = collateralUsd + capped pnl + clamped impact - (closing fee[balanceWasImproved]
+///         + borrowing accrued to block.timestamp + funding); liquidatable iff remaining <
+///         minCollateralUsd, remaining <= 0, or remaining < sizeInUsd * factor.
+/// @dev Simplifications, stated so that nobody mistakes the devnet for more than it is: the
+///      limits of GmxV2MarginTerms, funding only as stored (no accrual between updates), no UI
 ///      fees or referral discounts, and fee USD is not round-tripped through collateral tokens.
+///      Unlike the real Reader (stored state), the devnet Reader's check accrues borrowing to
+///      block.timestamp, as the keeper's check does after updateFundingAndBorrowingState.
 library GmxV2PositionMath {
     uint256 internal constant FLOAT_PRECISION = 1e30;
     uint256 internal constant FLOAT_PRECISION_SQRT = 1e15;
@@ -54,17 +58,25 @@ library GmxV2PositionMath {
         return int256(p.numbers.sizeInUsd) - int256(p.numbers.sizeInTokens * indexPrice.max);
     }
 
-    /// @notice Fees owed if the position closed now (liquidation fee excluded, as GMX does).
-    ///         Funding amount = sizeInUsd * Δ(fundingFeeAmountPerSize) / (1e30 * 1e15), up.
-    function costs(GmxV2DataStore ds, GmxV2Position.Props memory p)
-        internal
-        view
-        returns (Costs memory c)
-    {
+    /// @notice Fees owed if the position closed now (liquidation fee excluded, as GMX does):
+    ///         closing fee with the factor of balanceWasImproved (a full close), borrowing at the
+    ///         cumulative factor accrued to now, funding = sizeInUsd * Δ(perSize) / 1e45, up.
+    function costs(
+        GmxV2DataStore ds,
+        GmxV2Position.Props memory p,
+        GmxV2Market.Props memory m,
+        GmxV2Price.MarketPrices memory prices
+    ) internal view returns (Costs memory c) {
         address market = p.addresses.market;
         uint256 size = p.numbers.sizeInUsd;
-        c.closingFeeUsd = applyFactor(size, ds.getUint(GmxV2Keys.positionFeeFactorKey(market, false)));
-        uint256 cum = ds.getUint(GmxV2Keys.cumulativeBorrowingFactorKey(market, p.flags.isLong));
+        bool improved = GmxV2MarginTerms.balanceWasImproved(
+            GmxV2MarginTerms.openInterest(ds, m, true, false),
+            GmxV2MarginTerms.openInterest(ds, m, false, false),
+            size,
+            p.flags.isLong
+        );
+        c.closingFeeUsd = applyFactor(size, ds.getUint(GmxV2Keys.positionFeeFactorKey(market, improved)));
+        uint256 cum = GmxV2MarginTerms.nextCumulativeBorrowingFactor(ds, m, prices, p.flags.isLong);
         if (cum > p.numbers.borrowingFactor) {
             c.borrowingFeeUsd = applyFactor(size, cum - p.numbers.borrowingFactor);
         }
@@ -79,6 +91,30 @@ library GmxV2PositionMath {
         }
     }
 
+    /// @notice Capped PnL plus the clamped impact of a full close (pending impact included).
+    function pnlAndImpactUsd(
+        GmxV2DataStore ds,
+        GmxV2Position.Props memory p,
+        GmxV2Market.Props memory m,
+        GmxV2Price.MarketPrices memory prices
+    ) internal view returns (int256) {
+        int256 pnl = GmxV2MarginTerms.cappedPnl(ds, m, prices, p.flags.isLong, pnlUsd(p, prices.indexTokenPrice));
+        int256 pending = p.numbers.pendingImpactAmount;
+        int256 pendingUsd = pending * int256(pending > 0 ? prices.indexTokenPrice.min : prices.indexTokenPrice.max);
+        int256 closeImpact = GmxV2MarginTerms.closeImpactUsd(
+            ds,
+            m.marketToken,
+            GmxV2MarginTerms.openInterest(ds, m, true, false),
+            GmxV2MarginTerms.openInterest(ds, m, false, false),
+            p.numbers.sizeInUsd,
+            p.flags.isLong
+        );
+        uint256 cap = ds.getUint(
+            GmxV2Keys.marketKey(GmxV2Keys.MAX_POSITION_IMPACT_FACTOR_FOR_LIQUIDATIONS, m.marketToken)
+        );
+        return pnl + GmxV2MarginTerms.clampedImpactUsd(closeImpact, pendingUsd, p.numbers.sizeInUsd, cap);
+    }
+
     function isLiquidatable(
         GmxV2DataStore ds,
         GmxV2Position.Props memory p,
@@ -88,10 +124,10 @@ library GmxV2PositionMath {
         bool forLiquidation
     ) internal view returns (bool, string memory, GmxV2Liquidation.Info memory info) {
         uint256 collateralMin = collateralPrice(market, prices, p.addresses.collateralToken).min;
-        Costs memory c = costs(ds, p);
+        Costs memory c = costs(ds, p, market, prices);
         uint256 costUsd = c.closingFeeUsd + c.borrowingFeeUsd + c.fundingFeeAmount * collateralMin;
         info.remainingCollateralUsd = int256(p.numbers.collateralAmount * collateralMin)
-            + pnlUsd(p, prices.indexTokenPrice) - int256(costUsd);
+            + pnlAndImpactUsd(ds, p, market, prices) - int256(costUsd);
         if (shouldValidateMinCollateralUsd) {
             info.minCollateralUsd = int256(ds.getUint(GmxV2Keys.MIN_COLLATERAL_USD));
             if (info.remainingCollateralUsd < info.minCollateralUsd) {

@@ -69,4 +69,19 @@ contract GmxV2Reader {
             dataStore, position, market, prices, shouldValidateMinCollateralUsd, forLiquidation
         );
     }
+
+    /// @notice Devnet-only: GMX's liquidation rule on a position in memory (the exchange checks
+    ///         positions before it stores them). Not part of the deployed Reader's ABI.
+    function checkPosition(
+        GmxV2DataStore dataStore,
+        GmxV2Position.Props memory position,
+        GmxV2Market.Props memory market,
+        GmxV2Price.MarketPrices memory prices,
+        bool shouldValidateMinCollateralUsd,
+        bool forLiquidation
+    ) external view returns (bool, string memory, GmxV2Liquidation.Info memory) {
+        return GmxV2PositionMath.isLiquidatable(
+            dataStore, position, market, prices, shouldValidateMinCollateralUsd, forLiquidation
+        );
+    }
 }

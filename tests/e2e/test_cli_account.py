@@ -112,6 +112,11 @@ def test_gmx_trader_has_one_isolated_account_per_position(world: World, config_f
         assert_matches(document["accounts"][0], *expected[0])
         market = document["accounts"][0]["positions"][0]["market"]
         assert market == world.gmx.markets[position.market].market_token.lower()
+        # The closing fee factor GMX's check uses, and the balance flag that chose it.
+        venue = document["accounts"][0]["positions"][0]["venue"]
+        assert venue == dict(expected[0][0].positions[0].venue_notes)
+        assert venue["closing_fee_factor_e30"] in {str(6 * 10**26), str(4 * 10**26)}
+        assert isinstance(venue["balance_was_improved"], bool)
     assert not (config_file.parent / "perpwatch.db").exists()
 
 

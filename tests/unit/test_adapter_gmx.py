@@ -17,13 +17,8 @@ from indexer.models import E30, MarginAccount, MarginMode
 from indexer.protocols import gmx_v2
 from indexer.protocols.base import Read
 from indexer.protocols.gmx_v2.adapter import EVENT_LOG1_TOPIC, GmxV2Adapter
-from indexer.protocols.gmx_v2.decode import (
-    GmxMarket,
-    GmxPosition,
-    GmxToken,
-    MarketParams,
-    margin_account,
-)
+from indexer.protocols.gmx_v2.decode import GmxMarket, GmxPosition, GmxToken
+from indexer.protocols.gmx_v2.market import MarketParams, margin_account
 from indexer.reads.multicall import MULTICALL3_ADDRESS, decode_aggregate3, encode_aggregate3
 from indexer.registry import json_decoder
 from indexer.scan.rows import TouchKind, event_rows
@@ -97,11 +92,11 @@ def test_health_le_1_iff_gmx_rule(
     params = MarketParams(
         GmxMarket(MARKET, WETH, WETH, USDC),
         factor_bp * E30 // 10_000,
-        fee_bp * E30 // 10_000,
+        {False: fee_bp * E30 // 10_000, True: fee_bp * E30 // 10_000},
         {is_long: borrow_e30, not is_long: 0},
         {(collateral_token, is_long): funding_ps},
     )
-    account = margin_account(position, params, TOKENS, floor_usd * USD, 1, 1)
+    account, _ = margin_account(position, params, TOKENS, floor_usd * USD, 1, 1)
     # GMX's rule in exact integers, prices per smallest unit times 1e30 (PROTOCOLS.md §1.8).
     p_index = price * 10**12
     p_coll = p_index if weth_collateral else 10**24

@@ -26,16 +26,14 @@ from indexer.protocols.gmx_v2.decode import (
     PROTOCOL,
     GmxMarket,
     GmxToken,
-    MarketParams,
     PriceQuote,
-    cumulative_borrowing_factor_key,
     decode_positions,
     decode_uint,
-    funding_per_size_key,
-    margin_account,
     quotes_from_results,
     require_ok,
 )
+from indexer.protocols.gmx_v2.market import BlockState, margin_account
+from indexer.protocols.gmx_v2.market_reads import market_keys, market_params
 from indexer.reads.multicall import MULTICALL3_ADDRESS, Call3
 from indexer.scan.rows import EventRow, LogSource, Touch, TouchKind
 
@@ -48,11 +46,13 @@ ORDER_TYPE_LIQUIDATION = 7
 
 _GET_UINT = selector("getUint(bytes32)")
 _GET_ACCOUNT_POSITIONS = selector("getAccountPositions(address,address,uint256,uint256)")
+_GET_BYTES32 = selector("getBytes32(bytes32)")
 _GET_BLOCK_NUMBER = selector("getBlockNumber()")
+_GET_TIMESTAMP = selector("getCurrentBlockTimestamp()")
 _LATEST_ROUND_DATA = selector("latestRoundData()")
 _DECIMALS = selector("decimals()")
 _ALL = 2**256 - 1  # getBytes32ValuesAt clips `end` to the list length
-_CALLS_PER_MARKET = 8
+_GET_BOOL = selector("getBool(bytes32)")
 
 
 def _hex(raw: bytes) -> str:
@@ -140,40 +140,50 @@ class GmxV2Adapter:
     def read_accounts(self, owners: Sequence[str]) -> Read[list[MarginAccount]]:
         """Every open position of ``owners`` as an isolated account, at one block.
 
-        The decode raises ``ConfigError`` for a position in a market that is not configured
-        (it cannot be valued, and leaving it out would report it closed) and ``DecodeError``
-        if a call failed or returned malformed data.
+        One batch reads the block (number, timestamp), the global DataStore values, every
+        configured market's state (``market_reads``), the Chainlink price of each token with a
+        feed (for the price-dependent terms: impact clamp, profit cap, borrowing rate) and the
+        owners' positions. The decode raises ``ConfigError`` for a position in a market that is
+        not configured (it cannot be valued, and leaving it out would report it closed) and
+        ``DecodeError`` if a call failed or returned malformed data.
         """
         owners = [o.lower() for o in owners]
         markets = list(self.markets.values())
+        keys = [market_keys(m) for m in markets]
+        feeds = {a: t.feed for a, t in self.tokens.items() if t.feed}
         calls = [
             Call3(MULTICALL3_ADDRESS, _GET_BLOCK_NUMBER),
+            Call3(MULTICALL3_ADDRESS, _GET_TIMESTAMP),
             self._uint(gmx_keys.MIN_COLLATERAL_USD),
+            # DataStore keeps bools apart from uints: getUint of a bool key is always 0.
+            Call3(self.data_store, _GET_BOOL + gmx_keys.SKIP_BORROWING_FEE_FOR_SMALLER_SIDE),
+            Call3(self.data_store, _GET_BOOL + gmx_keys.USE_OPEN_INTEREST_IN_TOKENS_FOR_BALANCE),
         ]
-        for market in markets:
-            calls += [self._uint(key) for key in _market_keys(market)]
-        calls += [
-            Call3(
-                self.reader,
-                _GET_ACCOUNT_POSITIONS
-                + encode(
-                    ["address", "address", "uint256", "uint256"], [self.data_store, owner, 0, _ALL]
-                ),
-            )
-            for owner in owners
-        ]
+        for feed in feeds.values():
+            calls += [Call3(feed, _LATEST_ROUND_DATA), Call3(feed, _DECIMALS)]
+        for market, market_calls in zip(markets, keys, strict=True):
+            calls.append(self._bytes32(gmx_keys.virtual_token_id_key(market.index_token)))
+            calls += [self._uint(key) for _, key in market_calls]
+        first_position = len(calls)
+        calls += [self._positions(owner) for owner in owners]
 
         def decode(results: Sequence[CallResult]) -> list[MarginAccount]:
-            block = decode_uint(require_ok(results[0], "Multicall3.getBlockNumber"))
-            floor = decode_uint(require_ok(results[1], "DataStore.getUint(MIN_COLLATERAL_USD)"))
+            head = [decode_uint(require_ok(r, "block/global read")) for r in results[:5]]
+            block_number, timestamp, floor, skip, in_tokens = head
+            at = 5 + 2 * len(feeds)
+            block = BlockState(
+                timestamp, bool(skip), bool(in_tokens), self._prices(feeds, results[5:at])
+            )
             params = {}
-            for i, market in enumerate(markets):
-                start = 2 + i * _CALLS_PER_MARKET
-                params[market.market_token] = _market_params(
-                    market, results[start : start + _CALLS_PER_MARKET]
-                )
+            for market, market_calls in zip(markets, keys, strict=True):
+                values = [
+                    decode_uint(require_ok(r, "DataStore read"))
+                    for r in results[at : at + 1 + len(market_calls)]
+                ]
+                params[market.market_token] = market_params(market, values[1:], values[0])
+                at += 1 + len(market_calls)
             accounts = []
-            for result in results[2 + len(markets) * _CALLS_PER_MARKET :]:
+            for result in results[first_position:]:
                 data = require_ok(result, "Reader.getAccountPositions")
                 for position in decode_positions(data, _position_key):
                     if position.market not in params:
@@ -181,19 +191,32 @@ class GmxV2Adapter:
                             f"gmx_v2: position {position.key} is in market {position.market}, "
                             "which is not configured"
                         )
-                    accounts.append(
-                        margin_account(
-                            position,
-                            params[position.market],
-                            self.tokens,
-                            floor,
-                            self.chain_id,
-                            block,
-                        )
-                    )
+                    account, _ = margin_account(
+                        position, params[position.market], self.tokens, floor,
+                        self.chain_id, block_number, block,
+                    )  # fmt: skip
+                    accounts.append(account)
             return accounts
 
         return Read(tuple(calls), decode)
+
+    def _positions(self, owner: str) -> Call3:
+        args = encode(
+            ["address", "address", "uint256", "uint256"], [self.data_store, owner, 0, _ALL]
+        )
+        return Call3(self.reader, _GET_ACCOUNT_POSITIONS + args)
+
+    def _prices(self, feeds: Mapping[str, str], results: Sequence[CallResult]) -> dict[str, int]:
+        """Feed answers as GMX prices: USD per smallest unit x 1e30, by token address."""
+        quotes = quotes_from_results(list(feeds), results)
+        return {
+            token: quote.answer * 10 ** (30 - self.tokens[token].decimals - quote.decimals)
+            for token, quote in quotes.items()
+            if self.tokens[token].decimals + quote.decimals <= 30
+        }
+
+    def _bytes32(self, key: bytes) -> Call3:
+        return Call3(self.data_store, _GET_BYTES32 + key)
 
     def _uint(self, key: bytes) -> Call3:
         return Call3(self.data_store, _GET_UINT + key)
@@ -233,38 +256,6 @@ class GmxV2Adapter:
 def _lower_market(m: GmxMarket) -> GmxMarket:
     return GmxMarket(
         m.market_token.lower(), m.index_token.lower(), m.long_token.lower(), m.short_token.lower()
-    )
-
-
-def _market_keys(m: GmxMarket) -> list[bytes]:
-    """The eight DataStore keys ``_market_params`` decodes, in its order."""
-    token = m.market_token
-    return [
-        gmx_keys.min_collateral_factor_for_liquidation_key(token),
-        gmx_keys.position_fee_factor_key(token, False),
-        cumulative_borrowing_factor_key(token, True),
-        cumulative_borrowing_factor_key(token, False),
-        *(
-            funding_per_size_key(token, collateral, is_long)
-            for collateral in (m.long_token, m.short_token)
-            for is_long in (True, False)
-        ),
-    ]
-
-
-def _market_params(m: GmxMarket, results: Sequence[CallResult]) -> MarketParams:
-    values = [decode_uint(require_ok(r, "DataStore.getUint")) for r in results]
-    funding = {}
-    for i, (collateral, is_long) in enumerate(
-        (c, side) for c in (m.long_token, m.short_token) for side in (True, False)
-    ):
-        funding[collateral, is_long] = values[4 + i]
-    return MarketParams(
-        market=m,
-        liquidation_factor_e30=values[0],
-        position_fee_factor_e30=values[1],
-        borrowing_e30={True: values[2], False: values[3]},
-        funding_per_size=funding,
     )
 
 

@@ -1,24 +1,14 @@
 """GMX v2 return data → perpwatch's normal form. Pure: bytes in, values out.
 
 ``Reader.getAccountPositions`` returns ``Position.Props[]`` in the v2.2 layout (PROTOCOLS.md
-§1.3), decoded with the official ABI in ``contracts_abi/gmx_v2``. Each position becomes one
-isolated :class:`MarginAccount` (§1.8 "→ NF"):
-
-- equity: ``collateralAmount - funding owed`` of the collateral token (funding is owed in
-  collateral tokens, so subtracting it keeps equity exact at every price), plus price PnL
-  ``±(sizeInTokens·P - sizeInUsd)``, minus ``pending_fees`` = closing fee
-  (POSITION_FEE_FACTOR(market, false)·sizeInUsd) + borrowing
-  (sizeInUsd·(cumulativeBorrowingFactor - position.borrowingFactor)).
-- maintenance: ``max(minCollateralUsd, minCollateralFactorForLiquidation·sizeInUsd, 1e-30)``.
-
-Caveats: price impact (v2.2 ``pendingImpactAmount`` and the impact of closing) and the profit
-cap are not modelled; the DataStore's cumulative borrowing factor and funding per size are the
-values as of the market's last update, so fees accrued since then are missing.
+§1.3), decoded with the official ABI in ``contracts_abi/gmx_v2``; DataStore keys that are not in
+``keys`` and Chainlink rounds are here too. What a position becomes in the normal form is
+:mod:`indexer.protocols.gmx_v2.market`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from eth_abi.abi import encode
@@ -27,7 +17,7 @@ from eth_utils.crypto import keccak
 from indexer.decode.abi import abi_entry
 from indexer.decode.codec import compile_codec
 from indexer.errors import DecodeError
-from indexer.models import E30, Collateral, MarginAccount, MarginMode, Position
+from indexer.models import E30
 from indexer.protocols.gmx_v2.keys import base_key
 
 PROTOCOL = "gmx_v2"
@@ -96,21 +86,6 @@ class GmxMarket:
 
 
 @dataclass(frozen=True, slots=True)
-class MarketParams:
-    """A market's DataStore values at one block; factors times 1e30.
-
-    ``borrowing_e30`` is the cumulative borrowing factor by ``is_long``; ``funding_per_size``
-    the funding fee amount per size by ``(collateral_token, is_long)``.
-    """
-
-    market: GmxMarket
-    liquidation_factor_e30: int
-    position_fee_factor_e30: int
-    borrowing_e30: Mapping[bool, int]
-    funding_per_size: Mapping[tuple[str, bool], int]
-
-
-@dataclass(frozen=True, slots=True)
 class GmxPosition:
     """The fields of ``Position.Props`` (v2.2) that perpwatch uses; addresses lower-case."""
 
@@ -171,69 +146,6 @@ def decode_positions(data: bytes, position_key: PositionKeyFn) -> list[GmxPositi
             )
         )
     return out
-
-
-def owed_fees(p: GmxPosition, params: MarketParams) -> tuple[int, int]:
-    """``(usd_e30, funding_raw)``: closing fee + borrowing in USD·1e30, and funding owed in
-    collateral token units, as GMX's liquidation check counts them (rounding as GMX)."""
-    size = p.size_in_usd_e30
-    usd = size * params.position_fee_factor_e30 // E30
-    cumulative = params.borrowing_e30[p.is_long]
-    if cumulative > p.borrowing_factor_e30:
-        usd += size * (cumulative - p.borrowing_factor_e30) // E30
-    latest = params.funding_per_size[p.collateral_token, p.is_long]
-    funding = 0
-    if latest > p.funding_per_size:
-        funding = -(-size * (latest - p.funding_per_size) // FUNDING_PRECISION)
-    return usd, funding
-
-
-def margin_account(
-    p: GmxPosition,
-    params: MarketParams,
-    tokens: Mapping[str, GmxToken],
-    min_collateral_usd_e30: int,
-    chain_id: int,
-    block_number: int,
-) -> MarginAccount:
-    """One GMX position as an isolated margin account (see the module docstring).
-
-    Raises:
-        DecodeError: the position has size in USD but no tokens (the normal form needs a size).
-        KeyError: the index or collateral token is not in ``tokens``.
-    """
-    if p.size_in_tokens_raw == 0:
-        raise DecodeError(f"GMX position {p.key} has sizeInUsd {p.size_in_usd_e30} but no tokens")
-    index = tokens[params.market.index_token]
-    collateral = tokens[p.collateral_token]
-    fees_usd_e30, funding_raw = owed_fees(p, params)
-    position = Position(
-        market=p.market,
-        asset=index.asset,
-        size_raw=p.size_in_tokens_raw if p.is_long else -p.size_in_tokens_raw,
-        size_decimals=index.decimals,
-        entry_notional_usd_e30=p.size_in_usd_e30,
-        pending_fees_usd_e30=fees_usd_e30,
-        closing_fee_rate_e30=0,  # GMX charges the closing fee on sizeInUsd: it is in the fees
-        mm_rate_e30=0,
-        mm_rate_entry_e30=params.liquidation_factor_e30,
-        # GMX also liquidates at remaining <= 0; a floor of at least 1e-30 USD says so when
-        # minCollateralUsd is 0 (remaining < 1 in e30 integers is remaining <= 0).
-        mm_floor_usd_e30=max(min_collateral_usd_e30, 1),
-    )
-    feed = f"chainlink:{collateral.feed}" if collateral.feed else f"{PROTOCOL}:{p.collateral_token}"
-    return MarginAccount(
-        chain_id=chain_id,
-        protocol=PROTOCOL,
-        owner=p.account,
-        ref=p.key,
-        mode=MarginMode.ISOLATED,
-        collateral=(
-            Collateral(collateral.asset, p.collateral_raw - funding_raw, collateral.decimals, feed),
-        ),
-        positions=(position,),
-        block_number=block_number,
-    )
 
 
 @dataclass(frozen=True, slots=True)

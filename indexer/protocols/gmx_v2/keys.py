@@ -77,3 +77,67 @@ def position_fee_factor_key(market: str, balance_was_improved: bool) -> bytes:
     return _hash_encoded(
         ["bytes32", "address", "bool"], [POSITION_FEE_FACTOR, market, balance_was_improved]
     )
+
+
+# -- keys of the liquidation check's other terms (names as in Keys.sol) ------------------------
+
+OPEN_INTEREST = base_key("OPEN_INTEREST")
+OPEN_INTEREST_IN_TOKENS = base_key("OPEN_INTEREST_IN_TOKENS")
+POOL_AMOUNT = base_key("POOL_AMOUNT")
+MAX_PNL_FACTOR = base_key("MAX_PNL_FACTOR")
+MAX_PNL_FACTOR_FOR_TRADERS = base_key("MAX_PNL_FACTOR_FOR_TRADERS")
+POSITION_IMPACT_FACTOR = base_key("POSITION_IMPACT_FACTOR")
+POSITION_IMPACT_EXPONENT_FACTOR = base_key("POSITION_IMPACT_EXPONENT_FACTOR")
+MAX_POSITION_IMPACT_FACTOR = base_key("MAX_POSITION_IMPACT_FACTOR")
+CUMULATIVE_BORROWING_FACTOR_UPDATED_AT = base_key("CUMULATIVE_BORROWING_FACTOR_UPDATED_AT")
+BORROWING_FACTOR = base_key("BORROWING_FACTOR")
+BORROWING_EXPONENT_FACTOR = base_key("BORROWING_EXPONENT_FACTOR")
+OPTIMAL_USAGE_FACTOR = base_key("OPTIMAL_USAGE_FACTOR")
+BASE_BORROWING_FACTOR = base_key("BASE_BORROWING_FACTOR")
+ABOVE_OPTIMAL_USAGE_BORROWING_FACTOR = base_key("ABOVE_OPTIMAL_USAGE_BORROWING_FACTOR")
+OPEN_INTEREST_RESERVE_FACTOR = base_key("OPEN_INTEREST_RESERVE_FACTOR")
+FUNDING_UPDATED_AT = base_key("FUNDING_UPDATED_AT")
+MAX_FUNDING_FACTOR_PER_SECOND = base_key("MAX_FUNDING_FACTOR_PER_SECOND")
+VIRTUAL_TOKEN_ID = base_key("VIRTUAL_TOKEN_ID")
+SKIP_BORROWING_FEE_FOR_SMALLER_SIDE = base_key("SKIP_BORROWING_FEE_FOR_SMALLER_SIDE")
+"""Global bool: the strictly smaller OI side pays no borrowing fee."""
+USE_OPEN_INTEREST_IN_TOKENS_FOR_BALANCE = base_key("USE_OPEN_INTEREST_IN_TOKENS_FOR_BALANCE")
+"""Global bool: balance (fee flag, impact, funding) from OI in tokens x mid price, not USD."""
+
+
+def market_key(base: bytes, market: str) -> bytes:
+    """``keccak256(abi.encode(BASE, market))``: per-market keys (FUNDING_UPDATED_AT, …)."""
+    return _hash_encoded(["bytes32", "address"], [base, market])
+
+
+def market_flag_key(base: bytes, market: str, flag: bool) -> bytes:
+    """``keccak256(abi.encode(BASE, market, flag))``: per market side (``isLong``) or per impact
+    sign (``isPositive``) keys, e.g. BORROWING_FACTOR or POSITION_IMPACT_FACTOR."""
+    return _hash_encoded(["bytes32", "address", "bool"], [base, market, flag])
+
+
+def open_interest_key(market: str, collateral_token: str, is_long: bool, in_tokens: bool) -> bytes:
+    """OPEN_INTEREST (USD·1e30, at entry) or OPEN_INTEREST_IN_TOKENS (index token units) by
+    market, collateral token and side; a side's total sums both collateral tokens."""
+    base = OPEN_INTEREST_IN_TOKENS if in_tokens else OPEN_INTEREST
+    return _hash_encoded(
+        ["bytes32", "address", "address", "bool"], [base, market, collateral_token, is_long]
+    )
+
+
+def pool_amount_key(market: str, token: str) -> bytes:
+    """POOL_AMOUNT: a market's pool of ``token`` (its smallest units)."""
+    return _hash_encoded(["bytes32", "address", "address"], [POOL_AMOUNT, market, token])
+
+
+def max_pnl_factor_for_traders_key(market: str, is_long: bool) -> bytes:
+    """``maxPnlFactorKey(MAX_PNL_FACTOR_FOR_TRADERS, market, isLong)`` (1e30 = 100 % of pool)."""
+    return _hash_encoded(
+        ["bytes32", "bytes32", "address", "bool"],
+        [MAX_PNL_FACTOR, MAX_PNL_FACTOR_FOR_TRADERS, market, is_long],
+    )
+
+
+def virtual_token_id_key(token: str) -> bytes:
+    """VIRTUAL_TOKEN_ID of an index token: non-zero when virtual inventory applies."""
+    return _hash_encoded(["bytes32", "address"], [VIRTUAL_TOKEN_ID, token])

@@ -1,0 +1,114 @@
+"""Which DataStore keys the adapter reads for a GMX v2 market, and their values as
+:class:`~indexer.protocols.gmx_v2.market.MarketParams`. Pure: keys out, integers in.
+
+The keys are listed once, as ``(field, key)`` pairs in call order, so that the calls and the
+decoding cannot drift apart. Single-token markets (long token == short token) halve open
+interest and pool amounts, as ``MarketUtils`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from indexer.protocols.gmx_v2 import keys as k
+from indexer.protocols.gmx_v2.decode import (
+    GmxMarket,
+    cumulative_borrowing_factor_key,
+    funding_per_size_key,
+)
+from indexer.protocols.gmx_v2.market import MarketParams
+from indexer.protocols.gmx_v2.terms import BorrowingConfig, ImpactConfig
+
+SIDES = (True, False)
+_UPDATED_AT = k.CUMULATIVE_BORROWING_FACTOR_UPDATED_AT
+_BORROWING = (
+    ("factor_e30", k.BORROWING_FACTOR),
+    ("exponent_e30", k.BORROWING_EXPONENT_FACTOR),
+    ("optimal_usage_e30", k.OPTIMAL_USAGE_FACTOR),
+    ("base_e30", k.BASE_BORROWING_FACTOR),
+    ("above_optimal_e30", k.ABOVE_OPTIMAL_USAGE_BORROWING_FACTOR),
+    ("reserve_factor_e30", k.OPEN_INTEREST_RESERVE_FACTOR),
+)
+_IMPACT = (
+    ("impact_factor", k.POSITION_IMPACT_FACTOR),
+    ("impact_exponent", k.POSITION_IMPACT_EXPONENT_FACTOR),
+    ("impact_max", k.MAX_POSITION_IMPACT_FACTOR),
+)
+
+
+def market_keys(m: GmxMarket) -> list[tuple[tuple[str, object], bytes]]:
+    """``((field, sub-key), DataStore key)`` for every ``getUint`` of market ``m``, in order."""
+    t = m.market_token
+    collaterals = (m.long_token, m.short_token)
+    out: list[tuple[tuple[str, object], bytes]] = [
+        (("liquidation", None), k.min_collateral_factor_for_liquidation_key(t)),
+        (("impact_cap", None), k.market_key(k.MAX_POSITION_IMPACT_FACTOR_FOR_LIQUIDATIONS, t)),
+        (("funding_updated", None), k.market_key(k.FUNDING_UPDATED_AT, t)),
+        (("max_funding", None), k.market_key(k.MAX_FUNDING_FACTOR_PER_SECOND, t)),
+    ]
+    for flag in SIDES:
+        out += [
+            (("fee", flag), k.position_fee_factor_key(t, flag)),
+            (("borrowing", flag), cumulative_borrowing_factor_key(t, flag)),
+            (("borrowing_updated", flag), k.market_flag_key(_UPDATED_AT, t, flag)),
+            (("max_pnl", flag), k.max_pnl_factor_for_traders_key(t, flag)),
+        ]
+        out += [((name, flag), k.market_flag_key(base, t, flag)) for name, base in _IMPACT]
+        out += [((name, flag), k.market_flag_key(base, t, flag)) for name, base in _BORROWING]
+        for c in collaterals:
+            out += [
+                (("funding", (c, flag)), funding_per_size_key(t, c, flag)),
+                (("oi_usd", (c, flag)), k.open_interest_key(t, c, flag, in_tokens=False)),
+                (("oi_raw", (c, flag)), k.open_interest_key(t, c, flag, in_tokens=True)),
+            ]
+    for flag, token in zip(SIDES, collaterals, strict=True):
+        out.append((("pool", flag), k.pool_amount_key(t, token)))
+    return out
+
+
+def market_params(m: GmxMarket, values: Sequence[int], virtual_token_id: int) -> MarketParams:
+    """``values`` of ``market_keys(m)``, in order, as the market's parameters."""
+    got: dict[tuple[str, object], int] = {}
+    for (name, sub), value in zip((f for f, _ in market_keys(m)), values, strict=True):
+        key = (name, sub)
+        # A single-token market lists each OI key twice: MarketUtils sums both, then halves.
+        got[key] = value if name not in ("oi_usd", "oi_raw") else got.get(key, 0) + value
+    divisor = 2 if m.long_token == m.short_token else 1
+
+    def side_total(name: str, flag: bool) -> int:
+        tokens = {m.long_token, m.short_token}
+        return sum(got[name, (c, flag)] for c in tokens) // divisor
+
+    def by_side(name: str) -> dict[bool, int]:
+        return {flag: got[name, flag] for flag in SIDES}
+
+    impact = ImpactConfig(
+        factor_e30=by_side("impact_factor"),
+        exponent_e30=by_side("impact_exponent"),
+        max_factor_e30=by_side("impact_max"),
+        liquidation_cap_e30=got["impact_cap", None],
+    )
+    borrowing = {
+        flag: BorrowingConfig(**{name: got[name, flag] for name, _ in _BORROWING}) for flag in SIDES
+    }
+    return MarketParams(
+        market=m,
+        liquidation_factor_e30=got["liquidation", None],
+        position_fee_factor_e30=by_side("fee"),
+        borrowing_e30=by_side("borrowing"),
+        funding_per_size={
+            (c, flag): got["funding", (c, flag)]
+            for c in (m.long_token, m.short_token)
+            for flag in SIDES
+        },
+        open_interest_e30={flag: side_total("oi_usd", flag) for flag in SIDES},
+        open_interest_raw={flag: side_total("oi_raw", flag) for flag in SIDES},
+        pool_raw={flag: got["pool", flag] // divisor for flag in SIDES},
+        max_pnl_factor_e30=by_side("max_pnl"),
+        impact=impact,
+        borrowing_updated_at=by_side("borrowing_updated"),
+        borrowing_config=borrowing,
+        funding_updated_at=got["funding_updated", None],
+        max_funding_per_second_e30=got["max_funding", None],
+        virtual_inventory=virtual_token_id != 0,
+    )
