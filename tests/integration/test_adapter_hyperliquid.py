@@ -236,3 +236,16 @@ def test_cross_loss_moves_eth_but_not_the_isolated_sibling(
     assert iso_after == iso_before
     summary = hl.margin_summary(user)
     assert cross_after.equity_usd == pytest.approx(summary[0] / 1e6, rel=1e-12)
+
+
+@pytest.mark.chain
+def test_a_tiered_margin_table_without_configured_tiers_is_a_config_error(
+    devnet: Devnet, hl: HlDeployment
+) -> None:
+    hl.set_margin_tiers("ETH", ETH_DEVNET_TIERS)  # marginTableId >= 50: tiers exist on the venue
+    user = devnet.anvil.accounts[5].lower()
+    hl.deposit(user, "5000")
+    hl.open(user, "ETH", "2", leverage=10)
+    with pytest.raises(ConfigError, match=r"margin table \d+.*protocols\.margin_tiers\.1"):
+        accounts_of(devnet.anvil, user, ADAPTER)
+    assert f"{user}:cross:0" in accounts_of(devnet.anvil, user, TIERED)

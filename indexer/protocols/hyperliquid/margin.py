@@ -27,7 +27,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from indexer.errors import DecodeError
+from indexer.errors import ConfigError, DecodeError
 from indexer.models import (
     E30,
     Collateral,
@@ -45,6 +45,9 @@ PRICE_FEED = "hyperliquid:usd"
 """HyperCore keeps perp margin in USD: the collateral's price is 1 by definition."""
 
 USD_E6_TO_E30 = 10**24
+
+SINGLE_TIER_TABLES = 50
+"""Margin table ids below this are one tier whose max leverage is the id (PROTOCOLS.md §3.2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +148,17 @@ def to_position(leg: PerpLeg) -> Position:
     price, since the tier is chosen at the evaluated notional, not at today's.
 
     Raises:
+        ConfigError: the perp's margin table has tiers (id >= 50) and none are configured.
         DecodeError: HyperCore reported a position the normal form rejects (entry notional 0).
         ValueError: the perp's tiers are invalid (see ``tiers_for``).
     """
     pos, info = leg.position, leg.info
+    if info.margin_table_id >= SINGLE_TIER_TABLES and not leg.tiers:
+        raise ConfigError(
+            f"hyperliquid: {info.coin} (asset {info.index}) uses margin table "
+            f"{info.margin_table_id}, whose tiers the precompiles do not return; set "
+            f"[[protocols.margin_tiers.{info.index}]] from Hyperliquid's meta.marginTables"
+        )
     tiers = tiers_for(info.max_leverage, leg.tiers)
     try:
         position = Position(
