@@ -25,15 +25,17 @@ _EXAMPLE_HEAD = """\
 database_url = "sqlite:///perpwatch.db"
 
 # --- chains -------------------------------------------------------------------------------------
-# RPC URLs often embed API keys: put them in an environment variable instead, comma-separated,
-# and name it in rpc_urls_env (its URLs are tried first, then rpc_urls).
+# RPC URLs often embed API keys: keep them in the environment variable rpc_urls_env names
+# (comma-separated), e.g. export ARBITRUM_RPC_URLS=https://arb-mainnet.example/v2/KEY.
+# Its URLs are tried first; the public rpc_urls below are the fallback (and are used alone
+# while the variable is unset). Public endpoints are rate-limited: set the variables.
 # block_time is in seconds; finality_blocks = how deep a block must be before it counts as final.
 
 [[chains]]
 name = "arbitrum"
 chain_id = 42161
+rpc_urls_env = "ARBITRUM_RPC_URLS"
 rpc_urls = ["https://arb1.arbitrum.io/rpc"]
-# rpc_urls_env = "ARBITRUM_RPC_URLS"
 finality_blocks = 20
 max_block_range = 2000
 block_time = 0.25
@@ -41,6 +43,7 @@ block_time = 0.25
 [[chains]]
 name = "avalanche"
 chain_id = 43114
+rpc_urls_env = "AVALANCHE_RPC_URLS"
 rpc_urls = ["https://api.avax.network/ext/bc/C/rpc"]
 finality_blocks = 2
 max_block_range = 2000
@@ -49,6 +52,7 @@ block_time = 2.0
 [[chains]]
 name = "hyperevm"
 chain_id = 999
+rpc_urls_env = "HYPEREVM_RPC_URLS"
 rpc_urls = ["https://rpc.hyperliquid.xyz/evm"]
 finality_blocks = 2
 max_block_range = 1000

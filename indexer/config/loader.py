@@ -35,6 +35,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from indexer.config.env import env_overrides
 from indexer.config.example import example_config
 from indexer.config.messages import format_validation_error
 from indexer.config.protocol import ProtocolConfig
@@ -99,6 +100,26 @@ def with_known_deployment(raw: object, chain_ids: Mapping[str, object]) -> objec
     return filled
 
 
+class _PerpwatchEnv(PydanticBaseSettingsSource):
+    """``PERPWATCH_*`` variables, checked against the models (``indexer.config.env``)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return env_overrides(self.settings_cls, os.environ)[0]
+
+
+def _tuples(value: Any) -> Any:
+    """``value`` with every list made a tuple, recursively: the strict models take arrays as
+    tuples, and TOML and JSON give lists."""
+    if isinstance(value, list | tuple):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
 class _DatabaseUrlEnv(PydanticBaseSettingsSource):
     """The conventional ``DATABASE_URL``, ranked below ``PERPWATCH_DATABASE_URL``."""
 
@@ -126,6 +147,7 @@ class Config(BaseSettings):
         env_nested_delimiter="__",
         env_ignore_empty=True,
         case_sensitive=False,
+        strict=True,
     )
 
     database_url: str = Field(default="sqlite:///perpwatch.db", repr=False)
@@ -151,7 +173,7 @@ class Config(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # First wins: the environment overrides the file (passed as init kwargs); no .env files.
-        return (env_settings, _DatabaseUrlEnv(settings_cls), init_settings)
+        return (_PerpwatchEnv(settings_cls), _DatabaseUrlEnv(settings_cls), init_settings)
 
     @field_validator("database_url")
     @classmethod
@@ -168,6 +190,7 @@ class Config(BaseSettings):
         # Before field validation: the known deployment fills keys that are required there.
         if not isinstance(data, dict):
             return data
+        data = _tuples(data)
         chain_ids = raw_chain_ids(data.get("chains", ()))
         protocols = data.get("protocols")
         if chain_ids is None or not isinstance(protocols, list | tuple):
@@ -180,7 +203,7 @@ class Config(BaseSettings):
                     f"protocols[{i}].chain",
                     f"no chain named {chain!r} is configured (chains: {configured})",
                 )
-        filled = [with_known_deployment(raw, chain_ids) for raw in protocols]
+        filled = tuple(_tuples(with_known_deployment(raw, chain_ids)) for raw in protocols)
         return {**data, "protocols": filled}
 
     @model_validator(mode="after")
@@ -245,10 +268,11 @@ def load_config(path: Path | None = None) -> Config:
                 f"{source}: {'.'.join(keys)}: secrets must come from the environment variable "
                 f"{env_var}, not the file"
             )
+    _, from_env = env_overrides(Config, os.environ)  # a misnamed variable fails here, named
     try:
         return Config(**data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from exc
+        raise ConfigError(format_validation_error(exc, source, from_env)) from exc
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
