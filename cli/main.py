@@ -7,6 +7,7 @@ is written before the configuration and arguments have been validated.
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -63,7 +64,8 @@ def load(*, needs_protocols: str | None = None) -> Config:
 
     cfg = load_config(State.config_path)
     if needs_protocols and not cfg.protocols:
-        if State.config_path is None and not DEFAULT_CONFIG_PATH.is_file():
+        from_env = any(os.environ.get(v) for v in ("DATABASE_URL", "PERPWATCH_DATABASE_URL"))
+    if State.config_path is None and not DEFAULT_CONFIG_PATH.is_file() and not from_env:
             raise UserError(
                 f"{needs_protocols}: no config file ({DEFAULT_CONFIG_PATH} not found in "
                 f"{Path.cwd()}); write one with `perpwatch init` or pass --config FILE"
@@ -128,7 +130,8 @@ def db_upgrade() -> None:
     from indexer.store.preflight import describe_location, open_database
 
     cfg = load()
-    if State.config_path is None and not DEFAULT_CONFIG_PATH.is_file():
+    from_env = any(os.environ.get(v) for v in ("DATABASE_URL", "PERPWATCH_DATABASE_URL"))
+    if State.config_path is None and not DEFAULT_CONFIG_PATH.is_file() and not from_env:
         err_console.print(
             f"note: no {DEFAULT_CONFIG_PATH} in {Path.cwd()}: using the default database",
             highlight=False,

@@ -91,8 +91,9 @@ def make_engine(url: str | None = None, *, connect_timeout_s: int | None = None)
 
 
 def _json_dumps(value: Any) -> str:
-    # orjson: JSON columns sit on the ingestion hot path (decoded event arguments).
-    return orjson.dumps(value).decode()
+    # orjson: JSON columns sit on the ingestion hot path (decoded event arguments). Sorted keys:
+    # stored JSON must not depend on which code path built the dict.
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
