@@ -45,8 +45,9 @@ def run_index(
     as_json: bool,
     wait_s: float = 30.0,
 ) -> list[dict[str, Any]] | None:
-    """Index every chain of ``cfg``; returns one summary row per log source, or None when a
-    signal stopped a backfill (``follow`` ends normally on a signal)."""
+    """Index every chain of ``cfg``; returns one summary row per log source (None when a
+    signal stopped ``follow``, which ends normally). A signal during a backfill raises
+    ``KeyboardInterrupt`` saying how far each source got."""
     check_range(from_block, to_block, follow=follow)
     plan = scan_jobs(cfg)
     if not plan:
@@ -64,18 +65,27 @@ def run_index(
             )
     finally:
         engine.dispose()
-    if results is None or (interrupted and not follow):
+    if interrupted and follow:
+        if results is not None:  # stopped between polls: the totals are known
+            _print(
+                console, [_summary(s, r, time.monotonic() - started) for s, r in results], as_json
+            )
+        console.print("stopped", highlight=False)  # following ends on a signal: exit 0
+        return None
+    if results is None or interrupted:
         reached = ", ".join(f"{s.name} up to block {p.next_block - 1}" for s, p in latest.items())
         # cli.errors prints "interrupted: …" and exits 130.
         raise KeyboardInterrupt(f"indexed {reached}; run again to resume" if reached else "")
     rows = [_summary(source, result, time.monotonic() - started) for source, result in results]
+    _print(console, rows, as_json)
+    return rows
+
+
+def _print(console: Console, rows: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         console.print_json(orjson.dumps(rows).decode())
     else:
         console.print(_table(rows))
-    if interrupted:
-        console.print("stopped", highlight=False)
-    return rows
 
 
 async def _index_all(

@@ -7,6 +7,7 @@ is written before the configuration and arguments have been validated.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -17,6 +18,7 @@ import typer
 from rich.console import Console
 
 from cli.errors import Debug, err_console, one_line_errors
+from cli.logs import setup_logging
 from indexer.errors import UserError
 
 if TYPE_CHECKING:  # the config is imported by each command, not at start-up (--help is quick)
@@ -64,8 +66,7 @@ def load(*, needs_protocols: str | None = None) -> Config:
 
     cfg = load_config(State.config_path)
     if needs_protocols and not cfg.protocols:
-        from_env = any(os.environ.get(v) for v in ("DATABASE_URL", "PERPWATCH_DATABASE_URL"))
-    if State.config_path is None and not DEFAULT_CONFIG_PATH.is_file() and not from_env:
+        if State.config_path is None and not DEFAULT_CONFIG_PATH.is_file():
             raise UserError(
                 f"{needs_protocols}: no config file ({DEFAULT_CONFIG_PATH} not found in "
                 f"{Path.cwd()}); write one with `perpwatch init` or pass --config FILE"
@@ -104,6 +105,7 @@ def main(
     """perpwatch: on-chain indexer and liquidation monitor."""
     State.config_path = config
     Debug.enabled = debug
+    setup_logging(logging.ERROR, debug=debug)  # long-running commands lower it
 
 
 @app.command()
@@ -175,6 +177,8 @@ def index(
 
     check_range(from_block, to_block, follow=follow)
     cfg = load(needs_protocols="nothing to index")
+    if follow:  # a long-running process: its warnings (a stalled or lagging node) matter
+        setup_logging(logging.WARNING, debug=Debug.enabled, force=True)
     run_index(
         cfg,
         console,

@@ -13,6 +13,8 @@ import sys
 
 from rich.console import Console
 
+from cli.errors import Debug
+from cli.logs import setup_logging
 from cli.signals import run_interruptible
 from indexer.config.loader import Config
 from indexer.store.engine import ensure_schema
@@ -21,21 +23,6 @@ from monitor.notify.channels import build_notifiers, close_notifiers
 from monitor.notify.console import ConsoleNotifier
 from monitor.runtime.scheduler import run_until_stopped
 from monitor.runtime.service import Monitor
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# APScheduler warns at every interval a slow job overlaps ("maximum number of running instances
-# reached") and logs a cancelled job's traceback at shutdown; a job's own failures are logged by
-# the monitor (perpwatch.scheduler). httpx logs one INFO line per request.
-_QUIET = {"apscheduler": logging.ERROR, "httpx": logging.WARNING}
-
-
-def setup_logging() -> None:
-    """Logs on stderr in one plain format (stdout carries the alerts)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    for name, level in _QUIET.items():
-        logging.getLogger(name).setLevel(level)
 
 
 def _silence_shutdown() -> None:
@@ -51,7 +38,7 @@ def run_monitor(cfg: Config, console: Console) -> None:
         notifiers = build_notifiers(cfg)
         if "console" in notifiers:
             notifiers["console"] = ConsoleNotifier(console)
-        setup_logging()
+        setup_logging(logging.INFO, debug=Debug.enabled, force=True)
         monitor = Monitor(cfg, engine, notifiers)
         chains = ", ".join(g.chain.name for g in monitor.groups)
         logging.getLogger("perpwatch").info(
