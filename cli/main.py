@@ -117,7 +117,7 @@ def init(
     force: Annotated[bool, _flag("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented example config with the real mainnet addresses."""
-    from indexer.config.loader import write_example
+    from indexer.config.example import write_example
 
     write_example(path, force=force)
     console.print(f"wrote {path}: edit the RPC URLs and wallets, then run `perpwatch index`.")

@@ -3,6 +3,11 @@ the chains it knows, one wallet, alerts and channels."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
+from indexer.errors import ConfigError
 from indexer.registry import PLUGINS
 
 EXAMPLE_CHAINS = {42161: "arbitrum", 43114: "avalanche", 999: "hyperevm"}
@@ -105,3 +110,34 @@ def example_config() -> str:
     thresholds and channels; comments name the environment variables for secrets."""
     protocols = "".join(p.example(EXAMPLE_CHAINS) for p in PLUGINS.values() if p.example)
     return _EXAMPLE_HEAD + protocols + _EXAMPLE_TAIL
+
+
+def write_example(path: Path, force: bool = False) -> None:
+    """Write ``example_config()`` to ``path`` atomically (temporary file, then rename).
+
+    Raises ``ConfigError`` if ``path`` exists and ``force`` is false, or if it cannot be written.
+    Without ``force`` the final step is a hard link, which fails if the file appeared meanwhile.
+    """
+    if path.exists() and not force:
+        raise ConfigError(f"{path}: already exists; use --force to overwrite it")
+    tmp_name = ""
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+        ) as tmp:
+            tmp_name = tmp.name
+            tmp.write(example_config())
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp's 0600 is for secrets; this file holds none
+        if force:
+            os.replace(tmp_name, path)
+        else:
+            os.link(tmp_name, path)
+    except FileExistsError:
+        raise ConfigError(f"{path}: already exists; use --force to overwrite it") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+    finally:
+        if tmp_name and os.path.exists(tmp_name):
+            os.unlink(tmp_name)

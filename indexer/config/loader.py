@@ -16,7 +16,6 @@ re-exported.
 from __future__ import annotations
 
 import os
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,7 +35,6 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from indexer.config.env import env_overrides
-from indexer.config.example import example_config
 from indexer.config.messages import format_validation_error
 from indexer.config.protocol import ProtocolConfig
 from indexer.config.scalars import (
@@ -235,7 +233,7 @@ class Config(BaseSettings):
         raise KeyError(name)
 
 
-# --- loading, error lines, the example file -------------------------------------------------------
+# --- loading and error lines ---------------------------------------------------------------------
 
 # Where a secret might be put in the file by mistake -> the variable it must come from.
 _SECRET_KEYS: Mapping[tuple[str, ...], str] = {
@@ -293,34 +291,3 @@ def _lookup(data: Mapping[str, Any], keys: tuple[str, ...]) -> object:
     for key in keys:
         node = node.get(key) if isinstance(node, Mapping) else None
     return node
-
-
-def write_example(path: Path, force: bool = False) -> None:
-    """Write ``example_config()`` to ``path`` atomically (temporary file, then rename).
-
-    Raises ``ConfigError`` if ``path`` exists and ``force`` is false, or if it cannot be written.
-    Without ``force`` the final step is a hard link, which fails if the file appeared meanwhile.
-    """
-    if path.exists() and not force:
-        raise ConfigError(f"{path}: already exists; use --force to overwrite it")
-    tmp_name = ""
-    try:
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-        ) as tmp:
-            tmp_name = tmp.name
-            tmp.write(example_config())
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp's 0600 is for secrets; this file holds none
-        if force:
-            os.replace(tmp_name, path)
-        else:
-            os.link(tmp_name, path)
-    except FileExistsError:
-        raise ConfigError(f"{path}: already exists; use --force to overwrite it") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-    finally:
-        if tmp_name and os.path.exists(tmp_name):
-            os.unlink(tmp_name)

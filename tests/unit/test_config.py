@@ -12,8 +12,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from indexer.config.example import example_config
-from indexer.config.loader import Config, load_config, write_example
+from indexer.config.example import example_config, write_example
+from indexer.config.loader import Config, load_config
 from indexer.config.scalars import normalize_address
 from indexer.config.sections import ThresholdOverride, WalletConfig
 from indexer.errors import ConfigError, UserError
