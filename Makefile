@@ -10,16 +10,24 @@ NODE_STAMP := node_modules/.package-lock.json
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
+# Quiet steps with one progress line each: pip's and npm's own output only on failure.
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
 $(PY):
-	$(PYTHON) -m venv $(VENV)
+	@echo "setup: creating $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
 
 $(PY_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $@
+	@echo "setup: installing perpwatch and its Python dependencies (1-2 minutes the first time)"
+	@$(PIP) --upgrade pip
+	@$(PIP) -e '.[dev]'
+	@touch $@
+	@echo "setup: Python dependencies ready"
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@echo "setup: installing anvil and solc from npm (package.json)"
+	@npm ci --no-audit --no-fund --loglevel=error --silent
+	@echo "setup: npm dependencies ready"
 
 demo: setup
 	$(VENV)/bin/perpwatch demo

@@ -1,24 +1,28 @@
 """The ``perpwatch`` command line: thin wiring from arguments to the library.
 
-Every ``UserError`` becomes one line on stderr and exit code 2; nothing is written before the
-configuration and arguments have been validated.
+Every command ends in success, one ``error: …`` line with exit code 2 (the user's input or
+config) or 3 (a dependency: database, node, chain id), or on Ctrl-C (see ``cli.errors``); nothing
+is written before the configuration and arguments have been validated.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
-from collections.abc import Callable
-from functools import wraps
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
+from cli.errors import Debug, err_console, one_line_errors
+from cli.logs import setup_logging
 from indexer.errors import UserError
 
-P = ParamSpec("P")
-R = TypeVar("R")
+if TYPE_CHECKING:  # the config is imported by each command, not at start-up (--help is quick)
+    from indexer.config.loader import Config
 
 app = typer.Typer(
     name="perpwatch",
@@ -27,12 +31,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)  # one line per message, however narrow the terminal
 
 
 class State:
@@ -41,18 +45,36 @@ class State:
     config_path: Path | None = None
 
 
-def user_errors_exit_2(func: Callable[P, R]) -> Callable[P, R]:
-    """Print a ``UserError`` as one line and exit 2 instead of showing a traceback."""
+def _flag(*names: str, help: str) -> Any:
+    # An empty metavar: typer would otherwise show "<bool>" after a flag that takes no value.
+    return typer.Option(*names, help=help, metavar="")
 
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+
+def _version(value: bool) -> None:
+    if value:
         try:
-            return func(*args, **kwargs)
-        except UserError as exc:
-            err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(code=exc.exit_code) from None
+            console.print(f"perpwatch {version('perpwatch')}", highlight=False)
+        except PackageNotFoundError:  # running from a tree that was never installed
+            console.print("perpwatch (not installed)", highlight=False)
+        raise typer.Exit()
 
-    return wrapper
+
+def load(*, needs_protocols: str | None = None) -> Config:
+    """The validated config. ``needs_protocols`` (the command's goal, e.g. "nothing to index")
+    turns a config without protocols into an error that names a missing config file."""
+    from indexer.config.loader import DEFAULT_CONFIG_PATH, load_config
+
+    cfg = load_config(State.config_path)
+    if needs_protocols and not cfg.protocols:
+        if State.config_path is None and not DEFAULT_CONFIG_PATH.is_file():
+            raise UserError(
+                f"{needs_protocols}: no config file ({DEFAULT_CONFIG_PATH} not found in "
+                f"{Path.cwd()}); write one with `perpwatch init` or pass --config FILE"
+            )
+        raise UserError(
+            f"{needs_protocols}: the config has no [[protocols]] (see `perpwatch init`)"
+        )
+    return cfg
 
 
 @app.callback()
@@ -66,44 +88,72 @@ def main(
             envvar="PERPWATCH_CONFIG",
         ),
     ] = None,
+    debug: Annotated[
+        bool, _flag("--debug", help="Show the traceback of an error instead of one line.")
+    ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_version,
+            is_eager=True,
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """perpwatch: on-chain indexer and liquidation monitor."""
     State.config_path = config
+    Debug.enabled = debug
+    setup_logging(logging.ERROR, debug=debug)  # long-running commands lower it
 
 
 @app.command()
-@user_errors_exit_2
+@one_line_errors
 def init(
     path: Annotated[Path, typer.Option("--path", help="Where to write the example.")] = Path(
         "perpwatch.toml"
     ),
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    force: Annotated[bool, _flag("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented example config with the real mainnet addresses."""
-    from indexer.config.loader import write_example
+    from indexer.config.example import write_example
 
     write_example(path, force=force)
     console.print(f"wrote {path}: edit the RPC URLs and wallets, then run `perpwatch index`.")
 
 
 @db_app.command("upgrade")
-@user_errors_exit_2
+@one_line_errors
 def db_upgrade() -> None:
     """Create or migrate the database schema to the version this perpwatch needs."""
-    from indexer.config.loader import load_config
-    from indexer.store.engine import make_engine, upgrade
+    from indexer.config.loader import DEFAULT_CONFIG_PATH
+    from indexer.store.engine import upgrade
+    from indexer.store.preflight import describe_location, open_database
 
-    cfg = load_config(State.config_path)
-    engine = make_engine(cfg.database_url)
-    before, after = upgrade(engine)
+    cfg = load()
+    from_env = any(os.environ.get(v) for v in ("DATABASE_URL", "PERPWATCH_DATABASE_URL"))
+    if State.config_path is None and not DEFAULT_CONFIG_PATH.is_file() and not from_env:
+        err_console.print(
+            f"note: no {DEFAULT_CONFIG_PATH} in {Path.cwd()}: using the default database",
+            highlight=False,
+        )
+    engine = open_database(cfg.database_url)
+    where = describe_location(engine)
+    try:
+        before, after = upgrade(engine)
+    finally:
+        engine.dispose()
     if before == after:
-        console.print(f"database schema already at {after}")
+        console.print(f"database schema already at {after} ({where})", highlight=False)
     else:
-        console.print(f"database schema upgraded: {before or 'empty'} -> {after}")
+        console.print(
+            f"database schema upgraded: {before or 'empty'} -> {after} ({where})", highlight=False
+        )
 
 
 @app.command()
-@user_errors_exit_2
+@one_line_errors
 def index(
     from_block: Annotated[
         int | None, typer.Option("--from-block", min=0, help="Start here instead of the cursor.")
@@ -111,55 +161,87 @@ def index(
     to_block: Annotated[
         int | None, typer.Option("--to-block", min=0, help="Stop after this block.")
     ] = None,
-    follow: Annotated[
-        bool, typer.Option("--follow", help="Keep following new blocks until Ctrl-C.")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary only.")] = False,
+    follow: Annotated[bool, _flag("--follow", help="Keep following new blocks until Ctrl-C.")] = (
+        False
+    ),
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", min=0, help="Seconds to wait for a lagging node to reach --to-block."
+        ),
+    ] = 30.0,
+    as_json: Annotated[bool, _flag("--json", help="Print a JSON summary only.")] = False,
 ) -> None:
     """Scan the configured protocols' logs into the database (resumes where it stopped)."""
-    from cli.index import run_index
-    from indexer.config.loader import load_config
+    from cli.index import check_range, run_index
 
-    cfg = load_config(State.config_path)
+    check_range(from_block, to_block, follow=follow)
+    cfg = load(needs_protocols="nothing to index")
+    if follow:  # a long-running process: its warnings (a stalled or lagging node) matter
+        setup_logging(logging.WARNING, debug=Debug.enabled, force=True)
     run_index(
-        cfg, console, from_block=from_block, to_block=to_block, follow=follow, as_json=as_json
+        cfg,
+        console,
+        from_block=from_block,
+        to_block=to_block,
+        follow=follow,
+        as_json=as_json,
+        wait_s=wait,
     )
 
 
 @app.command()
-@user_errors_exit_2
+@one_line_errors
 def account(
     address: Annotated[str, typer.Argument(help="Wallet address (0x…, EIP-55 or one case).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: Annotated[bool, _flag("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Show a wallet's margin accounts on every configured protocol, read live from the chain."""
     from cli.account import parse_owner, run_account
-    from indexer.config.loader import load_config
 
     owner = parse_owner(address)
-    cfg = load_config(State.config_path)
-    run_account(cfg, owner, console, as_json=as_json)
+    run_account(load(needs_protocols="no protocols configured"), owner, console, as_json=as_json)
 
 
 @app.command()
-@user_errors_exit_2
+@one_line_errors
 def run() -> None:
     """Index, refresh, evaluate and alert continuously, as configured (Ctrl-C stops cleanly)."""
     from cli.run import run_monitor
-    from indexer.config.loader import load_config
 
-    run_monitor(load_config(State.config_path), console)
+    run_monitor(load(needs_protocols="nothing to monitor"), console)
 
 
 @app.command()
-@user_errors_exit_2
+@one_line_errors
 def demo(
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
+    as_json: Annotated[bool, _flag("--json", help="Print one JSON summary.")] = False,
+    verbose: Annotated[
+        bool, _flag("--verbose", "-v", help="Print every alert, not only the digest.")
+    ] = False,
 ) -> None:
     """Run perpwatch end to end on a local devnet (anvil + simulators); SQLite in the cwd."""
     from devnet.demo import run_demo
 
-    run_demo(console, as_json=as_json)
+    run_demo(console, as_json=as_json, verbose=verbose)
+
+
+@app.command("test-alert")
+@one_line_errors
+def send_test_alert(
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            "--channel",
+            help="Only this channel (console, telegram, webhook or a "
+            "full name such as telegram:-100123).",
+        ),
+    ] = None,
+) -> None:
+    """Send a test message through each configured alert channel and report each outcome."""
+    from cli.test_alert import run_test_alert
+
+    run_test_alert(load(), console, channel=channel)
 
 
 @app.command()

@@ -1,51 +1,56 @@
-"""``perpwatch run``: the monitor as a long-running process."""
+"""``perpwatch run``: the monitor as a long-running process.
+
+Output: alerts (the console channel) on stdout; logs on stderr, one format
+(``2024-06-11 12:00:00 WARNING perpwatch.rpc: …``). SIGINT/SIGTERM stop it within a second with a
+``stopped`` line and exit 0, whatever it was waiting for (see ``cli.signals``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
+import sys
 
 from rich.console import Console
-from rich.logging import RichHandler
 
+from cli.errors import Debug
+from cli.logs import setup_logging
+from cli.signals import run_interruptible
 from indexer.config.loader import Config
-from indexer.errors import UserError
-from indexer.store.engine import ensure_schema, make_engine
+from indexer.store.engine import ensure_schema
+from indexer.store.preflight import open_database
 from monitor.notify.channels import build_notifiers, close_notifiers
+from monitor.notify.console import ConsoleNotifier
 from monitor.runtime.scheduler import run_until_stopped
 from monitor.runtime.service import Monitor
 
 
+def _silence_shutdown() -> None:
+    # Once a stop is requested, jobs still waiting on a node are cancelled: expected, not news.
+    logging.getLogger("apscheduler").setLevel(logging.CRITICAL + 1)
+
+
 def run_monitor(cfg: Config, console: Console) -> None:
-    """Validate everything, then run until SIGINT/SIGTERM."""
-    if not cfg.protocols:
-        raise UserError("nothing to monitor: the config has no protocols (see `perpwatch init`)")
-    engine = make_engine(cfg.database_url)
+    """Validate everything, then run until SIGINT/SIGTERM. ``console`` (stdout) gets alerts."""
+    engine = open_database(cfg.database_url)
     try:
         ensure_schema(engine)
         notifiers = build_notifiers(cfg)
-        logging.basicConfig(
-            level=logging.INFO, handlers=[RichHandler(console=console, show_path=False)], force=True
-        )
-        # APScheduler logs two INFO lines per job run and httpx one per request: at a 0.25 s
-        # block time that drowns the alerts and errors worth reading.
-        for chatty in ("apscheduler", "httpx"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+        if "console" in notifiers:
+            notifiers["console"] = ConsoleNotifier(console)
+        setup_logging(logging.INFO, debug=Debug.enabled, force=True)
         monitor = Monitor(cfg, engine, notifiers)
         chains = ", ".join(g.chain.name for g in monitor.groups)
-        console.print(f"monitoring {chains}; channels: {', '.join(monitor.channels) or 'none'}")
-        asyncio.run(_main(monitor))
+        logging.getLogger("perpwatch").info(
+            "monitoring %s; channels: %s", chains, ", ".join(monitor.channels) or "none"
+        )
+        run_interruptible(lambda stop: _main(monitor, stop), on_stop=_silence_shutdown)
     finally:
         engine.dispose()
-    console.print("stopped cleanly")
+    print("stopped", file=sys.stderr, flush=True)
 
 
-async def _main(monitor: Monitor) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+async def _main(monitor: Monitor, stop: asyncio.Event) -> None:
     try:
         await run_until_stopped(monitor, stop)
     finally:

@@ -26,6 +26,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from devnet.deploy import start_devnet
+from devnet.digest import AlertDigest
 from devnet.scenario import World, build_world
 from devnet.telegram_api import TelegramApi
 from indexer.config.loader import Config
@@ -127,21 +128,26 @@ class DemoRun:
     ticks_s: list[float] = field(default_factory=list)
 
 
-def run_demo(console: Console, *, as_json: bool, script: Script = Script()) -> dict[str, Any]:
-    """Run the demo and print (and return) its summary."""
+def run_demo(console: Console, *, as_json: bool, script: Script = Script(),
+             verbose: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Run the demo and print (and return) its summary; progress and a digest of the alerts
+    of each price step go to stderr with ``as_json`` (every alert with ``verbose``)."""
     started = time.monotonic()
     say = Console(file=sys.stderr) if as_json else console
     db_path = Path.cwd() / "perpwatch.db"
     for stale in (db_path, *db_path.parent.glob(db_path.name + "-*")):
         stale.unlink(missing_ok=True)  # a demo always starts from an empty database
+    say.print("starting anvil and deploying the GMX v2 and Hyperliquid simulators…")
     with start_devnet() as devnet, TelegramApi(DEMO_TOKEN) as telegram:
         say.print(f"devnet at {devnet.anvil.rpc_url}; Telegram stand-in at {telegram.url}")
+        traders = script.gmx_traders + script.hl_traders
+        say.print(f"opening positions for {traders} traders (isolated and cross)…")
         world = build_world(devnet, gmx_traders=script.gmx_traders, hl_traders=script.hl_traders)
         cfg = demo_config(world, f"sqlite:///{db_path}", telegram_url=telegram.url,
                           distance_pct=script.distance_trigger_pct)  # fmt: skip
         engine = make_engine(cfg.database_url)
         ensure_schema(engine)
-        run = asyncio.run(_crash(world, cfg, engine, telegram, say, script))
+        run = asyncio.run(_crash(world, cfg, engine, telegram, say, script, verbose))
         summary = _summary(engine, world, telegram, run)
     summary["seconds"] = round(time.monotonic() - started, 1)
     if as_json:
@@ -152,11 +158,14 @@ def run_demo(console: Console, *, as_json: bool, script: Script = Script()) -> d
 
 
 async def _crash(world: World, cfg: Config, engine: Engine, telegram: TelegramApi,
-                 say: Console, script: Script) -> DemoRun:  # fmt: skip
+                 say: Console, script: Script, verbose: bool) -> DemoRun:  # fmt: skip
     notifier = TelegramNotifier(DEMO_TOKEN, base_url=telegram.url, per_chat_rate_per_min=100_000)
-    monitor = Monitor(cfg, engine, {"console": ConsoleNotifier(say), "telegram": notifier})
+    digest = None if verbose else AlertDigest()
+    console = ConsoleNotifier(say) if digest is None else digest
+    monitor = Monitor(cfg, engine, {"console": console, "telegram": notifier})
     run = DemoRun()
     first_block = world.devnet.w3.eth.block_number
+    say.print("indexing the devnet and reading every margin account…")
     summaries = await monitor.tick_all()
     run.accounts = sum(s.accounts for s in summaries)
     say.print(f"{run.accounts} margin accounts indexed; the crash starts")
@@ -172,9 +181,13 @@ async def _crash(world: World, cfg: Config, engine: Engine, telegram: TelegramAp
             await monitor.deliver()
             world.liquidate_what_is_allowed()
             run.steps += 1
+            if digest is not None and (line := digest.flush()):
+                say.print(f"step {run.steps}/{len(path)}: {line}", highlight=False)
         await monitor.tick_all()  # see the last liquidations
         for _ in range(3):  # let retries (if any) drain
             await monitor.deliver()
+        if digest is not None and (line := digest.flush()):
+            say.print(f"after the last step: {line}", highlight=False)
     finally:
         await notifier.aclose()
         await monitor.close()

@@ -4,6 +4,10 @@ PerpwatchError
 ├── UserError            bad input: config, address, unknown protocol, chain-id mismatch.
 │   ├── ConfigError      the CLI prints it on one line and exits with code 2.
 │   └── SchemaError      the database schema is missing or out of date.
+├── DependencyError      something perpwatch needs is unreachable or wrong: exit code 3.
+│   ├── DatabaseUnavailable  cannot connect, wrong role, unwritable or corrupt SQLite file.
+│   ├── ChainIdMismatch      a node serves another chain than the config names.
+│   └── NodeUnreachable      no RPC URL of a chain answered (also a RetryableError).
 ├── RetryableError       transient: try again after ``retry_after`` seconds (or backoff).
 │   ├── RangeTooLarge    the node refused a block range or result size: split it.
 │   │   └── RpcRangeTooLarge   ... with the node's advice on how to split it.
@@ -38,12 +42,34 @@ class SchemaError(UserError):
     """The database schema is missing or out of date; the message names the fix."""
 
 
+class DependencyError(PerpwatchError):
+    """A dependency (database, node) is unreachable or not the one configured. CLI exit code 3.
+
+    Retrying the same command later may work (the server comes back) or not (a wrong role):
+    the message names the dependency, the cause and what to check.
+    """
+
+    exit_code = 3
+
+
+class DatabaseUnavailable(DependencyError):
+    """The database cannot be opened, reached, written or trusted (a corrupt SQLite file)."""
+
+
+class ChainIdMismatch(DependencyError):
+    """A node reports another chain id than the configured one."""
+
+
 class RetryableError(PerpwatchError):
     """A transient failure; ``retry_after`` is the server's hint in seconds, if any."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class NodeUnreachable(DependencyError, RetryableError):
+    """No RPC URL of a chain answered at connect; a long-running caller may try again later."""
 
 
 class RangeTooLarge(RetryableError):

@@ -3,6 +3,11 @@ the chains it knows, one wallet, alerts and channels."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
+from indexer.errors import ConfigError
 from indexer.registry import PLUGINS
 
 EXAMPLE_CHAINS = {42161: "arbitrum", 43114: "avalanche", 999: "hyperevm"}
@@ -25,15 +30,17 @@ _EXAMPLE_HEAD = """\
 database_url = "sqlite:///perpwatch.db"
 
 # --- chains -------------------------------------------------------------------------------------
-# RPC URLs often embed API keys: put them in an environment variable instead, comma-separated,
-# and name it in rpc_urls_env (its URLs are tried first, then rpc_urls).
+# RPC URLs often embed API keys: keep them in the environment variable rpc_urls_env names
+# (comma-separated), e.g. export ARBITRUM_RPC_URLS=https://arb-mainnet.example/v2/KEY.
+# Its URLs are tried first; the public rpc_urls below are the fallback (and are used alone
+# while the variable is unset). Public endpoints are rate-limited: set the variables.
 # block_time is in seconds; finality_blocks = how deep a block must be before it counts as final.
 
 [[chains]]
 name = "arbitrum"
 chain_id = 42161
+rpc_urls_env = "ARBITRUM_RPC_URLS"
 rpc_urls = ["https://arb1.arbitrum.io/rpc"]
-# rpc_urls_env = "ARBITRUM_RPC_URLS"
 finality_blocks = 20
 max_block_range = 2000
 block_time = 0.25
@@ -41,6 +48,7 @@ block_time = 0.25
 [[chains]]
 name = "avalanche"
 chain_id = 43114
+rpc_urls_env = "AVALANCHE_RPC_URLS"
 rpc_urls = ["https://api.avax.network/ext/bc/C/rpc"]
 finality_blocks = 2
 max_block_range = 2000
@@ -49,6 +57,7 @@ block_time = 2.0
 [[chains]]
 name = "hyperevm"
 chain_id = 999
+rpc_urls_env = "HYPEREVM_RPC_URLS"
 rpc_urls = ["https://rpc.hyperliquid.xyz/evm"]
 finality_blocks = 2
 max_block_range = 1000
@@ -101,3 +110,34 @@ def example_config() -> str:
     thresholds and channels; comments name the environment variables for secrets."""
     protocols = "".join(p.example(EXAMPLE_CHAINS) for p in PLUGINS.values() if p.example)
     return _EXAMPLE_HEAD + protocols + _EXAMPLE_TAIL
+
+
+def write_example(path: Path, force: bool = False) -> None:
+    """Write ``example_config()`` to ``path`` atomically (temporary file, then rename).
+
+    Raises ``ConfigError`` if ``path`` exists and ``force`` is false, or if it cannot be written.
+    Without ``force`` the final step is a hard link, which fails if the file appeared meanwhile.
+    """
+    if path.exists() and not force:
+        raise ConfigError(f"{path}: already exists; use --force to overwrite it")
+    tmp_name = ""
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+        ) as tmp:
+            tmp_name = tmp.name
+            tmp.write(example_config())
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp's 0600 is for secrets; this file holds none
+        if force:
+            os.replace(tmp_name, path)
+        else:
+            os.link(tmp_name, path)
+    except FileExistsError:
+        raise ConfigError(f"{path}: already exists; use --force to overwrite it") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+    finally:
+        if tmp_name and os.path.exists(tmp_name):
+            os.unlink(tmp_name)

@@ -16,7 +16,6 @@ re-exported.
 from __future__ import annotations
 
 import os
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,7 +34,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from indexer.config.example import example_config
+from indexer.config.env import env_overrides
 from indexer.config.messages import format_validation_error
 from indexer.config.protocol import ProtocolConfig
 from indexer.config.scalars import (
@@ -99,6 +98,26 @@ def with_known_deployment(raw: object, chain_ids: Mapping[str, object]) -> objec
     return filled
 
 
+class _PerpwatchEnv(PydanticBaseSettingsSource):
+    """``PERPWATCH_*`` variables, checked against the models (``indexer.config.env``)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return env_overrides(self.settings_cls, os.environ)[0]
+
+
+def _tuples(value: Any) -> Any:
+    """``value`` with every list made a tuple, recursively: the strict models take arrays as
+    tuples, and TOML and JSON give lists."""
+    if isinstance(value, list | tuple):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
 class _DatabaseUrlEnv(PydanticBaseSettingsSource):
     """The conventional ``DATABASE_URL``, ranked below ``PERPWATCH_DATABASE_URL``."""
 
@@ -126,6 +145,7 @@ class Config(BaseSettings):
         env_nested_delimiter="__",
         env_ignore_empty=True,
         case_sensitive=False,
+        strict=True,
     )
 
     database_url: str = Field(default="sqlite:///perpwatch.db", repr=False)
@@ -151,7 +171,7 @@ class Config(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # First wins: the environment overrides the file (passed as init kwargs); no .env files.
-        return (env_settings, _DatabaseUrlEnv(settings_cls), init_settings)
+        return (_PerpwatchEnv(settings_cls), _DatabaseUrlEnv(settings_cls), init_settings)
 
     @field_validator("database_url")
     @classmethod
@@ -168,6 +188,7 @@ class Config(BaseSettings):
         # Before field validation: the known deployment fills keys that are required there.
         if not isinstance(data, dict):
             return data
+        data = _tuples(data)
         chain_ids = raw_chain_ids(data.get("chains", ()))
         protocols = data.get("protocols")
         if chain_ids is None or not isinstance(protocols, list | tuple):
@@ -180,7 +201,7 @@ class Config(BaseSettings):
                     f"protocols[{i}].chain",
                     f"no chain named {chain!r} is configured (chains: {configured})",
                 )
-        filled = [with_known_deployment(raw, chain_ids) for raw in protocols]
+        filled = tuple(_tuples(with_known_deployment(raw, chain_ids)) for raw in protocols)
         return {**data, "protocols": filled}
 
     @model_validator(mode="after")
@@ -219,7 +240,7 @@ class Config(BaseSettings):
         raise KeyError(name)
 
 
-# --- loading, error lines, the example file -------------------------------------------------------
+# --- loading and error lines ---------------------------------------------------------------------
 
 # Where a secret might be put in the file by mistake -> the variable it must come from.
 _SECRET_KEYS: Mapping[tuple[str, ...], str] = {
@@ -252,10 +273,11 @@ def load_config(path: Path | None = None) -> Config:
                 f"{source}: {'.'.join(keys)}: secrets must come from the environment variable "
                 f"{env_var}, not the file"
             )
+    _, from_env = env_overrides(Config, os.environ)  # a misnamed variable fails here, named
     try:
         return Config(**data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from exc
+        raise ConfigError(format_validation_error(exc, source, from_env)) from exc
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -276,34 +298,3 @@ def _lookup(data: Mapping[str, Any], keys: tuple[str, ...]) -> object:
     for key in keys:
         node = node.get(key) if isinstance(node, Mapping) else None
     return node
-
-
-def write_example(path: Path, force: bool = False) -> None:
-    """Write ``example_config()`` to ``path`` atomically (temporary file, then rename).
-
-    Raises ``ConfigError`` if ``path`` exists and ``force`` is false, or if it cannot be written.
-    Without ``force`` the final step is a hard link, which fails if the file appeared meanwhile.
-    """
-    if path.exists() and not force:
-        raise ConfigError(f"{path}: already exists; use --force to overwrite it")
-    tmp_name = ""
-    try:
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-        ) as tmp:
-            tmp_name = tmp.name
-            tmp.write(example_config())
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp's 0600 is for secrets; this file holds none
-        if force:
-            os.replace(tmp_name, path)
-        else:
-            os.link(tmp_name, path)
-    except FileExistsError:
-        raise ConfigError(f"{path}: already exists; use --force to overwrite it") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-    finally:
-        if tmp_name and os.path.exists(tmp_name):
-            os.unlink(tmp_name)

@@ -9,6 +9,7 @@ since an RPC or database URL may carry a password or an API key.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -19,15 +20,29 @@ from indexer.redact import redact_url
 __all__ = ["format_validation_error"]
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
+def format_validation_error(
+    exc: ValidationError, source: str, from_env: Mapping[tuple[str, ...], str] | None = None
+) -> str:
     """The first error as ``source: key.path[0].key: problem (got value)``, on one line.
 
-    Values that look like URLs are redacted; further errors are only counted.
+    ``from_env`` maps key paths to the environment variables that set them: an error inside such
+    a key names the variable (``PERPWATCH_ALERTS__WARNING: …``), not the file. Values that look
+    like URLs are redacted; further errors are only counted.
     """
     errors = exc.errors(include_url=False)
-    line = _format_one(errors[0], source)
+    line = _format_one(errors[0], _origin(errors[0]["loc"], source, from_env or {}))
     more = len(errors) - 1
     return line + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+
+
+def _origin(
+    loc: tuple[int | str, ...], source: str, from_env: Mapping[tuple[str, ...], str]
+) -> str:
+    keys = tuple(str(k).lower() for k in loc)
+    for path, variable in from_env.items():
+        if keys[: len(path)] == path:
+            return f"environment variable {variable}"
+    return source
 
 
 def _format_one(err: ErrorDetails, source: str) -> str:

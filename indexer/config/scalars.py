@@ -27,8 +27,10 @@ __all__ = [
 
 ERROR_TYPE = "perpwatch_config"
 """The pydantic error type of ``invalid`` errors; their ``ctx`` holds ``subpath``, ``problem``."""
-STRICT = ConfigDict(extra="forbid", frozen=True)
-"""Every config model rejects unknown keys and is immutable."""
+STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
+"""Every config model rejects unknown keys, takes no value of another type (``chain_id =
+"31337"`` is an error, not a number; an int is still a valid float) and is immutable. Arrays
+arrive as tuples: ``indexer.config.loader.Config`` converts the lists TOML and JSON give."""
 
 
 def invalid(subpath: str, problem: str) -> PydanticCustomError:

@@ -35,7 +35,8 @@ class ChainConfig(BaseModel):
 
     ``rpc_urls`` are tried in order (failover). RPC URLs often embed API keys, so
     ``rpc_urls_env`` may name an environment variable holding comma-separated URLs; they come
-    first, followed by any ``rpc_urls`` from the file. ``block_time`` is in seconds;
+    first, followed by any ``rpc_urls`` from the file (which alone are used while the variable
+    is unset; with no ``rpc_urls`` an unset variable is an error). ``block_time`` is in seconds;
     ``finality_blocks`` is how far below the head a block counts as final; the head counts as
     stalled after ``stall_after_blocks`` expected block times without a new block.
     """
@@ -59,12 +60,12 @@ class ChainConfig(BaseModel):
             return data
         var = data["rpc_urls_env"]
         urls = [u.strip() for u in os.environ.get(var, "").split(",") if u.strip()]
-        if not urls:
+        from_file = data.get("rpc_urls", ())
+        if not urls and not from_file:
             raise invalid("rpc_urls_env", f"environment variable {var} is not set or empty")
-        from_file = data.get("rpc_urls", [])
         if not isinstance(from_file, list | tuple):
             return data
-        return {**data, "rpc_urls": [*urls, *from_file]}
+        return {**data, "rpc_urls": (*urls, *from_file)}
 
     @model_validator(mode="after")
     def _has_urls(self) -> ChainConfig:

@@ -27,7 +27,14 @@ from typing import Any, Self, TypedDict
 
 import httpx
 
-from indexer.errors import BlockNotFound, DecodeError, RetryableError, UserError
+from indexer.errors import (
+    BlockNotFound,
+    ChainIdMismatch,
+    DecodeError,
+    NodeUnreachable,
+    RetryableError,
+    UserError,
+)
 from indexer.redact import redact_url
 from indexer.rpc.stats import EndpointStats
 from indexer.rpc.transport import Call, Endpoint, Exchange, Retry
@@ -38,6 +45,12 @@ log = logging.getLogger("perpwatch.rpc")
 
 BlockTag = int | str  # a block number or "latest" / "safe" / "finalized"
 Topic = str | Sequence[str] | None
+
+# The chain-id check at connect is where a wrong or dead URL shows first: a person is usually
+# waiting, so it gets a short timeout and one retry instead of the scan's patient policy
+# (a URL that accepts connections but never answers would otherwise hold it for over a minute).
+CONNECT_TIMEOUT_S = 3.0
+CONNECT_RETRIES = 1
 
 
 class BlockHeader(TypedDict):
@@ -67,9 +80,10 @@ class RpcClient:
     """Async JSON-RPC client for one chain, over one or more URLs in priority order.
 
     ``chain_id``: the expected chain (``None``: take the first node's). ``timeout_s``: per HTTP
-    request. ``max_concurrency``: HTTP requests in flight. ``max_retries``: extra attempts per
-    call. ``backoff_base_s``/``backoff_max_s``: backoff scale and cap in seconds. ``transport``,
-    ``sleep``, ``rng``, ``clock`` (monotonic seconds) are injectable for tests.
+    request (the TCP connect at most ``CONNECT_TIMEOUT_S``). ``max_concurrency``: HTTP requests
+    in flight. ``max_retries``: extra attempts per call. ``backoff_base_s``/``backoff_max_s``:
+    backoff scale and cap in seconds. ``transport``, ``sleep``, ``rng``, ``clock`` (monotonic
+    seconds) are injectable for tests.
     """
 
     def __init__(
@@ -98,7 +112,10 @@ class RpcClient:
             max_connections=max_concurrency, max_keepalive_connections=max_concurrency
         )
         self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s), limits=limits, transport=transport, http2=False
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S)),
+            limits=limits,
+            transport=transport,
+            http2=False,
         )
         self._exchange = Exchange(
             self._http,
@@ -131,16 +148,22 @@ class RpcClient:
     async def connect(self) -> int:
         """Check ``eth_chainId`` on every URL; return the chain id.
 
-        Raises ``UserError`` naming the (redacted) URL, expected and actual id on a mismatch;
-        ``RetryableError`` if no URL answers. An unreachable secondary URL is only logged and
-        cooled down: failover will try it again later.
+        Raises ``ChainIdMismatch`` naming the (redacted) URL, expected and actual id on a
+        mismatch; ``NodeUnreachable`` (a ``RetryableError``) if no URL answers within
+        ``CONNECT_TIMEOUT_S`` and ``CONNECT_RETRIES``. An unreachable secondary URL is only logged
+        and cooled down: failover will try it again later.
         """
         expected = self.expected_chain_id
         reachable = 0
         last_error: RetryableError | None = None
         for index, endpoint in enumerate(self._exchange.endpoints):
             try:
-                results = await self._exchange.execute([Call("eth_chainId", [])], pin=index)
+                results = await self._exchange.execute(
+                    [Call("eth_chainId", [])],
+                    pin=index,
+                    max_retries=CONNECT_RETRIES,
+                    timeout_s=CONNECT_TIMEOUT_S,
+                )
             except RetryableError as exc:
                 log.warning("rpc %s unreachable at connect: %s", endpoint.label, exc)
                 last_error = exc
@@ -149,13 +172,13 @@ class RpcClient:
             if expected is None:
                 expected = actual
             elif actual != expected:
-                raise UserError(
+                raise ChainIdMismatch(
                     f"chain id mismatch at {endpoint.label}: "
                     f"expected {expected}, node reports {actual}"
                 )
             reachable += 1
         if reachable == 0 or expected is None:
-            raise RetryableError(f"no RPC URL answered eth_chainId; last: {last_error}")
+            raise NodeUnreachable(f"no RPC URL answered eth_chainId: {last_error}")
         self.expected_chain_id = expected
         return expected
 

@@ -91,10 +91,17 @@ class Exchange:
         ]
 
     async def execute(
-        self, calls: Sequence[Call], *, batch: bool = False, pin: int | None = None
+        self,
+        calls: Sequence[Call],
+        *,
+        batch: bool = False,
+        pin: int | None = None,
+        max_retries: int | None = None,
+        timeout_s: float | None = None,
     ) -> list[Any]:
         """Results of ``calls`` in order. ``batch``: send as a JSON-RPC array. ``pin``: use
-        only that endpoint. Items answered before a retry are not sent again.
+        only that endpoint. ``max_retries``/``timeout_s`` override the client's for this call.
+        Items answered before a retry are not sent again.
 
         Raises ``RetryableError`` once ``max_retries`` retries failed, ``RpcRangeTooLarge``
         and ``RpcError`` at once.
@@ -102,17 +109,18 @@ class Exchange:
         results: dict[int, Any] = {}
         pending = list(range(len(calls)))
         failures = 0
+        retries = self._retry.max_retries if max_retries is None else max_retries
         while pending:
             endpoint = await self._choose(pin)
             sent = [calls[i] for i in pending]
             try:
-                answers = await self._post(endpoint, sent, batch)
+                answers = await self._post(endpoint, sent, batch, timeout_s)
             except RetryableError as exc:
-                failures = self._on_failure(endpoint, exc, failures, sent)
+                failures = self._on_failure(endpoint, exc, failures, sent, retries)
                 continue
             pending, fault = self._absorb(endpoint, sent, pending, answers, results)
             if fault is not None:
-                failures = self._on_failure(endpoint, fault, failures, sent)
+                failures = self._on_failure(endpoint, fault, failures, sent, retries)
         return [results[i] for i in range(len(calls))]
 
     async def _choose(self, pin: int | None) -> Endpoint:
@@ -126,7 +134,12 @@ class Exchange:
         return self.endpoints[index]
 
     def _on_failure(
-        self, endpoint: Endpoint, exc: RetryableError, failures: int, sent: Sequence[Call]
+        self,
+        endpoint: Endpoint,
+        exc: RetryableError,
+        failures: int,
+        sent: Sequence[Call],
+        max_retries: int,
     ) -> int:
         """Record a retryable failure, cool the endpoint down; raise once retries are spent."""
         failures += 1
@@ -143,7 +156,7 @@ class Exchange:
         )
         endpoint.cooldown_until = policy.clock() + delay_s
         what = sent[0].method if len(sent) == 1 else f"batch of {len(sent)}"
-        if failures > policy.max_retries:
+        if failures > max_retries:
             raise RetryableError(
                 f"{what} failed after {failures} attempts; last: {exc}", exc.retry_after
             )
@@ -157,7 +170,9 @@ class Exchange:
         )
         return failures
 
-    async def _post(self, endpoint: Endpoint, sent: Sequence[Call], batch: bool) -> list[Any]:
+    async def _post(
+        self, endpoint: Endpoint, sent: Sequence[Call], batch: bool, timeout_s: float | None
+    ) -> list[Any]:
         """POST ``sent``; the answer objects in ``sent`` order. Raises ``RetryableError``."""
         payload = [
             {"jsonrpc": "2.0", "id": i, "method": c.method, "params": c.params}
@@ -167,10 +182,17 @@ class Exchange:
         async with self._semaphore:
             endpoint.requests += 1
             try:
-                response = await self._http.post(endpoint.url, content=content, headers=_HEADERS)
-            except httpx.TimeoutException:
+                response = await self._http.post(
+                    endpoint.url,
+                    content=content,
+                    headers=_HEADERS,
+                    timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
+                )
+            except httpx.TimeoutException as exc:
+                limit_s = self._timeout_s if timeout_s is None else timeout_s
+                phase = "connect" if isinstance(exc, httpx.ConnectTimeout) else "answer"
                 raise RetryableError(
-                    f"timeout after {self._timeout_s:g}s at {endpoint.label}"
+                    f"no {phase} within {limit_s:g}s at {endpoint.label}"
                 ) from None
             except httpx.TransportError as exc:
                 detail = redact_text(str(exc), [endpoint.url])

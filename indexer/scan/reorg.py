@@ -33,6 +33,19 @@ def is_linked(stored: Mapping[int, str], header: Header) -> bool:
     return parent is None or parent == header.parent_hash
 
 
+def node_lags(stored: Mapping[int, str], canonical: Mapping[int, str], head: int) -> bool:
+    """True when the node merely lags what we stored: blocks above its ``head`` are stored, and
+    every stored block at or below ``head`` still has its canonical hash.
+
+    Such a node (a fallback URL, one node behind a load balancer) has not seen our top blocks
+    yet; that is no evidence they are gone, so nothing may be rolled back. (A reorg to a chain
+    that is merely shorter looks the same; it shows as a hash mismatch once the chain grows.)
+    """
+    if not stored or max(stored) <= head:
+        return False
+    return all(canonical.get(n) == h for n, h in stored.items() if n <= head)
+
+
 def find_fork_point(stored: Mapping[int, str], canonical: Mapping[int, str]) -> int:
     """Highest block number whose stored hash equals the canonical one.
 

@@ -9,10 +9,12 @@ The CLI and the scheduler both call this; it owns no UI (progress goes to a call
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from indexer.config.sections import ChainConfig
+from indexer.errors import DependencyError, UserError
 from indexer.rpc.client import RpcClient
 from indexer.scan.rows import Decoder, LogSource, TouchFn
 from indexer.scan.scanner import Scanner, ScanProgress, ScanSettings, ScanStore
@@ -54,11 +56,25 @@ async def index_chain(
     follow: bool = False,
     stop: asyncio.Event | None = None,
     on_progress: Callable[[LogSource, ScanProgress], None] | None = None,
+    wait_s: float = 30.0,
 ) -> list[ScanProgress]:
     """Backfill every job's source (one after another: they share the node), then with
     ``follow`` keep all of them at the head until ``stop`` is set. Returns each job's totals.
 
-    ``decoder`` is shared by every scanner (``indexer.registry.json_decoder()``)."""
+    ``decoder`` is shared by every scanner (``indexer.registry.json_decoder()``). A ``to_block``
+    above the node's safe head is waited for, at most ``wait_s`` seconds per source.
+
+    Raises:
+        UserError: ``from_block`` lies beyond the node's head.
+        ToBlockNotReached: the safe head did not reach ``to_block`` within ``wait_s``.
+    """
+    if from_block is not None:
+        head = await rpc.block_number()
+        if from_block > head:
+            raise UserError(
+                f"--from-block {from_block} is beyond the head of chain {rpc.expected_chain_id} "
+                f"({head}): give a block at or below it"
+            )
     scanners = [
         Scanner(
             rpc,
@@ -71,11 +87,48 @@ async def index_chain(
         )
         for job in jobs
     ]
-    results = [await s.backfill(from_block=from_block, to_block=to_block) for s in scanners]
+    results = [await _backfill_to(s, settings, from_block, to_block, wait_s) for s in scanners]
     if follow:
         stop = stop or asyncio.Event()
         await asyncio.gather(*(s.follow(stop, p) for s, p in zip(scanners, results, strict=True)))
     return results
+
+
+class ToBlockNotReached(DependencyError):
+    """The node's safe head stayed below ``--to-block``; the message says how far the scan got."""
+
+
+async def _backfill_to(
+    scanner: Scanner,
+    settings: ScanSettings,
+    from_block: int | None,
+    to_block: int | None,
+    wait_s: float,
+) -> ScanProgress:
+    """Backfill, then (with ``to_block`` above the safe head) keep polling the head at the
+    chain's block time until the scan reaches ``to_block`` or ``wait_s`` runs out."""
+    progress = await scanner.backfill(from_block=from_block, to_block=to_block)
+    if to_block is None:
+        return progress
+    deadline = time.monotonic() + wait_s
+    while progress.next_block <= to_block:
+        if time.monotonic() >= deadline:
+            safe = await scanner.safe_head()
+            raise ToBlockNotReached(
+                f"{scanner.source.name}: indexed up to block {progress.next_block - 1}, short of "
+                f"--to-block {to_block}: the node's safe head is {safe} (head minus "
+                f"{settings.finality_blocks} finality blocks) after waiting {wait_s:g}s; run "
+                "again later (it resumes) or raise --wait"
+            )
+        await asyncio.sleep(min(max(settings.block_time_s, 0.05), 2.0))
+        more = await scanner.backfill(to_block=to_block)  # resumes from the cursor
+        progress.next_block = max(progress.next_block, more.next_block)
+        progress.target_block = max(progress.target_block, more.target_block)
+        progress.logs += more.logs
+        progress.ranges += more.ranges
+        progress.splits += more.splits
+        progress.reorgs += more.reorgs
+    return progress
 
 
 def _bind(

@@ -26,7 +26,7 @@ from indexer.rpc.client import RpcClient
 from indexer.rpc.ranges import block_count, next_range_size, split_range
 from indexer.scan.checks import check_headers, check_log_hashes, lagging_urls, parse_header
 from indexer.scan.data import ProgressFn, RangeBatch, ScanProgress, ScanSettings, ScanStore
-from indexer.scan.reorg import find_fork_point, is_linked
+from indexer.scan.reorg import find_fork_point, is_linked, node_lags
 from indexer.scan.rows import Decoder, LogSource, TouchFn, event_rows
 
 __all__ = [
@@ -140,6 +140,11 @@ class Scanner:
         head = await self.rpc.block_number()
         present = [n for n in numbers if n <= head]
         canonical = await self._canonical_hashes(present) if present else {}
+        if node_lags(stored, canonical, head):
+            log.info(
+                "node head %d is below the stored block %d: waiting, not a reorg", head, numbers[-1]
+            )
+            return
         fork = find_fork_point(stored, canonical)
         removed = self.store.rollback_above(self.source.chain_id, fork)
         progress.reorgs += 1

@@ -130,12 +130,14 @@ class ScanStore:
         # The DBAPI's executemany with tuples: SQLAlchemy's per-row parameter processing
         # costs as much as SQLite's own work here, and this is the ingestion hot path.
         dumps = orjson.dumps
+        # Sorted keys: the same event stores the same text whichever decoder path produced it.
+        sort = orjson.OPT_SORT_KEYS
         params = [
             (
                 r["chain_id"], r["block_number"], r["block_hash"], r["log_index"], r["tx_hash"],
                 r["address"], r["topic0"], r["topic1"], r["topic2"], r["topic3"], r["data"],
                 r["source"], r["event_name"],
-                None if r["args"] is None else dumps(r["args"]).decode(),
+                None if r["args"] is None else dumps(r["args"], option=sort).decode(),
             )
             for r in rows
         ]  # fmt: skip

@@ -69,17 +69,21 @@ def normalize_url(url: str) -> URL:
     )
 
 
-def make_engine(url: str | None = None) -> Engine:
+def make_engine(url: str | None = None, *, connect_timeout_s: int | None = None) -> Engine:
     """An engine for ``url``, else ``$DATABASE_URL``, else ``sqlite:///perpwatch.db`` in the
     working directory. SQLite gets WAL, enforced foreign keys, a busy timeout and real
     transactions (``BEGIN`` on every transaction, so DDL and DML commit together).
+    ``connect_timeout_s`` bounds a PostgreSQL connection attempt (default: the driver's, none).
 
     Raises:
         ConfigError: see :func:`normalize_url`. Nothing connects until first use.
     """
     parsed = normalize_url(url or os.environ.get("DATABASE_URL") or DEFAULT_URL)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True, json_serializer=_json_dumps)
+        connect_args = {} if connect_timeout_s is None else {"connect_timeout": connect_timeout_s}
+        return sa.create_engine(
+            parsed, pool_pre_ping=True, json_serializer=_json_dumps, connect_args=connect_args
+        )
     engine = sa.create_engine(parsed, json_serializer=_json_dumps)
     sa.event.listen(engine, "connect", _sqlite_on_connect)
     sa.event.listen(engine, "begin", _sqlite_on_begin)
@@ -87,8 +91,9 @@ def make_engine(url: str | None = None) -> Engine:
 
 
 def _json_dumps(value: Any) -> str:
-    # orjson: JSON columns sit on the ingestion hot path (decoded event arguments).
-    return orjson.dumps(value).decode()
+    # orjson: JSON columns sit on the ingestion hot path (decoded event arguments). Sorted keys:
+    # stored JSON must not depend on which code path built the dict.
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
+
 from indexer.errors import PermanentDeliveryError
 from monitor.delivery.queue import Delivery
 from monitor.notify.message import AlertPayload, format_text, parse_payload
@@ -25,3 +27,13 @@ def delivery_text(delivery: Delivery, render: Callable[[AlertPayload], str] = fo
         return render(parse_payload(delivery.payload))
     except ValueError as exc:
         raise PermanentDeliveryError(str(exc)) from None
+
+
+def http_failure(exc: httpx.HTTPError) -> str:
+    """A transport failure as words: httpx's timeouts carry no message of their own (a bare
+    ``ReadTimeout:`` tells an operator nothing)."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "could not connect in time"
+    if isinstance(exc, httpx.TimeoutException):
+        return "the server accepted the connection but did not answer in time"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

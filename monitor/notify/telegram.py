@@ -29,7 +29,7 @@ from indexer.errors import ConfigError, PermanentDeliveryError, RetryableError
 from indexer.redact import MASK
 from monitor.delivery.outbox import Delivery
 from monitor.delivery.worker import channel_target
-from monitor.notify.base import delivery_text
+from monitor.notify.base import delivery_text, http_failure
 from monitor.notify.message import format_html
 
 __all__ = ["ChatRateLimiter", "TelegramNotifier"]
@@ -153,7 +153,7 @@ class TelegramNotifier:
         try:
             response = await self._client.post(f"/{_PLACEHOLDER}/sendMessage", json=body)
         except httpx.HTTPError as exc:  # timeouts, refused connections, broken answers
-            raise RetryableError(self._scrub(f"telegram: {type(exc).__name__}: {exc}")) from None
+            raise RetryableError(self._scrub(f"telegram: {http_failure(exc)}")) from None
         _check_answer(response, chat, self._scrub)
 
     def _scrub(self, text: str) -> str:

@@ -34,7 +34,7 @@ from indexer.errors import ConfigError, PermanentDeliveryError, RetryableError
 from indexer.redact import redact_text, redact_url
 from indexer.retry import is_retryable_status, parse_retry_after
 from monitor.delivery.outbox import Delivery
-from monitor.notify.base import delivery_text
+from monitor.notify.base import delivery_text, http_failure
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -164,7 +164,7 @@ class WebhookNotifier:
         try:
             response = await self._client.post(self._url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            message = redact_text(f"webhook: {type(exc).__name__}: {exc}", [self._url])
+            message = redact_text(f"webhook: {http_failure(exc)}", [self._url])
             raise RetryableError(message) from None
         status = response.status_code
         if 200 <= status < 300:

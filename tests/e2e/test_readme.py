@@ -30,7 +30,7 @@ def test_config_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert cfg.wallets[0].critical == 1.3
 
 
-COMMANDS = sorted(set(re.findall(r"`perpwatch ([a-z]+(?: [a-z]+)?)", README)))
+COMMANDS = sorted(set(re.findall(r"`perpwatch ([a-z][a-z-]*(?: [a-z][a-z-]*)?)", README)))
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -42,7 +42,7 @@ def test_every_command_in_the_readme_exists(command: str) -> None:
 
 def test_every_flag_in_the_commands_table_exists() -> None:
     for line in README.splitlines():
-        match = re.match(r"\| `perpwatch ([a-z ]+?)(?: <[a-z]+>)?((?: \[[^]]+\])*)`", line)
+        match = re.match(r"\| `perpwatch ([a-z][a-z -]*?)(?: <[a-z]+>)?((?: \[[^]]+\])*)`", line)
         if match is None:
             continue
         words = match.group(1).split()

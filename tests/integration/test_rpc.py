@@ -12,7 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.errors import BlockNotFound, RetryableError, RpcError, RpcRangeTooLarge, UserError
+from indexer.errors import (
+    BlockNotFound,
+    ChainIdMismatch,
+    NodeUnreachable,
+    RetryableError,
+    RpcError,
+    RpcRangeTooLarge,
+)
 from indexer.redact import MASK, redact_text, redact_url
 from indexer.retry import parse_retry_after
 from indexer.rpc.client import RpcClient
@@ -148,11 +155,7 @@ def test_backoff_schedule_is_exponential_with_jitter() -> None:
     node, clock = Node(), FakeClock()
     node.fail("primary.example", status(500), status(502), status(503))
 
-    async def go() -> int:
-        async with client(node, clock) as rpc:
-            return await rpc.block_number()
-
-    assert run(go()) == 0x50
+    assert run(client(node, clock).block_number()) == 0x50
     # rng 0.5 times 0.2 * 2**k: full jitter over an exponentially growing window
     assert clock.sleeps == pytest.approx([0.1, 0.2, 0.4])
 
@@ -264,20 +267,30 @@ def test_block_not_found() -> None:
         run(client(node, clock).get_block_header(11))
 
 
-def test_chain_id_mismatch_is_a_user_error_naming_the_redacted_url() -> None:
+def test_chain_id_mismatch_is_a_dependency_error_naming_the_redacted_url() -> None:
     node, clock = Node(chain_id=1), FakeClock()
 
     async def go() -> None:
         async with client(node, clock, urls=[PRIMARY]):
             pass
 
-    with pytest.raises(UserError) as info:
+    with pytest.raises(ChainIdMismatch) as info:
         run(go())
     message = str(info.value)
     assert "expected 42161" in message
     assert "reports 1" in message
     assert "primary.example/v2/***" in message
     assert KEY not in message
+
+
+def test_connect_gives_up_after_one_retry_and_says_so() -> None:
+    node, clock = Node(), FakeClock()
+    node.fail("primary.example", status(502), status(502), status(502))
+
+    with pytest.raises(NodeUnreachable, match="HTTP 502") as info:
+        run(client(node, clock, urls=[PRIMARY]).connect())
+    assert isinstance(info.value, RetryableError)  # a long-running caller may try again later
+    assert len(node.seen) == 2
 
 
 def test_chain_id_is_learned_and_checked_across_urls() -> None:

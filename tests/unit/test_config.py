@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from indexer.config.example import example_config
-from indexer.config.loader import Config, load_config, write_example
+from indexer.config.example import example_config, write_example
+from indexer.config.loader import Config, load_config
 from indexer.config.scalars import normalize_address
 from indexer.config.sections import ThresholdOverride, WalletConfig
 from indexer.errors import ConfigError, UserError
@@ -264,7 +265,8 @@ ERROR_CASES = [
      "channels.webhook.url: the webhook is enabled but has no url"),
     ("bad rpc scheme", '"https://arb1.arbitrum.io/rpc"', '"ftp://arb1.arbitrum.io/rpc"',
      "chains[0].rpc_urls[0]: must be a URL starting with http://"),
-    ("no rpc urls", 'rpc_urls = ["https://arb1.arbitrum.io/rpc"]', "rpc_urls = []",
+    ("no rpc urls", 'rpc_urls_env = "ARBITRUM_RPC_URLS"\nrpc_urls = ["https://arb1.arbitrum.io/rpc"]',
+     "rpc_urls = []",
      "chains[0].rpc_urls: give at least one URL"),
 ]  # fmt: skip
 
@@ -343,10 +345,60 @@ def test_env_values_are_validated_like_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PERPWATCH_ALERTS__WARNNG", "1.4")
-    assert error_of(tmp_path, "").endswith("alerts.warnng: unknown key")
+    assert error_of(tmp_path, "").startswith(
+        "environment variable PERPWATCH_ALERTS__WARNNG: no setting 'alerts.warnng'"
+    )
     monkeypatch.delenv("PERPWATCH_ALERTS__WARNNG")
+    monkeypatch.setenv("PERPWATCH_ALERTS__WARNING", "0.5")
+    assert error_of(tmp_path, "") == (
+        "environment variable PERPWATCH_ALERTS__WARNING: alerts.warning: must be greater than 1 "
+        "(got 0.5)"
+    )
+    monkeypatch.delenv("PERPWATCH_ALERTS__WARNING")
     monkeypatch.setenv("PERPWATCH_ALERTS__CRITICAL", "2")
     assert error_of(tmp_path, "").endswith("alerts: critical (2.0) must be below warning (1.5)")
+
+
+@pytest.mark.parametrize("name", ["PERPWATCH_FOO", "perpwatch_chains__0__name", "PERPWATCH_ALERTS"])
+def test_env_variables_must_name_a_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(name, "1")
+    line = error_of(tmp_path, "")
+    assert line.startswith(f"environment variable {name}: "), line
+
+
+def test_env_values_meet_the_strict_types(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERPWATCH_ALERTS__WARNING", "1.8")
+    monkeypatch.setenv("PERPWATCH_CHANNELS__CONSOLE", "false")
+    monkeypatch.setenv("PERPWATCH_WEBHOOK_SECRET", "12345")  # a string setting stays a string
+    monkeypatch.setenv("PERPWATCH_CONFIG", "elsewhere.toml")  # the CLI's, not a setting
+    cfg = load_text(tmp_path, "")
+    assert cfg.alerts.warning == 1.8
+    assert cfg.channels.console is False
+    assert cfg.webhook_secret is not None
+    assert cfg.webhook_secret.get_secret_value() == "12345"
+    monkeypatch.setenv("PERPWATCH_CHANNELS__CONSOLE", "yes")
+    assert "PERPWATCH_CHANNELS__CONSOLE: channels.console: must be a valid boolean" in error_of(
+        tmp_path, ""
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ('chain_id = "31337"', "chains[0].chain_id: must be a valid integer (got '31337')"),
+        ("finality_blocks = 2.0", "chains[0].finality_blocks: must be a valid integer"),
+        ('block_time = "1"', "chains[0].block_time: must be a valid number"),
+    ],
+)
+def test_values_of_another_type_are_not_converted(tmp_path: Path, line: str, key: str) -> None:
+    fields = {"chain_id": "chain_id = 31337", "finality_blocks": "finality_blocks = 2",
+              "block_time": "block_time = 1.0"}  # fmt: skip
+    name = line.split(" =")[0]
+    body = "\n".join(fields[k] if k != name else line for k in fields)
+    text = f'[[chains]]\nname = "dev"\nrpc_urls = ["http://127.0.0.1:8545"]\n{body}\n'
+    assert key in error_of(tmp_path, text)
 
 
 def test_secrets_come_from_env_and_stay_hidden(
@@ -385,8 +437,13 @@ def test_rpc_urls_from_env_come_first(tmp_path: Path, monkeypatch: pytest.Monkey
     assert chain.redacted_urls[0].startswith("https://arb-mainnet.g.alchemy.com/v2/")
 
 
-def test_rpc_urls_env_must_be_set(tmp_path: Path) -> None:
-    text = dev().replace("rpc_urls = [", 'rpc_urls_env = "MISSING_RPC"\nrpc_urls = [')
+def test_rpc_urls_env_falls_back_to_the_file_urls_or_must_be_set(tmp_path: Path) -> None:
+    with_fallback = dev().replace("rpc_urls = [", 'rpc_urls_env = "MISSING_RPC"\nrpc_urls = [')
+    (chain,) = load_text(tmp_path, with_fallback).chains
+    assert chain.rpc_urls == ("http://127.0.0.1:8545",)
+    text = re.sub(r"rpc_urls = \[.*\]", 'rpc_urls_env = "MISSING_RPC"', dev())
+    assert "rpc_urls_env" in text
+    assert "rpc_urls = " not in text
     message = error_of(tmp_path, text)
     assert message.endswith(
         "chains[0].rpc_urls_env: environment variable MISSING_RPC is not set or empty"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, Strict, model_validator
 
 from indexer.config.protocol import ProtocolConfig
 from indexer.config.scalars import STRICT, invalid
@@ -39,7 +39,10 @@ class HyperliquidOptions(ProtocolConfig):
     name: Literal["hyperliquid"]
     dexes: tuple[Annotated[int, Field(ge=0)], ...] = (0,)
     markets: tuple[Annotated[int, Field(ge=0)], ...] = ()
-    margin_tiers: dict[int, tuple[TierConfig, ...]] = Field(default_factory=dict)
+    # TOML table keys are strings: the asset id key alone may be written "1".
+    margin_tiers: dict[Annotated[int, Strict(False)], tuple[TierConfig, ...]] = Field(
+        default_factory=dict
+    )
 
     @model_validator(mode="after")
     def _tiers_ascend_from_zero(self) -> HyperliquidOptions:
