@@ -245,7 +245,7 @@ def send_test_alert(
 
 
 @app.command()
-@user_errors_exit_2
+@one_line_errors
 def devnet(
     config: Annotated[
         Path, typer.Option("--write-config", help="Where to write the devnet's config.")
@@ -253,7 +253,7 @@ def devnet(
     block_time: Annotated[float, typer.Option("--block-time", help="Seconds per block.")] = 1.0,
     accounts: Annotated[int, typer.Option("--accounts", help="Positions to open.")] = 300,
     seed: Annotated[int, typer.Option("--seed", help="Seed of positions and prices.")] = 7,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite the config.")] = False,
+    force: Annotated[bool, _flag("--force", help="Overwrite the config.")] = False,
 ) -> None:
     """A live local chain for `perpwatch run`: both simulators, prices on a random walk with
     crashes, a keeper liquidating at once (Ctrl-C stops)."""

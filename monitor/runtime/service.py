@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from indexer.config.loader import Config
 from indexer.config.sections import ChainConfig, WalletConfig
-from indexer.errors import RetryableError
+from indexer.errors import DependencyError, RetryableError
 from indexer.models import MarginAccount
 from indexer.store.accounts import load_accounts
 from indexer.store.columns import utcnow
@@ -93,6 +93,7 @@ class Monitor:
         self._seen: dict[int, Hashable] = {}
         self.worker = worker_name()
         self._holding: set[str] = set()
+        self._chain_problems: dict[str, str] = {}
 
     def policy_for(self, account: MarginAccount) -> Policy:
         """Thresholds for an account: per wallet, else per protocol, else global."""
@@ -192,12 +193,21 @@ class Monitor:
         """:meth:`tick`, or when the chain cannot be read at all (every RPC URL failing after
         its retries), every open account of the chain reported unknown: never silently safe.
         """
+        name = group.chain.name
         try:
-            return await self.tick(group)
-        except (RetryableError, httpx.HTTPError, OSError) as exc:
-            log.error("chain %s unreadable: %s", group.chain.name, exc)
-            await self.runtimes[group.chain.name].close()  # reconnect (and re-check) next tick
+            summary = await self.tick(group)
+        except (RetryableError, DependencyError, httpx.HTTPError, OSError) as exc:
+            # A wrong chain id or a node that is down: one log line when it starts (or its
+            # cause changes), not a traceback per tick; the tick retries at its interval.
+            problem = f"chain {name} unreadable: {exc}"
+            if self._chain_problems.get(name) != problem:
+                log.error("%s", problem)
+                self._chain_problems[name] = problem
+            await self.runtimes[name].close()  # reconnect (and re-check) next tick
             return await asyncio.to_thread(self._all_unknown, group)
+        if self._chain_problems.pop(name, None) is not None:
+            log.warning("chain %s readable again", name)
+        return summary
 
     async def close(self) -> None:
         """Close every chain's node client and hand its chains to other workers at once."""
