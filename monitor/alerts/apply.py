@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from indexer.models import AccountStatus, MarginAccount
-from indexer.registry import plugin
+from indexer.protocols.plugin import plain_market
+from indexer.registry import PLUGINS
 from indexer.store.accounts import load_accounts
 from indexer.store.tables import Account
 from monitor.alerts.levels import Level
@@ -108,6 +109,12 @@ def rule_inputs(obs: Observation, now: datetime) -> Hashable:
     return report, tuple(report.staleness(now))
 
 
+def _market_label(protocol: str, market: str, asset: str) -> str:
+    # An account stored by a protocol no longer registered is still alerted on, plainly.
+    found = PLUGINS.get(protocol)
+    return (found.market_label if found else plain_market)(market, asset)
+
+
 def alert_payload(obs: Observation, decision: AlertDecision) -> AlertPayload:
     """The notifier-facing description of one alert (display floats; see ``message.py``)."""
     account, health = obs.account, obs.health
@@ -118,7 +125,7 @@ def alert_payload(obs: Observation, decision: AlertDecision) -> AlertPayload:
         move = 0.0 if not before else (risk.mark_price / before - 1.0) * 100.0
         positions.append(
             PositionPayload(
-                market=plugin(account.protocol).market_label(risk.market, risk.asset),
+                market=_market_label(account.protocol, risk.market, risk.asset),
                 asset=risk.asset,
                 side="long" if position.is_long else "short",
                 mark_price_usd=risk.mark_price,

@@ -38,8 +38,11 @@ def _wait(
 def _heartbeat(db: Path) -> tuple[int, int] | None:
     if not db.exists():
         return None
-    with make_engine(f"sqlite:///{db}").connect() as conn:
-        row = conn.execute(sa.select(_ticks.c.block_number, _ticks.c.accounts)).first()
+    try:
+        with make_engine(f"sqlite:///{db}").connect() as conn:
+            row = conn.execute(sa.select(_ticks.c.block_number, _ticks.c.accounts)).first()
+    except sa.exc.OperationalError:  # the monitor has not created its schema yet
+        return None
     return None if row is None else (int(row[0]), int(row[1]))
 
 
@@ -75,5 +78,5 @@ def test_run_keeps_up_with_a_live_devnet(tmp_path: Path) -> None:
     finally:
         if monitor is not None:
             out = _stop(monitor)
-            assert "stopped cleanly" in out
+            assert out.strip().splitlines()[-1] == "stopped"
         assert "devnet stopped" in _stop(chain)
