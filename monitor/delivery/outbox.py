@@ -220,3 +220,13 @@ def fail(
             .values(status=status, next_attempt_at=next_at, last_error=error[:_MAX_ERROR_CHARS])
         )
     return status
+
+
+def pending_count(engine: Engine) -> int:
+    """Deliveries not yet sent or given up (pending or being sent)."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).where(OUTBOX.c.status.in_([s.value for s in OPEN]))
+            ).scalar_one()
+        )

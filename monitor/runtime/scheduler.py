@@ -13,7 +13,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -22,6 +22,8 @@ from monitor.runtime.service import Monitor
 log = logging.getLogger("perpwatch.scheduler")
 
 DELIVERY_INTERVAL_S = 1.0
+STATUS_INTERVAL_S = 60.0
+"""How often ``run`` logs its one-line status (chains' last ticks, deliveries pending)."""
 
 
 class _Guarded:
@@ -72,7 +74,20 @@ def build_scheduler(monitor: Monitor) -> tuple[AsyncIOScheduler, list[_Guarded]]
         next_run_time=start,
     )
     jobs.append(deliver)
+    status = _Guarded("status", functools.partial(_log_status, monitor))
+    scheduler.add_job(
+        status.__call__,
+        "interval",
+        seconds=STATUS_INTERVAL_S,
+        id=status.name,
+        next_run_time=start + timedelta(seconds=STATUS_INTERVAL_S),
+    )
+    jobs.append(status)
     return scheduler, jobs
+
+
+async def _log_status(monitor: Monitor) -> None:
+    log.info("%s", await monitor.status_line())
 
 
 async def run_until_stopped(monitor: Monitor, stop: asyncio.Event) -> None:

@@ -36,6 +36,7 @@ from monitor.alerts.apply import (
     rule_inputs,
 )
 from monitor.alerts.rules import Policy, PriceFreshness
+from monitor.delivery.outbox import pending_count
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
 from monitor.notify.channels import channels_for
 from monitor.runtime.chain import ChainRuntime
@@ -94,6 +95,7 @@ class Monitor:
         self.worker = worker_name()
         self._holding: set[str] = set()
         self._chain_problems: dict[str, str] = {}
+        self.last_ticks: dict[str, TickSummary] = {}
 
     def policy_for(self, account: MarginAccount) -> Policy:
         """Thresholds for an account: per wallet, else per protocol, else global."""
@@ -111,7 +113,10 @@ class Monitor:
         changed since their last step are stepped (see :meth:`_changed`)."""
         runtime = self.runtimes[group.chain.name]
         if not await self._hold(group):
-            return TickSummary(group.chain.name, -1, 0, 0, 0, (), leased=False)
+            self.last_ticks[group.chain.name] = TickSummary(
+                group.chain.name, -1, 0, 0, 0, (), leased=False
+            )
+            return self.last_ticks[group.chain.name]
         sync = await runtime.sync()
         rows = await runtime.book(sync)
         views = evaluate_rows(rows, sync, self._books[group.chain.name], runtime.book_version)
@@ -158,6 +163,7 @@ class Monitor:
         await asyncio.to_thread(
             record_tick, self.engine, group.chain.chain_id, summary, self.clock(), self.worker
         )
+        self.last_ticks[group.chain.name] = summary
         return summary
 
     async def _hold(self, group: ChainProtocols) -> bool:
@@ -188,6 +194,21 @@ class Monitor:
                 self._seen[obs.account_id] = key
                 changed.append(obs)
         return changed
+
+    async def status_line(self) -> str:
+        """One line for operators: each chain's last tick, and alerts waiting for delivery."""
+        chains = []
+        for group in self.groups:
+            last = self.last_ticks.get(group.chain.name)
+            if last is None:
+                chains.append(f"{group.chain.name} no tick yet")
+            elif not last.leased:
+                chains.append(f"{group.chain.name} ticked by another worker")
+            else:
+                chains.append(f"{group.chain.name} block {last.block}, {last.accounts} accounts "
+                              f"({last.unknown} unknown)")  # fmt: skip
+        pending = await asyncio.to_thread(pending_count, self.engine)
+        return f"status: {'; '.join(chains)}; {pending} deliveries pending"
 
     async def tick_or_unknown(self, group: ChainProtocols) -> TickSummary:
         """:meth:`tick`, or when the chain cannot be read at all (every RPC URL failing after

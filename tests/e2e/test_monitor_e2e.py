@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -215,3 +216,23 @@ def test_dead_rpc_puts_every_open_account_in_unknown_with_an_alert(
     assert len({r.account_id for r in unknown_rows}) == len(unknown_rows) == open_accounts
     assert set(state_levels(engine).values()) == {Level.UNKNOWN}
     assert console.getvalue().splitlines() == console_lines(rows)
+
+
+def test_the_status_line_names_each_chain_and_the_pending_deliveries(
+    world: World, db_url: str
+) -> None:
+    engine = make_engine(db_url)
+    ensure_schema(engine)
+    monitor = Monitor(demo_config(world, db_url), engine, {})
+
+    async def main() -> tuple[str, str]:
+        before = await monitor.status_line()
+        await monitor.tick_all()
+        after = await monitor.status_line()
+        await monitor.close()
+        return before, after
+
+    before, after = asyncio.run(main())
+    assert before == "status: devnet no tick yet; 0 deliveries pending"
+    assert after.startswith("status: devnet block ")
+    assert re.search(r"\d+ accounts \(0 unknown\); \d+ deliveries pending$", after), after
