@@ -29,6 +29,7 @@ from indexer.store.columns import utcnow
 from monitor.alerts.apply import Decided, Observation, apply_rules, newly_liquidated
 from monitor.alerts.rules import Policy, PriceFreshness
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
+from monitor.health.volatility import MarketVolatility, Sigmas
 from monitor.notify.channels import channels_for
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, evaluate, sync_chain
 
@@ -68,6 +69,8 @@ class Monitor:
         self._heads: dict[int, tuple[int, float]] = {}
         self._marks: dict[int, dict[str, float]] = {}
         self._heartbeats = {(p.chain, p.name): p.price_heartbeat_s for p in cfg.protocols}
+        # Volatility hook (issue 16): one price window per (chain, protocol, asset).
+        self._volatility = MarketVolatility(cfg.alerts.sigma_horizon_s, cfg.alerts.sigma_window_s)
 
     def policy_for(self, account: MarginAccount) -> Policy:
         """Thresholds for an account: per wallet, else per protocol, else global."""
@@ -86,6 +89,7 @@ class Monitor:
         async with open_rpc(group.chain) as rpc:
             sync = await sync_chain(rpc, self.engine, group, watched)
         stalled = self._head_stalled(group.chain, sync.block)
+        sigmas = self._observe_prices(sync)
         observations = [
             Observation(
                 v.account_id,
@@ -95,6 +99,8 @@ class Monitor:
                 head_stalled=stalled,
                 previous_marks=self._marks.get(v.account_id),
                 prices=self._freshness(group.chain, v.account, sync),
+                marks_usd=sync.prices.get(v.account.protocol),
+                sigmas=sigmas.get(v.account.protocol),
             )
             for v in evaluate(self.engine, [sync])
         ]
@@ -164,6 +170,15 @@ class Monitor:
             for asset in account.assets
             if asset in updated
         )
+
+    def _observe_prices(self, sync: ChainSync) -> dict[str, Sigmas]:
+        """Volatility hook: record this tick's prices (at the monitor's clock) and return each
+        protocol's σ per asset, for the σ alert triggers (``monitor.health.volatility``)."""
+        now_s = self.clock().timestamp()
+        return {
+            protocol: self._volatility.observe((sync.chain_id, protocol), prices, now_s)
+            for protocol, prices in sync.prices.items()
+        }
 
     def _head_stalled(self, chain: ChainConfig, block: int) -> bool:
         """True when the head has not moved for ``stall_after_blocks`` block times."""
