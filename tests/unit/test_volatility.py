@@ -4,15 +4,20 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
 from indexer.models import MarginMode
+from monitor.alerts.apply import Observation, _report, alert_payload
+from monitor.alerts.levels import Level
+from monitor.alerts.rules import AlertDecision
 from monitor.health.account import account_health, adverse_weights, liquidation_price
 from monitor.health.volatility import (
     MIN_RETURNS,
     MarketVolatility,
     PriceWindow,
+    Sigmas,
     position_sigma,
     realised_sigma,
     sigma_move,
@@ -124,3 +129,21 @@ def test_distances_in_sigma() -> None:
     alone = sigma_move(cross, None, sigmas, health.positions)
     assert alone is not None
     assert alone >= k
+
+
+def test_sigma_facts_reach_the_rules_and_the_alert_payload() -> None:
+    cross = replace(two_asset_cross(), protocol="hyperliquid")
+    health = account_health(cross, PRICES)
+    sigmas = Sigmas(3600.0, {"BTC": 0.01, "ETH": 0.02})
+    obs = Observation(1, cross, health, 7, marks_usd=PRICES, sigmas=sigmas)
+    report = _report(obs)
+    assert report.move_pct == health.move_pct
+    assert report.move_sigma == sigma_move(cross, PRICES, sigmas.by_asset, health.positions)
+    decision = AlertDecision(Level.WARNING, 1, "liquidation 8.0% away ≤ 10%")
+    payload = alert_payload(obs, decision, report.move_sigma)
+    assert (payload["move_pct"], payload["move_sigma"]) == (health.move_pct, report.move_sigma)
+    assert (payload["sigma_horizon_s"], payload["reason"]) == (3600.0, decision.reason)
+    btc = payload["positions"][0]
+    assert btc["distance_sigma"] == position_sigma(health.positions[0], sigmas.by_asset)
+    # Without the monitor's windows (a first tick): the σ facts are unknown, not zero.
+    assert _report(Observation(1, cross, health, 7)).move_sigma is None
