@@ -196,6 +196,9 @@ def account_doc(row: WalletAccount) -> dict[str, Any]:
         "equity_usd": None if h is None else _finite(h.equity_usd),
         "maintenance_usd": None if h is None else _finite(h.maintenance_usd),
         "health": None if h is None else _finite(h.health),
+        # The smallest adverse move (percent) that liquidates the account; for a cross account
+        # its markets moving against it together. No σ here: one read has no price history.
+        "move_to_liquidation_pct": None if h is None else h.move_pct,
     }
 
 
@@ -231,23 +234,27 @@ def wallet_table(rows: Sequence[WalletAccount]) -> Table:
     # Short headers, no vertical rules, one space between columns: fits 80 characters.
     table = Table(
         title="margin accounts",
-        caption="liq.: liquidation price, others fixed; dist.: adverse move to it",
+        caption="liq.: liquidation price, others fixed; dist.: adverse move to it; "
+        "move: smallest adverse move of the account's markets together that liquidates it",
         box=box.SIMPLE_HEAD,
         padding=(0, 1, 0, 0),
     )
     for column, min_width in (("account", 11), ("collateral", 10), ("position", 11)):
         table.add_column(column, min_width=min_width)
-    for column in ("entry", "mark", "liq.", "dist.", "health"):
+    for column in ("entry", "mark", "liq.", "dist.", "health", "move"):
         table.add_column(column, justify="right", no_wrap=True)
     for row in sorted_rows(rows):
         doc = account_doc(row)
         name = f"{doc['protocol']} {doc['mode']}\n{doc['chain']}"
         account_cells = [name, _collateral_text(row.account)]
         health_cell = _health_text(row.health)
+        move = doc["move_to_liquidation_pct"]
+        move_cell = "-" if move is None else f"{move:.1f}%"
         for i, p in enumerate(doc["positions"] or [None]):
             first = i == 0
             cells = account_cells if first else [""] * len(account_cells)
-            table.add_row(*cells, *_position_cells(p), health_cell if first else "")
+            ends = [health_cell, move_cell] if first else ["", ""]
+            table.add_row(*cells, *_position_cells(p), *ends)
     return table
 
 

@@ -43,6 +43,8 @@ DEVNET_CHAIN_ID = 31337
 DEMO_CHAT = "-100123"
 DEMO_TOKEN = "4242:perpwatch-demo-token"
 WARNING_LEVELS = (Level.WARNING.value, Level.CRITICAL.value, Level.LIQUIDATABLE.value)
+EARLY_LEVELS = (Level.WARNING.value, Level.CRITICAL.value)
+"""Alerts that come before the account can be liquidated: the ones a trader can still act on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +57,11 @@ class Script:
     crash_steps: int = 48
     recover_steps: int = 16
     step_pct: float = 0.25
-    distance_trigger_pct: float = 3.0
 
 
-def demo_config(world: World, database_url: str, *, telegram_url: str | None = None,
-                distance_pct: float | None = None) -> Config:  # fmt: skip
-    """A perpwatch config for the devnet ``world`` (what a user would write in TOML)."""
+def demo_config(world: World, database_url: str, *, telegram_url: str | None = None) -> Config:
+    """A perpwatch config for the devnet ``world`` (what a user would write in TOML); alert
+    thresholds are the defaults."""
     gmx = world.gmx
     raw: dict[str, Any] = {
         "database_url": database_url,
@@ -105,8 +106,6 @@ def demo_config(world: World, database_url: str, *, telegram_url: str | None = N
         ],
         "wallets": [{"address": a, "label": f"hl-{i}"} for i, a in enumerate(world.hl_traders)],
     }
-    if distance_pct is not None:
-        raw["alerts"] = {"distance_pct": distance_pct}
     if telegram_url is not None:
         raw["channels"] = {
             "console": True,
@@ -143,8 +142,7 @@ def run_demo(console: Console, *, as_json: bool, script: Script = Script(),
         traders = script.gmx_traders + script.hl_traders
         say.print(f"opening positions for {traders} traders (isolated and cross)…")
         world = build_world(devnet, gmx_traders=script.gmx_traders, hl_traders=script.hl_traders)
-        cfg = demo_config(world, f"sqlite:///{db_path}", telegram_url=telegram.url,
-                          distance_pct=script.distance_trigger_pct)  # fmt: skip
+        cfg = demo_config(world, f"sqlite:///{db_path}", telegram_url=telegram.url)
         engine = make_engine(cfg.database_url)
         ensure_schema(engine)
         run = asyncio.run(_crash(world, cfg, engine, telegram, say, script, verbose))
@@ -198,15 +196,16 @@ async def _crash(world: World, cfg: Config, engine: Engine, telegram: TelegramAp
 def _summary(engine: Engine, world: World, telegram: TelegramApi, run: DemoRun) -> dict[str, Any]:
     alerts = _alerts_by_ref(engine)
     leads: list[int] = []
-    warned = 0
+    warned = early = 0
     for ref, liquidated_at in world.liquidated:
-        earlier = [(block, episode) for level, episode, block in alerts.get(ref, [])
+        earlier = [(block, episode, level) for level, episode, block in alerts.get(ref, [])
                    if level in WARNING_LEVELS and block <= liquidated_at]  # fmt: skip
         if not earlier:
             continue
         warned += 1
-        last_episode = max(episode for _, episode in earlier)
-        first = min(block for block, episode in earlier if episode == last_episode)
+        early += any(level in EARLY_LEVELS for *_, level in earlier)
+        last_episode = max(episode for _, episode, _ in earlier)
+        first = min(block for block, episode, _ in earlier if episode == last_episode)
         leads.append(liquidated_at - first)
     with engine.connect() as conn:
         sent = conn.execute(
@@ -220,6 +219,7 @@ def _summary(engine: Engine, world: World, telegram: TelegramApi, run: DemoRun) 
         "blocks": run.blocks,
         "liquidations": len(world.liquidated),
         "warned_before": warned,
+        "warned_before_liquidatable": early,
         "min_lead_blocks": min(leads, default=None),
         "median_lead_blocks": statistics.median(leads) if leads else None,
         "alerts": len(keys),

@@ -78,12 +78,22 @@ label = "example"
 # critical = 1.3
 
 # --- alerts -------------------------------------------------------------------------------------
-# Health factor = equity / maintenance margin; at or below 1 the account can be liquidated.
+# A level fires when ANY of its triggers does. The distance is the smallest adverse price move
+# that liquidates the account, in % of the price (a cross account: its markets moving against
+# it together); health factor = equity / maintenance, at or below 1 the account is liquidatable.
+# Why 10 % and 3 %: the README, "How the default thresholds were chosen".
 [alerts]
-warning = 1.5         # warn at or below this health factor
-critical = 1.15       # critical at or below this (must be below warning, above 1)
-clear_margin = 0.05   # an alert clears once health is 5 % above its threshold
-# distance_pct = 5.0  # also warn when the price is within 5 % of the liquidation price
+warning_distance_pct = 10.0   # warn when a 10 % move would liquidate (0 turns it off)
+critical_distance_pct = 3.0   # critical at 3 %
+warning = 1.5                 # also warn at or below this health factor
+critical = 1.15               # critical at or below this (below warning, above 1)
+clear_margin = 0.05           # an alert clears once every trigger is 5 % past its threshold
+# Volatility (off by default): the same move counted in σ of the market's recent moves,
+# measured from the prices perpwatch reads (σ of sigma_horizon_s moves over sigma_window_s).
+# warning_sigma = 3.0         # warn when a 3σ move (of 1 hour) would liquidate
+# critical_sigma = 1.5
+# sigma_horizon_s = 3600
+# sigma_window_s = 86400
 
 # [alerts.protocols.hyperliquid]
 # critical = 1.25

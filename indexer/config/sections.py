@@ -80,21 +80,41 @@ class ChainConfig(BaseModel):
 
 
 class ThresholdOverride(BaseModel):
-    """Health-factor thresholds that override the global ones; unset fields inherit."""
+    """Thresholds that override the global ones; unset fields inherit (see ``Thresholds``)."""
 
     model_config = STRICT
 
     warning: float | None = Field(default=None, gt=1)
     critical: float | None = Field(default=None, gt=1)
     clear_margin: float | None = Field(default=None, ge=0, lt=1)
-    distance_pct: float | None = Field(default=None, gt=0, lt=100)
+    warning_distance_pct: float | None = Field(default=None, ge=0, lt=100)
+    critical_distance_pct: float | None = Field(default=None, ge=0, lt=100)
+    warning_sigma: float | None = Field(default=None, ge=0)
+    critical_sigma: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        return _rename_distance(data)
 
     def overrides(self) -> dict[str, float]:
         """The threshold fields this override sets."""
         return {k: v for k, v in self.model_dump(include=_THRESHOLD_KEYS).items() if v is not None}
 
 
-_THRESHOLD_KEYS = {"warning", "critical", "clear_margin", "distance_pct"}
+_THRESHOLD_KEYS = {
+    "warning", "critical", "clear_margin", "warning_distance_pct", "critical_distance_pct",
+    "warning_sigma", "critical_sigma",
+}  # fmt: skip
+
+
+def _rename_distance(data: Any) -> Any:
+    """Accept the pre-0.x key ``distance_pct`` (a warning-only distance trigger) as
+    ``warning_distance_pct``, so existing configs keep working."""
+    if isinstance(data, dict) and "distance_pct" in data:
+        data = dict(data)
+        data.setdefault("warning_distance_pct", data.pop("distance_pct"))
+    return data
 
 
 class WalletConfig(ThresholdOverride):
@@ -105,12 +125,20 @@ class WalletConfig(ThresholdOverride):
 
 
 class Thresholds(BaseModel):
-    """Effective alert thresholds for one account; health factor = equity / maintenance.
+    """Effective alert thresholds for one account. A level fires when ANY of its triggers does.
 
-    Warn at ``health <= warning``, critical at ``health <= critical`` (both > 1, critical below
-    warning). An alert clears only once health rises above ``threshold * (1 + clear_margin)``
-    (hysteresis). ``distance_pct``, when set, also triggers a warning when the price is within
-    that many percent of the liquidation price.
+    - Distance (default on): the smallest adverse price move that liquidates the account, in
+      percent of the mark (a cross account: its markets moving against it together). Warning
+      at ``≤ warning_distance_pct`` (10), critical at ``≤ critical_distance_pct`` (3).
+    - Volatility (off unless set): the same move counted in the markets' realised σ over
+      ``AlertConfig.sigma_horizon_s``; warning at ``≤ warning_sigma``, critical ``≤
+      critical_sigma``. Needs price history, so it is silent until σ is known.
+    - Health factor = equity / maintenance: warning at ``≤ warning`` (1.5), critical at
+      ``≤ critical`` (1.15), both > 1.
+
+    A distance or σ trigger of 0 is off. An alert clears only once every trigger of its level
+    is past ``threshold · (1 + clear_margin)`` (hysteresis). Why 10 % and 3 %: README, "How
+    the default thresholds were chosen".
     """
 
     model_config = STRICT
@@ -118,10 +146,18 @@ class Thresholds(BaseModel):
     warning: float = Field(default=1.5, gt=1)
     critical: float = Field(default=1.15, gt=1)
     clear_margin: float = Field(default=0.05, ge=0, lt=1)
-    distance_pct: float | None = Field(default=None, gt=0, lt=100)
+    warning_distance_pct: float = Field(default=10.0, ge=0, lt=100)
+    critical_distance_pct: float = Field(default=3.0, ge=0, lt=100)
+    warning_sigma: float = Field(default=0.0, ge=0)
+    critical_sigma: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        return _rename_distance(data)
 
     def clear_above(self, threshold: float) -> float:
-        """The health factor an alert raised at ``threshold`` must exceed to clear."""
+        """The value an alert raised at ``threshold`` must exceed to clear."""
         return threshold * (1 + self.clear_margin)
 
     def merged(self, *overrides: ThresholdOverride | None) -> Thresholds:
@@ -132,16 +168,26 @@ class Thresholds(BaseModel):
         return Thresholds(**values)
 
     def ordering_problem(self) -> str | None:
-        """Why these thresholds are inconsistent, or None."""
+        """Why these thresholds are inconsistent (a critical trigger milder than its warning
+        one), or None. Triggers that are off (0) are not compared."""
         if self.critical >= self.warning:
             return f"critical ({self.critical}) must be below warning ({self.warning})"
+        for kind in ("distance_pct", "sigma"):
+            warn, crit = getattr(self, f"warning_{kind}"), getattr(self, f"critical_{kind}")
+            if warn and crit and crit >= warn:
+                return f"critical_{kind} ({crit}) must be below warning_{kind} ({warn})"
         return None
 
 
 class AlertConfig(Thresholds):
-    """Global thresholds plus per-protocol overrides (``[alerts.protocols.gmx_v2]``)."""
+    """Global thresholds plus per-protocol overrides (``[alerts.protocols.gmx_v2]``) and how
+    the monitor measures volatility for the σ triggers (one window per market)."""
 
     protocols: dict[str, ThresholdOverride] = Field(default_factory=dict)
+    sigma_horizon_s: float = Field(default=3600.0, gt=0)
+    """σ is the standard deviation of price moves over this many seconds (1 hour)."""
+    sigma_window_s: float = Field(default=86400.0, gt=0)
+    """σ is estimated from the prices of the last this many seconds (24 hours)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> AlertConfig:

@@ -26,6 +26,7 @@ from monitor.alerts.levels import Level
 from monitor.alerts.rules import AlertDecision, AlertState, Policy, PriceFreshness, Report, step
 from monitor.delivery.outbox import enqueue
 from monitor.health.account import AccountHealth
+from monitor.health.volatility import Sigmas, position_sigma, sigma_move
 from monitor.notify.message import AlertPayload, PositionPayload
 from monitor.tables import AlertStateRow
 
@@ -35,7 +36,12 @@ _states = AlertStateRow.__table__  # type: ignore[attr-defined]
 @dataclass(frozen=True, slots=True)
 class Observation:
     """What one pass saw of an account: its health (None: could not be valued), whether the
-    chain says it was liquidated, and whether the node head is stalled."""
+    chain says it was liquidated, and whether the node head is stalled.
+
+    ``marks_usd`` (asset → USD, the prices it was valued at) and ``sigmas`` (recent σ of its
+    markets, from the monitor's price windows) let the rules count the move to liquidation in
+    σ; without them the σ triggers stay silent.
+    """
 
     account_id: int
     account: MarginAccount
@@ -45,6 +51,8 @@ class Observation:
     head_stalled: bool = False
     previous_marks: Mapping[str, float] | None = None
     prices: tuple[PriceFreshness, ...] = ()
+    marks_usd: Mapping[str, float] | None = None
+    sigmas: Sigmas | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +83,12 @@ def apply_rules(
             state = states.get(obs.account_id, AlertState())
             if obs.liquidated and state.level is Level.LIQUIDATED:
                 continue  # already told; a second report would open a new episode
-            new, decisions = step(state, _report(obs), policy_for(obs.account), now)
+            report = _report(obs)
+            new, decisions = step(state, report, policy_for(obs.account), now)
             if new != state:
                 _save(conn, obs.account_id, new, exists=obs.account_id in states)
             for decision in decisions:
-                payload = alert_payload(obs, decision)
+                payload = alert_payload(obs, decision, report.move_sigma)
                 alert_id = enqueue(
                     conn,
                     obs.account_id,
@@ -99,7 +108,9 @@ def _report(obs: Observation) -> Report:
         return Report(liquidated=True)
     if obs.health is None:
         return Report(health=None, head_stalled=obs.head_stalled)
-    return Report.from_health(obs.health, obs.prices, head_stalled=obs.head_stalled)
+    return Report.from_health(
+        obs.health, obs.prices, head_stalled=obs.head_stalled, move_sigma=_move_sigma(obs)
+    )
 
 
 def rule_inputs(obs: Observation, now: datetime) -> Hashable:
@@ -115,9 +126,20 @@ def _market_label(protocol: str, market: str, asset: str) -> str:
     return (found.market_label if found else plain_market)(market, asset)
 
 
-def alert_payload(obs: Observation, decision: AlertDecision) -> AlertPayload:
-    """The notifier-facing description of one alert (display floats; see ``message.py``)."""
+def _move_sigma(obs: Observation) -> float | None:
+    if obs.sigmas is None or obs.health is None or not obs.health.known:
+        return None
+    return sigma_move(obs.account, obs.marks_usd, obs.sigmas.by_asset, obs.health.positions)
+
+
+def alert_payload(
+    obs: Observation, decision: AlertDecision, move_sigma: float | None = None
+) -> AlertPayload:
+    """The notifier-facing description of one alert (display floats; see ``message.py``):
+    the account's move to liquidation in percent and (``move_sigma``, when known) in σ, and
+    per position its liquidation price and distance."""
     account, health = obs.account, obs.health
+    sigmas = obs.sigmas.by_asset if obs.sigmas is not None else {}
     positions: list[PositionPayload] = []
     risks = health.positions if health is not None else ()
     for position, risk in zip(account.positions, risks, strict=False):
@@ -131,6 +153,7 @@ def alert_payload(obs: Observation, decision: AlertDecision) -> AlertPayload:
                 mark_price_usd=risk.mark_price,
                 liquidation_price_usd=risk.liquidation_price,
                 distance_pct=risk.distance_pct,
+                distance_sigma=position_sigma(risk, sigmas),
                 adverse_move_pct=-move if position.is_long else move,
             )
         )
@@ -148,6 +171,10 @@ def alert_payload(obs: Observation, decision: AlertDecision) -> AlertPayload:
         maintenance_usd=health.maintenance_usd if valued and health is not None else 0.0,
         block_number=obs.block_number,
         positions=positions,
+        reason=decision.reason,
+        move_pct=health.move_pct if valued and health is not None else None,
+        move_sigma=move_sigma,
+        sigma_horizon_s=obs.sigmas.horizon_s if obs.sigmas is not None else None,
     )
 
 

@@ -1,11 +1,13 @@
-"""Alert thresholds as levels: which level a health factor reaches, and when a level clears.
+"""Alert thresholds as levels: which level a reading reaches, and when a level clears.
 
-Pure: no I/O. Health is the dimensionless factor equity / maintenance from
-``monitor.health.account``
-(≤ 1 ⇒ liquidatable); distances are percent moves of a mark price towards its liquidation price.
+Pure: no I/O. A ``Reading`` holds the health factor equity / maintenance from
+``monitor.health.account`` (≤ 1 ⇒ liquidatable), the smallest adverse move that liquidates
+the account in percent of the price, and that move in σ of the markets' recent moves.
+Warning and critical each have up to three triggers (health, distance, σ) and fire when any
+does; liquidatable is health ≤ 1 alone, the protocols' own rule.
 
     >>> policy = Policy.from_thresholds(alert_config.for_account("gmx_v2", wallet))
-    >>> policy.raw_level(1.12, None)
+    >>> policy.raw_level(Reading(health=2.0, move_pct=2.5))
     <Level.CRITICAL: 'critical'>
 """
 
@@ -41,14 +43,43 @@ def covered_by(level: Level) -> frozenset[Level]:
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
-    """Thresholds on health (and optionally distance to liquidation) for one account.
+class Reading:
+    """What one evaluation says about an account, as the thresholds see it.
 
-    Warning at ``health ≤ warning`` (default 1.5) or, when ``distance_pct`` is set, at a
-    minimum distance to liquidation ``< distance_pct`` percent; critical at ``health ≤
-    critical`` (1.15); liquidatable at ``health ≤ 1``. A level, once reached, holds until the
-    value passes ``Thresholds.clear_above`` of its threshold (default +5 %): hysteresis, so
-    health hovering around a threshold does not flap.
+    ``move_pct``: the smallest adverse price move that liquidates it, percent of the mark
+    (``AccountHealth.move_pct``); ``move_sigma``: the same in σ of its markets
+    (``monitor.health.volatility.sigma_move``). None where not known: such a trigger is silent.
+    """
+
+    health: float
+    move_pct: float | None = None
+    move_sigma: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One threshold of a level and the value it is compared with (fires at value ≤ it)."""
+
+    kind: str  # "health", "distance_pct" or "sigma"
+    threshold: float
+    value: float
+
+    def describe(self) -> str:
+        """E.g. "health 1.12 ≤ 1.15", "liquidation 2.8% away ≤ 3%"."""
+        if self.kind == "health":
+            return f"health {self.value:.2f} ≤ {self.threshold:.2f}"
+        if self.kind == "sigma":
+            return f"liquidation {self.value:.1f}σ away ≤ {self.threshold:g}σ"
+        return f"liquidation {self.value:.1f}% away ≤ {self.threshold:g}%"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Thresholds (``indexer.config.sections.Thresholds``) for one account, as levels.
+
+    A level is reached when any of its triggers has ``value ≤ threshold``; once reached it holds
+    until every trigger is past ``Thresholds.clear_above`` of its threshold (default +5 %):
+    hysteresis, so a value hovering around a threshold does not flap.
     """
 
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -57,57 +88,57 @@ class Policy:
     def from_thresholds(cls, thresholds: Thresholds) -> Policy:
         """The policy for resolved thresholds (``AlertConfig.for_account``).
 
-        Raises ``ConfigError`` if critical is not below warning.
+        Raises ``ConfigError`` if a critical threshold is not below its warning one.
         """
         if problem := thresholds.ordering_problem():
             raise ConfigError(f"alerts: {problem}")
         return cls(thresholds)
 
-    def threshold(self, level: Level) -> float:
-        """The health factor at or below which ``level`` is reached (warning..liquidatable)."""
-        if level is Level.WARNING:
-            return self.thresholds.warning
-        if level is Level.CRITICAL:
-            return self.thresholds.critical
+    def triggers(self, level: Level, reading: Reading) -> list[Trigger]:
+        """The configured triggers of ``level`` (warning..liquidatable) whose value is known."""
         if level is Level.LIQUIDATABLE:
-            return LIQUIDATABLE_AT
-        raise ValueError(f"{level} has no health threshold")
+            return [Trigger("health", LIQUIDATABLE_AT, reading.health)]
+        if level not in (Level.WARNING, Level.CRITICAL):
+            raise ValueError(f"{level} has no thresholds")
+        t, name = self.thresholds, level.value
+        out = [Trigger("health", getattr(t, name), reading.health)]
+        for kind, value in (("distance_pct", reading.move_pct), ("sigma", reading.move_sigma)):
+            threshold = getattr(t, f"{name}_{kind}")
+            if threshold and value is not None:  # 0: the trigger is off
+                out.append(Trigger(kind, threshold, value))
+        return out
 
-    def too_close(self, distance_pct: float | None) -> bool:
-        """Whether the distance trigger is set and the price is within it (strictly)."""
-        trigger = self.thresholds.distance_pct
-        return trigger is not None and distance_pct is not None and distance_pct < trigger
+    def firing(self, level: Level, reading: Reading) -> list[Trigger]:
+        """The triggers of ``level`` that fire on ``reading``."""
+        return [t for t in self.triggers(level, reading) if t.value <= t.threshold]
 
-    def raw_level(self, health: float, distance_pct: float | None) -> Level:
-        """The level these values reach with no history (no hysteresis)."""
+    def raw_level(self, reading: Reading) -> Level:
+        """The level ``reading`` reaches with no history (no hysteresis)."""
         for level in reversed(LADDER[1:]):
-            if health <= self.threshold(level):
+            if self.firing(level, reading):
                 return level
-        return Level.WARNING if self.too_close(distance_pct) else Level.OK
+        return Level.OK
 
-    def holds(self, level: Level, health: float, distance_pct: float | None) -> bool:
-        """Whether an account already at ``level`` stays there: it has not cleared yet."""
-        if health <= self.thresholds.clear_above(self.threshold(level)):
-            return True
-        trigger = self.thresholds.distance_pct
-        if level is not Level.WARNING or trigger is None or distance_pct is None:
-            return False
-        return distance_pct <= self.thresholds.clear_above(trigger)
+    def holds(self, level: Level, reading: Reading) -> bool:
+        """Whether an account already at ``level`` stays there: a trigger has not cleared."""
+        clear_above = self.thresholds.clear_above
+        return any(t.value <= clear_above(t.threshold) for t in self.triggers(level, reading))
 
-    def held_level(self, current: Level, health: float, distance_pct: float | None) -> Level:
-        """The level after ``current`` (a ladder level) sees these values, with hysteresis.
+    def held_level(self, current: Level, reading: Reading) -> Level:
+        """The level after ``current`` (a ladder level) sees ``reading``, with hysteresis.
 
         Escalation is immediate (the raw level wins when higher); de-escalation stops at the
         highest level at or below ``current`` that has not cleared.
         """
-        raw = self.raw_level(health, distance_pct)
+        raw = self.raw_level(reading)
         for level in reversed(LADDER[1 : rank(current) + 1]):
-            if self.holds(level, health, distance_pct):
+            if self.holds(level, reading):
                 return raw if rank(raw) > rank(level) else level
         return raw
 
-    def reason(self, level: Level, health: float, distance_pct: float | None) -> str:
-        """A short human line saying why ``level`` was reached, e.g. "health 1.12 ≤ 1.15"."""
-        if level is not Level.WARNING or health <= self.thresholds.warning:
-            return f"health {health:.2f} ≤ {self.threshold(level):.2f}"
-        return f"price {distance_pct:.1f}% from liquidation < {self.thresholds.distance_pct:g}%"
+    def reason(self, level: Level, reading: Reading) -> str:
+        """A short human line saying why ``level`` was reached: its firing triggers, e.g.
+        "liquidation 2.8% away ≤ 3%; health 1.12 ≤ 1.15" (distance first: it is the default)."""
+        order = {"distance_pct": 0, "sigma": 1, "health": 2}
+        fired = sorted(self.firing(level, reading), key=lambda t: order[t.kind])
+        return "; ".join(t.describe() for t in fired) or self.triggers(level, reading)[0].describe()

@@ -1,6 +1,7 @@
 """The per-account alert state machine. Pure: no I/O, no clock; ``now`` is passed in.
 
-Levels: ok → warning → critical → liquidatable on health (``monitor.alerts.policy``),
+Levels: ok → warning → critical → liquidatable on health and the adverse move to liquidation
+(in percent and in σ; ``monitor.alerts.policy``),
 liquidated on a chain event, unknown when the data is too stale to judge; ``recovered`` is sent
 when an account is back to ok. An *episode* is one incident: it opens with its first alert and
 closes with ``recovered``; the next incident gets the next episode number.
@@ -21,6 +22,9 @@ Decisions, and why:
     >>> state, alerts = step(state, Report(health=1.12), Policy(), now)
     >>> alerts
     [AlertDecision(level=<Level.CRITICAL: 'critical'>, episode=1, reason='health 1.12 ≤ 1.15')]
+    >>> step(AlertState(), Report(health=2.0, move_pct=8.0), Policy(), now)[1][0].reason
+    'liquidation 8.0% away ≤ 10%'
+
 """
 
 from __future__ import annotations
@@ -31,10 +35,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from monitor.alerts.levels import Level
-from monitor.alerts.policy import LADDER, Policy, covered_by
+from monitor.alerts.policy import LADDER, Policy, Reading, covered_by
 from monitor.health.account import AccountHealth
 
-__all__ = ["AlertDecision", "AlertState", "Policy", "PriceFreshness", "Report", "step"]
+__all__ = [
+    "AlertDecision", "AlertState", "Policy", "PriceFreshness", "Reading", "Report", "step",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +60,17 @@ class PriceFreshness:
 class Report:
     """What one evaluation of an account saw, or a chain event when ``liquidated`` is set.
 
-    ``health`` is equity / maintenance (None or NaN: could not be computed); ``min_distance_pct``
-    is the smallest adverse move to liquidation over the positions, in percent of mark
-    (None without positions); ``unknown_reason`` says why there is no health (a bad price).
+    ``health`` is equity / maintenance (None or NaN: could not be computed); ``move_pct`` is
+    the smallest adverse move that liquidates the account, in percent of the mark, and
+    ``move_sigma`` the same in σ of its markets (None: no positions, or σ not known yet);
+    ``unknown_reason`` says why there is no health (a bad price).
     ``head_stalled`` says the node stopped producing blocks, so the
     account state may be old even if prices are fresh.
     """
 
     health: float | None = None
-    min_distance_pct: float | None = None
+    move_pct: float | None = None
+    move_sigma: float | None = None
     prices: tuple[PriceFreshness, ...] = ()
     head_stalled: bool = False
     liquidated: bool = False
@@ -75,12 +83,16 @@ class Report:
         prices: Iterable[PriceFreshness] = (),
         *,
         head_stalled: bool = False,
+        move_sigma: float | None = None,
     ) -> Report:
-        """A report from ``monitor.health.account.account_health``'s result and freshness facts."""
+        """A report from ``monitor.health.account.account_health``'s result and freshness facts
+        (``move_sigma``: ``monitor.health.volatility.sigma_move``, when σ is known)."""
         distances = [p.distance_pct for p in account.positions if p.distance_pct is not None]
+        move = account.move_pct if account.move_pct is not None else min(distances, default=None)
         return cls(
             health=account.health,
-            min_distance_pct=min(distances, default=None),
+            move_pct=move,
+            move_sigma=move_sigma,
             prices=tuple(prices),
             head_stalled=head_stalled,
             unknown_reason=account.reason,
@@ -144,7 +156,8 @@ def step(state: AlertState, report: Report, policy: Policy, now: datetime) -> St
     problems = report.staleness(now)
     if problems or report.health is None:  # staleness() names a missing health too
         return _enter_event_level(state, Level.UNKNOWN, "; ".join(problems), now, report.health)
-    return _on_fresh(state, report.health, report.min_distance_pct, policy, now)
+    reading = Reading(report.health, report.move_pct, report.move_sigma)
+    return _on_fresh(state, reading, policy, now)
 
 
 def _enter_event_level(
@@ -160,14 +173,13 @@ def _enter_event_level(
     return moved, [AlertDecision(level, state.episode, reason)]
 
 
-def _on_fresh(
-    state: AlertState, health: float, distance_pct: float | None, policy: Policy, now: datetime
-) -> Step:
+def _on_fresh(state: AlertState, reading: Reading, policy: Policy, now: datetime) -> Step:
     """Apply trustworthy values: escalate at once, de-escalate with hysteresis, recover."""
+    health = reading.health
     if state.level in LADDER:
-        level = policy.held_level(state.level, health, distance_pct)
+        level = policy.held_level(state.level, reading)
     else:
-        level = policy.raw_level(health, distance_pct)
+        level = policy.raw_level(reading)
         if state.level is Level.LIQUIDATED and level is Level.LIQUIDATABLE:
             # Most likely the account as read before the liquidation landed: nothing new.
             level = Level.LIQUIDATED
@@ -180,6 +192,6 @@ def _on_fresh(
         return closed, [AlertDecision(Level.RECOVERED, state.episode, reason)]
     if level in state.alerted:  # includes liquidated, alerted on entry
         return moved, []
-    reason = policy.reason(level, health, distance_pct)
+    reason = policy.reason(level, reading)
     escalated = replace(moved, alerted=state.alerted | covered_by(level))
     return escalated, [AlertDecision(level, state.episode, reason)]

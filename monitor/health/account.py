@@ -55,6 +55,8 @@ class AccountHealth:
 
     ``reason`` is None when the account was valued; otherwise it says why it could not be (a
     bad price), and equity, maintenance and health are NaN: the account's status is unknown.
+    ``move_pct`` is the smallest adverse move that liquidates the account, in percent (see
+    ``move_to_liquidation_pct``); None without positions or when unknown.
     """
 
     equity_usd: float
@@ -62,6 +64,7 @@ class AccountHealth:
     health: float
     positions: tuple[PositionRisk, ...]
     reason: str | None = None
+    move_pct: float | None = None
 
     @property
     def known(self) -> bool:
@@ -141,9 +144,9 @@ def account_health(account: MarginAccount, prices: Mapping[str, float]) -> Accou
     for p in account.positions:
         liq, distance = _liquidation_price(account, prices, p)
         risks.append(PositionRisk(p.market, p.asset, prices[p.asset], liq, distance))
-    return AccountHealth(
-        line.equity_usd, maintenance, _health(line.equity_usd, maintenance), tuple(risks)
-    )
+    health = _health(line.equity_usd, maintenance)
+    move = move_to_liquidation_pct(account, prices, risks)
+    return AccountHealth(line.equity_usd, maintenance, health, tuple(risks), move_pct=move)
 
 
 def shocked(prices: Mapping[str, float], shocks: Mapping[str, float]) -> dict[str, float]:
@@ -186,3 +189,40 @@ def shock_to_liquidation(
         return 0.0
     falling = [-1.0 / w for w in weights.values() if w < 0.0]
     return first_root(line, min(falling, default=math.inf))
+
+
+def adverse_weights(
+    account: MarginAccount, scale: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """Per market (position asset) of ``account``, the direction that hurts it, times
+    ``scale[asset]`` (default 1): -1 where it is net long (equity per USD of price, collateral
+    of that asset included, is positive), +1 where net short or flat (a flat hedge still
+    loses to a rise: maintenance grows with the price). For ``shock_to_liquidation``.
+    """
+    exposure: dict[str, float] = {p.asset: 0.0 for p in account.positions}
+    for p in account.positions:
+        exposure[p.asset] += p.size - p.closing_fee_rate * abs(p.size)
+    for c in account.collateral:
+        if c.asset in exposure:
+            exposure[c.asset] += c.amount * (1.0 - c.haircut)
+    factor = scale if scale is not None else dict.fromkeys(exposure, 1.0)
+    return {a: (-1.0 if e > 0.0 else 1.0) * factor[a] for a, e in exposure.items()}
+
+
+def move_to_liquidation_pct(
+    account: MarginAccount, prices: Mapping[str, float], risks: Iterable[PositionRisk]
+) -> float | None:
+    """The smallest adverse move, in percent, that liquidates ``account``: the least of its
+    positions' own distances (``risks``, each with the other prices fixed) and, when its
+    positions span several markets, the move of all of them against it together (a cross
+    account's worst case: each loss eats the same balance). Negative when already
+    liquidatable (the way back, as ``PositionRisk.distance_pct``); None without positions.
+
+    Raises KeyError if ``prices`` lacks an asset of the account.
+    """
+    distances = [r.distance_pct for r in risks if r.distance_pct is not None]
+    if len({p.asset for p in account.positions}) > 1:
+        joint = shock_to_liquidation(account, prices, adverse_weights(account))
+        if joint is not None:
+            distances.append(100.0 * joint)
+    return min(distances, default=None)

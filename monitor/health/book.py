@@ -33,6 +33,7 @@ from monitor.health.account import (
     PositionRisk,
     bad_prices,
     liquidation_price,
+    move_to_liquidation_pct,
     unknown_health,
 )
 from monitor.health.pieces import TierArrays, first_roots, tier_arrays, tiered_usd
@@ -292,6 +293,7 @@ def account_healths(book: Book, result: BookHealth, prices: Floats) -> list[Acco
                 float(result.maintenance_usd[i]),
                 float(result.health[i]),
                 tuple(risks),
+                move_pct=move_to_liquidation_pct(account, by_asset, risks),
             )
         )
     return out

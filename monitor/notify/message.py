@@ -8,7 +8,10 @@ JSON; each channel renders it here, as Telegram HTML or as plain text::
     text = format_text(payload)
 
 Units: prices and amounts are US dollars as floats (derived display values; the exact integers
-stay in the store), ``distance_pct`` and ``adverse_move_pct`` are percent (2.5 means 2.5 %).
+stay in the store), ``distance_pct``, ``move_pct`` and ``adverse_move_pct`` are percent (2.5
+means 2.5 %); ``distance_sigma`` and ``move_sigma`` count the same moves in σ of the market's
+moves over ``sigma_horizon_s`` seconds. Keys added later are ``NotRequired``: alerts stored
+before them still parse.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ __all__ = [
     "PositionPayload",
     "format_html",
     "format_text",
+    "move_line",
     "parse_payload",
     "short_wallet",
     "why_line",
@@ -40,6 +44,7 @@ class PositionPayload(TypedDict):
 
     ``distance_pct``: how far the mark must move against the position to reach its liquidation
     price, in percent of the mark (None when it has none, e.g. a fully collateralised long).
+    ``distance_sigma``: that distance in σ of the market's recent moves (None: σ not known).
     ``adverse_move_pct``: how far the mark moved against this position since the previous
     check, in percent (negative when it moved in the position's favour).
     """
@@ -51,6 +56,7 @@ class PositionPayload(TypedDict):
     liquidation_price_usd: float | None
     distance_pct: float | None
     adverse_move_pct: float
+    distance_sigma: NotRequired[float | None]
 
 
 class AlertPayload(TypedDict):
@@ -58,6 +64,9 @@ class AlertPayload(TypedDict):
 
     ``health`` is equity / maintenance (None when the maintenance requirement is zero);
     ``level`` is an ``monitor.alerts.levels.Level`` value; ``previous_level`` is set on escalation.
+    ``reason`` is the rule's line (which threshold fired); ``move_pct`` the smallest adverse move
+    that liquidates the account (a cross account: its markets moving together), ``move_sigma``
+    the same in σ over ``sigma_horizon_s`` seconds.
     """
 
     chain_id: int
@@ -72,6 +81,10 @@ class AlertPayload(TypedDict):
     block_number: int
     positions: list[PositionPayload]
     previous_level: NotRequired[str]
+    reason: NotRequired[str]
+    move_pct: NotRequired[float | None]
+    move_sigma: NotRequired[float | None]
+    sigma_horizon_s: NotRequired[float | None]
 
 
 _PAYLOAD = TypeAdapter(AlertPayload)
@@ -150,11 +163,39 @@ _HTML = _Markup(
 _PLAIN = _Markup(escape=lambda s: s, bold=lambda s: s, code=lambda s: s)
 
 
+def _horizon(seconds: float | None) -> str:
+    """``3600`` → "1h", ``900`` → "15min": the σ's time scale, short."""
+    if not seconds:
+        return ""
+    if seconds % 3600 == 0:
+        return f" of {seconds / 3600:g}h"
+    return f" of {seconds / 60:g}min" if seconds % 60 == 0 else f" of {seconds:g}s"
+
+
+def _sigma(value: float | None, horizon: str = "") -> str:
+    return "" if value is None else f" ({value:.1f}σ{horizon})"
+
+
+def move_line(payload: AlertPayload) -> str | None:
+    """How far the market may move before liquidation, e.g. "Liquidation after a 2.80% move
+    against it (1.9σ of 1h)"; None when not known (a liquidated or unvalued account)."""
+    move = payload.get("move_pct")
+    if move is None:
+        return None
+    together = len({p["asset"] for p in payload["positions"]}) > 1
+    what = "its markets together" if together else "it"
+    sigma = _sigma(payload.get("move_sigma"), _horizon(payload.get("sigma_horizon_s")))
+    if move <= 0:
+        return f"Liquidatable now: {-move:.2f}% back would restore it{sigma}"
+    return f"Liquidation after a {move:.2f}% move against {what}{sigma}"
+
+
 def _position_line(p: PositionPayload, m: _Markup) -> str:
     head = f"{m.escape(p['market'])} {p['side']}"
     if p["liquidation_price_usd"] is None:
         return f"{head}: no liquidation price, mark {_price(p['mark_price_usd'])}"
     away = "" if p["distance_pct"] is None else f", {p['distance_pct']:.2f}% away"
+    away += _sigma(p.get("distance_sigma"))
     return (
         f"{head}: liquidation at {_price(p['liquidation_price_usd'])} "
         f"(mark {_price(p['mark_price_usd'])}{away})"
@@ -176,6 +217,10 @@ def _lines(payload: AlertPayload, m: _Markup) -> list[str]:
     lines.append(
         f"Health {health:.2f} (liquidation at 1.00)" if health is not None else "Health n/a"
     )
+    if (move := move_line(payload)) is not None:
+        lines.append(move)
+    if payload.get("reason") and level in ("warning", "critical", "liquidatable"):
+        lines.append(f"Trigger: {m.escape(payload['reason'])}")
     ordered = _worst(payload["positions"])
     lines += [_position_line(p, m) for p in ordered[:MAX_POSITION_LINES]]
     if len(ordered) > MAX_POSITION_LINES:

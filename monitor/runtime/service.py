@@ -14,12 +14,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from indexer.config.loader import Config
@@ -29,7 +26,6 @@ from indexer.models import MarginAccount
 from indexer.store.accounts import load_accounts
 from indexer.store.columns import utcnow
 from monitor.alerts.apply import (
-    Decided,
     Observation,
     apply_rules,
     newly_liquidated,
@@ -38,31 +34,15 @@ from monitor.alerts.apply import (
 from monitor.alerts.rules import Policy, PriceFreshness
 from monitor.delivery.outbox import pending_count
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
+from monitor.health.volatility import MarketVolatility, Sigmas
 from monitor.notify.channels import channels_for
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, in_scope
 from monitor.runtime.evaluate import CompiledBooks, evaluate_rows
+from monitor.runtime.heartbeat import TickSummary, format_status, record_tick
 from monitor.runtime.lease import acquire_lease, lease_ttl_s, release_leases, worker_name
-from monitor.tables import ChainTick
 
 log = logging.getLogger("perpwatch.monitor")
-_ticks = ChainTick.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True, slots=True)
-class TickSummary:
-    """What one pass over a chain did."""
-
-    chain: str
-    block: int
-    logs: int
-    accounts: int
-    unknown: int
-    alerts: tuple[Decided, ...]
-    stepped: int = 0
-    """Accounts whose rule inputs changed, stepped through the rules this tick."""
-    leased: bool = True
-    """False when another worker holds the chain's lease (this tick did nothing)."""
 
 
 class Monitor:
@@ -96,6 +76,8 @@ class Monitor:
         self._holding: set[str] = set()
         self._chain_problems: dict[str, str] = {}
         self.last_ticks: dict[str, TickSummary] = {}
+        # Volatility hook (issue 16): one price window per (chain, protocol, asset).
+        self._volatility = MarketVolatility(cfg.alerts.sigma_horizon_s, cfg.alerts.sigma_window_s)
 
     def policy_for(self, account: MarginAccount) -> Policy:
         """Thresholds for an account: per wallet, else per protocol, else global."""
@@ -121,6 +103,7 @@ class Monitor:
         rows = await runtime.book(sync)
         views = evaluate_rows(rows, sync, self._books[group.chain.name], runtime.book_version)
         stalled = self._head_stalled(group.chain, sync.block)
+        sigmas = self._observe_prices(sync)
         observations = [
             Observation(
                 v.account_id,
@@ -130,6 +113,8 @@ class Monitor:
                 head_stalled=stalled,
                 previous_marks=self._marks.get(v.account_id),
                 prices=self._freshness(group.chain, v.account, sync),
+                marks_usd=sync.prices.get(v.account.protocol),
+                sigmas=sigmas.get(v.account.protocol),
             )
             for v in views
         ]
@@ -197,18 +182,8 @@ class Monitor:
 
     async def status_line(self) -> str:
         """One line for operators: each chain's last tick, and alerts waiting for delivery."""
-        chains = []
-        for group in self.groups:
-            last = self.last_ticks.get(group.chain.name)
-            if last is None:
-                chains.append(f"{group.chain.name} no tick yet")
-            elif not last.leased:
-                chains.append(f"{group.chain.name} ticked by another worker")
-            else:
-                chains.append(f"{group.chain.name} block {last.block}, {last.accounts} accounts "
-                              f"({last.unknown} unknown)")  # fmt: skip
         pending = await asyncio.to_thread(pending_count, self.engine)
-        return f"status: {'; '.join(chains)}; {pending} deliveries pending"
+        return format_status([g.chain.name for g in self.groups], self.last_ticks, pending)
 
     async def tick_or_unknown(self, group: ChainProtocols) -> TickSummary:
         """:meth:`tick`, or when the chain cannot be read at all (every RPC URL failing after
@@ -274,6 +249,15 @@ class Monitor:
             if asset in updated
         )
 
+    def _observe_prices(self, sync: ChainSync) -> dict[str, Sigmas]:
+        """Volatility hook: record this tick's prices (at the monitor's clock) and return each
+        protocol's σ per asset, for the σ alert triggers (``monitor.health.volatility``)."""
+        now_s = self.clock().timestamp()
+        return {
+            protocol: self._volatility.observe((sync.chain_id, protocol), prices, now_s)
+            for protocol, prices in sync.prices.items()
+        }
+
     def _head_stalled(self, chain: ChainConfig, block: int) -> bool:
         """True when the head has not moved for ``stall_after_blocks`` block times."""
         now = self.monotonic()
@@ -282,20 +266,3 @@ class Monitor:
             self._heads[chain.chain_id] = (block, now)
             return False
         return now - seen[1] > chain.stall_after_blocks * chain.block_time
-
-
-def record_tick(
-    engine: Engine, chain_id: int, summary: TickSummary, now: datetime, worker: str
-) -> None:
-    """Upsert the chain's heartbeat row (``chain_ticks``)."""
-    values = {"chain_id": chain_id, "block_number": summary.block, "accounts": summary.accounts,
-              "stepped": summary.stepped, "ticked_at": now, "worker": worker}  # fmt: skip
-    insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(_ticks).values(**values)
-    with engine.begin() as conn:
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[_ticks.c.chain_id],
-                set_={k: stmt.excluded[k] for k in values if k != "chain_id"},
-            )
-        )

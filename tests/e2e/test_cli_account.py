@@ -80,6 +80,8 @@ def assert_matches(doc: dict[str, Any], account: MarginAccount, health: AccountH
         "devnet",
     )
     assert doc["health"] == pytest.approx(health.health, rel=1e-12)
+    assert health.move_pct is not None
+    assert doc["move_to_liquidation_pct"] == pytest.approx(health.move_pct, rel=1e-12)
     assert doc["equity_usd"] == pytest.approx(health.equity_usd, rel=1e-12)
     assert [c["amount_raw"] for c in doc["collateral"]] == [
         str(c.amount_raw) for c in account.collateral

@@ -15,7 +15,8 @@ from devnet.demo import Script, run_demo
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 SUMMARY_KEYS = {
-    "accounts", "steps", "blocks", "liquidations", "warned_before", "min_lead_blocks",
+    "accounts", "steps", "blocks", "liquidations", "warned_before", "warned_before_liquidatable",
+    "min_lead_blocks",
     "median_lead_blocks", "alerts", "alerts_sent", "duplicate_alerts", "telegram_messages",
     "median_tick_s", "seconds",
 }  # fmt: skip
@@ -35,6 +36,7 @@ def test_reduced_demo_warns_every_liquidation_early_and_prints_its_summary_as_js
     assert summary["steps"] == 30 + 8
     assert summary["liquidations"] > 0
     assert summary["warned_before"] == summary["liquidations"]
+    assert summary["warned_before_liquidatable"] == summary["liquidations"]  # default thresholds
     assert summary["min_lead_blocks"] >= 3
     assert summary["duplicate_alerts"] == 0
     assert summary["telegram_messages"] == summary["alerts"]

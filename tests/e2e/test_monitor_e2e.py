@@ -87,7 +87,7 @@ def engine_for() -> Iterator[Callable[[Config], Engine]]:
 
 
 def two_chat_config(world: World, db_url: str, telegram: TelegramApi) -> Config:
-    cfg = demo_config(world, db_url, telegram_url=telegram.url, distance_pct=3.0)
+    cfg = demo_config(world, db_url, telegram_url=telegram.url)
     data = config_data(cfg)
     data["channels"]["telegram"]["chat_ids"] = list(CHATS)
     return Config.model_validate(data)

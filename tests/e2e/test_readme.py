@@ -26,8 +26,9 @@ def test_config_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert cfg.protocols[0].addresses["data_store"].lower() == (
         "0xfd70de6b91282d8017aa4e741e9ae325cab992d8"  # filled in from the known deployment
     )
-    assert cfg.alerts.distance_pct == 3
-    assert cfg.wallets[0].critical == 1.3
+    assert (cfg.alerts.warning_distance_pct, cfg.alerts.critical_distance_pct) == (10, 3)
+    assert (cfg.alerts.warning_sigma, cfg.alerts.critical_sigma) == (3, 1.5)
+    assert cfg.wallets[0].critical_distance_pct == 5
 
 
 COMMANDS = sorted(set(re.findall(r"`perpwatch ([a-z][a-z-]*(?: [a-z][a-z-]*)?)", README)))

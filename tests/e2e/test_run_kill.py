@@ -166,7 +166,7 @@ def without_repeats(texts: list[str], allowed: set[str]) -> list[str]:
 def monitor_process(
     world: World, db_url: str, telegram: TelegramApi, tmp_path: Path
 ) -> Iterator[MonitorProcess]:
-    cfg = demo_config(world, db_url, telegram_url=telegram.url, distance_pct=3.0)
+    cfg = demo_config(world, db_url, telegram_url=telegram.url)
     # Tick every 0.2 s. The devnet mines only when the test moves prices, so a quiet head is
     # normal here: it must not read as a stalled node.
     cfg = with_chain(cfg, block_time=0.2, stall_after_blocks=1_000_000)

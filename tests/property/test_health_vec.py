@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from indexer.models import MarginAccount, MarginMode, Position
 from monitor.health.account import account_health
-from monitor.health.book import BookHealth, compile_accounts, evaluate
+from monitor.health.book import BookHealth, account_healths, compile_accounts, evaluate
 from tests.health_helpers import (
     USDC,
     accounts,
@@ -54,6 +54,20 @@ def test_vectorised_equals_scalar_on_mixed_accounts(
 ) -> None:
     book = compile_accounts(book_accounts)
     assert_matches_scalar(book_accounts, px, evaluate(book, book.price_vector(px)))
+
+
+@given(st.lists(accounts(), min_size=1, max_size=8), prices())
+def test_account_healths_carry_the_scalar_move_to_liquidation(
+    book_accounts: list[MarginAccount], px: dict[str, float]
+) -> None:
+    book = compile_accounts(book_accounts)
+    vector = book.price_vector(px)
+    for acc, got in zip(
+        book_accounts, account_healths(book, evaluate(book, vector), vector), strict=True
+    ):
+        want = account_health(acc, px).move_pct
+        assert (got.move_pct is None) == (want is None)
+        assert want is None or math.isclose(got.move_pct or 0.0, want, abs_tol=1e-7)
 
 
 @given(st.lists(positions("ETH"), min_size=2, max_size=4), prices())

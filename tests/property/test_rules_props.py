@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from indexer.config.sections import Thresholds
 from monitor.alerts.levels import Level
-from monitor.alerts.policy import LADDER, rank
+from monitor.alerts.policy import LADDER, Reading, rank
 from monitor.alerts.rules import AlertDecision, AlertState, Policy, PriceFreshness, Report, step
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -27,10 +27,17 @@ def policies(draw: st.DrawFn) -> Policy:
     warning = draw(st.floats(1.1, 2.0))
     critical = draw(st.floats(1.01, warning - 0.05))
     margin = draw(st.sampled_from([0.0, 0.01, 0.05, 0.2]))
-    distance = draw(st.none() | st.floats(1.0, 30.0))
+    warn_pct = draw(st.sampled_from([0.0]) | st.floats(1.0, 30.0))
+    crit_pct = draw(st.sampled_from([0.0]) | st.floats(0.1, 0.9)) * warn_pct
+    warn_sigma = draw(st.sampled_from([0.0]) | st.floats(0.5, 6.0))
+    crit_sigma = draw(st.sampled_from([0.0]) | st.floats(0.1, 0.9)) * warn_sigma
     return Policy.from_thresholds(
-        Thresholds(warning=warning, critical=critical, clear_margin=margin, distance_pct=distance)
-    )
+        Thresholds(
+            warning=warning, critical=critical, clear_margin=margin,
+            warning_distance_pct=warn_pct, critical_distance_pct=crit_pct,
+            warning_sigma=warn_sigma, critical_sigma=crit_sigma,
+        )
+    )  # fmt: skip
 
 
 healths = st.floats(0.5, 2.5) | st.sampled_from([1.0, 1.15, 1.5, math.inf])
@@ -44,11 +51,12 @@ def reports(draw: st.DrawFn) -> Report:
         return Report(liquidated=True)
     health = None if kind == "none" else draw(healths)
     distance = draw(st.none() | st.floats(-5.0, 40.0))
+    sigma = draw(st.none() | st.floats(-1.0, 8.0))
     prices: tuple[PriceFreshness, ...] = ()
     if kind == "priced":
         age_s = draw(st.floats(0, 2 * HEARTBEAT_S))
         prices = (PriceFreshness("ETH", T0 - timedelta(seconds=age_s), HEARTBEAT_S),)
-    return Report(health, distance, prices, head_stalled=kind == "stalled")
+    return Report(health, distance, sigma, prices, head_stalled=kind == "stalled")
 
 
 def is_stale(report: Report) -> bool:
@@ -100,7 +108,7 @@ def test_escalation_alerts_at_the_first_crossing(policy: Policy, items: list[Rep
         if item.liquidated or is_stale(item):
             continue
         assert item.health is not None
-        raw = policy.raw_level(item.health, item.min_distance_pct)
+        raw = policy.raw_level(Reading(item.health, item.move_pct, item.move_sigma))
         if before.level in LADDER:
             assert rank(after.level) >= rank(raw)  # escalation is never delayed
         if raw is Level.OK or raw in before.alerted:
@@ -138,7 +146,7 @@ def _reopened(before: AlertState, alerts: list[AlertDecision]) -> bool:
 @given(policies(), st.sampled_from(LADDER[1:]), st.data())
 def test_hysteresis_prevents_flapping(policy: Policy, level: Level, data: st.DataObject) -> None:
     """Health oscillating between a threshold and its clear level alerts once, and holds."""
-    threshold = policy.threshold(level)
+    threshold = policy.triggers(level, Reading(health=1.0))[0].threshold  # health comes first
     lower = {Level.WARNING: policy.thresholds.critical, Level.CRITICAL: 1.0}.get(level, 0.5)
     band = st.floats(lower, policy.thresholds.clear_above(threshold), exclude_min=True)
     oscillation = data.draw(st.lists(band, max_size=30))

@@ -73,6 +73,9 @@ def test_no_file_gives_defaults_and_creates_nothing(tmp_path: Path) -> None:
     assert cfg.database_url == "sqlite:///perpwatch.db"
     assert cfg.chains == cfg.protocols == cfg.wallets == ()
     assert (cfg.alerts.warning, cfg.alerts.critical, cfg.alerts.clear_margin) == (1.5, 1.15, 0.05)
+    alerts = cfg.alerts
+    assert (alerts.warning_distance_pct, alerts.critical_distance_pct) == (10.0, 3.0)
+    assert (alerts.warning_sigma, alerts.critical_sigma, alerts.sigma_horizon_s) == (0, 0, 3600)
     assert cfg.channels.console is True
     assert cfg.channels.telegram.base_url == "https://api.telegram.org"
     assert list(tmp_path.iterdir()) == []
@@ -250,6 +253,10 @@ ERROR_CASES = [
      "alerts: critical (1.6) must be below warning (1.5)"),
     ("threshold not above 1", "critical = 1.15 ", "critical = 0.9  ",
      "alerts.critical: must be greater than 1 (got 0.9)"),
+    ("distance order", "critical_distance_pct = 3.0", "critical_distance_pct = 12.0",
+     "alerts: critical_distance_pct (12.0) must be below warning_distance_pct (10.0)"),
+    ("sigma order", "# critical_sigma = 1.5", "critical_sigma = 4.0\nwarning_sigma = 3.0",
+     "alerts: critical_sigma (4.0) must be below warning_sigma (3.0)"),
     ("protocol override order", "# [alerts.protocols.hyperliquid]\n# critical = 1.25",
      "[alerts.protocols.hyperliquid]\ncritical = 1.7",
      "alerts.protocols.hyperliquid: critical (1.7) must be below warning (1.5)"),
@@ -533,3 +540,8 @@ def test_write_example_into_a_missing_directory_is_a_config_error(tmp_path: Path
     with pytest.raises(ConfigError, match="cannot write"):
         write_example(tmp_path / "no" / "such" / "dir.toml")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_old_distance_key_still_means_the_warning_distance(tmp_path: Path) -> None:
+    path = write(tmp_path, "[alerts]\ndistance_pct = 4\n")
+    assert load_config(path).alerts.warning_distance_pct == 4.0

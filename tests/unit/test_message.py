@@ -161,3 +161,25 @@ def test_console_prints_one_plain_line_without_interpreting_markup() -> None:
     assert line.count("\n") == 1
     assert "[red]ETH[/red]/USD long" in line
     assert line.startswith("Critical · gmx_v2 · isolated | Wallet 0xabab…abab")
+
+
+def test_text_tells_the_move_to_liquidation_in_percent_and_sigma() -> None:
+    btc = {**position("BTC", distance=20.0, move=8.0), "distance_sigma": 6.25}
+    eth = {**position("ETH", distance=4.0, move=1.0), "distance_sigma": 1.5}
+    facts = {"move_pct": 3.2, "move_sigma": 1.1, "sigma_horizon_s": 3600.0}
+    reason = "liquidation 3.2% away ≤ 5%; health 1.08 ≤ 1.15"
+    text = format_text(parse_payload(payload("cross", [btc, eth], reason=reason, **facts)))
+    lines = text.splitlines()
+    assert lines[3] == "Liquidation after a 3.20% move against its markets together (1.1σ of 1h)"
+    assert lines[4] == f"Trigger: {reason}"
+    assert lines[5] == "ETH/USD long: liquidation at $96.00 (mark $100.00, 4.00% away (1.5σ))"
+    single = format_text(parse_payload(payload(move_pct=7.5, move_sigma=None)))
+    assert "Liquidation after a 7.50% move against it\n" in single
+    gone = format_text(parse_payload(payload(move_pct=-0.4, level="liquidatable")))
+    assert "Liquidatable now: 0.40% back would restore it" in gone
+
+
+def test_alerts_stored_before_the_move_facts_still_render() -> None:
+    text = format_text(parse_payload(payload()))  # no move_pct, reason or distance_sigma
+    assert "Liquidation after" not in text
+    assert "Trigger:" not in text

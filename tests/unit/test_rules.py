@@ -13,7 +13,15 @@ from sqlalchemy.engine import Engine
 from indexer.config.sections import AlertConfig, Thresholds, WalletConfig
 from indexer.errors import ConfigError
 from monitor.alerts.levels import Level
-from monitor.alerts.rules import AlertDecision, AlertState, Policy, PriceFreshness, Report, step
+from monitor.alerts.rules import (
+    AlertDecision,
+    AlertState,
+    Policy,
+    PriceFreshness,
+    Reading,
+    Report,
+    step,
+)
 from monitor.health.account import AccountHealth, PositionRisk
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -25,9 +33,9 @@ Step = float | str | tuple[float, float] | None
 
 
 def report(item: Step, at: datetime) -> Report:
-    """A report from a table cell: health, (health, min distance %), or an event word."""
+    """A report from a table cell: health, (health, move to liquidation %), or an event word."""
     if isinstance(item, tuple):
-        return Report(health=item[0], min_distance_pct=item[1])
+        return Report(health=item[0], move_pct=item[1])
     if item == "liq":
         return Report(liquidated=True)
     if item == "stale":  # a feed that missed its heartbeat by 400 s
@@ -88,8 +96,15 @@ TRANSITIONS: list[tuple[str, list[Step], Level, list[tuple[Level, int]]]] = [
     ("residual after liquidation alerts", ["liq", 1.1], C, [(LQ, 1), (C, 1)]),
     ("second liquidation: new episode", ["liq", 1.1, "liq"], LQ, [(LQ, 1), (C, 1), (LQ, 2)]),
     ("stale while liquidated", ["liq", "stale"], U, [(LQ, 1), (U, 1)]),
-    ("distance ignored without a trigger", [(2.0, 1.0)], OK, []),
-]
+    ("default: 12 % from liquidation is quiet", [(2.0, 12.0)], OK, []),
+    ("default: 10 % from liquidation warns", [(2.0, 10.0)], W, [(W, 1)]),
+    ("default: 3 % from liquidation is critical", [(2.0, 3.0)], C, [(C, 1)]),
+    ("default: distance walks the ladder", [(2.0, 9.0), (2.0, 2.0), (0.99, -0.1)], L,
+     [(W, 1), (C, 1), (L, 1)]),
+    ("default: a health trigger fires alone", [(1.12, 50.0)], C, [(C, 1)]),
+    ("default: critical holds up to 3.15 %", [(2.0, 2.9), (2.0, 3.1)], C, [(C, 1)]),
+    ("default: critical clears past 3.15 %", [(2.0, 2.9), (2.0, 3.2)], W, [(C, 1)]),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -104,14 +119,16 @@ def test_transition(items: list[Step], final: Level, expected: list[tuple[Level,
     assert (state.level is OK) == (not state.alerted)
 
 
-DISTANCE = Policy.from_thresholds(Thresholds(distance_pct=5.0))
+DISTANCE = Policy.from_thresholds(Thresholds(warning_distance_pct=5.0, critical_distance_pct=0))
 
 
 @pytest.mark.parametrize(
     ("items", "final", "expected"),
     [
         ([(2.0, 4.0)], W, [(W, 1)]),
-        ([(2.0, 5.0)], OK, []),  # the distance trigger is strict
+        ([(2.0, 5.0)], W, [(W, 1)]),  # inclusive, like the health thresholds
+        ([(2.0, 5.01)], OK, []),
+        ([(2.0, 0.5)], W, [(W, 1)]),  # critical_distance_pct = 0: off
         ([(2.0, 4.0), (2.0, 5.2)], W, [(W, 1)]),  # holds up to 5 * 1.05
         ([(2.0, 4.0), (2.0, 5.3)], OK, [(W, 1), (R, 1)]),
         ([(2.0, 4.0), (1.4, 5.3)], W, [(W, 1)]),  # the health still holds it
@@ -148,7 +165,19 @@ def test_reasons_are_short_human_lines(items: list[Step], reason: str) -> None:
 
 def test_distance_reason_names_the_move() -> None:
     _, alerts = run([(2.0, 3.25)], DISTANCE)
-    assert alerts == [AlertDecision(W, 1, "price 3.2% from liquidation < 5%")]
+    assert alerts == [AlertDecision(W, 1, "liquidation 3.2% away ≤ 5%")]
+    _, alerts = run([(1.1, 2.5)])  # both triggers fired: the distance first
+    assert alerts[0].reason == "liquidation 2.5% away ≤ 3%; health 1.10 ≤ 1.15"
+
+
+def test_sigma_trigger_is_off_by_default_and_fires_when_set() -> None:
+    quiet = Report(health=2.0, move_pct=20.0, move_sigma=0.5)
+    assert step(AlertState(), quiet, Policy(), T0)[1] == []
+    sigma = Policy.from_thresholds(Thresholds(warning_sigma=3.0, critical_sigma=1.5))
+    _, alerts = step(AlertState(), quiet, sigma, T0)
+    assert alerts == [AlertDecision(C, 1, "liquidation 0.5σ away ≤ 1.5σ")]
+    unknown_sigma = Report(health=2.0, move_pct=20.0)  # no history yet: silent
+    assert step(AlertState(), unknown_sigma, sigma, T0)[1] == []
 
 
 def test_every_stale_price_is_named() -> None:
@@ -189,18 +218,21 @@ def test_report_from_health_takes_the_closest_position() -> None:
         PositionRisk("SOL-USD", "SOL", 150.0, 140.0, 6.5),
     )
     stalled = Report.from_health(AccountHealth(1000.0, 800.0, 1.25, risks), head_stalled=True)
-    assert (stalled.health, stalled.min_distance_pct, stalled.head_stalled) == (1.25, 6.5, True)
+    assert (stalled.health, stalled.move_pct, stalled.head_stalled) == (1.25, 6.5, True)
     empty = Report.from_health(AccountHealth(1000.0, 0.0, math.inf, ()))
-    assert (empty.health, empty.min_distance_pct) == (math.inf, None)
+    assert (empty.health, empty.move_pct) == (math.inf, None)
+    joint = AccountHealth(1000.0, 800.0, 1.25, risks, move_pct=4.0)  # a cross account's move
+    assert Report.from_health(joint, move_sigma=1.5).move_pct == 4.0
+    assert Report.from_health(joint, move_sigma=1.5).move_sigma == 1.5
 
 
 def test_policy_uses_the_account_thresholds() -> None:
     config = AlertConfig(protocols={"gmx_v2": {"critical": 1.3}})
     wallet = WalletConfig(address="0x" + "ab" * 20, warning=1.8)
     policy = Policy.from_thresholds(config.for_account("gmx_v2", wallet))
-    assert policy.raw_level(1.25, None) is C
-    assert policy.raw_level(1.7, None) is W
-    assert Policy.from_thresholds(config.for_account("hyperliquid")).raw_level(1.25, None) is W
+    assert policy.raw_level(Reading(1.25)) is C
+    assert policy.raw_level(Reading(1.7)) is W
+    assert Policy.from_thresholds(config.for_account("hyperliquid")).raw_level(Reading(1.25)) is W
 
 
 def test_policy_refuses_inverted_thresholds() -> None:

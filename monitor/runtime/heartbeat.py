@@ -1,0 +1,68 @@
+"""What a tick did: its summary, the per-chain heartbeat row, and the operator's status line.
+
+await asyncio.to_thread(record_tick, engine, chain_id, summary, now, worker)
+log.info(format_status(["arbitrum"], {"arbitrum": summary}, pending=3))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from monitor.alerts.apply import Decided
+from monitor.tables import ChainTick
+
+_ticks = ChainTick.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class TickSummary:
+    """What one pass over a chain did."""
+
+    chain: str
+    block: int
+    logs: int
+    accounts: int
+    unknown: int
+    alerts: tuple[Decided, ...]
+    stepped: int = 0
+    """Accounts whose rule inputs changed, stepped through the rules this tick."""
+    leased: bool = True
+    """False when another worker holds the chain's lease (this tick did nothing)."""
+
+
+def format_status(chains: Sequence[str], last: Mapping[str, TickSummary], pending: int) -> str:
+    """``status: arbitrum block 123, 300 accounts (2 unknown); 4 deliveries pending``."""
+    parts = []
+    for name in chains:
+        tick = last.get(name)
+        if tick is None:
+            parts.append(f"{name} no tick yet")
+        elif not tick.leased:
+            parts.append(f"{name} ticked by another worker")
+        else:
+            parts.append(f"{name} block {tick.block}, {tick.accounts} accounts "
+                         f"({tick.unknown} unknown)")  # fmt: skip
+    return f"status: {'; '.join(parts)}; {pending} deliveries pending"
+
+
+def record_tick(
+    engine: Engine, chain_id: int, summary: TickSummary, now: datetime, worker: str
+) -> None:
+    """Upsert the chain's heartbeat row (``chain_ticks``)."""
+    values = {"chain_id": chain_id, "block_number": summary.block, "accounts": summary.accounts,
+              "stepped": summary.stepped, "ticked_at": now, "worker": worker}  # fmt: skip
+    insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(_ticks).values(**values)
+    with engine.begin() as conn:
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[_ticks.c.chain_id],
+                set_={k: stmt.excluded[k] for k in values if k != "chain_id"},
+            )
+        )
