@@ -51,7 +51,7 @@ _ticks = ChainTick.__table__  # type: ignore[attr-defined]
 def workers(
     world: World, db_url: str, telegram: TelegramApi, tmp_path: Path
 ) -> Iterator[list[MonitorProcess]]:
-    cfg = demo_config(world, db_url, telegram_url=telegram.url, distance_pct=3.0)
+    cfg = demo_config(world, db_url, telegram_url=telegram.url)
     cfg = with_chain(cfg, block_time=0.2, stall_after_blocks=1_000_000)
     config = write_toml(cfg, tmp_path / "perpwatch.toml")
     processes = []
