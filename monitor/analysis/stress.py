@@ -7,7 +7,9 @@ asset any position trades moves in the joint curve, collateral-only assets (stab
 not. A move of ``m`` % sets each moved price to ``P·(1 + m/100)`` (``health.account.shocked``).
 
 At each move an account counts as liquidated when its health is ≤ 1 at the moved prices:
-``liquidated_notional_usd`` is its positions' mark notional at those prices and
+``liquidated_notional_usd`` is its positions' notional at the current marks (so the curve
+grows with the move and points compare; valued at the moved prices a deeper fall would shrink
+the same positions) and
 ``bad_debt_usd`` the proxy "equity below zero" (what the venue's insurance fund or LPs would
 absorb if it were closed there, ignoring the liquidation penalty). Accounts with a bad price
 are left out and counted in ``StressReport.unknown_accounts``.
@@ -85,7 +87,7 @@ def _outcome(entry: PricedAccount, shocks: dict[str, float]) -> _Outcome:
     # health; so liquidatable means maintenance > 0 and equity - maintenance ≤ 0.
     positive = line.maintenance(0.0) > 0.0
     liquidated = bool(entry.account.positions) and positive and line.gap(0.0) <= 0.0
-    notional = sum(notional_usd(p, prices) for p in entry.account.positions)
+    notional = sum(notional_usd(p, entry.prices) for p in entry.account.positions)
     return _Outcome(liquidated, notional if liquidated else 0.0, max(0.0, -line.equity_usd))
 
 

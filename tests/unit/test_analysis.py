@@ -58,17 +58,17 @@ def test_stress_curves_per_market_and_joint() -> None:
     assert (now.liquidated_accounts, now.liquidated_notional_usd, now.bad_debt_usd) == (
         1, 4000.0, 0.0)  # fmt: skip
     down = eth.at(-10.0)  # ETH 1,800: A (equity 0) and B (equity -370)
-    assert (down.liquidated_accounts, down.liquidated_notional_usd) == (2, approx(5400.0))
+    assert (down.liquidated_accounts, down.liquidated_notional_usd) == (2, approx(6000.0))
     assert down.bad_debt_usd == approx(370.0)
     up = eth.at(30.0)  # ETH 2,600: C at equity -100; B is back above water
-    assert (up.liquidated_accounts, up.liquidated_notional_usd) == (1, approx(2600.0))
+    assert (up.liquidated_accounts, up.liquidated_notional_usd) == (1, approx(2000.0))
     assert up.bad_debt_usd == approx(100.0)
     btc = report.curves[0].at(-10.0)  # D's BTC loss (6,000) takes its ETH with it; B as before
-    assert (btc.liquidated_accounts, btc.liquidated_notional_usd) == (2, approx(60_000.0))
+    assert (btc.liquidated_accounts, btc.liquidated_notional_usd) == (2, approx(66_000.0))
     assert btc.bad_debt_usd == approx(5000.0)
-    joint = report.joint.at(-10.0)  # A, B, D: D's notional 1,800 + 54,000
+    joint = report.joint.at(-10.0)  # A, B, D, at the current marks
     assert report.joint.market == JOINT
-    assert (joint.liquidated_accounts, joint.liquidated_notional_usd) == (3, approx(61_200.0))
+    assert (joint.liquidated_accounts, joint.liquidated_notional_usd) == (3, approx(68_000.0))
     assert joint.bad_debt_usd == approx(370.0 + 5200.0)
 
 
