@@ -3,7 +3,8 @@
 - the ladder accounts for every open position: its sides' totals are the open notional;
 - the stress curve at 0 % liquidates exactly the accounts already liquidatable;
 - the what-if's cross account with one position is that position isolated with the same
-  collateral (margin mode changes who shares the collateral, not the rule).
+  collateral (margin mode changes who shares the collateral, not the rule);
+- fee drift's time to liquidation, applied as fees, brings the account to health 1.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.models import Collateral, MarginMode, Position
+from indexer.models import Collateral, MarginAccount, MarginMode, Position
 from monitor.analysis.book import PricedAccount, notional_usd
+from monitor.analysis.drift import fee_drift, with_fees_after
 from monitor.analysis.ladder import liquidation_ladder
 from monitor.analysis.stress import stress_report
 from monitor.analysis.whatif import wallet_whatif
@@ -88,3 +90,18 @@ def test_joint_stress_agrees_with_the_health_module(book: list[PricedAccount], m
         after = stress(e.account, e.prices, shocks)
         hit += bool(e.account.positions) and after.health <= 1.0
     assert report.joint.at(move).liquidated_accounts == hit
+
+
+@given(accounts(), prices(), st.floats(0.01, 100.0))
+def test_fee_drift_hours_bring_health_to_one(
+    account: MarginAccount, px: dict[str, float], growth_usd_per_hour: float
+) -> None:
+    growth = [growth_usd_per_hour / len(account.positions)] * len(account.positions)
+    hours = fee_drift(account, px, growth).hours_to_liquidation
+    health = account_health(account, px)
+    if health.health <= 1.0 or health.maintenance_usd <= 0.0:
+        assert hours == (0.0 if health.health <= 1.0 else None)
+        return
+    assert hours is not None
+    after = account_health(with_fees_after(account, growth, hours), px)
+    assert math.isclose(after.equity_usd, after.maintenance_usd, rel_tol=1e-6, abs_tol=1e-6)

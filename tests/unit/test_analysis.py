@@ -8,6 +8,7 @@ import pytest
 
 from indexer.models import MarginMode
 from monitor.analysis.book import PricedAccount
+from monitor.analysis.drift import fee_drift
 from monitor.analysis.ladder import liquidation_ladder
 from monitor.analysis.stress import JOINT, default_moves_pct, stress_report
 from monitor.analysis.whatif import wallet_whatif
@@ -111,3 +112,20 @@ def test_whatif_keeps_venues_apart() -> None:
     other = PricedAccount(elsewhere, PRICES)
     venues = wallet_whatif([a, b, other])
     assert [(v.chain_id, len(v.positions)) for v in venues] == [(1, 3), (2, 1)]
+
+
+def test_fee_drift_time_and_liquidation_price_creep() -> None:
+    # Long 1 ETH @ 2,000, 200 USDC, maintenance 1 %: gap 200 - 20 = 180 USD at 1.5 USD/hour.
+    account = margin("A", MarginMode.ISOLATED, 200, perp("ETH", 1, 2000))
+    drift = fee_drift(account, PRICES, [1.5])
+    assert drift.hours_to_liquidation == approx(120.0)
+    (position,) = drift.positions
+    assert position.liquidation_price_usd == approx(1800 / 0.99)
+    assert position.liquidation_price_in_1d_usd == approx(1836 / 0.99)  # 36 USD of fees
+    assert position.drift_usd_per_day == approx(36 / 0.99)
+    assert position.drift_pct_per_day == approx(100 * 36 / 0.99 / 2000)
+    short = margin("C", MarginMode.ISOLATED, 500, perp("ETH", -1, 2000))
+    assert fee_drift(short, PRICES, [1.0]).positions[0].drift_usd_per_day == approx(24 / 1.01)
+    assert fee_drift(account, PRICES, [0.0]).hours_to_liquidation is None
+    with pytest.raises(ValueError, match="one fee growth per position"):
+        fee_drift(account, PRICES, [])

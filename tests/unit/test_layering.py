@@ -26,6 +26,7 @@ PURE = (
     "monitor.health.account",
     "monitor.health.book",
     "monitor.analysis.book",
+    "monitor.analysis.drift",
     "monitor.analysis.ladder",
     "monitor.analysis.stress",
     "monitor.analysis.whatif",
