@@ -17,6 +17,7 @@ import pytest
 
 from devnet.deploy import Devnet
 from devnet.scenario import World, build_world
+from devnet.toml import write_config
 from indexer.config.loader import load_config
 from indexer.scan.runner import open_rpc
 from indexer.store.accounts import load_accounts
@@ -29,8 +30,6 @@ from monitor.runtime.chain import sync_chain
 from monitor.runtime.chain_pass import by_chain
 from tests.config_helpers import clean_env as clean_env
 from tests.config_helpers import one_error_line, run, world_config_file
-
-pytestmark = pytest.mark.chain
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +74,7 @@ def run_json(config: Path, *args: str) -> dict[str, Any]:
     return document
 
 
+@pytest.mark.chain
 def test_stress_prints_the_curves_of_the_stored_book(
     stored: tuple[Path, list[PricedAccount]],
 ) -> None:
@@ -100,6 +100,7 @@ def test_stress_prints_the_curves_of_the_stored_book(
     assert "all" in table.stdout
 
 
+@pytest.mark.chain
 def test_ladder_accounts_for_every_open_position(
     stored: tuple[Path, list[PricedAccount]],
 ) -> None:
@@ -126,6 +127,7 @@ def test_ladder_accounts_for_every_open_position(
     assert len(document["long"]["bins"]) == 50
 
 
+@pytest.mark.chain
 def test_ladder_of_an_unknown_market_is_exit_2(stored: tuple[Path, list[PricedAccount]]) -> None:
     config, _ = stored
     line = one_error_line(run("--config", str(config), "ladder", "DOGE"))
@@ -133,6 +135,7 @@ def test_ladder_of_an_unknown_market_is_exit_2(stored: tuple[Path, list[PricedAc
     assert "ETH" in line
 
 
+@pytest.mark.chain
 def test_whatif_shows_the_wallet_cross_and_isolated(
     world: World, stored: tuple[Path, list[PricedAccount]]
 ) -> None:
@@ -151,3 +154,33 @@ def test_whatif_shows_the_wallet_cross_and_isolated(
     table = run("--config", str(config), "whatif", trader)
     assert table.exit_code == 0, table.output
     assert "isolated own" in table.stdout
+
+
+# -- bad input (no chain) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (("stress",), "no protocols configured"),
+        (("ladder", "ETH", "--json"), "no protocols configured"),
+        (("whatif", "0x1234"), "not an address"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, args: tuple[str, ...], problem: str
+) -> None:
+    db = tmp_path / "perpwatch.db"
+    config = write_config(tmp_path / "c.toml", {"database_url": f"sqlite:///{db}"})
+    result = run("--config", str(config), *args)
+    assert problem in one_error_line(result)
+    if "--json" in args:  # and the same on stdout, for scripts
+        assert json.loads(result.stdout)["exit_code"] == 2
+    assert not db.exists()
+
+
+@pytest.mark.chain
+def test_ladder_bins_must_make_sense(stored: tuple[Path, list[PricedAccount]]) -> None:
+    config, _ = stored
+    line = one_error_line(run("--config", str(config), "ladder", "ETH", "--step-pct", "0"))
+    assert "--step-pct" in line
