@@ -4,7 +4,7 @@ market eats the balance its other positions rely on).
 
 A "market" here is the asset whose price moves (two GMX markets of ETH move together); every
 asset any position trades moves in the joint curve, collateral-only assets (stablecoins) do
-not. A move of ``m`` % sets each moved price to ``P·(1 + m/100)`` (``health.account.shocked``).
+not. A move of ``m`` % sets each moved price to ``P·(1 + m/100)`` (as ``health.account.shocked``).
 
 At each move an account counts as liquidated when its health is ≤ 1 at the moved prices:
 ``liquidated_notional_usd`` is its positions' notional at the current marks (so the curve
@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.analysis.book import PricedAccount, notional_usd
-from monitor.health.account import AccountHealth, bad_prices, shocked
+from monitor.health.account import AccountHealth, bad_prices
 from monitor.health.account import stress as stress_account
-from monitor.health.line import margin_line
+from monitor.health.line import MarginLine, margin_line
 
 JOINT = "all"
 """The curve name of every market moving together."""
@@ -71,24 +71,12 @@ def default_moves_pct(max_pct: int = 50, step_pct: int = 1) -> tuple[float, ...]
     return (*(-float(m) for m in reversed(up)), 0.0, *(float(m) for m in up))
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    liquidated: bool
-    notional_usd: float
-    bad_debt_usd: float
-
-
-def _outcome(entry: PricedAccount, shocks: dict[str, float]) -> _Outcome:
-    """The account after ``shocks``: its equity and maintenance only (the one line the health
-    module builds), not every liquidation price: the curve needs thousands of these."""
-    prices = shocked(entry.prices, shocks) if shocks else dict(entry.prices)
-    line = margin_line(entry.account, prices, {})
-    # account_health's rule: health = equity / maintenance ≤ 1, and no requirement is infinite
-    # health; so liquidatable means maintenance > 0 and equity - maintenance ≤ 0.
-    positive = line.maintenance(0.0) > 0.0
-    liquidated = bool(entry.account.positions) and positive and line.gap(0.0) <= 0.0
-    notional = sum(notional_usd(p, entry.prices) for p in entry.account.positions)
-    return _Outcome(liquidated, notional if liquidated else 0.0, max(0.0, -line.equity_usd))
+def _verdict(line: MarginLine, u: float, has_positions: bool) -> tuple[bool, float]:
+    """(liquidated, bad debt USD) at the point ``u`` of an account's price line
+    (``u = move / 100``). account_health's rule: health = equity / maintenance ≤ 1 with
+    maintenance > 0 (no requirement is infinite health)."""
+    liquidated = has_positions and line.maintenance(u) > 0.0 and line.gap(u) <= 0.0
+    return liquidated, max(0.0, -(line.equity_usd + line.equity_slope * u))
 
 
 def stress_report(
@@ -99,33 +87,39 @@ def stress_report(
     Raises ValueError if a move is -100 % or less (a price must stay positive).
     """
     moves = tuple(moves_pct) if moves_pct is not None else default_moves_pct()
+    if any(m <= -100.0 for m in moves):
+        raise ValueError(f"a move of -100 % or less leaves no positive price: {min(moves)}")
     known = [e for e in book if bad_prices(e.prices, e.account.assets) is None]
-    base = [_outcome(e, {}) for e in known]
     markets = sorted({p.asset for e in known for p in e.account.positions})
-    curves = tuple(
-        StressCurve(m, tuple(_point(known, base, frozenset([m]), move) for move in moves))
-        for m in markets
-    )
-    moved = frozenset(markets)
-    joint = StressCurve(JOINT, tuple(_point(known, base, moved, move) for move in moves))
+    curves = tuple(StressCurve(m, _curve(known, frozenset([m]), moves)) for m in markets)
+    joint = StressCurve(JOINT, _curve(known, frozenset(markets), moves))
     return StressReport(curves, joint, len(book), len(book) - len(known))
 
 
-def _point(
-    book: Sequence[PricedAccount], base: Sequence[_Outcome], assets: frozenset[str], move: float
-) -> StressPoint:
-    """The book after moving ``assets`` by ``move`` %; accounts holding none of them keep
-    their current outcome (recomputing them would give the same numbers)."""
-    count, notional, bad_debt = 0, 0.0, 0.0
-    for entry, current in zip(book, base, strict=True):
-        touched = assets & entry.account.assets
-        outcome = current
-        if touched and move != 0.0:
-            outcome = _outcome(entry, dict.fromkeys(touched, move / 100.0))
-        count += outcome.liquidated
-        notional += outcome.notional_usd
-        bad_debt += outcome.bad_debt_usd
-    return StressPoint(move, count, notional, bad_debt)
+def _curve(
+    book: Sequence[PricedAccount], assets: frozenset[str], moves: Sequence[float]
+) -> tuple[StressPoint, ...]:
+    """Moving ``assets`` by ``m`` % puts each price at ``P·(1 + u)``, ``u = m/100``: the
+    health module's price line with direction ``P`` per moved asset. One line per account
+    serves every move (equity is affine in ``u``, maintenance piecewise affine), instead of
+    revaluing the account at each move."""
+    count = [0] * len(moves)
+    notional = [0.0] * len(moves)
+    bad_debt = [0.0] * len(moves)
+    for entry in book:
+        account, prices = entry.account, entry.prices
+        touched = assets & account.assets
+        line = margin_line(account, prices, {a: prices[a] for a in touched})
+        size_usd = sum(notional_usd(p, prices) for p in account.positions)
+        still = None if touched else _verdict(line, 0.0, bool(account.positions))
+        for i, move in enumerate(moves):
+            liquidated, debt = still or _verdict(line, move / 100.0, bool(account.positions))
+            count[i] += liquidated
+            notional[i] += size_usd if liquidated else 0.0
+            bad_debt[i] += debt
+    return tuple(
+        StressPoint(m, c, n, d) for m, c, n, d in zip(moves, count, notional, bad_debt, strict=True)
+    )
 
 
 def account_after(entry: PricedAccount, shocks_pct: dict[str, float]) -> AccountHealth:
