@@ -205,6 +205,50 @@ def account(
 
 @app.command()
 @one_line_errors
+def stress(
+    as_json: Annotated[bool, _flag("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Notional liquidated and bad debt for price moves of -50..+50 %, per market and all
+    together (the stored open book at live prices)."""
+    from cli.risk import run_stress
+
+    run_stress(load(needs_protocols="no protocols configured"), console, as_json=as_json)
+
+
+@app.command()
+@one_line_errors
+def ladder(
+    market: Annotated[str, typer.Argument(help="Market id or asset (e.g. ETH).")],
+    step_pct: Annotated[
+        float, typer.Option("--step-pct", help="Bin width, percent of the mark.")
+    ] = 1.0,
+    max_pct: Annotated[float, typer.Option("--max-pct", help="Outermost bin, percent.")] = 50.0,
+    as_json: Annotated[bool, _flag("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Long and short notional by liquidation price around the mark, cumulative (the stored
+    open book at live prices)."""
+    from cli.risk import run_ladder
+
+    cfg = load(needs_protocols="no protocols configured")
+    run_ladder(cfg, console, market, step_pct=step_pct, max_pct=max_pct, as_json=as_json)
+
+
+@app.command()
+@one_line_errors
+def whatif(
+    address: Annotated[str, typer.Argument(help="Wallet address (0x…, EIP-55 or one case).")],
+    as_json: Annotated[bool, _flag("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """A wallet's positions as one cross account and as isolated ones, side by side."""
+    from cli.account import parse_owner
+    from cli.risk import run_whatif
+
+    owner = parse_owner(address)
+    run_whatif(load(needs_protocols="no protocols configured"), console, owner, as_json=as_json)
+
+
+@app.command()
+@one_line_errors
 def run() -> None:
     """Index, refresh, evaluate and alert continuously, as configured (Ctrl-C stops cleanly)."""
     from cli.run import run_monitor

@@ -25,6 +25,11 @@ FORBIDDEN_PACKAGES = {
 PURE = (
     "monitor.health.account",
     "monitor.health.book",
+    "monitor.analysis.book",
+    "monitor.analysis.drift",
+    "monitor.analysis.ladder",
+    "monitor.analysis.stress",
+    "monitor.analysis.whatif",
     "monitor.alerts.rules",
     "monitor.alerts.policy",
     "monitor.alerts.levels",
