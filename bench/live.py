@@ -88,18 +88,23 @@ async def _watch(world: World, monitor: Monitor, seconds: float, seed: int) -> d
     requests_before = requests.total
     head_before = await asyncio.to_thread(node.eth.get_block_number)
     stop = threading.Event()
-    market = threading.Thread(
-        target=run_market,
-        kwargs={"world": world, "block_time_s": BLOCK_TIME_S, "stop": stop, "seed": seed},
-        name="bench-market",
-        daemon=True,
-    )
+    failed: list[BaseException] = []
+
+    def market_loop() -> None:
+        # A market that dies (keeper error) must fail the bench, not leave a quiet chain.
+        try:
+            run_market(world, block_time_s=BLOCK_TIME_S, stop=stop, seed=seed)
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+
+    market = threading.Thread(target=market_loop, name="bench-market", daemon=True)
     ticks = [TickFact(first.block, first.block, head_before, 0.0)]
     loop = asyncio.get_running_loop()
     market.start()
     started = next_at = loop.time()
     try:
-        while loop.time() < started + seconds:
+        while loop.time() < started + seconds and not failed:
             t0 = time.perf_counter()
             summary = await monitor.tick_or_unknown(group)
             ms = (time.perf_counter() - t0) * 1000
@@ -113,6 +118,9 @@ async def _watch(world: World, monitor: Monitor, seconds: float, seed: int) -> d
     finally:
         stop.set()
         await asyncio.to_thread(market.join)
+    if failed:
+        await monitor.close()
+        raise RuntimeError("the market thread died; see its traceback above") from failed[0]
     head_after_market = await asyncio.to_thread(node.eth.get_block_number)
     spent = requests.total - requests_before
     for _ in range(SETTLE_TICKS):
