@@ -39,6 +39,10 @@ class HlPosition:
     isolated: bool
 
 
+KEEPER_CHECKS_PER_CALL = 100
+"""Liquidation checks per Multicall3 ``eth_call`` (300 in one ran out of gas at 30M)."""
+
+
 @dataclass
 class World:
     """Both deployments, every open position, and the keeper's tally."""
@@ -90,7 +94,14 @@ class World:
         if not calls:
             return 0
         encoded = [(c.address, True, c.encode_abi(fn, args=list(args))) for c, fn, args in calls]
-        verdicts = self.devnet.multicall3.functions.aggregate3(encoded).call()
+        # One eth_call is capped at the block gas limit: about 250 checks fit, so chunk.
+        verdicts = [
+            verdict
+            for start in range(0, len(encoded), KEEPER_CHECKS_PER_CALL)
+            for verdict in self.devnet.multicall3.functions.aggregate3(
+                encoded[start : start + KEEPER_CHECKS_PER_CALL]
+            ).call()
+        ]
         done = 0
         for position, (ok, _) in zip(list(self.gmx_positions), verdicts[: len(gmx_calls)],
                                      strict=True):  # fmt: skip

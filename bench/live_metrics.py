@@ -1,0 +1,147 @@
+"""What ``bench.live`` reports, computed from the database a run left and the keeper's tally.
+
+Kept apart from the runner so the definitions (which alert counts as a warning, how latency is
+bounded) can be read in one place.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from indexer.models import AccountStatus
+from indexer.store.tables import Account
+from monitor.alerts.levels import Level
+from monitor.delivery.queue import Delivery
+from monitor.tables import Alert
+
+WARNING_LEVELS = frozenset({Level.WARNING, Level.CRITICAL, Level.LIQUIDATABLE})
+"""Levels that warn before a liquidation (``liquidated`` and ``unknown`` do not)."""
+EARLY_LEVELS = frozenset({Level.WARNING, Level.CRITICAL})
+"""Alerts that come while the account cannot be liquidated yet: a trader can still act."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFact:
+    account_id: int
+    ref: str
+    level: Level
+    episode: int
+    block: int
+    """The block the monitor evaluated the alert at (its payload's ``block_number``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TickFact:
+    """One monitor tick: the block it read at, the previous tick's block, the head once done."""
+
+    block: int
+    previous_block: int
+    head_after: int
+    ms: float
+
+
+@dataclass
+class CountingNotifier:
+    """Stands in for the console: counts each alert's deliveries (a second one is a duplicate)."""
+
+    sent: Counter[tuple[int, str]] = field(default_factory=Counter)
+
+    async def send(self, delivery: Delivery) -> None:
+        self.sent[delivery.alert_id, delivery.channel] += 1
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (``q`` in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def read_alerts(engine: Engine) -> list[AlertFact]:
+    query = sa.select(  # type: ignore[call-overload]
+        Alert.account_id, Account.ref, Alert.level, Alert.episode, Alert.payload
+    ).join(Account, Account.id == Alert.account_id)
+    with engine.connect() as conn:
+        return [
+            AlertFact(int(i), str(ref), Level(level), int(ep), int(payload["block_number"]))
+            for i, ref, level, ep, payload in conn.execute(query)
+        ]
+
+
+def read_statuses(engine: Engine) -> dict[str, AccountStatus]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(Account.ref, Account.status)).all()  # type: ignore[call-overload]
+    return {str(ref): AccountStatus(status) for ref, status in rows}
+
+
+def liquidation_metrics(
+    liquidated: Sequence[tuple[str, int]], alerts: Sequence[AlertFact], engine: Engine
+) -> dict[str, Any]:
+    """Warned-before, endings and missed ``liquidated`` alerts, matched by ref and block as
+    ``devnet.demo`` does. GMX refs are position keys (``0x…``); Hyperliquid refs contain ``:``
+    and their liquidations are inferred (no event), so they are counted apart."""
+    by_ref: dict[str, list[AlertFact]] = {}
+    for alert in alerts:
+        by_ref.setdefault(alert.ref, []).append(alert)
+    statuses = read_statuses(engine)
+    warned = early = closed = 0
+    missed_gmx = missed_hl = 0
+    leads: list[int] = []
+    for ref, block in liquidated:
+        mine = by_ref.get(ref, [])
+        before = [a for a in mine if a.level in WARNING_LEVELS and a.block < block]
+        if before:
+            warned += 1
+            early += any(a.level in EARLY_LEVELS for a in before)
+            last_episode = max(a.episode for a in before)
+            leads.append(block - min(a.block for a in before if a.episode == last_episode))
+        closed += statuses.get(ref) is AccountStatus.CLOSED
+        if not any(a.level is Level.LIQUIDATED for a in mine):
+            if ":" in ref:
+                missed_hl += 1
+            else:
+                missed_gmx += 1
+    return {
+        "liquidations": len(liquidated),
+        "liquidations_hyperliquid": sum(":" in ref for ref, _ in liquidated),
+        "warned_before": warned,
+        "warned_before_liquidatable": early,
+        "recorded_as_closed": closed,
+        "missed_liquidated_alerts": missed_gmx,
+        "missed_liquidated_alerts_hyperliquid": missed_hl,
+        "first_alert_lead_blocks_min": min(leads, default=None),
+        "first_alert_lead_blocks_median": statistics.median(leads) if leads else None,
+    }
+
+
+def duplicate_alerts(alerts: Sequence[AlertFact], notifier: CountingNotifier) -> int:
+    """(account, level, episode) recorded twice, plus deliveries of one alert made twice."""
+    keys = Counter((a.account_id, a.level, a.episode) for a in alerts)
+    return sum(n - 1 for n in keys.values()) + sum(n - 1 for n in notifier.sent.values())
+
+
+def alert_latency(alerts: Sequence[AlertFact], ticks: Sequence[TickFact]) -> list[int]:
+    """Per warning-level alert raised after the first tick: an upper bound, in blocks, from the
+    block whose prices first made the account cross to the head when the alert was in the
+    outbox. The crossing is somewhere after the previous tick's block (that tick saw it on the
+    safe side) and at or before the alert's block, so the bound is
+    ``head_after - (previous + 1)``: it charges the monitor for blocks it skipped, and for
+    blocks mined while it ticked."""
+    by_block: dict[int, TickFact] = {}
+    for tick in ticks:
+        if tick.block > ticks[0].block:  # the first tick reads a book built already crossed
+            by_block.setdefault(tick.block, tick)
+    return [
+        max(0, t.head_after - (t.previous_block + 1))
+        for a in alerts
+        if a.level in WARNING_LEVELS and (t := by_block.get(a.block)) is not None
+    ]

@@ -1,0 +1,34 @@
+"""``bench.live`` on a tiny live devnet: every reported key is there, and the invariants that
+hold at any size (no liquidation stored as a close, no alert recorded or delivered twice)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from bench.live import main
+
+KEYS = (
+    "accounts", "blocks", "liquidations", "warned_before", "warned_before_liquidatable",
+    "recorded_as_closed", "missed_liquidated_alerts", "missed_liquidated_alerts_hyperliquid",
+    "duplicate_alerts", "alert_latency_blocks_p50", "alert_latency_blocks_p99",
+    "first_alert_lead_blocks_min", "first_alert_lead_blocks_median", "rpc_calls_per_block",
+    "baseline_rpc_calls_per_block", "tick_ms_p50", "tick_ms_p99", "peak_rss_mb",
+)  # fmt: skip
+
+
+@pytest.mark.chain
+@pytest.mark.slow
+def test_bench_live_reports_its_keys_and_invariants(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--accounts", "10", "--minutes", "0.3", "--json"]) == 0
+    summary = orjson.loads(capsys.readouterr().out)
+    assert set(KEYS) <= summary.keys()
+    assert summary["accounts"] == 10
+    assert summary["blocks"] > 0
+    assert summary["baseline_blocks"] > 0
+    assert summary["recorded_as_closed"] == 0
+    assert summary["baseline_recorded_as_closed"] == 0
+    assert summary["duplicate_alerts"] == 0
+    assert summary["missed_liquidated_alerts"] == 0
+    assert summary["warned_before"] <= summary["liquidations"]
+    assert summary["rpc_calls_per_block"] > 0
