@@ -14,11 +14,12 @@ from __future__ import annotations
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 from pydantic_core import PydanticUndefined
 
+from indexer.config.env import bare_type
 from indexer.config.loader import Config
 from indexer.config.protocol import ProtocolConfig
 from indexer.registry import PLUGINS
@@ -65,27 +66,13 @@ def _walk(model: type[BaseModel], prefix: str) -> Iterator[Key]:
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:
     """(the model or type inside ``X | None``/``tuple[X, ...]``/``Annotated``, is it an array)."""
-    annotation = _strip(annotation)
+    annotation = bare_type(annotation)
     if get_origin(annotation) is tuple:
         args = get_args(annotation)
-        inner = _strip(args[0])
+        inner = bare_type(args[0])
         if isinstance(inner, type) and issubclass(inner, BaseModel):
             return inner, True
     return annotation, False
-
-
-def _strip(annotation: Any) -> Any:
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation = get_args(annotation)[0]
-        elif origin in (Union, types.UnionType):
-            args = [a for a in get_args(annotation) if a is not type(None)]
-            if len(args) != 1:
-                return annotation
-            annotation = args[0]
-        else:
-            return annotation
 
 
 def _name(annotation: Any) -> str:
@@ -94,12 +81,12 @@ def _name(annotation: Any) -> str:
         func = getattr(item, "func", None)
         if func is not None and func.__name__ == "normalize_address":
             return "Address"
-    return getattr(_strip(annotation), "__name__", str(annotation))
+    return getattr(bare_type(annotation), "__name__", str(annotation))
 
 
 def type_name(annotation: Any) -> str:
     """A TOML-ish type name: string, integer, float, boolean, array of …, table, literal."""
-    inner = _strip(annotation)
+    inner = bare_type(annotation)
     origin = get_origin(inner)
     if origin is tuple:
         return f"array of {type_name(get_args(inner)[0])}"

@@ -66,7 +66,7 @@ def _resolve(model: type[BaseModel], keys: tuple[str, ...]) -> object | None:
     """The annotation ``keys`` reach inside ``model``; None if a key is not a setting."""
     annotation: object = model
     for key in keys:
-        inner = _strip(annotation)
+        inner = bare_type(annotation)
         if isinstance(inner, type) and issubclass(inner, BaseModel):
             field = inner.model_fields.get(key)
             if field is None or key.startswith("_"):
@@ -79,7 +79,7 @@ def _resolve(model: type[BaseModel], keys: tuple[str, ...]) -> object | None:
     return annotation
 
 
-def _strip(annotation: object) -> object:
+def bare_type(annotation: object) -> object:
     """``X`` for ``Annotated[X, …]`` and ``X | None``."""
     while True:
         origin = get_origin(annotation)
@@ -96,7 +96,7 @@ def _strip(annotation: object) -> object:
 
 def _takes_text(annotation: object) -> bool:
     """Whether a setting of this type is written as plain text (kept as the variable says)."""
-    inner = _strip(annotation)
+    inner = bare_type(annotation)
     if inner in (str, SecretStr):
         return True
     if get_origin(inner) is Literal:

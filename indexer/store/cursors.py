@@ -15,12 +15,12 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from indexer.scan.data import RangeBatch
 from indexer.scan.rows import EventRow, LogSource, Touch, TouchKind
 from indexer.store.columns import utcnow
+from indexer.store.engine import upsert_insert
 from indexer.store.tables import Account, AccountEnding, BlockHash, Cursor, RawEvent, TouchedAccount
 
 _events = RawEvent.__table__  # type: ignore[attr-defined]
@@ -46,7 +46,7 @@ class ScanStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         postgres = self._postgres = engine.dialect.name == "postgresql"
-        self._insert: Any = postgresql.insert if postgres else sqlite.insert
+        self._insert: Any = upsert_insert(engine)
         marks = ", ".join(
             ("%s::jsonb" if c == "args" else "%s") if postgres else "?" for c in _EVENT_COLUMNS
         )

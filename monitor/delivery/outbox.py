@@ -31,10 +31,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from indexer.store.engine import upsert_insert
 from monitor.alerts.levels import Level
 from monitor.delivery.queue import (
     DEFAULT_POLICY,
@@ -89,9 +89,8 @@ def enqueue(
     if level is Level.OK or episode < 0:
         raise ValueError(f"not an alert: level {level.value}, episode {episode}")
     conn = db.connection() if isinstance(db, Session) else db
-    insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     stmt = (
-        insert(_alerts)
+        upsert_insert(conn)(_alerts)
         .values(account_id=account_id, level=level, episode=episode, created_at=now,
                 payload=dict(payload))
         .on_conflict_do_nothing(index_elements=["account_id", "level", "episode"])

@@ -115,10 +115,10 @@ class ChainRuntime:
             block = await rpc.block_number() - self.group.chain.finality_blocks
         full = self.monotonic() - self._last_full >= self.full_refresh_s
         sync = ChainSync(self.group.chain.chain_id, block, logs=sum(r.logs for r in results))
+        sync.scopes = self.group.scope_by_protocol
         for adapter, prices, scope in zip(
             self.group.adapters, self.group.price_sources, self.group.scopes, strict=True
         ):
-            sync.scopes[adapter.name] = scope
             owners = await asyncio.to_thread(self._owners, adapter, scope, full)
             saved = await refresh_owners(rpc, self.engine, adapter, owners, block=block)
             sync.refreshed += saved.written
@@ -158,7 +158,7 @@ class ChainRuntime:
             rows = await asyncio.to_thread(
                 load_accounts, self.engine, chain_id=self.group.chain.chain_id
             )
-            self._book = {i: a for i, a in rows if in_scope(sync, a)}
+            self._book = {i: a for i, a in rows if in_scope(sync.scopes, a)}
         elif changed:
             for account_id in [i for i, a in self._book.items() if a.owner in changed]:
                 del self._book[account_id]
@@ -168,7 +168,7 @@ class ChainRuntime:
                     load_accounts, self.engine, chain_id=self.group.chain.chain_id,
                     owners=owners[start : start + OWNERS_PER_LOAD],
                 )  # fmt: skip
-                self._book.update((i, a) for i, a in rows if in_scope(sync, a))
+                self._book.update((i, a) for i, a in rows if in_scope(sync.scopes, a))
         else:
             return self._rows
         self._rows = sorted(self._book.items())

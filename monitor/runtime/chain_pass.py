@@ -11,6 +11,7 @@ these functions, so the demo exercises exactly what production runs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from indexer.config.loader import Config
@@ -36,6 +37,11 @@ class ChainProtocols:
             object.__setattr__(self, "price_sources", tuple(map(OnChainPrices, self.adapters)))
         if not self.scopes:  # default: every account of every protocol
             object.__setattr__(self, "scopes", (None,) * len(self.adapters))
+
+    @property
+    def scope_by_protocol(self) -> dict[str, frozenset[str] | None]:
+        """Protocol name → the owners the monitor covers (None: every account)."""
+        return {a.name: s for a, s in zip(self.adapters, self.scopes, strict=True)}
 
 
 def by_chain(cfg: Config) -> list[ChainProtocols]:
@@ -69,7 +75,7 @@ class ChainSync:
     liquidated: int = 0
 
 
-def in_scope(sync: ChainSync, account: MarginAccount) -> bool:
-    """Whether the monitor covers ``account`` (its protocol's ``watch`` scope)."""
-    scope = sync.scopes.get(account.protocol)
+def in_scope(scopes: Mapping[str, frozenset[str] | None], account: MarginAccount) -> bool:
+    """Whether the monitor covers ``account``, given each protocol's owners (None: all)."""
+    scope = scopes.get(account.protocol)
     return scope is None or account.owner.lower() in scope

@@ -54,7 +54,7 @@ def evaluate(engine: Engine, syncs: Sequence[ChainSync]) -> list[AccountView]:
     views: list[AccountView] = []
     for sync in syncs:
         rows = load_accounts(engine, chain_id=sync.chain_id)
-        views += evaluate_rows([r for r in rows if in_scope(sync, r[1])], sync)
+        views += evaluate_rows([r for r in rows if in_scope(sync.scopes, r[1])], sync)
     return views
 
 

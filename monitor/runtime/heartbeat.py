@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from indexer.store.engine import upsert_insert
 from monitor.alerts.apply import Decided
 from monitor.tables import ChainTick
 
@@ -57,8 +56,7 @@ def record_tick(
     """Upsert the chain's heartbeat row (``chain_ticks``)."""
     values = {"chain_id": chain_id, "block_number": summary.block, "accounts": summary.accounts,
               "stepped": summary.stepped, "ticked_at": now, "worker": worker}  # fmt: skip
-    insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(_ticks).values(**values)
+    stmt = upsert_insert(engine)(_ticks).values(**values)
     with engine.begin() as conn:
         conn.execute(
             stmt.on_conflict_do_update(

@@ -14,12 +14,11 @@ import os
 import socket
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from indexer.store.engine import upsert_insert
 from monitor.tables import ChainLease
 
 _leases = ChainLease.__table__  # type: ignore[attr-defined]
@@ -38,8 +37,7 @@ def lease_ttl_s(block_time_s: float) -> float:
 def acquire_lease(engine: Engine, chain_id: int, worker: str, now: datetime, ttl_s: float) -> bool:
     """Take or renew ``chain_id``'s lease for ``worker`` until ``now + ttl_s``; True when
     ``worker`` holds it (it was free, expired, or already its own)."""
-    insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(_leases).values(
+    stmt = upsert_insert(engine)(_leases).values(
         chain_id=chain_id, holder=worker, expires_at=now + timedelta(seconds=ttl_s)
     )
     stmt = stmt.on_conflict_do_update(

@@ -125,7 +125,7 @@ class Monitor:
         observations += [
             Observation(account_id, account, None, sync.block, liquidated=True)
             for account_id, account in ended
-            if in_scope(sync, account)
+            if in_scope(sync.scopes, account)
         ]
         stepped = self._changed(observations)
         decided = await asyncio.to_thread(
@@ -212,11 +212,11 @@ class Monitor:
         await asyncio.to_thread(release_leases, self.engine, self.worker)
 
     def _all_unknown(self, group: ChainProtocols) -> TickSummary:
-        scopes = dict(zip((a.name for a in group.adapters), group.scopes, strict=True))
+        scopes = group.scope_by_protocol
         accounts = [
             (i, a)
             for i, a in load_accounts(self.engine, chain_id=group.chain.chain_id)
-            if scopes.get(a.protocol) is None or a.owner in (scopes.get(a.protocol) or ())
+            if in_scope(scopes, a)
         ]
         block = max((a.block_number for _, a in accounts), default=0)
         observations = [

@@ -15,8 +15,7 @@ import pytest
 from devnet.deploy import Devnet
 from devnet.gmx import GmxDeployment, MarginTerms, deploy_gmx
 from indexer.models import E30
-from monitor.health.account import account_health
-from tests.unit.test_adapter_gmx import run_read
+from tests.unit.test_adapter_gmx import position_state
 
 pytestmark = pytest.mark.chain
 
@@ -47,22 +46,6 @@ def gmx(devnet: Devnet) -> GmxDeployment:
     return gmx
 
 
-def _state(gmx: GmxDeployment, trader: str, key: bytes) -> tuple[float, float | None, bool]:
-    adapter = gmx.adapter()
-    (account,) = [
-        a
-        for a in run_read(gmx.devnet, adapter.read_accounts([trader]))
-        if a.ref == "0x" + key.hex()
-    ]
-    prices = run_read(gmx.devnet, adapter.read_prices(sorted(account.assets)))
-    report = account_health(account, prices)
-    return (
-        report.health,
-        report.positions[0].liquidation_price,
-        gmx.is_liquidatable(key).liquidatable,
-    )
-
-
 def _walk(
     gmx: GmxDeployment,
     trader: str,
@@ -75,7 +58,7 @@ def _walk(
     or from ``start``) until two steps past the simulator's flip; at every step the simulator
     and perpwatch must agree. Off the cent grid: at a round price GMX's strict "<" and health
     "<= 1" differ by design."""
-    health, liq_price, sim = _state(gmx, trader, key)
+    health, liq_price, sim = position_state(gmx, trader, key)
     assert health > 1
     assert not sim
     assert liq_price is not None
@@ -87,7 +70,7 @@ def _walk(
     for _ in range(40):
         gmx.set_price("ETH", price)
         gmx.advance_time(60)  # borrowing accrues with no order to update the market
-        health, _, sim = _state(gmx, trader, key)
+        health, _, sim = position_state(gmx, trader, key)
         assert sim == (health <= 1.0), (price, health)
         if sim and flipped_at is None:
             flipped_at = price

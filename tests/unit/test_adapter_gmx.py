@@ -259,28 +259,34 @@ def test_touched_from_logs(gmx: GmxDeployment) -> None:
     assert touches[-1].block_number == gmx.devnet.anvil.block_number()
 
 
+def position_state(gmx: GmxDeployment, trader: str, key: bytes) -> tuple[float, float | None, bool]:
+    """(perpwatch's health, its liquidation price, the simulator's own verdict) of the
+    position ``key`` of ``trader``, read now through the adapter."""
+    adapter = gmx.adapter()
+    (account,) = [
+        a
+        for a in run_read(gmx.devnet, adapter.read_accounts([trader]))
+        if a.ref == "0x" + key.hex()
+    ]
+    prices = run_read(gmx.devnet, adapter.read_prices(sorted(account.assets)))
+    report = account_health(account, prices)
+    return (
+        report.health,
+        report.positions[0].liquidation_price,
+        gmx.is_liquidatable(key).liquidatable,
+    )
+
+
 def _walk(gmx: GmxDeployment, index: int, step: Decimal) -> None:
     """Move the price adversely step by step across perpwatch's liquidation price: GMX's own
     ``isPositionLiquidatable`` must flip at the first step where health ≤ 1, within a step."""
     accounts = gmx.devnet.anvil.accounts
     trader, market, collateral, is_long, _amount, _size = OPEN[index]
     key = gmx.position_key(accounts[trader], market, collateral, is_long)
-    adapter = gmx.adapter()
     asset = gmx.markets[market].index.asset
 
     def state() -> tuple[float, float | None, bool]:
-        (account,) = [
-            a
-            for a in run_read(gmx.devnet, adapter.read_accounts([accounts[trader]]))
-            if a.ref == "0x" + key.hex()
-        ]
-        prices = run_read(gmx.devnet, adapter.read_prices(sorted(account.assets)))
-        report = account_health(account, prices)
-        return (
-            report.health,
-            report.positions[0].liquidation_price,
-            gmx.is_liquidatable(key).liquidatable,
-        )
+        return position_state(gmx, accounts[trader], key)
 
     health, liq_price, _ = state()
     assert health > 1
