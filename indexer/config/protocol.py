@@ -59,3 +59,8 @@ class ProtocolConfig(BaseModel):
     start_block: int = Field(default=0, ge=0)
     price_heartbeat_s: float = Field(default=90_000, gt=0)
     watch: Literal["wallets", "protocol"] | None = None
+
+    def poll_interval_s(self) -> float | None:
+        """How often the monitor re-reads a watched wallet that is not at risk, for protocols
+        whose state changes emit no events (None: events say when to re-read)."""
+        return None

@@ -23,6 +23,7 @@ from indexer.registry import PLUGINS
 from indexer.store.accounts import load_accounts
 from indexer.store.tables import Account
 from monitor.alerts.levels import Level
+from monitor.alerts.policy import Reading
 from monitor.alerts.rules import AlertDecision, AlertState, Policy, PriceFreshness, Report, step
 from monitor.delivery.outbox import enqueue
 from monitor.health.account import AccountHealth
@@ -111,6 +112,16 @@ def _report(obs: Observation) -> Report:
     return Report.from_health(
         obs.health, obs.prices, head_stalled=obs.head_stalled, move_sigma=_move_sigma(obs)
     )
+
+
+def at_risk(obs: Observation, policy: Policy) -> bool:
+    """Whether ``obs`` is unknown, or at warning or worse by its thresholds alone (no
+    hysteresis): the accounts whose state is worth re-reading every tick."""
+    report = _report(obs)
+    if report.health is None or math.isnan(report.health):
+        return True
+    reading = Reading(report.health, report.move_pct, report.move_sigma)
+    return policy.raw_level(reading) is not Level.OK
 
 
 def rule_inputs(obs: Observation, now: datetime) -> Hashable:

@@ -6,9 +6,11 @@
     await runtime.close()
 
 A tick costs what changed, not what exists: the scanners keep their adaptive ranges, only
-owners touched by events since the last tick are re-read (plus watched wallets of protocols
-without events, whose state changes cannot be seen otherwise), and the open book is kept in
-memory and re-priced. Every ``full_refresh_s`` the whole book is re-read, which bounds the
+owners touched by events since the last tick are re-read, and the open book is kept in memory
+and re-priced. Protocols without events (Hyperliquid) cannot say when a trader changed their
+own account, so their watched wallets are polled: those at risk (``at_risk``, set by the
+monitor after each evaluation) every tick, the rest once per the protocol's ``poll_s``, spread
+evenly over that period. Every ``full_refresh_s`` the whole book is re-read, which bounds the
 drift of what no event reports (borrowing and funding accrue every second). Database work runs
 in worker threads, so one chain's commits never stall another chain or alert delivery.
 """
@@ -18,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy.engine import Engine
 
@@ -64,6 +67,9 @@ class ChainRuntime:
         self._book: dict[int, MarginAccount] | None = None
         self._rows: list[tuple[int, MarginAccount]] = []
         self._changed: set[str] = set()
+        self._polled: dict[tuple[str, str], float] = {}
+        self.at_risk: frozenset[str] = frozenset()
+        """Owners (lower case) the monitor last found unknown or at warning or worse."""
         self.book_version = 0
         """Bumped whenever :meth:`book` returns a changed book (evaluation caches key on it)."""
 
@@ -100,6 +106,7 @@ class ChainRuntime:
         """Drop what this process remembers of the chain's book: the next sync re-reads it
         whole (another worker may have changed it meanwhile)."""
         self._last_full, self._book = -math.inf, None
+        self._polled.clear()
 
     async def sync(self) -> ChainSync:
         """Scan to the safe head, re-read what changed at exactly the scanned block, read prices.
@@ -116,11 +123,16 @@ class ChainRuntime:
         full = self.monotonic() - self._last_full >= self.full_refresh_s
         sync = ChainSync(self.group.chain.chain_id, block, logs=sum(r.logs for r in results))
         sync.scopes = self.group.scope_by_protocol
-        for adapter, prices, scope in zip(
-            self.group.adapters, self.group.price_sources, self.group.scopes, strict=True
+        for adapter, prices, scope, poll_s in zip(
+            self.group.adapters,
+            self.group.price_sources,
+            self.group.scopes,
+            self.group.poll_s,
+            strict=True,
         ):
-            owners = await asyncio.to_thread(self._owners, adapter, scope, full)
+            owners = await asyncio.to_thread(self._owners, adapter, scope, full, poll_s)
             saved = await refresh_owners(rpc, self.engine, adapter, owners, block=block)
+            self._mark_polled(adapter.name, owners, poll_s, spread=full)
             sync.refreshed += saved.written
             sync.closed += saved.closed
             sync.liquidated += saved.liquidated
@@ -136,19 +148,53 @@ class ChainRuntime:
         return sync
 
     def _owners(
-        self, adapter: ProtocolAdapter, scope: frozenset[str] | None, full: bool
+        self,
+        adapter: ProtocolAdapter,
+        scope: frozenset[str] | None,
+        full: bool,
+        poll_s: float | None,
     ) -> list[str]:
-        """Who to re-read: everyone on a full refresh; else the touched owners, and the
-        watched wallets of a protocol without events (nothing else reveals their changes)."""
+        """Who to re-read: on a full refresh every touched, open and watched owner; else the
+        touched owners, and the watched wallets of an event-less protocol that are due (see
+        :meth:`_due`). With a wallet scope, only those wallets are read (the rest of the book
+        is indexed, not read)."""
         if full:
             owners = set(owners_to_refresh(self.engine, adapter, self.watched))
+            if scope is not None:
+                owners |= scope
         else:
             owners = set(touched_owners(self.engine, adapter.chain_id, adapter.name))
             if adapter.log_source() is None:
-                owners.update(scope if scope is not None else self.watched)
-        if scope is not None:  # wallets only: the rest of the book is indexed, not read
-            owners = owners & scope | scope
+                candidates = scope if scope is not None else self.watched
+                owners.update(self._due(adapter.name, candidates, poll_s))
+        if scope is not None:
+            owners &= scope
         return sorted(owners)
+
+    def _due(self, protocol: str, owners: Iterable[str], poll_s: float | None) -> list[str]:
+        """The ``owners`` of an event-less protocol to poll now: at risk, never read, or last
+        read ``poll_s`` ago (every one of them when ``poll_s`` is None)."""
+        if poll_s is None:
+            return list(owners)
+        now = self.monotonic()
+        return [
+            o
+            for o in owners
+            if o in self.at_risk or now - self._polled.get((protocol, o), -math.inf) >= poll_s
+        ]
+
+    def _mark_polled(
+        self, protocol: str, owners: Iterable[str], poll_s: float | None, *, spread: bool
+    ) -> None:
+        """Remember when ``owners`` were read. After a full refresh each owner is stamped as
+        if read at a fixed phase of ``poll_s`` earlier, so polls spread evenly over the period
+        instead of all falling due on one tick."""
+        if poll_s is None:
+            return
+        now = self.monotonic()
+        for owner in owners:
+            phase = (zlib.crc32(owner.encode()) % 1024) / 1024 if spread else 0.0
+            self._polled[protocol, owner] = now - phase * poll_s
 
     async def book(self, sync: ChainSync) -> list[tuple[int, MarginAccount]]:
         """The open accounts in scope, kept in memory: reloaded whole after a full refresh,

@@ -25,18 +25,23 @@ from indexer.registry import adapter_for, price_source_for
 @dataclass(frozen=True, slots=True)
 class ChainProtocols:
     """A chain, the adapters of the protocols configured on it, and (in the same order) the
-    source each one takes its prices from and the owners the monitor covers (None: all)."""
+    source each one takes its prices from, the owners the monitor covers (None: all) and how
+    often a watched wallet of an event-less protocol is polled when not at risk (None: it has
+    events)."""
 
     chain: ChainConfig
     adapters: tuple[ProtocolAdapter, ...]
     price_sources: tuple[PriceSource, ...] = ()
     scopes: tuple[frozenset[str] | None, ...] = ()
+    poll_s: tuple[float | None, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.price_sources:  # default: each adapter's own on-chain prices
             object.__setattr__(self, "price_sources", tuple(map(OnChainPrices, self.adapters)))
         if not self.scopes:  # default: every account of every protocol
             object.__setattr__(self, "scopes", (None,) * len(self.adapters))
+        if not self.poll_s:  # default: event-less wallets re-read every tick
+            object.__setattr__(self, "poll_s", (None,) * len(self.adapters))
 
     @property
     def scope_by_protocol(self) -> dict[str, frozenset[str] | None]:
@@ -44,12 +49,20 @@ class ChainProtocols:
         return {a.name: s for a, s in zip(self.adapters, self.scopes, strict=True)}
 
 
+_Entry = tuple[ProtocolAdapter, PriceSource, frozenset[str] | None, float | None]
+
+
 def by_chain(cfg: Config) -> list[ChainProtocols]:
     """The configured protocols grouped by chain, each with its adapter and price source."""
-    grouped: dict[str, list[tuple[ProtocolAdapter, PriceSource, frozenset[str] | None]]] = {}
+    grouped: dict[str, list[_Entry]] = {}
     for protocol in cfg.protocols:
         adapter = adapter_for(cfg, protocol)
-        entry = (adapter, price_source_for(protocol, adapter), cfg.watched_owners(protocol))
+        entry = (
+            adapter,
+            price_source_for(protocol, adapter),
+            cfg.watched_owners(protocol),
+            protocol.poll_interval_s(),
+        )
         grouped.setdefault(protocol.chain, []).append(entry)
     return [
         ChainProtocols(cfg.chain(name), *(tuple(column) for column in zip(*rows, strict=True)))

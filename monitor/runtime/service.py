@@ -28,6 +28,7 @@ from indexer.store.columns import utcnow
 from monitor.alerts.apply import (
     Observation,
     apply_rules,
+    at_risk,
     newly_liquidated,
     rule_inputs,
 )
@@ -118,6 +119,9 @@ class Monitor:
             )
             for v in views
         ]
+        runtime.at_risk = frozenset(
+            o.account.owner.lower() for o in observations if at_risk(o, self.policy_for(o.account))
+        )
         eventless = [a.name for a in group.adapters if a.log_source() is None]
         ended = await asyncio.to_thread(
             newly_liquidated, self.engine, group.chain.chain_id, eventless

@@ -43,6 +43,12 @@ class HyperliquidOptions(ProtocolConfig):
     margin_tiers: dict[Annotated[int, Strict(False)], tuple[TierConfig, ...]] = Field(
         default_factory=dict
     )
+    # No events reveal a trader's own changes (a close, more margin), so wallets are polled:
+    # at-risk ones every tick, the rest once per this many seconds.
+    poll_s: float = Field(default=15.0, gt=0)
+
+    def poll_interval_s(self) -> float | None:
+        return self.poll_s
 
     @model_validator(mode="after")
     def _tiers_ascend_from_zero(self) -> HyperliquidOptions:

@@ -1,0 +1,112 @@
+"""Who a tick re-reads: with a wallet scope only watched wallets touched by events; on an
+event-less venue (Hyperliquid) at-risk wallets every tick and the others once per ``poll_s``,
+spread over the period, so a tick's reads grow with what changed or is at risk, not with the
+number of wallets watched."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from devnet.demo import demo_config
+from devnet.deploy import Devnet
+from devnet.gmx import devnet_address
+from devnet.scenario import World, build_world
+from indexer.config.loader import Config
+from monitor.runtime.chain import ChainRuntime
+from monitor.runtime.chain_pass import by_chain
+
+pytestmark = pytest.mark.chain
+
+E30, USDC = 10**30, 10**6
+POLL_S = 10.0
+
+
+def _only(world: World, protocol: str, **options: Any) -> Config:
+    raw: dict[str, Any] = demo_config(world, "sqlite://").model_dump(mode="json", exclude_none=True)
+    raw["protocols"] = [{**p, **options} for p in raw["protocols"] if p["name"] == protocol]
+    return Config.model_validate(raw)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_wallet_scope_reads_only_watched_wallets_that_events_touched(
+    devnet: Devnet, engine: Engine
+) -> None:
+    world = build_world(devnet, gmx_traders=6, hl_traders=1, seed=11)
+    watched = sorted({p.account.lower() for p in world.gmx_positions})[:3]
+    raw = _only(world, "gmx_v2", watch="wallets").model_dump(mode="json", exclude_none=True)
+    raw["wallets"] = [{"address": w} for w in watched]
+    (group,) = by_chain(Config.model_validate(raw))
+    stranger = devnet_address("polling:stranger").lower()
+
+    async def main() -> list[int]:
+        runtime = ChainRuntime(group, engine, full_refresh_s=3600.0)
+        try:
+            reads = [(await runtime.sync()).refreshed]  # full: the watched wallets
+            world.move_prices(0.99)
+            reads.append((await runtime.sync()).refreshed)  # prices only: nobody
+            world.gmx.increase(stranger, "ETH/USD", "USDC", True, 1_000 * USDC, 4_000 * E30)
+            reads.append((await runtime.sync()).refreshed)  # outside the scope: indexed only
+            world.gmx.increase(watched[0], "ETH/USD", "USDC", False, 1_000 * USDC, 2_000 * E30)
+            reads.append((await runtime.sync()).refreshed)  # a watched wallet traded
+            return reads
+        finally:
+            await runtime.close()
+
+    full, quiet, stranger_traded, watched_traded = asyncio.run(main())
+    assert full >= len(watched)
+    assert (quiet, stranger_traded) == (0, 0)
+    assert watched_traded >= 1
+
+
+def test_event_less_wallets_are_polled_once_per_period_and_at_risk_ones_every_tick(
+    devnet: Devnet, engine: Engine
+) -> None:
+    world = build_world(devnet, gmx_traders=1, hl_traders=8, seed=5)
+    wallets = [w.lower() for w in world.hl_traders]
+    (group,) = by_chain(_only(world, "hyperliquid", poll_s=POLL_S))
+    clock = Clock()
+
+    async def main() -> tuple[list[str], list[int]]:
+        runtime = ChainRuntime(group, engine, full_refresh_s=3600.0, monotonic=clock)
+        polled: list[str] = []
+        seen = runtime._mark_polled
+
+        def spy(protocol: str, owners: Any, poll_s: float | None, *, spread: bool) -> None:
+            polled.extend(owners)
+            seen(protocol, owners, poll_s, spread=spread)
+
+        runtime._mark_polled = spy  # type: ignore[method-assign]
+        try:
+            await runtime.sync()  # the full refresh reads every wallet once
+            first = len(polled)
+            polled.clear()
+            runtime.at_risk = frozenset({wallets[0]})
+            per_tick = []
+            for _ in range(int(POLL_S)):  # one period in 1 s ticks
+                clock.now += 1.0
+                before = len(polled)
+                await runtime.sync()
+                per_tick.append(len(polled) - before)
+            return polled, [first, *per_tick]
+        finally:
+            await runtime.close()
+
+    polled, counts = asyncio.run(main())
+    first, per_tick = counts[0], counts[1:]
+    assert first == len(wallets)
+    # The at-risk wallet on every tick; every other one exactly once over the period ...
+    assert polled.count(wallets[0]) == len(per_tick)
+    assert all(polled.count(w) == 1 for w in wallets[1:]), polled
+    # ... spread out: no tick reads every wallet again.
+    assert max(per_tick) < len(wallets)
