@@ -7,12 +7,15 @@
 
 A tick costs what changed, not what exists: the scanners keep their adaptive ranges, only
 owners touched by events since the last tick are re-read, and the open book is kept in memory
-and re-priced. Protocols without events (Hyperliquid) cannot say when a trader changed their
-own account, so their watched wallets are polled: those at risk (``at_risk``, set by the
-monitor after each evaluation) every tick, the rest once per the protocol's ``poll_s``, spread
-evenly over that period. Every ``full_refresh_s`` the whole book is re-read, which bounds the
-drift of what no event reports (borrowing and funding accrue every second). Database work runs
-in worker threads, so one chain's commits never stall another chain or alert delivery.
+and re-priced. The whole book is re-read once per ``full_refresh_s``, a slice per tick
+(``monitor.runtime.rolling``), which bounds the drift of what no event reports (borrowing and
+funding accrue every second) without one slow tick. Protocols without events (Hyperliquid)
+cannot say when a trader changed their own account, so their watched wallets are polled: those
+at risk (``at_risk``, set by the monitor after each evaluation) every tick, the rest once per
+the protocol's ``poll_s``, spread evenly over that period. After a start (or :meth:`forget`)
+the first tick re-reads everything at once: the database may be behind the chain. Database
+work runs in worker threads, so one chain's commits never stall another chain or alert
+delivery.
 """
 
 from __future__ import annotations
@@ -35,11 +38,13 @@ from indexer.scan.scanner import Scanner
 from indexer.store.accounts import load_accounts, open_assets, touched_owners
 from indexer.store.cursors import ScanStore
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, in_scope
+from monitor.runtime.rolling import RollingRefresh
 
 OWNERS_PER_LOAD = 500  # SQLite binds at most 999 parameters per statement
 
 FULL_REFRESH_S = 60.0
-"""Default period of the whole-book re-read (fees and funding drift between events)."""
+"""Default period of the whole-book re-read (fees and funding drift between events); 0 re-reads
+everything on every tick."""
 
 
 class ChainRuntime:
@@ -68,6 +73,7 @@ class ChainRuntime:
         self._rows: list[tuple[int, MarginAccount]] = []
         self._changed: set[str] = set()
         self._polled: dict[tuple[str, str], float] = {}
+        self._rolling: dict[str, RollingRefresh] = {}
         self.at_risk: frozenset[str] = frozenset()
         """Owners (lower case) the monitor last found unknown or at warning or worse."""
         self.book_version = 0
@@ -107,6 +113,7 @@ class ChainRuntime:
         whole (another worker may have changed it meanwhile)."""
         self._last_full, self._book = -math.inf, None
         self._polled.clear()
+        self._rolling.clear()
 
     async def sync(self) -> ChainSync:
         """Scan to the safe head, re-read what changed at exactly the scanned block, read prices.
@@ -120,7 +127,7 @@ class ChainRuntime:
             block = min(r.next_block for r in results) - 1
         else:
             block = await rpc.block_number() - self.group.chain.finality_blocks
-        full = self.monotonic() - self._last_full >= self.full_refresh_s
+        full = self.full_refresh_s <= 0 or self._last_full == -math.inf
         sync = ChainSync(self.group.chain.chain_id, block, logs=sum(r.logs for r in results))
         sync.scopes = self.group.scope_by_protocol
         for adapter, prices, scope, poll_s in zip(
@@ -145,6 +152,7 @@ class ChainRuntime:
             sync.price_updated_at[adapter.name] = book.updated_at
         if full:
             self._last_full, self._book = self.monotonic(), None
+            self._rolling.clear()  # the next cycle starts from this complete read
         return sync
 
     def _owners(
@@ -155,15 +163,22 @@ class ChainRuntime:
         poll_s: float | None,
     ) -> list[str]:
         """Who to re-read: on a full refresh every touched, open and watched owner; else the
-        touched owners, and the watched wallets of an event-less protocol that are due (see
-        :meth:`_due`). With a wallet scope, only those wallets are read (the rest of the book
-        is indexed, not read)."""
-        if full:
-            owners = set(owners_to_refresh(self.engine, adapter, self.watched))
+        touched owners, this tick's slice of the whole book (:class:`RollingRefresh`) and the
+        watched wallets of an event-less protocol that are due (see :meth:`_due`). With a
+        wallet scope, only those wallets are read (the rest of the book is indexed, not read).
+        """
+
+        def everyone() -> list[str]:
             if scope is not None:
-                owners |= scope
+                return sorted(scope)
+            return owners_to_refresh(self.engine, adapter, self.watched)
+
+        if full:
+            owners = set(everyone())
         else:
             owners = set(touched_owners(self.engine, adapter.chain_id, adapter.name))
+            rolling = self._rolling.setdefault(adapter.name, RollingRefresh(self.full_refresh_s))
+            owners.update(rolling.take(self.monotonic(), everyone))
             if adapter.log_source() is None:
                 candidates = scope if scope is not None else self.watched
                 owners.update(self._due(adapter.name, candidates, poll_s))

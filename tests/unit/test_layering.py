@@ -25,6 +25,7 @@ FORBIDDEN_PACKAGES = {
 PURE = (
     "monitor.health.account",
     "monitor.health.book",
+    "monitor.runtime.rolling",
     "monitor.analysis.book",
     "monitor.analysis.drift",
     "monitor.analysis.ladder",

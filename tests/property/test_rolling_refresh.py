@@ -1,0 +1,54 @@
+"""The whole-book re-read spread over its period: each owner once per cycle, in order, and
+never more of the book than the elapsed share of the period."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitor.runtime.rolling import RollingRefresh
+
+PERIOD_S = 60.0
+
+
+@given(
+    owners=st.lists(st.text(min_size=1, max_size=4), unique=True, max_size=300).map(sorted),
+    steps=st.lists(st.floats(min_value=0.01, max_value=7.0), min_size=1, max_size=200),
+)
+def test_each_owner_once_per_cycle_and_no_faster_than_the_period(
+    owners: list[str], steps: list[float]
+) -> None:
+    rolling, now, taken = RollingRefresh(PERIOD_S), 0.0, []
+    rolling.take(now, lambda: owners)  # the cycle starts: nothing is due yet
+    for step in steps:
+        now += step
+        taken += rolling.take(now, lambda: owners)
+        if now < PERIOD_S:  # the first cycle, still running
+            assert len(taken) <= math.floor(len(owners) * now / PERIOD_S)
+    first_cycle = taken[: len(owners)]
+    assert first_cycle == owners[: len(first_cycle)]  # in order, none twice
+    if now >= PERIOD_S:
+        assert first_cycle == owners  # done within its period
+
+
+def test_a_new_cycle_takes_a_fresh_snapshot_once_the_period_is_over() -> None:
+    rolling, loads = RollingRefresh(PERIOD_S), []
+
+    def load() -> list[str]:
+        loads.append(1)
+        return ["a", "b", "c"] if len(loads) == 1 else ["a", "d"]
+
+    assert rolling.take(0.0, load) == []
+    assert rolling.take(20.0, load) == ["a"]
+    assert rolling.take(60.0, load) == ["b", "c"]
+    assert rolling.take(61.0, load) == []  # a new cycle from the new snapshot starts
+    assert rolling.take(121.0, load) == ["a", "d"]
+    assert len(loads) == 2
+
+
+def test_a_zero_period_reads_everything_every_time() -> None:
+    rolling = RollingRefresh(0.0)
+    assert rolling.take(0.0, lambda: ["a", "b"]) == ["a", "b"]
+    assert rolling.take(0.0, lambda: ["a", "b"]) == ["a", "b"]
