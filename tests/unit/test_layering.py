@@ -34,6 +34,7 @@ PURE = (
     "monitor.alerts.policy",
     "monitor.alerts.levels",
     "monitor.notify.message",
+    "monitor.subscriptions.routing",
     "indexer.rpc.ranges",
     "indexer.rpc.faults",
     "indexer.retry",
