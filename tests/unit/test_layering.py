@@ -35,6 +35,8 @@ PURE = (
     "monitor.alerts.levels",
     "monitor.notify.message",
     "monitor.subscriptions.routing",
+    "monitor.bot.commands",
+    "monitor.bot.replies",
     "indexer.rpc.ranges",
     "indexer.rpc.faults",
     "indexer.retry",
