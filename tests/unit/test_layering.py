@@ -37,6 +37,7 @@ PURE = (
     "monitor.subscriptions.routing",
     "monitor.bot.commands",
     "monitor.bot.replies",
+    "monitor.delivery.fair",
     "indexer.rpc.ranges",
     "indexer.rpc.faults",
     "indexer.retry",
