@@ -127,9 +127,7 @@ class PacedDelivery:
         total = DeliveryReport()
         for _ in range(max_rounds):
             report, wake = await self.deliver()
-            total.sent += report.sent
-            total.failed += report.failed
-            total.retrying += report.retrying
+            total.add(report)
             if wake is None:
                 return total
             await self.sleep(max(wake - self.clock(), 0.0))

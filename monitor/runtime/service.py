@@ -38,7 +38,7 @@ from monitor.alerts.rules import Policy, PriceFreshness
 from monitor.delivery.outbox import pending_count
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
 from monitor.health.volatility import MarketVolatility, Sigmas
-from monitor.notify.channels import channels_for
+from monitor.notify.channels import channels_for, paced_telegram
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, in_scope
 from monitor.runtime.evaluate import CompiledBooks, evaluate_rows
@@ -88,6 +88,9 @@ class Monitor:
         self._fixed = tuple(c for c in self.channels if c == "console")
         self.routes = RouteTable(self._fixed)
         self._seeded = False
+        self.paced = paced_telegram(cfg, engine, notifiers)
+        self.latest_prices: dict[tuple[int, str], dict[str, float]] = {}
+        """(chain id, protocol) → asset → USD at the last tick (the bot's /status)."""
 
     async def _load_routes(self) -> None:
         """Seed the config's subscribers once, then reload the routing table; widen each
@@ -140,6 +143,8 @@ class Monitor:
         sync = await runtime.sync()
         rows = await runtime.book(sync)
         views = evaluate_rows(rows, sync, self._books[group.chain.name], runtime.book_version)
+        for protocol, prices in sync.prices.items():
+            self.latest_prices[(sync.chain_id, protocol)] = prices
         stalled = self._head_stalled(group.chain, sync.block)
         sigmas = self._observe_prices(sync)
         observations = [
@@ -268,8 +273,14 @@ class Monitor:
         return [await self.tick(group) for group in self.groups]
 
     async def deliver(self) -> DeliveryReport:
-        """Send every due outbox message once (retries wait for their backoff)."""
-        return await deliver_once(self.engine, self.notifiers, self.clock())
+        """Send every due outbox message once (retries wait for their backoff); Telegram, when
+        paced, as much as its limits allow now (``monitor.delivery.paced``)."""
+        skip = ("telegram",) if self.paced is not None else ()
+        report = await deliver_once(self.engine, self.notifiers, self.clock(), skip=skip)
+        if self.paced is not None:
+            paced, _ = await self.paced.deliver(self.clock())
+            report.add(paced)
+        return report
 
     def _freshness(
         self, chain: ChainConfig, account: MarginAccount, sync: ChainSync
