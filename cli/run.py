@@ -56,7 +56,13 @@ async def _main(monitor: Monitor, stop: asyncio.Event) -> None:
         from cli.bot import serve_commands  # python-telegram-bot only when the bot runs
 
         commands = asyncio.create_task(
-            serve_commands(monitor.cfg, monitor.engine, lambda: monitor.latest_prices, stop)
+            serve_commands(
+                monitor.cfg,
+                monitor.engine,
+                lambda: monitor.latest_prices,
+                stop,
+                worker=monitor.worker,
+            )
         )
     try:
         await run_until_stopped(monitor, stop)

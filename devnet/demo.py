@@ -112,7 +112,7 @@ def demo_config(world: World, database_url: str, *, telegram_url: str | None = N
         raw["channels"] = {
             "console": True,
             "telegram": {"enabled": True, "base_url": telegram_url, "chat_ids": [DEMO_CHAT],
-                         "per_chat_rate_per_min": 100_000, "paced": False, "commands": True},
+                         "per_chat_rate_per_min": 100_000, "paced": False},
         }  # fmt: skip
         # The token is a secret: in production it comes from PERPWATCH_TELEGRAM_BOT_TOKEN.
         raw["telegram_bot_token"] = DEMO_TOKEN

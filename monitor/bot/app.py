@@ -299,15 +299,20 @@ async def poll(
     name: str = "telegram",
     poll_timeout_s: float = 20.0,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    hold: Callable[[], Awaitable[bool]] | None = None,
 ) -> int:
     """Long-poll ``getUpdates`` until ``stop`` is set, handle each update, then record its
-    offset. Returns the updates handled."""
+    offset. Returns the updates handled. With ``hold`` (take or renew this worker's bot lease)
+    only the worker holding it polls: Telegram refuses two pollers of one bot (409)."""
     handled = 0
     offset = await asyncio.to_thread(load_offset, engine, name)
     failures = 0
     await application.initialize()
     try:
         while not stop.is_set():
+            if hold is not None and not await hold():
+                await sleep(poll_timeout_s / 4)
+                continue
             try:
                 updates = await application.bot.get_updates(
                     offset=offset, timeout=int(poll_timeout_s), allowed_updates=["message"]
