@@ -26,7 +26,7 @@ database write lock (a no-op UPDATE), so claims are serialized.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -176,24 +176,33 @@ def waiting(
 
 
 def claim_ids(
-    engine: Engine, ids: list[int], now: datetime, *, policy: RetryPolicy = DEFAULT_POLICY
-) -> list[Delivery]:
-    """Claim exactly these deliveries (one chat's, chosen by the fair scheduler) if each is
-    still open and due; returns those claimed, in alert order (empty when another worker took
-    any of them: then none is claimed)."""
+    engine: Engine,
+    batches: Sequence[Sequence[int]],
+    now: datetime,
+    *,
+    policy: RetryPolicy = DEFAULT_POLICY,
+) -> list[list[Delivery]]:
+    """Claim each batch of deliveries (one message's, chosen by the fair scheduler) whole, in
+    one transaction: a batch is claimed when every row of it is still open and due, else none
+    of it (another worker took some). Returns the claimed deliveries per batch, in alert order
+    (empty for a batch not claimed)."""
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             conn.execute(sa.update(OUTBOX).where(sa.false()).values(attempts=0))
-        locked = conn.execute(
-            sa.select(OUTBOX.c.id, OUTBOX.c.status, OUTBOX.c.next_attempt_at)
-            .where(OUTBOX.c.id.in_(ids))
-            .with_for_update(skip_locked=True)
-        ).all()
-        if len(locked) != len(ids) or any(
-            OutboxStatus(r.status) not in OPEN or r.next_attempt_at > now for r in locked
-        ):
-            return []
-        return _lease(conn, ids, now, policy)
+        wanted = [row_id for batch in batches for row_id in batch]
+        free: set[int] = set()
+        for start in range(0, len(wanted), 900):  # SQLite: at most 999 bound parameters
+            locked = conn.execute(
+                sa.select(OUTBOX.c.id, OUTBOX.c.status, OUTBOX.c.next_attempt_at)
+                .where(OUTBOX.c.id.in_(wanted[start : start + 900]))
+                .with_for_update(skip_locked=True)
+            ).all()
+            free.update(
+                r.id for r in locked if OutboxStatus(r.status) in OPEN and r.next_attempt_at <= now
+            )
+        chosen = [list(batch) for batch in batches if free.issuperset(batch)]
+        leased = {d.id: d for ids in chosen for d in _lease(conn, ids, now, policy)}
+    return [[leased[i] for i in batch] if free.issuperset(batch) else [] for batch in batches]
 
 
 def _lease(conn: Connection, ids: list[int], now: datetime, policy: RetryPolicy) -> list[Delivery]:
