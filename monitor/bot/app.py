@@ -128,7 +128,8 @@ class PerpwatchBot:
                 return status_text(self._lines(wallets), len(wallets))
             case Threshold():
                 own = service.set_thresholds(
-                    self.engine, sub, warning=command.warning, critical=command.critical,
+                    self.engine, sub, self.alerts,
+                    warning=command.warning, critical=command.critical,
                     warning_distance_pct=command.warning_distance_pct,
                     critical_distance_pct=command.critical_distance_pct,
                 )  # fmt: skip

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from indexer.config.loader import Config
-from indexer.config.sections import ThresholdOverride
+from indexer.config.sections import ThresholdOverride, Thresholds
 from indexer.errors import UserError
 from indexer.store.columns import utcnow
 from monitor.subscriptions.routing import (
@@ -186,9 +186,12 @@ def _update(engine: Engine, sub: Target, **values: Any) -> None:
         conn.execute(SUBSCRIBERS.update().where(SUBSCRIBERS.c.id == sub_id).values(**values))
 
 
-def set_thresholds(engine: Engine, sub: Target, **thresholds: float | None) -> ThresholdOverride:
+def set_thresholds(
+    engine: Engine, sub: Target, base: Thresholds | None = None, **thresholds: float | None
+) -> ThresholdOverride:
     """Set ``sub``'s own thresholds (``warning``, ``critical``, ``warning_distance_pct``,
     ``critical_distance_pct``; None: the config's); the others are reset to the config's.
+    ``base`` (the config's thresholds) is checked together with them.
 
     Raises:
         SubscriptionError: a value is out of range or critical is not below warning.
@@ -204,6 +207,8 @@ def set_thresholds(engine: Engine, sub: Target, **thresholds: float | None) -> T
         warn, crit = thresholds.get(f"warning{kind}"), thresholds.get(f"critical{kind}")
         if warn and crit and crit >= warn:
             raise SubscriptionError(f"critical ({crit:g}) must be below warning ({warn:g})")
+    if base is not None and (problem := base.merged(override).ordering_problem()):
+        raise SubscriptionError(f"with the other levels unchanged, {problem}; set both levels")
     _update(engine, sub, **{name: thresholds.get(name) for name in _THRESHOLDS})
     return override
 

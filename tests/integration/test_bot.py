@@ -82,12 +82,24 @@ def test_a_group_lets_only_admins_change_what_it_watches(
     store_cross_account(engine)
     bot = make_bot(engine, limit=1)
     script = [
+        (MEMBER, "/start@perpwatch_bot", "perpwatch warns before"),
+        (MEMBER, "/help", "/history - the last alerts sent here"),
         (MEMBER, f"/watch {OWNER}", "only the group's administrators can use /watch"),
         (ADMIN, f"/watch {OWNER} team", f"watching team ({OWNER})"),
         (ADMIN, f"/watch {OTHER}", "this chat already watches 1 wallets, the limit"),
         (MEMBER, "/list", "watching 1 of at most 1 wallets"),
         (MEMBER, "/status team", "team · "),
         (MEMBER, "/pause", "only the group's administrators can use /pause"),
+        (ADMIN, "/pause", "alerts paused"),
+        (MEMBER, "/resume", "only the group's administrators can use /resume"),
+        (ADMIN, "/resume", "alerts resumed"),
+        (MEMBER, "/history", "no alert was sent to this chat yet"),
+        (
+            ADMIN,
+            "/threshold 1%",
+            "critical_distance_pct (3.0) must be below warning_distance_pct (1.0); set both",
+        ),
+        (ADMIN, "/threshold 5 x", "'x' is not a number"),
         (MEMBER, "/threshold 2", "only the group's administrators can use /threshold"),
         (ADMIN, "/threshold@perpwatch_bot 2", "alerts here: warning at health 2"),
         (MEMBER, "/unwatch team", "only the group's administrators can use /unwatch"),
