@@ -275,11 +275,16 @@ async def send_reply(
             return False
         except NetworkError as exc:  # 5xx, timeouts, refused connections
             log.warning("reply to chat %s failed, retrying: %s", chat_id, exc)
-            await sleep(min(2.0**attempt, 30.0))
+            await sleep(_backoff_s(attempt))
         except TelegramError as exc:  # 400: nothing a retry can fix
             log.warning("chat %s refused a reply: %s", chat_id, exc)
             return False
     return False
+
+
+def _backoff_s(failures: int) -> float:
+    """Seconds to wait after ``failures`` failures in a row: 2, 4, 8, … up to 30."""
+    return min(2.0 ** min(failures, 5), 30.0)
 
 
 def _seconds(exc: RetryAfter) -> float:
@@ -308,9 +313,18 @@ async def poll(
     handled = 0
     offset = await asyncio.to_thread(load_offset, engine, name)
     failures = 0
-    await application.initialize()
+    ready = False
     try:
         while not stop.is_set():
+            if not ready:  # getMe first, retried while the Bot API is down
+                try:
+                    await application.initialize()
+                    ready, failures = True, 0
+                except TelegramError as exc:
+                    failures += 1
+                    log.warning("the Bot API does not answer (%d in a row): %s", failures, exc)
+                    await sleep(_backoff_s(failures))
+                    continue
             if hold is not None and not await hold():
                 await sleep(poll_timeout_s / 4)
                 continue
@@ -325,7 +339,7 @@ async def poll(
             except (NetworkError, TelegramError) as exc:
                 failures += 1
                 log.warning("getUpdates failed (%d in a row): %s", failures, exc)
-                await sleep(min(2.0 ** min(failures, 5), 30.0))
+                await sleep(_backoff_s(failures))
                 continue
             for update in updates:
                 await application.process_update(update)
