@@ -51,6 +51,8 @@ def build_notifiers(config: Config, **io: Any) -> dict[str, Notifier]:
         ConfigError: an enabled channel lacks its secret or URL.
     """
     enabled = {channel_kind(channel) for channel in channels_for(config.channels)}
+    if config.channels.telegram.enabled:  # chats that subscribe through the bot need it too
+        enabled.add("telegram")
     return {kind: NOTIFIER_KINDS[kind].from_config(config, **io) for kind in sorted(enabled)}
 
 
