@@ -51,9 +51,26 @@ def run_monitor(cfg: Config, console: Console) -> None:
 
 
 async def _main(monitor: Monitor, stop: asyncio.Event) -> None:
+    commands = None
+    if monitor.cfg.channels.telegram.enabled and monitor.cfg.channels.telegram.commands:
+        from cli.bot import serve_commands  # python-telegram-bot only when the bot runs
+
+        commands = asyncio.create_task(
+            serve_commands(
+                monitor.cfg,
+                monitor.engine,
+                lambda: monitor.latest_prices,
+                stop,
+                worker=monitor.worker,
+            )
+        )
     try:
         await run_until_stopped(monitor, stop)
+        if commands is not None:
+            await commands
     finally:
+        if commands is not None and not commands.done():
+            commands.cancel()
         # The notifiers' and nodes' HTTP clients belong to this event loop: close them here.
         await close_notifiers(monitor.notifiers)
         await monitor.close()

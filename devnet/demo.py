@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
+from devnet.demo_chats import DemoChats
 from devnet.deploy import start_devnet
 from devnet.digest import AlertDigest
 from devnet.scenario import World, build_world
@@ -37,6 +38,7 @@ from monitor.notify.console import ConsoleNotifier
 from monitor.notify.telegram import TelegramNotifier
 from monitor.runtime.evaluate import AccountView, evaluate
 from monitor.runtime.service import Monitor
+from monitor.subscriptions.service import SUBSCRIBERS
 from monitor.tables import Alert, OutboxMessage, OutboxStatus
 
 DEVNET_CHAIN_ID = 31337
@@ -110,7 +112,7 @@ def demo_config(world: World, database_url: str, *, telegram_url: str | None = N
         raw["channels"] = {
             "console": True,
             "telegram": {"enabled": True, "base_url": telegram_url, "chat_ids": [DEMO_CHAT],
-                         "per_chat_rate_per_min": 100_000},
+                         "per_chat_rate_per_min": 100_000, "paced": False},
         }  # fmt: skip
         # The token is a secret: in production it comes from PERPWATCH_TELEGRAM_BOT_TOKEN.
         raw["telegram_bot_token"] = DEMO_TOKEN
@@ -125,6 +127,7 @@ class DemoRun:
     steps: int = 0
     blocks: int = 0
     ticks_s: list[float] = field(default_factory=list)
+    chats: DemoChats | None = None
 
 
 def run_demo(console: Console, *, as_json: bool, script: Script = Script(),
@@ -161,7 +164,22 @@ async def _crash(world: World, cfg: Config, engine: Engine, telegram: TelegramAp
     digest = None if verbose else AlertDigest()
     console = ConsoleNotifier(say) if digest is None else digest
     monitor = Monitor(cfg, engine, {"console": console, "telegram": notifier})
-    run = DemoRun()
+    chats = DemoChats(world, telegram)
+    run = DemoRun(chats=chats)
+    try:
+        async with chats.bot(cfg, engine, monitor):
+            await _crash_with_chats(world, monitor, say, script, digest, run)
+    finally:
+        await notifier.aclose()
+    return run
+
+
+async def _crash_with_chats(world: World, monitor: Monitor, say: Console, script: Script,
+                            digest: AlertDigest | None, run: DemoRun) -> None:  # fmt: skip
+    assert run.chats is not None
+    run.chats.before()
+    await run.chats.answered()
+    say.print(f"{run.chats.commands} bot commands from 3 Telegram chats answered")
     first_block = world.devnet.w3.eth.block_number
     say.print("indexing the devnet and reading every margin account…")
     summaries = await monitor.tick_all()
@@ -186,11 +204,11 @@ async def _crash(world: World, cfg: Config, engine: Engine, telegram: TelegramAp
             await monitor.deliver()
         if digest is not None and (line := digest.flush()):
             say.print(f"after the last step: {line}", highlight=False)
+        run.chats.after()
+        await run.chats.answered()
     finally:
-        await notifier.aclose()
         await monitor.close()
     run.blocks = world.devnet.w3.eth.block_number - first_block
-    return run
 
 
 def _summary(engine: Engine, world: World, telegram: TelegramApi, run: DemoRun) -> dict[str, Any]:
@@ -226,7 +244,24 @@ def _summary(engine: Engine, world: World, telegram: TelegramApi, run: DemoRun) 
         "alerts_sent": sent,
         "duplicate_alerts": (len(keys) - len(set(keys))) + (len(texts) - len(set(texts))),
         "telegram_messages": len(texts),
+        **_chat_summary(engine, run),
         "median_tick_s": round(statistics.median(run.ticks_s), 3) if run.ticks_s else None,
+    }
+
+
+def _chat_summary(engine: Engine, run: DemoRun) -> dict[str, Any]:
+    """The bot's part: chats subscribed, commands answered, alerts those chats heard, and
+    alerts delivered to a chat that did not watch the account (must be 0)."""
+    assert run.chats is not None
+    with engine.connect() as conn:
+        chats = conn.execute(
+            sa.select(sa.func.count()).where(SUBSCRIBERS.c.kind == "telegram")
+        ).scalar_one()
+    return {
+        "telegram_chats": chats,
+        "bot_commands": run.chats.commands,
+        "bot_chat_alerts": run.chats.alerts_heard(),
+        "misrouted_alerts": run.chats.misrouted(engine),
     }
 
 

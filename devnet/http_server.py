@@ -51,6 +51,7 @@ class Reply:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a burst of concurrent clients (a flood of sends) must not be reset
     block_on_close = False  # a handler hanging on purpose must not delay stop()
     owner: LocalHttpServer
 

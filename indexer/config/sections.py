@@ -210,7 +210,11 @@ class TelegramConfig(BaseModel):
     """Telegram Bot API channel; the bot token comes from ``PERPWATCH_TELEGRAM_BOT_TOKEN``.
 
     ``per_chat_rate_per_min`` caps messages per chat per minute (Telegram allows about 20 a minute
-    into one group).
+    into one group). With ``paced`` (the default) alerts leave through the fair scheduler
+    (``monitor.delivery.fair``): at most ``global_rate_per_s`` messages a second, one a second
+    into a private chat, ``per_chat_rate_per_min`` into a group, most urgent first, a backed-up
+    chat's alerts merged into digests of up to ``digest_max``. ``commands`` makes ``perpwatch
+    run`` answer bot commands (``/watch`` …); a chat may watch ``max_wallets_per_chat`` wallets.
     """
 
     model_config = STRICT
@@ -219,11 +223,18 @@ class TelegramConfig(BaseModel):
     base_url: HttpUrl = "https://api.telegram.org"
     chat_ids: tuple[ChatId, ...] = ()
     per_chat_rate_per_min: int = Field(default=20, ge=1)
+    paced: bool = True
+    global_rate_per_s: int = Field(default=30, ge=1)
+    digest_max: int = Field(default=20, ge=1, le=40)
+    commands: bool = False
+    max_wallets_per_chat: int = Field(default=20, ge=1)
 
     @model_validator(mode="after")
     def _has_chats(self) -> TelegramConfig:
-        if self.enabled and not self.chat_ids:
-            raise invalid("chat_ids", "telegram is enabled but no chat_ids are given")
+        if self.enabled and not self.chat_ids and not self.commands:
+            raise invalid(
+                "chat_ids", "telegram is enabled but no chat_ids are given (nor commands = true)"
+            )
         return self
 
 

@@ -1,6 +1,11 @@
 """Apply the alert rules to evaluated accounts and persist the outcome atomically.
 
     decided = apply_rules(engine, observations, policies, channels, now)
+    decided = apply_rules(engine, observations, policies, router, now)   # routed per alert
+
+``channels`` is either the fixed list every alert goes to, or a :data:`Router` that names the
+channels of each alert from its account, level and reading (``monitor.subscriptions``: a chat
+hears only about the wallets it watches).
 
 For every observed account: load its ``AlertState``, ``step`` it with the pure rules, and write
 the new state together with any alerts (and their outbox rows) in ONE transaction, so a crash
@@ -67,16 +72,21 @@ class Decided:
 
 
 PolicyFor = Callable[[MarginAccount], Policy]
+Router = Callable[[MarginAccount, Level, Reading | None], Sequence[str]]
+"""The channels of one alert: its account, level and the reading it was decided on (None
+when it has no health: liquidated, unknown)."""
 
 
 def apply_rules(
     engine: Engine,
     observations: Sequence[Observation],
     policy_for: PolicyFor,
-    channels: Sequence[str],
+    channels: Sequence[str] | Router,
     now: datetime,
 ) -> list[Decided]:
-    """Step every observed account's alert state; record states and alerts atomically."""
+    """Step every observed account's alert state; record states and alerts atomically, each
+    alert with an outbox row per channel ``channels`` names for it."""
+    route = channels if callable(channels) else _fixed(channels)
     decided: list[Decided] = []
     with engine.begin() as conn:
         states = _load(conn, [o.account_id for o in observations])
@@ -96,12 +106,22 @@ def apply_rules(
                     decision.level,
                     decision.episode,
                     dict(payload),
-                    channels,
+                    route(obs.account, decision.level, _reading(report)),
                     now=now,
                 )
                 if alert_id is not None:
                     decided.append(Decided(obs.account_id, alert_id, decision, obs.block_number))
     return decided
+
+
+def _fixed(channels: Sequence[str]) -> Router:
+    return lambda _account, _level, _reading: channels
+
+
+def _reading(report: Report) -> Reading | None:
+    if report.liquidated or report.health is None or math.isnan(report.health):
+        return None
+    return Reading(report.health, report.move_pct, report.move_sigma)
 
 
 def _report(obs: Observation) -> Report:

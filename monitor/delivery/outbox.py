@@ -26,7 +26,7 @@ database write lock (a no-op UPDATE), so claims are serialized.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,12 +55,15 @@ __all__ = [
     "QueueRow",
     "RetryPolicy",
     "ack",
+    "ack_all",
     "claim",
+    "claim_ids",
     "claimable",
     "due_channels",
     "enqueue",
     "fail",
     "release",
+    "waiting",
 ]
 
 _alerts = Alert.__table__  # type: ignore[attr-defined]
@@ -140,16 +143,80 @@ def claim(
         ids = claimable(order, rows, now, limit)
         if not ids:
             return []
-        conn.execute(
-            sa.update(OUTBOX)
-            .where(OUTBOX.c.id.in_(ids))
-            .values(
-                status=OutboxStatus.SENDING,
-                attempts=OUTBOX.c.attempts + 1,
-                next_attempt_at=now + timedelta(seconds=policy.lease_s),
+        return _lease(conn, ids, now, policy)
+
+
+def waiting(
+    engine: Engine, kind: str, now: datetime
+) -> dict[str, list[tuple[int, int, str, float | None]]]:
+    """The claimable queue of each ``kind:…`` channel at ``now``: its open rows' due prefix in
+    alert order (as :func:`claim` would take them), each ``(outbox id, alert id, level,
+    move_pct)``."""
+    query = (
+        sa.select(OUTBOX.c.id, OUTBOX.c.alert_id, OUTBOX.c.channel, OUTBOX.c.status,
+                  OUTBOX.c.next_attempt_at, _alerts.c.level, _alerts.c.payload)
+        .join(_alerts, _alerts.c.id == OUTBOX.c.alert_id)
+        .where(OUTBOX.c.channel.like(f"{kind}:%"), OUTBOX.c.status.in_(OPEN))
+        .order_by(OUTBOX.c.channel, OUTBOX.c.alert_id)
+    )  # fmt: skip
+    queues: dict[str, list[tuple[int, int, str, float | None]]] = {}
+    blocked: set[str] = set()
+    with engine.connect() as conn:
+        for r in conn.execute(query):
+            if r.channel in blocked:
+                continue
+            if r.next_attempt_at > now:  # waiting for a retry or leased: the prefix ends
+                blocked.add(r.channel)
+                continue
+            move = r.payload.get("move_pct") if isinstance(r.payload, dict) else None
+            queues.setdefault(r.channel, []).append(
+                (r.id, r.alert_id, str(r.level), move if isinstance(move, int | float) else None)
             )
+    return queues
+
+
+def claim_ids(
+    engine: Engine,
+    batches: Sequence[Sequence[int]],
+    now: datetime,
+    *,
+    policy: RetryPolicy = DEFAULT_POLICY,
+) -> list[list[Delivery]]:
+    """Claim each batch of deliveries (one message's, chosen by the fair scheduler) whole, in
+    one transaction: a batch is claimed when every row of it is still open and due, else none
+    of it (another worker took some). Returns the claimed deliveries per batch, in alert order
+    (empty for a batch not claimed)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execute(sa.update(OUTBOX).where(sa.false()).values(attempts=0))
+        wanted = [row_id for batch in batches for row_id in batch]
+        free: set[int] = set()
+        for start in range(0, len(wanted), 900):  # SQLite: at most 999 bound parameters
+            locked = conn.execute(
+                sa.select(OUTBOX.c.id, OUTBOX.c.status, OUTBOX.c.next_attempt_at)
+                .where(OUTBOX.c.id.in_(wanted[start : start + 900]))
+                .with_for_update(skip_locked=True)
+            ).all()
+            free.update(
+                r.id for r in locked if OutboxStatus(r.status) in OPEN and r.next_attempt_at <= now
+            )
+        chosen = [list(batch) for batch in batches if free.issuperset(batch)]
+        leased = {d.id: d for ids in chosen for d in _lease(conn, ids, now, policy)}
+    return [[leased[i] for i in batch] if free.issuperset(batch) else [] for batch in batches]
+
+
+def _lease(conn: Connection, ids: list[int], now: datetime, policy: RetryPolicy) -> list[Delivery]:
+    """Mark ``ids`` as being sent (one more attempt, leased until ``now + lease_s``)."""
+    conn.execute(
+        sa.update(OUTBOX)
+        .where(OUTBOX.c.id.in_(ids))
+        .values(
+            status=OutboxStatus.SENDING,
+            attempts=OUTBOX.c.attempts + 1,
+            next_attempt_at=now + timedelta(seconds=policy.lease_s),
         )
-        return _deliveries(conn, ids)
+    )
+    return _deliveries(conn, ids)
 
 
 def _deliveries(conn: Connection, ids: list[int]) -> list[Delivery]:
@@ -172,13 +239,19 @@ def _deliveries(conn: Connection, ids: list[int]) -> list[Delivery]:
 
 def ack(engine: Engine, delivery_id: int, now: datetime) -> bool:
     """Record a delivery as sent. Returns False if the row was not ``sending`` (nothing done)."""
+    return ack_all(engine, [delivery_id], now) == 1
+
+
+def ack_all(engine: Engine, delivery_ids: list[int], now: datetime) -> int:
+    """Record deliveries (one message's) as sent in one transaction; returns how many were
+    ``sending`` (the others are left alone)."""
     with engine.begin() as conn:
         result = conn.execute(
             sa.update(OUTBOX)
-            .where(OUTBOX.c.id == delivery_id, OUTBOX.c.status == OutboxStatus.SENDING)
+            .where(OUTBOX.c.id.in_(delivery_ids), OUTBOX.c.status == OutboxStatus.SENDING)
             .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
         )
-    return result.rowcount == 1
+    return int(result.rowcount)
 
 
 def fail(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -68,6 +68,12 @@ class DeliveryReport:
     retrying: int = 0
     failed: int = 0
 
+    def add(self, other: DeliveryReport) -> None:
+        """Count ``other``'s deliveries into this report."""
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+
     @property
     def busy(self) -> bool:
         return self.sent + self.retrying + self.failed > 0
@@ -80,13 +86,17 @@ async def deliver_once(
     *,
     limit: int = 20,
     policy: RetryPolicy = DEFAULT_POLICY,
+    skip: Collection[str] = (),
 ) -> DeliveryReport:
     """Claim, send and record every due delivery once; channels run concurrently, each one in
-    alert order. Channels whose kind has no notifier are left pending (and logged).
+    alert order. Channels whose kind has no notifier are left pending (and logged); kinds in
+    ``skip`` are left alone (another driver, ``monitor.delivery.paced``, sends them).
     """
     report = DeliveryReport()
     jobs = []
     for channel in due_channels(engine, now):
+        if channel_kind(channel) in skip:
+            continue
         notifier = notifiers.get(channel_kind(channel))
         if notifier is None:
             log.warning("no notifier for channel %s; its deliveries stay pending", channel)

@@ -23,8 +23,17 @@ def delivery_text(delivery: Delivery, render: Callable[[AlertPayload], str] = fo
         PermanentDeliveryError: the stored payload is not a valid alert payload (retrying
             cannot fix it).
     """
+    return render(delivery_payload(delivery))
+
+
+def delivery_payload(delivery: Delivery) -> AlertPayload:
+    """The validated alert payload of ``delivery``.
+
+    Raises:
+        PermanentDeliveryError: the stored payload is not a valid alert payload.
+    """
     try:
-        return render(parse_payload(delivery.payload))
+        return parse_payload(delivery.payload)
     except ValueError as exc:
         raise PermanentDeliveryError(str(exc)) from None
 

@@ -27,6 +27,7 @@ from typing_extensions import TypedDict
 __all__ = [
     "AlertPayload",
     "PositionPayload",
+    "format_digest",
     "format_html",
     "format_text",
     "move_line",
@@ -238,3 +239,26 @@ def format_html(payload: AlertPayload) -> str:
 def format_text(payload: AlertPayload) -> str:
     """The alert as plain text, one fact per line."""
     return "\n".join(_lines(payload, _PLAIN))
+
+
+def _digest_line(payload: AlertPayload, m: _Markup) -> str:
+    level = payload["level"]
+    health = payload["health"]
+    parts = [
+        m.bold(m.escape(_TITLES.get(level, level))),
+        m.escape(payload["protocol"]),
+        m.code(m.escape(short_wallet(payload["owner"]))),
+        f"health {health:.2f}" if health is not None else "health n/a",
+    ]
+    move = payload.get("move_pct")
+    if move is not None and level in ("warning", "critical", "liquidatable"):
+        parts.append(f"liquidation after {move:.2f}%" if move > 0 else "liquidatable now")
+    return " · ".join(parts)
+
+
+def format_digest(payloads: list[AlertPayload], *, html_markup: bool = True) -> str:
+    """Several alerts for one chat as one message (Telegram HTML unless ``html_markup`` is
+    False), one line each in alert order: what a backed-up chat gets instead of a burst."""
+    m = _HTML if html_markup else _PLAIN
+    head = m.bold(f"{len(payloads)} alerts")
+    return "\n".join([head, *(_digest_line(p, m) for p in payloads)])

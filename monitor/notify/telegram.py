@@ -29,8 +29,8 @@ from indexer.errors import ConfigError, PermanentDeliveryError, RetryableError
 from indexer.redact import MASK
 from monitor.delivery.outbox import Delivery
 from monitor.delivery.worker import channel_target
-from monitor.notify.base import delivery_text, http_failure
-from monitor.notify.message import format_html
+from monitor.notify.base import delivery_payload, delivery_text, http_failure
+from monitor.notify.message import format_digest, format_html
 
 __all__ = ["ChatRateLimiter", "TelegramNotifier"]
 
@@ -149,6 +149,27 @@ class TelegramNotifier:
         wait_s = self._limiter.reserve(chat)
         if wait_s > 0:
             await self._sleep(wait_s)
+        await self._post(chat, text)
+
+    async def send_batch(self, deliveries: list[Delivery]) -> None:
+        """Send ``deliveries`` (one chat's, in alert order) as one message: the alert itself,
+        or a digest of several. No per-chat wait here: the caller paces the chats
+        (``monitor.delivery.paced``).
+
+        Raises:
+            RetryableError: as :meth:`send`.
+            PermanentDeliveryError: as :meth:`send`.
+        """
+        chat = channel_target(deliveries[0].channel)
+        if not chat:
+            raise PermanentDeliveryError(f"channel {deliveries[0].channel!r} names no chat id")
+        if len(deliveries) == 1:
+            text = delivery_text(deliveries[0], format_html)
+        else:
+            text = format_digest([delivery_payload(d) for d in deliveries])
+        await self._post(chat, text)
+
+    async def _post(self, chat: str, text: str) -> None:
         body = {"chat_id": chat, "text": text, "parse_mode": "HTML"}
         try:
             response = await self._client.post(f"/{_PLACEHOLDER}/sendMessage", json=body)

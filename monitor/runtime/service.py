@@ -11,6 +11,7 @@ between scripted price moves. Either way it is the same code.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Hashable, Mapping
@@ -32,16 +33,20 @@ from monitor.alerts.apply import (
     newly_liquidated,
     rule_inputs,
 )
+from monitor.alerts.levels import Level
+from monitor.alerts.policy import Reading
 from monitor.alerts.rules import Policy, PriceFreshness
 from monitor.delivery.outbox import pending_count
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
 from monitor.health.volatility import MarketVolatility, Sigmas
-from monitor.notify.channels import channels_for
+from monitor.notify.channels import channels_for, paced_telegram
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, in_scope
 from monitor.runtime.evaluate import CompiledBooks, evaluate_rows
 from monitor.runtime.heartbeat import TickSummary, format_status, record_tick
 from monitor.runtime.lease import acquire_lease, lease_ttl_s, release_leases, worker_name
+from monitor.subscriptions.routing import RouteTable
+from monitor.subscriptions.service import load_routes, seed_from_config
 
 log = logging.getLogger("perpwatch.monitor")
 
@@ -79,6 +84,40 @@ class Monitor:
         self.last_ticks: dict[str, TickSummary] = {}
         # Volatility hook (issue 16): one price window per (chain, protocol, asset).
         self._volatility = MarketVolatility(cfg.alerts.sigma_horizon_s, cfg.alerts.sigma_window_s)
+        # Subscriptions (monitor.subscriptions): who hears about which account, reloaded per
+        # tick so that a chat's /watch or /threshold applies at the next block.
+        self._fixed = tuple(c for c in self.channels if c == "console")
+        self.routes = RouteTable(self._fixed)
+        self._seeded = False
+        self.paced = paced_telegram(cfg, engine, notifiers)
+        self.latest_prices: dict[tuple[int, str], dict[str, float]] = {}
+        """(chain id, protocol) → asset → USD at the last tick (the bot's /status)."""
+
+    async def _load_routes(self) -> None:
+        """Seed the config's subscribers once, then reload the routing table; widen each
+        wallet-scoped protocol by the wallets subscribers watch."""
+        if not self._seeded:
+            await asyncio.to_thread(seed_from_config, self.engine, self.cfg)
+            self._seeded = True
+        routes = await asyncio.to_thread(load_routes, self.engine, self._fixed)
+        if routes == self.routes:
+            return
+        self.routes, self._policies = routes, {}
+        owners = frozenset(routes.watches)
+        for group in self.groups:
+            runtime = self.runtimes[group.chain.name]
+            scopes = tuple(s if s is None else s | owners for s in group.scopes)
+            if scopes != runtime.group.scopes:
+                runtime.group = dataclasses.replace(group, scopes=scopes)
+                runtime.watched = tuple(sorted({*runtime.watched, *owners}))
+                runtime.forget()
+
+    def route(self, account: MarginAccount, level: Level, reading: Reading | None) -> list[str]:
+        """The channels of one alert (``monitor.subscriptions.routing``)."""
+        base = self.cfg.alerts.for_account(
+            account.protocol, self._wallets.get(account.owner.lower())
+        )
+        return self.routes.channels(account, level, base, reading, self.clock().hour)
 
     def policy_for(self, account: MarginAccount) -> Policy:
         """Thresholds for an account: per wallet, else per protocol, else global."""
@@ -86,7 +125,8 @@ class Monitor:
         policy = self._policies.get(key)
         if policy is None:
             wallet = self._wallets.get(account.owner.lower())
-            policy = Policy.from_thresholds(self.cfg.alerts.for_account(account.protocol, wallet))
+            base = self.cfg.alerts.for_account(account.protocol, wallet)
+            policy = Policy(self.routes.thresholds(account, base))
             self._policies[key] = policy
         return policy
 
@@ -100,9 +140,12 @@ class Monitor:
                 group.chain.name, -1, 0, 0, 0, (), leased=False
             )
             return self.last_ticks[group.chain.name]
+        await self._load_routes()
         sync = await runtime.sync()
         rows = await runtime.book(sync)
         views = evaluate_rows(rows, sync, self._books[group.chain.name], runtime.book_version)
+        for protocol, prices in sync.prices.items():
+            self.latest_prices[(sync.chain_id, protocol)] = prices
         stalled = self._head_stalled(group.chain, sync.block)
         sigmas = self._observe_prices(sync)
         observations = [
@@ -133,7 +176,7 @@ class Monitor:
         ]
         stepped = self._changed(observations)
         decided = await asyncio.to_thread(
-            apply_rules, self.engine, stepped, self.policy_for, self.channels, self.clock()
+            apply_rules, self.engine, stepped, self.policy_for, self.route, self.clock()
         )
         for obs in observations:
             if obs.health is not None and obs.health.known:  # a bad price is no mark
@@ -178,7 +221,7 @@ class Monitor:
         now = self.clock()
         changed = []
         for obs in observations:
-            key = rule_inputs(obs, now)
+            key = (rule_inputs(obs, now), self.policy_for(obs.account))
             if obs.liquidated or self._seen.get(obs.account_id) != key:
                 self._seen[obs.account_id] = key
                 changed.append(obs)
@@ -227,17 +270,21 @@ class Monitor:
             Observation(account_id, account, None, block, head_stalled=True)
             for account_id, account in accounts
         ]
-        decided = apply_rules(
-            self.engine, observations, self.policy_for, self.channels, self.clock()
-        )
+        decided = apply_rules(self.engine, observations, self.policy_for, self.route, self.clock())
         return TickSummary(group.chain.name, block, 0, len(accounts), len(accounts), tuple(decided))
 
     async def tick_all(self) -> list[TickSummary]:
         return [await self.tick(group) for group in self.groups]
 
     async def deliver(self) -> DeliveryReport:
-        """Send every due outbox message once (retries wait for their backoff)."""
-        return await deliver_once(self.engine, self.notifiers, self.clock())
+        """Send every due outbox message once (retries wait for their backoff); Telegram, when
+        paced, as much as its limits allow now (``monitor.delivery.paced``)."""
+        skip = ("telegram",) if self.paced is not None else ()
+        report = await deliver_once(self.engine, self.notifiers, self.clock(), skip=skip)
+        if self.paced is not None:
+            paced, _ = await self.paced.deliver(self.clock())
+            report.add(paced)
+        return report
 
     def _freshness(
         self, chain: ChainConfig, account: MarginAccount, sync: ChainSync

@@ -18,7 +18,8 @@ SUMMARY_KEYS = {
     "accounts", "steps", "blocks", "liquidations", "warned_before", "warned_before_liquidatable",
     "min_lead_blocks",
     "median_lead_blocks", "alerts", "alerts_sent", "duplicate_alerts", "telegram_messages",
-    "median_tick_s", "seconds",
+    "median_tick_s", "seconds", "telegram_chats", "bot_commands", "bot_chat_alerts",
+    "misrouted_alerts",
 }  # fmt: skip
 
 
@@ -40,6 +41,11 @@ def test_reduced_demo_warns_every_liquidation_early_and_prints_its_summary_as_js
     assert summary["min_lead_blocks"] >= 3
     assert summary["duplicate_alerts"] == 0
     assert summary["telegram_messages"] == summary["alerts"]
-    # Every alert went to the console and to the demo chat, and each was recorded as sent.
-    assert summary["alerts_sent"] == 2 * summary["alerts"]
+    # Every alert went to the console and to the demo chat, and each was recorded as sent;
+    # the chats that subscribed through the bot heard about their wallets, and only those.
+    assert summary["alerts_sent"] == 2 * summary["alerts"] + summary["bot_chat_alerts"]
+    assert summary["telegram_chats"] == 4  # the configured chat and three that used /watch
+    assert summary["bot_commands"] == 18  # 13 before the crash, 5 after
+    assert summary["bot_chat_alerts"] > 0
+    assert summary["misrouted_alerts"] == 0
     assert (tmp_path / "perpwatch.db").is_file()

@@ -41,6 +41,19 @@ def test_one_notifier_per_kind_and_one_channel_per_chat() -> None:
     asyncio.run(close_notifiers(notifiers))
 
 
+def test_a_bot_without_configured_chats_still_gets_a_telegram_notifier() -> None:
+    cfg = Config.model_validate(
+        {
+            "channels": {"console": False, "telegram": {"enabled": True, "commands": True}},
+            "telegram_bot_token": "4242:registry-token",
+        }
+    )
+    assert channels_for(cfg.channels) == []
+    notifiers = build_notifiers(cfg)
+    assert set(notifiers) == {"telegram"}
+    asyncio.run(close_notifiers(notifiers))
+
+
 def test_closed_notifiers_hold_no_connections() -> None:
     notifiers = build_notifiers(_config())
     delivery = Delivery(1, 1, "telegram:-1001", 1, 5, Level.CRITICAL, 0, T0, alert_payload())

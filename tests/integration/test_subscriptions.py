@@ -1,0 +1,151 @@
+"""Subscriptions on both backends: the service's operations and their one-line refusals, the
+config seeding them idempotently, and alerts routed so that a chat hears only what it watches
+(paused, quiet hours and per-chat thresholds included)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from indexer.config.loader import Config
+from indexer.config.sections import Thresholds
+from monitor.alerts.apply import apply_rules
+from monitor.alerts.policy import Policy
+from monitor.subscriptions.service import (
+    SubscriptionError,
+    Target,
+    load_routes,
+    seed_from_config,
+    set_paused,
+    set_quiet_hours,
+    set_thresholds,
+    subscriber_info,
+    unwatch,
+    watch,
+    watched,
+)
+from monitor.tables import OutboxMessage
+from tests.subscription_helpers import OWNERS, observe, owner_account
+
+A = Target("telegram", "111")
+B = Target("telegram", "-100222", is_group=True)
+NOON = datetime(2025, 1, 1, 12, tzinfo=UTC)
+BASE = Thresholds()
+
+
+def channels_by_alert(engine: Engine) -> dict[int, set[str]]:
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    out: dict[int, set[str]] = defaultdict(set)
+    with engine.connect() as conn:
+        for alert_id, channel in conn.execute(sa.select(table.c.alert_id, table.c.channel)):
+            out[alert_id].add(channel)
+    return out
+
+
+def test_watch_list_unwatch_and_their_refusals(engine: Engine) -> None:
+    watch(engine, A, OWNERS[0], "main", limit=2)
+    watch(engine, A, OWNERS[1].upper().replace("0X", "0x"), limit=2)
+    assert [(w.owner, w.label) for w in watched(engine, A)] == [
+        (OWNERS[0], "main"), (OWNERS[1], ""),
+    ]  # fmt: skip
+    with pytest.raises(SubscriptionError, match="already watches 2 wallets, the limit"):
+        watch(engine, A, OWNERS[2], limit=2)
+    watch(engine, A, OWNERS[0], "renamed", limit=2)  # watching again relabels, no new row
+    with pytest.raises(SubscriptionError, match="label 'renamed' is already used"):
+        watch(engine, A, OWNERS[1], "renamed", limit=2)
+    assert watched(engine, B) == []
+    assert unwatch(engine, A, "renamed").owner == OWNERS[0]
+    assert unwatch(engine, A, OWNERS[1].upper().replace("0X", "0x")).owner == OWNERS[1]
+    with pytest.raises(SubscriptionError, match="not watching 'main'"):
+        unwatch(engine, A, "main")
+    assert watched(engine, A) == []
+
+
+def test_thresholds_pause_and_quiet_hours_are_validated_and_kept(engine: Engine) -> None:
+    set_thresholds(engine, A, warning=2.0, critical=1.3)
+    with pytest.raises(SubscriptionError, match=r"critical \(1.5\) must be below warning \(1.2\)"):
+        set_thresholds(engine, A, warning=1.2, critical=1.5)
+    with pytest.raises(SubscriptionError, match="greater than 1"):
+        set_thresholds(engine, A, warning=0.5)
+    with pytest.raises(SubscriptionError, match="0 to 23"):
+        set_quiet_hours(engine, A, 22, 24)
+    set_quiet_hours(engine, A, 22, 7)
+    set_paused(engine, A, True)
+    info = subscriber_info(engine, A)
+    assert info.paused
+    assert info.overrides.overrides() == {"warning": 2.0, "critical": 1.3}
+    assert (info.quiet_from_hour, info.quiet_to_hour) == (22, 7)
+    set_thresholds(engine, A, warning_distance_pct=5.0)
+    assert subscriber_info(engine, A).overrides.overrides() == {"warning_distance_pct": 5.0}
+
+
+def test_config_seeds_subscribers_once(engine: Engine) -> None:
+    cfg = Config.model_validate(
+        {
+            "database_url": "sqlite://",
+            "wallets": [{"address": OWNERS[0], "label": "desk"}, {"address": OWNERS[1]}],
+            "channels": {"webhook": {"enabled": True, "url": "http://127.0.0.1:9/x"},
+                         "telegram": {"enabled": True, "chat_ids": [111, "-100222"]}},
+            "telegram_bot_token": "1:x",
+        }
+    )  # fmt: skip
+    assert seed_from_config(engine, cfg) == 6
+    assert seed_from_config(engine, cfg) == 0
+    assert [(w.owner, w.label) for w in watched(engine, A)] == [
+        (OWNERS[0], "desk"), (OWNERS[1], ""),
+    ]  # fmt: skip
+    routes = load_routes(engine, ("console",))
+    assert sorted(s.channel for s in routes.subscribers.values() if s.watch_all) == [
+        "telegram:-100222", "telegram:111", "webhook",
+    ]  # fmt: skip
+
+
+def test_alerts_reach_only_the_chats_that_watch_their_wallet(engine: Engine) -> None:
+    accounts = [owner_account(engine, owner) for owner in OWNERS[:3]]
+    watch(engine, A, OWNERS[0], limit=9)
+    watch(engine, B, OWNERS[1], limit=9)
+    watch(engine, B, OWNERS[0], limit=9, protocol="hyperliquid")  # another venue: not this one
+    routes = load_routes(engine, ("console",))
+
+    def route(account, level, reading):  # type: ignore[no-untyped-def]
+        return routes.channels(account, level, BASE, reading, NOON.hour)
+
+    observations = [observe(i, a, 1.1) for i, a in accounts]
+    decided = apply_rules(engine, observations, lambda a: Policy(BASE), route, NOON)
+    assert len(decided) == 3
+    by_alert = channels_by_alert(engine)
+    got = {d.account_id: by_alert[d.alert_id] for d in decided}
+    assert got == {
+        accounts[0][0]: {"console", "telegram:111"},
+        accounts[1][0]: {"console", "telegram:-100222"},
+        accounts[2][0]: {"console"},
+    }
+
+
+def test_paused_quiet_and_own_thresholds_filter_a_chats_alerts(engine: Engine) -> None:
+    account_id, account = owner_account(engine, OWNERS[0])
+    watch(engine, A, OWNERS[0], limit=9)
+    watch(engine, B, OWNERS[0], limit=9)
+    set_thresholds(engine, A, warning=3.0, critical=2.0)  # A: warned earlier than the config
+    routes = load_routes(engine)
+    policy = Policy(routes.thresholds(account, BASE))
+    assert policy.thresholds.warning == 3.0  # stepped with the most sensitive watcher's
+
+    def route_at(hour: int):  # type: ignore[no-untyped-def]
+        return lambda a, level, reading: routes.channels(a, level, BASE, reading, hour)
+
+    first = apply_rules(engine, [observe(account_id, account, 2.5)], lambda a: policy,
+                        route_at(12), NOON)  # fmt: skip
+    assert channels_by_alert(engine)[first[0].alert_id] == {"telegram:111"}  # B: still fine
+
+    set_paused(engine, A, True)
+    set_quiet_hours(engine, B, 22, 6)
+    routes = load_routes(engine)
+    second = apply_rules(engine, [observe(account_id, account, 1.1, 11)], lambda a: policy,
+                         route_at(23), NOON)  # fmt: skip
+    assert second[0].decision.level.value == "critical"  # not held back by B's quiet hours
+    assert channels_by_alert(engine)[second[0].alert_id] == {"telegram:-100222"}

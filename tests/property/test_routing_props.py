@@ -1,0 +1,89 @@
+"""The subscription router (pure): an alert reaches only subscribers watching its account,
+never a paused one; liquidatable reaches every unpaused watcher; the stepping thresholds are
+at least as sensitive as every watcher's own."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from indexer.config.sections import ThresholdOverride, Thresholds
+from indexer.models import MarginAccount
+from indexer.store.tables import MarginMode
+from monitor.alerts.levels import Level
+from monitor.alerts.policy import Reading
+from monitor.subscriptions.routing import RouteTable, SubscriberRoute, WatchRoute, most_sensitive
+
+OWNERS = ["0x" + c * 40 for c in "abc"]
+BASE = Thresholds()
+
+
+def account(owner: str, protocol: str) -> MarginAccount:
+    return MarginAccount(chain_id=1, protocol=protocol, owner=owner, ref="r", mode=MarginMode.CROSS,
+                         collateral=(), positions=(), block_number=1)  # fmt: skip
+
+
+overrides = st.builds(
+    lambda w, c: ThresholdOverride(warning=max(w, c) + 0.1, critical=min(w, c))
+    if w is not None and c is not None else ThresholdOverride(),
+    st.one_of(st.none(), st.floats(1.01, 4.0)), st.one_of(st.none(), st.floats(1.01, 4.0)),
+)  # fmt: skip
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> RouteTable:
+    n = draw(st.integers(1, 6))
+    subs = {
+        i: SubscriberRoute(
+            i, f"telegram:{i}", paused=draw(st.booleans()), watch_all=draw(st.booleans()),
+            overrides=draw(overrides), quiet_from=draw(st.one_of(st.none(), st.integers(0, 23))),
+            quiet_to=draw(st.integers(0, 23)),
+        )
+        for i in range(n)
+    }  # fmt: skip
+    watches: dict[str, list[WatchRoute]] = {}
+    for i in subs:
+        for owner in draw(st.lists(st.sampled_from(OWNERS), max_size=3, unique=True)):
+            protocol = draw(st.sampled_from([None, "gmx_v2", "hyperliquid"]))
+            watches.setdefault(owner, []).append(WatchRoute(i, protocol))
+    return RouteTable(("console",), subs, watches)
+
+
+def watches(table: RouteTable, sub: SubscriberRoute, acct: MarginAccount) -> bool:
+    return sub.watch_all or any(
+        w.subscriber_id == sub.id and w.protocol in (None, acct.protocol)
+        for w in table.watches.get(acct.owner, ())
+    )
+
+
+@given(
+    tables(), st.sampled_from(OWNERS), st.sampled_from(["gmx_v2", "hyperliquid"]),
+    st.sampled_from(list(Level)), st.floats(0.5, 5.0), st.integers(0, 23),
+)  # fmt: skip
+def test_an_alert_reaches_watchers_only_and_never_a_paused_one(
+    table: RouteTable, owner: str, protocol: str, level: Level, health: float, hour: int
+) -> None:
+    acct = account(owner, protocol)
+    channels = table.channels(acct, level, BASE, Reading(health), hour)
+    assert channels[0] == "console"
+    by_channel = {s.channel: s for s in table.subscribers.values()}
+    for channel in channels[1:]:
+        sub = by_channel[channel]
+        assert watches(table, sub, acct)
+        assert not sub.paused
+    if level in (Level.LIQUIDATABLE, Level.LIQUIDATED):
+        expected = {s.channel for s in table.subscribers.values()
+                    if watches(table, s, acct) and not s.paused}  # fmt: skip
+        assert set(channels[1:]) == expected
+
+
+@given(st.lists(overrides, max_size=5))
+def test_stepping_thresholds_are_as_sensitive_as_every_watcher(
+    own: list[ThresholdOverride],
+) -> None:
+    merged = most_sensitive(BASE, own)
+    for override in own:
+        mine = BASE.merged(override)
+        assert merged.warning >= mine.warning
+        assert merged.critical >= mine.critical
+        assert merged.warning_distance_pct >= mine.warning_distance_pct
