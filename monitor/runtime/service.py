@@ -35,10 +35,11 @@ from monitor.alerts.rules import Policy, PriceFreshness
 from monitor.delivery.outbox import pending_count
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
 from monitor.health.volatility import MarketVolatility, Sigmas
+from monitor.latest.store import LatestWriter
 from monitor.notify.channels import channels_for
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, in_scope
-from monitor.runtime.evaluate import CompiledBooks, evaluate_rows
+from monitor.runtime.evaluate import AccountView, CompiledBooks, evaluate_rows
 from monitor.runtime.heartbeat import TickSummary, format_status, record_tick
 from monitor.runtime.lease import acquire_lease, lease_ttl_s, release_leases, worker_name
 
@@ -78,6 +79,8 @@ class Monitor:
         self.last_ticks: dict[str, TickSummary] = {}
         # Volatility hook (issue 16): one price window per (chain, protocol, asset).
         self._volatility = MarketVolatility(cfg.alerts.sigma_horizon_s, cfg.alerts.sigma_window_s)
+        # Latest prices and healths for readers in other processes (``perpwatch serve``).
+        self.latest = LatestWriter(engine)
 
     def policy_for(self, account: MarginAccount) -> Policy:
         """Thresholds for an account: per wallet, else per protocol, else global."""
@@ -102,6 +105,7 @@ class Monitor:
         sync = await runtime.sync()
         rows = await runtime.book(sync)
         views = evaluate_rows(rows, sync, self._books[group.chain.name], runtime.book_version)
+        await asyncio.to_thread(self._persist_latest, sync, views)
         stalled = self._head_stalled(group.chain, sync.block)
         sigmas = self._observe_prices(sync)
         observations = [
@@ -161,11 +165,18 @@ class Monitor:
         name = group.chain.name
         if held and name not in self._holding:
             self.runtimes[name].forget()
+            self.latest.forget()
             self._seen.clear()
             self._holding.add(name)
         elif not held:
             self._holding.discard(name)
         return held
+
+    def _persist_latest(self, sync: ChainSync, views: list[AccountView]) -> None:
+        healths = [(v.account_id, v.health) for v in views]
+        self.latest.write(
+            sync.chain_id, sync.block, sync.prices, sync.price_updated_at, healths, self.clock()
+        )
 
     def _changed(self, observations: list[Observation]) -> list[Observation]:
         """The observations whose rule inputs differ from that account's last step. The rules
