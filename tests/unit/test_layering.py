@@ -30,6 +30,8 @@ PURE = (
     "monitor.analysis.ladder",
     "monitor.analysis.stress",
     "monitor.analysis.whatif",
+    "monitor.analysis.documents",
+    "monitor.analysis.performance",
     "monitor.alerts.rules",
     "monitor.alerts.policy",
     "monitor.alerts.levels",
