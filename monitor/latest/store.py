@@ -19,8 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from indexer.models import MarginAccount
 from indexer.store.engine import upsert_insert
+from monitor.analysis.drift import fee_drift
 from monitor.health.account import AccountHealth
+from monitor.latest.fees import FeeGrowth
 from monitor.latest.tables import LatestHealth, LatestPrice
 
 _prices = LatestPrice.__table__  # type: ignore[attr-defined]
@@ -31,9 +34,24 @@ ROWS_PER_STATEMENT = 100  # SQLite binds at most 999 parameters per statement
 HealthValues = tuple[float | None, float | None, float | None, float | None]
 """(equity_usd, maintenance_usd, health, move_pct) as stored."""
 
+Row = tuple[HealthValues, tuple[tuple[str, float], ...], float | None]
+"""What one account's row holds: its health values, fee growth by market, hours to liquidation."""
+
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
+
+
+def hours_to_liquidation(
+    account: MarginAccount, prices: Mapping[str, float] | None, growth: Mapping[str, float]
+) -> float | None:
+    """``monitor.analysis.drift``'s time to liquidation at ``prices`` with the measured fee
+    ``growth`` (positions without a measured growth count as not growing); None without
+    prices or any measured growth."""
+    if not growth or prices is None or not account.assets <= prices.keys():
+        return None
+    rates = [growth.get(p.market, 0.0) for p in account.positions]
+    return _finite(fee_drift(account, prices, rates).hours_to_liquidation)
 
 
 def health_values(health: AccountHealth | None) -> HealthValues:
@@ -63,7 +81,8 @@ class LatestWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._prices: dict[tuple[int, str, str], tuple[float, int | None]] = {}
-        self._healths: dict[int, HealthValues] = {}
+        self._healths: dict[int, Row] = {}
+        self.fees = FeeGrowth()
 
     def forget(self) -> None:
         """Write everything again next time (another worker may have written meanwhile)."""
@@ -76,11 +95,11 @@ class LatestWriter:
         block: int,
         prices: Mapping[str, Mapping[str, float]],
         updated_at: Mapping[str, Mapping[str, int]],
-        healths: Iterable[tuple[int, AccountHealth | None]],
+        healths: Iterable[tuple[int, MarginAccount, AccountHealth | None]],
         now: datetime,
     ) -> Written:
-        """Upsert the prices (protocol → asset → USD) and healths (account id, health) that
-        changed since the last write, in one transaction."""
+        """Upsert the prices (protocol → asset → USD) and healths (account id, account, its
+        health) that changed since the last write, in one transaction."""
         price_rows = []
         for protocol, book in prices.items():
             stamps = updated_at.get(protocol, {})
@@ -94,16 +113,18 @@ class LatestWriter:
                     )  # fmt: skip
                     self._prices[key] = value
         health_rows = []
-        for account_id, health in healths:
-            values = health_values(health)
-            if self._healths.get(account_id) != values:
-                equity, maintenance, ratio, move = values
+        for account_id, account, health in healths:
+            growth = self.fees.observe(account_id, account, now.timestamp())
+            hours = hours_to_liquidation(account, prices.get(account.protocol), growth)
+            row: Row = (health_values(health), tuple(sorted(growth.items())), hours)
+            if self._healths.get(account_id) != row:
+                equity, maintenance, ratio, move = row[0]
                 health_rows.append(
                     {"account_id": account_id, "block_number": block, "equity_usd": equity,
                      "maintenance_usd": maintenance, "health": ratio, "move_pct": move,
-                     "computed_at": now}
+                     "fee_growth": growth, "hours_to_liquidation": hours, "computed_at": now}
                 )  # fmt: skip
-                self._healths[account_id] = values
+                self._healths[account_id] = row
         if price_rows or health_rows:
             try:
                 with self.engine.begin() as conn:

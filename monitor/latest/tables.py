@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from indexer.store.columns import UtcDateTime
-from indexer.store.tables import NonNegative
+from indexer.store.tables import Json, NonNegative
 
 
 class LatestPrice(SQLModel, table=True):
@@ -37,7 +37,13 @@ class LatestHealth(SQLModel, table=True):
     adverse move to liquidation in percent. All None when it could not be valued (a bad
     price); ``health`` None also where maintenance is zero. ``block_number`` and
     ``computed_at`` are when these values were last different (the chain's freshness is in
-    ``chain_ticks``)."""
+    ``chain_ticks``).
+
+    ``fee_growth`` (market → USD per hour) is each position's pending fees' growth measured
+    between the monitor's last two readings that differed (``monitor.latest.fees``), and
+    ``hours_to_liquidation`` the time that growth takes to liquidate the account at the
+    current prices (``monitor.analysis.drift``; 0 if liquidatable, None if unknown or fees
+    do not grow)."""
 
     __tablename__ = "latest_health"
 
@@ -52,4 +58,6 @@ class LatestHealth(SQLModel, table=True):
     maintenance_usd: float | None = None
     health: float | None = None
     move_pct: float | None = None
+    fee_growth: dict[str, float] = Field(default_factory=dict, sa_type=Json)
+    hours_to_liquidation: float | None = None
     computed_at: datetime = Field(sa_type=UtcDateTime)

@@ -42,6 +42,7 @@ from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, in_s
 from monitor.runtime.evaluate import AccountView, CompiledBooks, evaluate_rows
 from monitor.runtime.heartbeat import TickSummary, format_status, record_tick
 from monitor.runtime.lease import acquire_lease, lease_ttl_s, release_leases, worker_name
+from monitor.watchlist import watched_wallets
 
 log = logging.getLogger("perpwatch.monitor")
 
@@ -68,6 +69,7 @@ class Monitor:
         self._marks: dict[int, dict[str, float]] = {}
         self._heartbeats = {(p.chain, p.name): p.price_heartbeat_s for p in cfg.protocols}
         watched = [w.address for w in cfg.wallets]
+        self._watched = tuple(a.lower() for a in watched)
         self.runtimes = {
             g.chain.name: ChainRuntime(g, engine, watched=watched) for g in self.groups
         }
@@ -102,6 +104,11 @@ class Monitor:
                 group.chain.name, -1, 0, 0, 0, (), leased=False
             )
             return self.last_ticks[group.chain.name]
+        runtime.watched = self._watched + tuple(
+            w.address
+            for w in await asyncio.to_thread(watched_wallets, self.engine)
+            if w.address not in self._watched
+        )  # the API's watch list (``monitor.watchlist``) joins the config's wallets
         sync = await runtime.sync()
         rows = await runtime.book(sync)
         views = evaluate_rows(rows, sync, self._books[group.chain.name], runtime.book_version)
@@ -173,7 +180,7 @@ class Monitor:
         return held
 
     def _persist_latest(self, sync: ChainSync, views: list[AccountView]) -> None:
-        healths = [(v.account_id, v.health) for v in views]
+        healths = [(v.account_id, v.account, v.health) for v in views]
         self.latest.write(
             sync.chain_id, sync.block, sync.prices, sync.price_updated_at, healths, self.clock()
         )

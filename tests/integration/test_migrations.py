@@ -46,6 +46,7 @@ TABLES = {
     "alert_states",
     "latest_prices",
     "latest_health",
+    "watched_wallets",
 }
 
 REVISION_NEXT = '''"""Add cursors.note."""

@@ -32,6 +32,7 @@ PURE = (
     "monitor.analysis.whatif",
     "monitor.analysis.documents",
     "monitor.analysis.performance",
+    "monitor.latest.fees",
     "monitor.alerts.rules",
     "monitor.alerts.policy",
     "monitor.alerts.levels",
