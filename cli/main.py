@@ -258,6 +258,19 @@ def run() -> None:
 
 @app.command()
 @one_line_errors
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8765,
+) -> None:
+    """Serve the HTTP API, /metrics and the dashboard from the monitor's database (Ctrl-C
+    stops cleanly)."""
+    from cli.serve import run_serve
+
+    run_serve(load(), console, host=host, port=port)
+
+
+@app.command()
+@one_line_errors
 def demo(
     as_json: Annotated[bool, _flag("--json", help="Print one JSON summary.")] = False,
     verbose: Annotated[

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from monitor.analysis.ladder import Ladder, LadderSide
+from monitor.analysis.performance import Performance
 from monitor.analysis.stress import StressReport
 from monitor.analysis.whatif import VenueWhatIf
 
@@ -71,3 +72,28 @@ def _venue_doc(venue: VenueWhatIf) -> dict[str, Any]:
 def whatif_document(owner: str, venues: list[VenueWhatIf], *, unpriced: int) -> dict[str, Any]:
     venue_docs = [_venue_doc(v) for v in venues]
     return {"owner": owner, "unpriced_accounts": unpriced, "venues": venue_docs}
+
+
+def performance_document(perf: Performance) -> dict[str, Any]:
+    """Alert performance: a summary, then each liquidation and each never-liquidated episode."""
+    leads = [
+        {
+            "account_id": lead.liquidation.account_id,
+            "liquidation_block": lead.liquidation.block_number,
+            "liquidated_at": lead.liquidation.at,
+            "first_warning": plain(lead.first_warning),
+            "lead_blocks": lead.lead_blocks,
+            "lead_s": lead.lead_s,
+        }
+        for lead in perf.leads
+    ]
+    return {
+        "liquidations": perf.liquidations,
+        "missed": perf.missed,
+        "median_lead_blocks": perf.median_lead_blocks,
+        "median_lead_s": perf.median_lead_s,
+        "never_liquidated_recovered": perf.recovered_episodes,
+        "never_liquidated_open": perf.open_episodes,
+        "leads": plain(leads),
+        "never_liquidated": plain(perf.never_liquidated),
+    }
