@@ -249,11 +249,25 @@ def whatif(
 
 @app.command()
 @one_line_errors
-def run() -> None:
+def run(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=1,
+            max=65535,
+            help="Serve this process's Prometheus metrics on this port.",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option("--metrics-host", help="Address for --metrics-port.")
+    ] = "127.0.0.1",
+) -> None:
     """Index, refresh, evaluate and alert continuously, as configured (Ctrl-C stops cleanly)."""
     from cli.run import run_monitor
 
-    run_monitor(load(needs_protocols="nothing to monitor"), console)
+    cfg = load(needs_protocols="nothing to monitor")
+    run_monitor(cfg, console, metrics_host=metrics_host, metrics_port=metrics_port)
 
 
 @app.command()

@@ -13,30 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import sys
 from collections.abc import Iterator
 
 import uvicorn
 from rich.console import Console
 
+from cli.listen import check_port
 from cli.signals import run_interruptible
 from indexer.config.loader import Config
-from indexer.errors import DependencyError, UserError
+from indexer.errors import UserError
 from indexer.store.engine import ensure_schema
 from indexer.store.preflight import open_database
 from monitor.api.app import create_app
-
-
-def check_port(host: str, port: int) -> None:
-    """Raise DependencyError (exit 3) unless ``host:port`` can be listened on."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise DependencyError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 class _Server(uvicorn.Server):

@@ -8,6 +8,7 @@ with ServeProcess(config_path, env) as server:   # waits until it answers
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import socket
 import subprocess
@@ -18,10 +19,14 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console
 from sqlalchemy.engine import Engine
 
 from devnet.scenario import World
 from indexer.config.loader import Config
+from monitor.delivery.worker import Notifier
+from monitor.notify.console import ConsoleNotifier
 from monitor.runtime.service import Monitor
 from tests.monitor_helpers import SteppingClock, price_path
 
@@ -34,8 +39,10 @@ CRASH = price_path(crash_steps=20, recover_steps=10, step_pct=0.6)
 def run_monitor_crash(
     world: World, cfg: Config, engine: Engine, path: list[Decimal] = CRASH
 ) -> None:
-    """Tick the real monitor through ``path`` with the keeper liquidating after each step."""
-    monitor = Monitor(cfg, engine, {}, clock=SteppingClock(12.0))
+    """Tick the real monitor through ``path`` with the keeper liquidating after each step,
+    delivering alerts to a console (its text is dropped) after each tick."""
+    notifiers: dict[str, Notifier] = {"console": ConsoleNotifier(Console(file=io.StringIO()))}
+    monitor = Monitor(cfg, engine, notifiers, clock=SteppingClock(12.0))
 
     async def go() -> None:
         try:
@@ -43,8 +50,10 @@ def run_monitor_crash(
             for factor in path:
                 world.move_prices(factor)
                 await monitor.tick_all()
+                await monitor.deliver()
                 world.liquidate_what_is_allowed()
             await monitor.tick_all()
+            await monitor.deliver()
         finally:
             await monitor.close()
 
@@ -95,5 +104,18 @@ class ServeProcess:
         self.stdout, self.stderr = self.proc.communicate(timeout=30)
         self.returncode = self.proc.returncode
 
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """``/metrics`` as {(sample name, sorted labels): value}."""
+        return parse_metrics(self.get("/metrics").text)
+
     def get(self, path: str, **params: object) -> httpx.Response:
         return httpx.get(self.url + path, params=params, headers=self.auth, timeout=30.0)  # type: ignore[arg-type]
+
+
+def parse_metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Prometheus text exposition as {(sample name, sorted labels): value}."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

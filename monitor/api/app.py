@@ -16,8 +16,9 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
@@ -51,6 +52,7 @@ from monitor.api.queries import (
 )
 from monitor.health.account import account_health
 from monitor.latest.read import latest_prices, read_book
+from monitor.metrics.database import DatabaseCollector
 from monitor.watchlist import add_wallet, remove_wallet, watched_wallets
 
 STATIC = files("monitor.api") / "static"
@@ -251,6 +253,14 @@ def create_app(cfg: Config, engine: Engine, *, clock: Callable[[], datetime] = u
         if not remove_wallet(engine, owner):
             raise HTTPException(404, f"{owner} is not on the watch list")
         return {"address": owner, "removed": True}
+
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(DatabaseCollector(engine, chain_names, clock))
+
+    @app.get("/metrics", dependencies=read, tags=["status"], response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        """Prometheus metrics read from the database (``monitor.metrics.database``)."""
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:

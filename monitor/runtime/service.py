@@ -79,6 +79,8 @@ class Monitor:
         self._holding: set[str] = set()
         self._chain_problems: dict[str, str] = {}
         self.last_ticks: dict[str, TickSummary] = {}
+        self.tick_listeners: list[Callable[[str, TickSummary, float], None]] = []
+        """Called after each scheduled tick with the chain, its summary and its seconds."""
         # Volatility hook (issue 16): one price window per (chain, protocol, asset).
         self._volatility = MarketVolatility(cfg.alerts.sigma_horizon_s, cfg.alerts.sigma_window_s)
         # Latest prices and healths for readers in other processes (``perpwatch serve``).
@@ -204,6 +206,14 @@ class Monitor:
         return format_status([g.chain.name for g in self.groups], self.last_ticks, pending)
 
     async def tick_or_unknown(self, group: ChainProtocols) -> TickSummary:
+        """:meth:`_tick_or_unknown`, timed for the ``tick_listeners`` (``monitor.metrics``)."""
+        started = time.perf_counter()
+        summary = await self._tick_or_unknown(group)
+        for listener in self.tick_listeners:
+            listener(group.chain.name, summary, time.perf_counter() - started)
+        return summary
+
+    async def _tick_or_unknown(self, group: ChainProtocols) -> TickSummary:
         """:meth:`tick`, or when the chain cannot be read at all (every RPC URL failing after
         its retries), every open account of the chain reported unknown: never silently safe.
         """

@@ -139,6 +139,22 @@ def test_serve_answers_from_the_monitors_database(
         assert httpx.delete(server.url + path, headers=server.auth).status_code == 200
         assert httpx.delete(server.url + path, headers=server.auth).status_code == 404
 
+        # /metrics from the database: the same numbers.
+        assert httpx.get(server.url + "/metrics").status_code == 401
+        metrics = server.metrics()
+        by_level = {
+            labels: v for (name, labels), v in metrics.items() if name == "perpwatch_accounts"
+        }
+        assert sum(by_level.values()) == len(open_ids)
+        assert metrics["perpwatch_tick_block", (("chain", "devnet"),)] == head
+        recorded = sum(v for (n, _), v in metrics.items() if n == "perpwatch_alerts_recorded_total")
+        assert recorded == len(rows)
+        assert metrics["perpwatch_alerts_sent_total", (("channel", "console"),)] == len(rows)
+        p99 = metrics[
+            "perpwatch_delivery_latency_seconds", (("channel", "console"), ("quantile", "0.99"))
+        ]
+        assert p99 >= 0
+
         schema = server.get("/openapi.json").json()
         assert "/api/markets/{market}/ladder" in schema["paths"]
     assert server.returncode == 0
