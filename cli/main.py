@@ -249,6 +249,21 @@ def whatif(
 
 @app.command()
 @one_line_errors
+def drift(
+    address: Annotated[str, typer.Argument(help="Wallet address (0x…, EIP-55 or one case).")],
+    as_json: Annotated[bool, _flag("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Time to liquidation at current prices from fee and funding drift, and liquidation-price
+    drift per day (the monitor's latest prices and measured fee growth)."""
+    from cli.account import parse_owner
+    from cli.risk import run_drift
+
+    owner = parse_owner(address).lower()
+    run_drift(load(), console, owner, as_json=as_json)
+
+
+@app.command()
+@one_line_errors
 def run(
     metrics_port: Annotated[
         int | None,

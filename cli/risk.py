@@ -1,5 +1,7 @@
 """``perpwatch stress``, ``perpwatch ladder <market>``, ``perpwatch whatif <wallet>``: the risk
-views of ``monitor.analysis`` over the stored open book at live prices (``cli.book``).
+views of ``monitor.analysis`` over the stored open book at live prices (``cli.book``);
+``perpwatch drift <wallet>``: time to liquidation from fee drift, from the monitor's latest view
+(``monitor.latest``: it needs the fee growth ``perpwatch run`` measures).
 
     document = run_stress(cfg, console, as_json=True)      # also prints it
 
@@ -20,10 +22,19 @@ from rich.table import Table
 from cli.book import Book, read_book
 from indexer.config.loader import Config
 from indexer.errors import UserError
-from monitor.analysis.documents import ladder_document, stress_document, whatif_document
+from indexer.store.engine import ensure_schema
+from indexer.store.preflight import open_database
+from monitor.analysis.documents import (
+    drift_document,
+    ladder_document,
+    stress_document,
+    whatif_document,
+)
 from monitor.analysis.ladder import Ladder, liquidation_ladder
 from monitor.analysis.stress import StressReport, stress_report
 from monitor.analysis.whatif import VenueWhatIf, wallet_whatif
+from monitor.latest.read import fee_growths
+from monitor.latest.read import read_book as latest_book
 
 SHOWN_MOVES_PCT = (
     -50.0,
@@ -204,4 +215,60 @@ def run_whatif(cfg: Config, console: Console, owner: str, *, as_json: bool) -> d
     else:
         for venue in venues:
             console.print(whatif_table(venue))
+    return document
+
+
+# -- drift ---------------------------------------------------------------------------------------
+
+
+def _hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f} h"
+
+
+def drift_table(ref: str, protocol: str, document: dict[str, Any]) -> Table:
+    """One row per position: fee growth, liquidation price now and in a day, drift per day."""
+    table = Table(
+        title=f"{protocol} {ref}: liquidation in {_hours(document['hours_to_liquidation'])} "
+        "at current prices",
+        caption="fee growth measured by the monitor between its readings; drift: toward "
+        "the mark per day",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in ("market", "fees USD/h", "liq. now", "liq. in 1 day", "drift/day", "%/day"):
+        table.add_column(column, justify="right")
+    for p in document["positions"]:
+        cells = [p["liquidation_price_usd"], p["liquidation_price_in_1d_usd"],
+                 p["drift_usd_per_day"]]  # fmt: skip
+        shown = ["-" if v is None else f"{v:,.2f}" for v in cells]
+        pct = "-" if p["drift_pct_per_day"] is None else f"{p['drift_pct_per_day']:.3f}%"
+        table.add_row(p["asset"], f"{p['fee_growth_usd_per_hour']:,.4f}", *shown, pct)
+    return table
+
+
+def run_drift(cfg: Config, console: Console, owner: str, *, as_json: bool) -> dict[str, Any]:
+    """Time to liquidation from fee drift for ``owner``'s open accounts, from the monitor's
+    latest view (prices and measured fee growth that ``perpwatch run`` persists)."""
+    engine = open_database(cfg.database_url)
+    try:
+        ensure_schema(engine)
+        book = latest_book(engine, owner=owner)
+        growths = fee_growths(engine, book.ids)
+    finally:
+        engine.dispose()
+    accounts = [
+        {"id": i, "protocol": e.account.protocol, "chain_id": e.account.chain_id,
+         "ref": e.account.ref, **drift_document(e.account, e.prices, growths.get(i, {}))}
+        for i, e in zip(book.ids, book.entries, strict=True)
+    ]  # fmt: skip
+    document = {"owner": owner, "unpriced_accounts": book.unpriced, "accounts": accounts}
+    if as_json:
+        _print_json(console, document)
+    elif not accounts:
+        console.print(
+            f"{owner} has no open account priced by the monitor's latest view "
+            "(`perpwatch run` persists it)."
+        )
+    else:
+        for account in accounts:
+            console.print(drift_table(account["ref"], account["protocol"], account))
     return document

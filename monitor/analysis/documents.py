@@ -6,10 +6,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from indexer.models import MarginAccount
+from monitor.analysis.drift import fee_drift
 from monitor.analysis.ladder import Ladder, LadderSide
 from monitor.analysis.performance import Performance
 from monitor.analysis.stress import StressReport
@@ -96,4 +99,22 @@ def performance_document(perf: Performance) -> dict[str, Any]:
         "never_liquidated_open": perf.open_episodes,
         "leads": plain(leads),
         "never_liquidated": plain(perf.never_liquidated),
+    }
+
+
+def drift_document(
+    account: MarginAccount, prices: Mapping[str, float], growth: Mapping[str, float]
+) -> dict[str, Any]:
+    """Time to liquidation and liquidation-price drift of ``account`` at ``prices`` with fee
+    ``growth`` (market → USD per hour; markets left out do not grow)."""
+    rates = [growth.get(p.market, 0.0) for p in account.positions]
+    drift = fee_drift(account, prices, rates)
+    positions = [
+        {**plain(d), "fee_growth_usd_per_hour": rate}
+        for d, rate in zip(drift.positions, rates, strict=True)
+    ]
+    return {
+        "fee_growth_usd_per_hour": drift.fee_growth_usd_per_hour,
+        "hours_to_liquidation": drift.hours_to_liquidation,
+        "positions": positions,
     }

@@ -30,6 +30,7 @@ from indexer.store.columns import utcnow
 from monitor.alerts.levels import Level
 from monitor.analysis.book import collateral_usd, notional_usd
 from monitor.analysis.documents import (
+    drift_document,
     ladder_document,
     performance_document,
     plain,
@@ -157,6 +158,8 @@ def create_app(cfg: Config, engine: Engine, *, clock: Callable[[], datetime] = u
                 "fee_growth", "block_number", "computed_at")},
             "positions": positions,
             "collateral": collateral,
+            "drift": drift_document(margin, prices, stored.get("fee_growth") or {})
+            if valued else None,
         }  # fmt: skip
 
     @app.get("/api/markets", dependencies=read, tags=["risk"])

@@ -16,9 +16,10 @@ from sqlalchemy.engine import Engine
 
 from indexer.store.accounts import load_accounts
 from monitor.analysis.book import PricedAccount
-from monitor.latest.tables import LatestPrice
+from monitor.latest.tables import LatestHealth, LatestPrice
 
 _prices = LatestPrice.__table__  # type: ignore[attr-defined]
+_health = LatestHealth.__table__  # type: ignore[attr-defined]
 
 PriceKey = tuple[int, str]
 """(chain id, protocol): prices never mix protocols (see ``monitor.analysis.book``)."""
@@ -57,3 +58,15 @@ def read_book(
         else:
             unpriced += 1
     return LatestBook(entries, kept, unpriced)
+
+
+def fee_growths(engine: Engine, ids: list[int]) -> dict[int, dict[str, float]]:
+    """Each account's measured fee growth (market → USD per hour) from ``latest_health``."""
+    out: dict[int, dict[str, float]] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 900):  # SQLite caps bound parameters per statement
+            chunk = ids[start : start + 900]
+            query = sa.select(_health.c.account_id, _health.c.fee_growth)
+            for account_id, growth in conn.execute(query.where(_health.c.account_id.in_(chunk))):
+                out[account_id] = dict(growth or {})
+    return out

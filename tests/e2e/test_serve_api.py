@@ -87,6 +87,7 @@ def test_serve_answers_from_the_monitors_database(
         assert math.isclose(detail["now"]["health"], detail["stored"]["health"], rel_tol=1e-9)
         assert len(detail["positions"]) == len(items[0]["positions"])
         assert detail["positions"][0]["mark_price_usd"] > 0
+        assert len(detail["drift"]["positions"]) == len(detail["positions"])
         assert server.get("/api/accounts/999999").status_code == 404
 
         # Markets, ladder and stress agree on the open notional.
