@@ -305,11 +305,28 @@ def demo(
     verbose: Annotated[
         bool, _flag("--verbose", "-v", help="Print every alert, not only the digest.")
     ] = False,
+    serve: Annotated[
+        bool, _flag("--serve", help="Then serve the dashboard and API on the demo's database.")
+    ] = False,
+    host: Annotated[str, typer.Option("--host", help="Address for --serve.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port for --serve.")] = (
+        8765
+    ),
 ) -> None:
     """Run perpwatch end to end on a local devnet (anvil + simulators); SQLite in the cwd."""
     from devnet.demo import run_demo
 
+    if serve:
+        from cli.listen import check_port
+
+        check_port(host, port)  # before the demo, not after minutes of it
     run_demo(console, as_json=as_json, verbose=verbose)
+    if serve:
+        from cli.serve import demo_config, run_serve
+
+        database = f"sqlite:///{Path.cwd() / 'perpwatch.db'}"
+        cfg = demo_config(database, token=os.environ.get("PERPWATCH_API_TOKEN"))
+        run_serve(cfg, err_console if as_json else console, host=host, port=port)
 
 
 @app.command("test-alert")

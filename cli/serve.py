@@ -69,3 +69,13 @@ def run_serve(cfg: Config, console: Console, *, host: str, port: int) -> None:
     finally:
         engine.dispose()
     print("stopped", file=sys.stderr, flush=True)
+
+
+def demo_config(database_url: str, *, token: str | None) -> Config:
+    """What ``perpwatch demo --serve`` serves: the demo's database, reads open (a local demo),
+    writes behind ``token`` when one is set. No chain is configured (its node is gone once
+    the demo ends): chains are shown by id."""
+    data: dict[str, object] = {"database_url": database_url, "api": {"public_reads": True}}
+    if token:
+        data["api_token"] = token
+    return Config.model_validate(data)
