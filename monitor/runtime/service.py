@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Hashable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -106,11 +107,7 @@ class Monitor:
                 group.chain.name, -1, 0, 0, 0, (), leased=False
             )
             return self.last_ticks[group.chain.name]
-        runtime.watched = self._watched + tuple(
-            w.address
-            for w in await asyncio.to_thread(watched_wallets, self.engine)
-            if w.address not in self._watched
-        )  # the API's watch list (``monitor.watchlist``) joins the config's wallets
+        await self._watch_list(group)
         sync = await runtime.sync()
         rows = await runtime.book(sync)
         views = evaluate_rows(rows, sync, self._books[group.chain.name], runtime.book_version)
@@ -180,6 +177,16 @@ class Monitor:
         elif not held:
             self._holding.discard(name)
         return held
+
+    async def _watch_list(self, group: ChainProtocols) -> None:
+        """The API's watch list (``monitor.watchlist``) joins the config's wallets: read as
+        watched wallets, and inside every wallets-only scope."""
+        listed = [w.address for w in await asyncio.to_thread(watched_wallets, self.engine)]
+        runtime = self.runtimes[group.chain.name]
+        runtime.watched = self._watched + tuple(a for a in listed if a not in self._watched)
+        extra = frozenset(listed)
+        scopes = tuple(None if s is None else s | extra for s in group.scopes)
+        runtime.group = replace(group, scopes=scopes)
 
     def _persist_latest(self, sync: ChainSync, views: list[AccountView]) -> None:
         healths = [(v.account_id, v.account, v.health) for v in views]
