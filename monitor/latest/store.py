@@ -21,15 +21,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from indexer.models import MarginAccount
 from indexer.store.engine import upsert_insert
-from monitor.analysis.drift import fee_drift
 from monitor.health.account import AccountHealth
 from monitor.latest.fees import FeeGrowth
 from monitor.latest.tables import LatestHealth, LatestPrice
 
 _prices = LatestPrice.__table__  # type: ignore[attr-defined]
 _health = LatestHealth.__table__  # type: ignore[attr-defined]
-
-ROWS_PER_STATEMENT = 100  # SQLite binds at most 999 parameters per statement
 
 HealthValues = tuple[float | None, float | None, float | None, float | None]
 """(equity_usd, maintenance_usd, health, move_pct) as stored."""
@@ -42,16 +39,18 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def hours_to_liquidation(
-    account: MarginAccount, prices: Mapping[str, float] | None, growth: Mapping[str, float]
-) -> float | None:
-    """``monitor.analysis.drift``'s time to liquidation at ``prices`` with the measured fee
-    ``growth`` (positions without a measured growth count as not growing); None without
-    prices or any measured growth."""
-    if not growth or prices is None or not account.assets <= prices.keys():
+def hours_to_liquidation(values: HealthValues, growth: Mapping[str, float]) -> float | None:
+    """Hours until fees growing by ``growth`` (market → USD per hour) liquidate an account with
+    stored health ``values`` at the current prices: ``(equity - maintenance) / growth`` as
+    ``monitor.analysis.drift.fee_drift`` (0 if already liquidatable; None if unknown, without
+    a requirement, or without measured growth)."""
+    equity, maintenance, health, _ = values
+    total = sum(growth.values())
+    if equity is None or maintenance is None or maintenance <= 0.0 or total <= 0.0:
         return None
-    rates = [growth.get(p.market, 0.0) for p in account.positions]
-    return _finite(fee_drift(account, prices, rates).hours_to_liquidation)
+    if health is not None and health <= 1.0:
+        return 0.0
+    return max(0.0, (equity - maintenance) / total)
 
 
 def health_values(health: AccountHealth | None) -> HealthValues:
@@ -115,8 +114,9 @@ class LatestWriter:
         health_rows = []
         for account_id, account, health in healths:
             growth = self.fees.observe(account_id, account, now.timestamp())
-            hours = hours_to_liquidation(account, prices.get(account.protocol), growth)
-            row: Row = (health_values(health), tuple(sorted(growth.items())), hours)
+            values = health_values(health)
+            hours = hours_to_liquidation(values, growth)
+            row: Row = (values, tuple(sorted(growth.items())), hours)
             if self._healths.get(account_id) != row:
                 equity, maintenance, ratio, move = row[0]
                 health_rows.append(
@@ -137,12 +137,12 @@ class LatestWriter:
 
 
 def _upsert(conn: Connection, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        chunk = rows[start : start + ROWS_PER_STATEMENT]
-        stmt = upsert_insert(conn)(table).values(chunk)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[table.c[k] for k in keys],
-                set_={c: stmt.excluded[c] for c in chunk[0] if c not in keys},
-            )
-        )
+    """One upsert statement executed for every row (the driver's executemany)."""
+    if not rows:
+        return
+    stmt = upsert_insert(conn)(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={c: stmt.excluded[c] for c in rows[0] if c not in keys},
+    )
+    conn.execute(stmt, rows)

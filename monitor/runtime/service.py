@@ -11,6 +11,7 @@ between scripted price moves. Either way it is the same code.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Hashable, Mapping
@@ -36,7 +37,7 @@ from monitor.alerts.rules import Policy, PriceFreshness
 from monitor.delivery.outbox import pending_count
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
 from monitor.health.volatility import MarketVolatility, Sigmas
-from monitor.latest.store import LatestWriter
+from monitor.latest.store import LatestWriter, Written
 from monitor.notify.channels import channels_for
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, in_scope
@@ -46,6 +47,11 @@ from monitor.runtime.lease import acquire_lease, lease_ttl_s, release_leases, wo
 from monitor.watchlist import watched_wallets
 
 log = logging.getLogger("perpwatch.monitor")
+
+
+def _log_latest_failure(chain: str, task: asyncio.Future[object]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("chain %s: latest view not persisted (next tick retries): %s", chain, exc)
 
 
 class Monitor:
@@ -85,7 +91,8 @@ class Monitor:
         # Volatility hook (issue 16): one price window per (chain, protocol, asset).
         self._volatility = MarketVolatility(cfg.alerts.sigma_horizon_s, cfg.alerts.sigma_window_s)
         # Latest prices and healths for readers in other processes (``perpwatch serve``).
-        self.latest = LatestWriter(engine)
+        self.latest = {g.chain.name: LatestWriter(engine) for g in self.groups}
+        self._latest_tasks: dict[str, asyncio.Future[Written]] = {}
 
     def policy_for(self, account: MarginAccount) -> Policy:
         """Thresholds for an account: per wallet, else per protocol, else global."""
@@ -111,7 +118,7 @@ class Monitor:
         sync = await runtime.sync()
         rows = await runtime.book(sync)
         views = evaluate_rows(rows, sync, self._books[group.chain.name], runtime.book_version)
-        await asyncio.to_thread(self._persist_latest, sync, views)
+        self._persist_latest(group.chain.name, sync, views)
         stalled = self._head_stalled(group.chain, sync.block)
         sigmas = self._observe_prices(sync)
         observations = [
@@ -171,7 +178,7 @@ class Monitor:
         name = group.chain.name
         if held and name not in self._holding:
             self.runtimes[name].forget()
-            self.latest.forget()
+            self.latest[name].forget()
             self._seen.clear()
             self._holding.add(name)
         elif not held:
@@ -188,11 +195,28 @@ class Monitor:
         scopes = tuple(None if s is None else s | extra for s in group.scopes)
         runtime.group = replace(group, scopes=scopes)
 
-    def _persist_latest(self, sync: ChainSync, views: list[AccountView]) -> None:
+    def _persist_latest(self, chain: str, sync: ChainSync, views: list[AccountView]) -> None:
+        """Write the chain's latest view in a worker thread without holding up the tick (the
+        alerts do not wait on it); while the previous write of the chain still runs, skip:
+        the next one writes whatever changed by then. :meth:`flush_latest` waits for them."""
+        running = self._latest_tasks.get(chain)
+        if running is not None and not running.done():
+            return
         healths = [(v.account_id, v.account, v.health) for v in views]
-        self.latest.write(
-            sync.chain_id, sync.block, sync.prices, sync.price_updated_at, healths, self.clock()
-        )
+        write = self.latest[chain].write
+        task = asyncio.ensure_future(
+            asyncio.to_thread(
+                write, sync.chain_id, sync.block, sync.prices, sync.price_updated_at, healths,
+                self.clock(),
+            )
+        )  # fmt: skip
+        task.add_done_callback(functools.partial(_log_latest_failure, chain))
+        self._latest_tasks[chain] = task
+
+    async def flush_latest(self) -> None:
+        """Wait until every started write of the latest view is done."""
+        pending = [t for t in self._latest_tasks.values() if not t.done()]
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def _changed(self, observations: list[Observation]) -> list[Observation]:
         """The observations whose rule inputs differ from that account's last step. The rules
@@ -242,6 +266,7 @@ class Monitor:
 
     async def close(self) -> None:
         """Close every chain's node client and hand its chains to other workers at once."""
+        await self.flush_latest()
         for runtime in self.runtimes.values():
             await runtime.close()
         await asyncio.to_thread(release_leases, self.engine, self.worker)
@@ -264,7 +289,10 @@ class Monitor:
         return TickSummary(group.chain.name, block, 0, len(accounts), len(accounts), tuple(decided))
 
     async def tick_all(self) -> list[TickSummary]:
-        return [await self.tick(group) for group in self.groups]
+        """Tick every chain once, then wait for their latest views (demo and tests)."""
+        summaries = [await self.tick(group) for group in self.groups]
+        await self.flush_latest()
+        return summaries
 
     async def deliver(self) -> DeliveryReport:
         """Send every due outbox message once (retries wait for their backoff)."""

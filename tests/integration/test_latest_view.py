@@ -57,8 +57,8 @@ def test_latest_prices_and_healths_are_persisted_and_only_changes_rewritten(
 
     # Nothing moved: a second tick writes nothing.
     written = []
-    write = monitor.latest.write
-    monitor.latest.write = lambda *args: written.append(write(*args)) or written[-1]  # type: ignore[method-assign]
+    write = monitor.latest["devnet"].write
+    monitor.latest["devnet"].write = lambda *args: written.append(write(*args)) or written[-1]  # type: ignore[method-assign]
     asyncio.run(monitor.tick_all())
     assert [(w.prices, w.healths) for w in written] == [(0, 0)]
 
