@@ -14,13 +14,11 @@ import sys
 from rich.console import Console
 
 from cli.errors import Debug
-from cli.listen import check_port
 from cli.logs import setup_logging
 from cli.signals import run_interruptible
 from indexer.config.loader import Config
 from indexer.store.engine import ensure_schema
 from indexer.store.preflight import open_database
-from monitor.metrics.process import ProcessMetrics
 from monitor.notify.channels import build_notifiers, close_notifiers
 from monitor.notify.console import ConsoleNotifier
 from monitor.runtime.scheduler import run_until_stopped
@@ -51,7 +49,10 @@ def run_monitor(
         setup_logging(logging.INFO, debug=Debug.enabled, force=True)
         monitor = Monitor(cfg, engine, notifiers)
         exporter = None
-        if metrics_port is not None:
+        if metrics_port is not None:  # imported only when asked for: a plain `run` skips them
+            from cli.listen import check_port
+            from monitor.metrics.process import ProcessMetrics
+
             check_port(metrics_host, metrics_port)
             exporter = ProcessMetrics(monitor).serve(metrics_host, metrics_port)
         chains = ", ".join(g.chain.name for g in monitor.groups)

@@ -118,7 +118,7 @@ class Monitor:
         sync = await runtime.sync()
         rows = await runtime.book(sync)
         views = evaluate_rows(rows, sync, self._books[group.chain.name], runtime.book_version)
-        self._persist_latest(group.chain.name, sync, views)
+        await self._persist_latest(group.chain.name, sync, views)
         stalled = self._head_stalled(group.chain, sync.block)
         sigmas = self._observe_prices(sync)
         observations = [
@@ -195,23 +195,25 @@ class Monitor:
         scopes = tuple(None if s is None else s | extra for s in group.scopes)
         runtime.group = replace(group, scopes=scopes)
 
-    def _persist_latest(self, chain: str, sync: ChainSync, views: list[AccountView]) -> None:
-        """Write the chain's latest view in a worker thread without holding up the tick (the
-        alerts do not wait on it); while the previous write of the chain still runs, skip:
-        the next one writes whatever changed by then. :meth:`flush_latest` waits for them."""
+    async def _persist_latest(self, chain: str, sync: ChainSync, views: list[AccountView]) -> None:
+        """Write the chain's latest view in a worker thread. On PostgreSQL without holding up
+        the tick (the alerts do not wait on it): while the previous write of the chain still
+        runs, skip, and the next one writes whatever changed by then (:meth:`flush_latest`
+        waits for them). SQLite refuses a second writer whose transaction read first (the
+        rules' step), so there the tick waits for it."""
         running = self._latest_tasks.get(chain)
         if running is not None and not running.done():
             return
         healths = [(v.account_id, v.account, v.health) for v in views]
-        write = self.latest[chain].write
-        task = asyncio.ensure_future(
-            asyncio.to_thread(
-                write, sync.chain_id, sync.block, sync.prices, sync.price_updated_at, healths,
-                self.clock(),
-            )
+        write = functools.partial(
+            self.latest[chain].write, sync.chain_id, sync.block, sync.prices,
+            sync.price_updated_at, healths, self.clock(),
         )  # fmt: skip
+        task = asyncio.ensure_future(asyncio.to_thread(write))
         task.add_done_callback(functools.partial(_log_latest_failure, chain))
         self._latest_tasks[chain] = task
+        if self.engine.dialect.name == "sqlite":
+            await asyncio.gather(task, return_exceptions=True)
 
     async def flush_latest(self) -> None:
         """Wait until every started write of the latest view is done."""
