@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.alerts.levels import Level
@@ -57,6 +57,7 @@ def test_a_second_liquidation_needs_its_own_warning() -> None:
 levels = st.sampled_from([Level.WARNING, Level.CRITICAL, Level.LIQUIDATABLE, Level.RECOVERED])
 
 
+@settings(deadline=None)  # a loaded machine is no failure of the code
 @given(
     st.lists(st.tuples(st.integers(1, 4), levels, st.integers(1, 3), st.integers(0, 100))),
     st.lists(st.tuples(st.integers(1, 4), st.integers(0, 100))),
