@@ -249,11 +249,53 @@ def whatif(
 
 @app.command()
 @one_line_errors
-def run() -> None:
+def drift(
+    address: Annotated[str, typer.Argument(help="Wallet address (0x…, EIP-55 or one case).")],
+    as_json: Annotated[bool, _flag("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Time to liquidation at current prices from fee and funding drift, and liquidation-price
+    drift per day (the monitor's latest prices and measured fee growth)."""
+    from cli.account import parse_owner
+    from cli.risk import run_drift
+
+    owner = parse_owner(address).lower()
+    run_drift(load(), console, owner, as_json=as_json)
+
+
+@app.command()
+@one_line_errors
+def run(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=1,
+            max=65535,
+            help="Serve this process's Prometheus metrics on this port.",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option("--metrics-host", help="Address for --metrics-port.")
+    ] = "127.0.0.1",
+) -> None:
     """Index, refresh, evaluate and alert continuously, as configured (Ctrl-C stops cleanly)."""
     from cli.run import run_monitor
 
-    run_monitor(load(needs_protocols="nothing to monitor"), console)
+    cfg = load(needs_protocols="nothing to monitor")
+    run_monitor(cfg, console, metrics_host=metrics_host, metrics_port=metrics_port)
+
+
+@app.command()
+@one_line_errors
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8765,
+) -> None:
+    """Serve the HTTP API, /metrics and the dashboard from the monitor's database (Ctrl-C
+    stops cleanly)."""
+    from cli.serve import run_serve
+
+    run_serve(load(), console, host=host, port=port)
 
 
 @app.command()
@@ -263,11 +305,28 @@ def demo(
     verbose: Annotated[
         bool, _flag("--verbose", "-v", help="Print every alert, not only the digest.")
     ] = False,
+    serve: Annotated[
+        bool, _flag("--serve", help="Then serve the dashboard and API on the demo's database.")
+    ] = False,
+    host: Annotated[str, typer.Option("--host", help="Address for --serve.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port for --serve.")] = (
+        8765
+    ),
 ) -> None:
     """Run perpwatch end to end on a local devnet (anvil + simulators); SQLite in the cwd."""
     from devnet.demo import run_demo
 
+    if serve:
+        from cli.listen import check_port
+
+        check_port(host, port)  # before the demo, not after minutes of it
     run_demo(console, as_json=as_json, verbose=verbose)
+    if serve:
+        from cli.serve import demo_config, run_serve
+
+        database = f"sqlite:///{Path.cwd() / 'perpwatch.db'}"
+        cfg = demo_config(database, token=os.environ.get("PERPWATCH_API_TOKEN"))
+        run_serve(cfg, err_console if as_json else console, host=host, port=port)
 
 
 @app.command("test-alert")

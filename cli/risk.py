@@ -1,5 +1,7 @@
 """``perpwatch stress``, ``perpwatch ladder <market>``, ``perpwatch whatif <wallet>``: the risk
-views of ``monitor.analysis`` over the stored open book at live prices (``cli.book``).
+views of ``monitor.analysis`` over the stored open book at live prices (``cli.book``);
+``perpwatch drift <wallet>``: time to liquidation from fee drift, from the monitor's latest view
+(``monitor.latest``: it needs the fee growth ``perpwatch run`` measures).
 
     document = run_stress(cfg, console, as_json=True)      # also prints it
 
@@ -20,9 +22,19 @@ from rich.table import Table
 from cli.book import Book, read_book
 from indexer.config.loader import Config
 from indexer.errors import UserError
-from monitor.analysis.ladder import Ladder, LadderSide, liquidation_ladder
+from indexer.store.engine import ensure_schema
+from indexer.store.preflight import open_database
+from monitor.analysis.documents import (
+    drift_document,
+    ladder_document,
+    stress_document,
+    whatif_document,
+)
+from monitor.analysis.ladder import Ladder, liquidation_ladder
 from monitor.analysis.stress import StressReport, stress_report
 from monitor.analysis.whatif import VenueWhatIf, wallet_whatif
+from monitor.latest.read import fee_growths
+from monitor.latest.read import read_book as latest_book
 
 SHOWN_MOVES_PCT = (
     -50.0,
@@ -44,11 +56,6 @@ SHOWN_MOVES_PCT = (
 """The rows of the stress table (``--json`` has every percent)."""
 
 
-def _plain(value: Any) -> Any:
-    """``value`` as JSON-ready data: orjson writes dataclasses, and NaN/inf as null."""
-    return orjson.loads(orjson.dumps(value))
-
-
 def _print_json(console: Console, document: dict[str, Any]) -> None:
     console.print_json(orjson.dumps(document).decode())
 
@@ -58,16 +65,6 @@ def _usd(value: float) -> str:
 
 
 # -- stress --------------------------------------------------------------------------------------
-
-
-def stress_document(book: Book, report: StressReport) -> dict[str, Any]:
-    return {
-        "accounts": report.accounts,
-        "unpriced_accounts": book.unpriced,
-        "unknown_accounts": report.unknown_accounts,
-        "curves": _plain(report.curves),
-        "joint": _plain(report.joint),
-    }
 
 
 def stress_table(report: StressReport) -> Table:
@@ -92,7 +89,7 @@ def run_stress(cfg: Config, console: Console, *, as_json: bool) -> dict[str, Any
     """Stress curves of the whole stored book; prints and returns the JSON document."""
     book = asyncio.run(read_book(cfg))
     report = stress_report(book.entries)
-    document = stress_document(book, report)
+    document = stress_document(report, unpriced=book.unpriced)
     if as_json:
         _print_json(console, document)
     elif not book.entries:
@@ -115,16 +112,6 @@ def _unpriced(book: Book) -> str:
 
 
 # -- ladder --------------------------------------------------------------------------------------
-
-
-def _side_doc(side: LadderSide) -> dict[str, Any]:
-    return {**_plain(side), "total_notional_usd": side.total_notional_usd}
-
-
-def ladder_document(book: Book, ladder: Ladder) -> dict[str, Any]:
-    head = {k: v for k, v in _plain(ladder).items() if k not in ("long", "short")}
-    side_docs = {"long": _side_doc(ladder.long), "short": _side_doc(ladder.short)}
-    return {**head, "unpriced_accounts": book.unpriced, **side_docs}
 
 
 def ladder_table(ladder: Ladder) -> Table:
@@ -172,7 +159,7 @@ def run_ladder(
         raise UserError(
             f"no open position in market {market!r}; open markets: {', '.join(known) or 'none'}"
         )
-    document = ladder_document(book, ladder)
+    document = ladder_document(ladder, unpriced=book.unpriced)
     if as_json:
         _print_json(console, document)
     else:
@@ -181,39 +168,6 @@ def run_ladder(
 
 
 # -- whatif --------------------------------------------------------------------------------------
-
-
-def _venue_doc(venue: VenueWhatIf) -> dict[str, Any]:
-    positions = [
-        {
-            "market": p.market,
-            "asset": p.asset,
-            "side": "long" if p.is_long else "short",
-            "size": p.size,
-            "mark_price_usd": venue.prices[p.asset],
-            "notional_usd": notional,
-        }
-        for p, notional in zip(venue.positions, venue.notional_usd, strict=True)
-    ]
-    variants = [
-        {
-            "name": v.name,
-            "first": v.first,
-            "outcomes": _plain(v.outcomes),
-            "accounts": [
-                {"ref": a.ref, "positions": len(a.positions), "joint_survives_pct": joint}
-                for a, joint in zip(v.accounts, v.joint_survives_pct, strict=True)
-            ],
-        }
-        for v in venue.variants
-    ]
-    head = {"chain_id": venue.chain_id, "protocol": venue.protocol}
-    return {**head, "positions": positions, "variants": variants}
-
-
-def whatif_document(owner: str, book: Book, venues: list[VenueWhatIf]) -> dict[str, Any]:
-    venue_docs = [_venue_doc(v) for v in venues]
-    return {"owner": owner, "unpriced_accounts": book.unpriced, "venues": venue_docs}
 
 
 def _liq(price: float | None, distance: float | None) -> str:
@@ -253,7 +207,7 @@ def run_whatif(cfg: Config, console: Console, owner: str, *, as_json: bool) -> d
     """The what-if of ``owner``'s stored open accounts (``owner`` checked by the caller)."""
     book = asyncio.run(read_book(cfg, owner))
     venues = wallet_whatif(book.entries)
-    document = whatif_document(owner, book, venues)
+    document = whatif_document(owner, venues, unpriced=book.unpriced)
     if as_json:
         _print_json(console, document)
     elif not venues:
@@ -261,4 +215,60 @@ def run_whatif(cfg: Config, console: Console, owner: str, *, as_json: bool) -> d
     else:
         for venue in venues:
             console.print(whatif_table(venue))
+    return document
+
+
+# -- drift ---------------------------------------------------------------------------------------
+
+
+def _hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f} h"
+
+
+def drift_table(ref: str, protocol: str, document: dict[str, Any]) -> Table:
+    """One row per position: fee growth, liquidation price now and in a day, drift per day."""
+    table = Table(
+        title=f"{protocol} {ref}: liquidation in {_hours(document['hours_to_liquidation'])} "
+        "at current prices",
+        caption="fee growth measured by the monitor between its readings; drift: toward "
+        "the mark per day",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in ("market", "fees USD/h", "liq. now", "liq. in 1 day", "drift/day", "%/day"):
+        table.add_column(column, justify="right")
+    for p in document["positions"]:
+        cells = [p["liquidation_price_usd"], p["liquidation_price_in_1d_usd"],
+                 p["drift_usd_per_day"]]  # fmt: skip
+        shown = ["-" if v is None else f"{v:,.2f}" for v in cells]
+        pct = "-" if p["drift_pct_per_day"] is None else f"{p['drift_pct_per_day']:.3f}%"
+        table.add_row(p["asset"], f"{p['fee_growth_usd_per_hour']:,.4f}", *shown, pct)
+    return table
+
+
+def run_drift(cfg: Config, console: Console, owner: str, *, as_json: bool) -> dict[str, Any]:
+    """Time to liquidation from fee drift for ``owner``'s open accounts, from the monitor's
+    latest view (prices and measured fee growth that ``perpwatch run`` persists)."""
+    engine = open_database(cfg.database_url)
+    try:
+        ensure_schema(engine)
+        book = latest_book(engine, owner=owner)
+        growths = fee_growths(engine, book.ids)
+    finally:
+        engine.dispose()
+    accounts = [
+        {"id": i, "protocol": e.account.protocol, "chain_id": e.account.chain_id,
+         "ref": e.account.ref, **drift_document(e.account, e.prices, growths.get(i, {}))}
+        for i, e in zip(book.ids, book.entries, strict=True)
+    ]  # fmt: skip
+    document = {"owner": owner, "unpriced_accounts": book.unpriced, "accounts": accounts}
+    if as_json:
+        _print_json(console, document)
+    elif not accounts:
+        console.print(
+            f"{owner} has no open account priced by the monitor's latest view "
+            "(`perpwatch run` persists it)."
+        )
+    else:
+        for account in accounts:
+            console.print(drift_table(account["ref"], account["protocol"], account))
     return document

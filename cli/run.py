@@ -30,8 +30,16 @@ def _silence_shutdown() -> None:
     logging.getLogger("apscheduler").setLevel(logging.CRITICAL + 1)
 
 
-def run_monitor(cfg: Config, console: Console) -> None:
-    """Validate everything, then run until SIGINT/SIGTERM. ``console`` (stdout) gets alerts."""
+def run_monitor(
+    cfg: Config,
+    console: Console,
+    *,
+    metrics_host: str = "127.0.0.1",
+    metrics_port: int | None = None,
+) -> None:
+    """Validate everything, then run until SIGINT/SIGTERM. ``console`` (stdout) gets alerts;
+    with ``metrics_port``, Prometheus metrics of this process are served there (exit 3 if
+    the port is taken)."""
     engine = open_database(cfg.database_url)
     try:
         ensure_schema(engine)
@@ -40,11 +48,22 @@ def run_monitor(cfg: Config, console: Console) -> None:
             notifiers["console"] = ConsoleNotifier(console)
         setup_logging(logging.INFO, debug=Debug.enabled, force=True)
         monitor = Monitor(cfg, engine, notifiers)
+        exporter = None
+        if metrics_port is not None:  # imported only when asked for: a plain `run` skips them
+            from cli.listen import check_port
+            from monitor.metrics.process import ProcessMetrics
+
+            check_port(metrics_host, metrics_port)
+            exporter = ProcessMetrics(monitor).serve(metrics_host, metrics_port)
         chains = ", ".join(g.chain.name for g in monitor.groups)
         logging.getLogger("perpwatch").info(
             "monitoring %s; channels: %s", chains, ", ".join(monitor.channels) or "none"
         )
-        run_interruptible(lambda stop: _main(monitor, stop), on_stop=_silence_shutdown)
+        try:
+            run_interruptible(lambda stop: _main(monitor, stop), on_stop=_silence_shutdown)
+        finally:
+            if exporter is not None:
+                exporter.shutdown()
     finally:
         engine.dispose()
     print("stopped", file=sys.stderr, flush=True)

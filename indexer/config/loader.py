@@ -42,6 +42,7 @@ from indexer.config.scalars import (
 )
 from indexer.config.sections import (
     AlertConfig,
+    ApiConfig,
     ChainConfig,
     ChannelsConfig,
     WalletConfig,
@@ -157,6 +158,7 @@ class Config(BaseSettings):
     wallets: tuple[WalletConfig, ...] = ()
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
     telegram_bot_token: SecretStr | None = None
     webhook_secret: SecretStr | None = None
     api_token: SecretStr | None = None

@@ -266,6 +266,15 @@ class ChannelsConfig(BaseModel):
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
 
 
+class ApiConfig(BaseModel):
+    """``perpwatch serve``: the HTTP API and dashboard. Writes always need the bearer token
+    ``PERPWATCH_API_TOKEN``; reads need it too unless ``public_reads``."""
+
+    model_config = STRICT
+
+    public_reads: bool = False
+
+
 # --- checks across sections (run by Config) ------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ from indexer.protocols.base import ProtocolAdapter
 from indexer.refresh import owners_to_refresh, refresh_owners
 from indexer.registry import json_decoder
 from indexer.rpc.client import RpcClient
+from indexer.rpc.stats import EndpointStats
 from indexer.scan.runner import chain_settings, open_rpc
 from indexer.scan.scanner import Scanner
 from indexer.store.accounts import load_accounts, open_assets, touched_owners
@@ -107,6 +108,10 @@ class ChainRuntime:
         rpc, self._rpc, self._scanners = self._rpc, None, []
         if rpc is not None and self._owns_rpc:
             await rpc.aclose()
+
+    def rpc_stats(self) -> list[EndpointStats]:
+        """The node client's per-URL counters (none before it connected)."""
+        return self._rpc.stats() if self._rpc is not None else []
 
     def forget(self) -> None:
         """Drop what this process remembers of the chain's book: the next sync re-reads it

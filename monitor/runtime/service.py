@@ -11,10 +11,11 @@ between scripted price moves. Either way it is the same code.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Hashable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -39,16 +40,23 @@ from monitor.alerts.rules import Policy, PriceFreshness
 from monitor.delivery.outbox import pending_count
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
 from monitor.health.volatility import MarketVolatility, Sigmas
+from monitor.latest.store import LatestWriter, Written
 from monitor.notify.channels import channels_for, paced_telegram
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, in_scope
-from monitor.runtime.evaluate import CompiledBooks, evaluate_rows
+from monitor.runtime.evaluate import AccountView, CompiledBooks, evaluate_rows
 from monitor.runtime.heartbeat import TickSummary, format_status, record_tick
 from monitor.runtime.lease import acquire_lease, lease_ttl_s, release_leases, worker_name
 from monitor.subscriptions.routing import RouteTable
 from monitor.subscriptions.service import load_routes, seed_from_config
+from monitor.watchlist import watched_wallets
 
 log = logging.getLogger("perpwatch.monitor")
+
+
+def _log_latest_failure(chain: str, task: asyncio.Future[object]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("chain %s: latest view not persisted (next tick retries): %s", chain, exc)
 
 
 class Monitor:
@@ -73,6 +81,7 @@ class Monitor:
         self._marks: dict[int, dict[str, float]] = {}
         self._heartbeats = {(p.chain, p.name): p.price_heartbeat_s for p in cfg.protocols}
         watched = [w.address for w in cfg.wallets]
+        self._watched = tuple(a.lower() for a in watched)
         self.runtimes = {
             g.chain.name: ChainRuntime(g, engine, watched=watched) for g in self.groups
         }
@@ -82,6 +91,8 @@ class Monitor:
         self._holding: set[str] = set()
         self._chain_problems: dict[str, str] = {}
         self.last_ticks: dict[str, TickSummary] = {}
+        self.tick_listeners: list[Callable[[str, TickSummary, float], None]] = []
+        """Called after each scheduled tick with the chain, its summary and its seconds."""
         # Volatility hook (issue 16): one price window per (chain, protocol, asset).
         self._volatility = MarketVolatility(cfg.alerts.sigma_horizon_s, cfg.alerts.sigma_window_s)
         # Subscriptions (monitor.subscriptions): who hears about which account, reloaded per
@@ -92,25 +103,29 @@ class Monitor:
         self.paced = paced_telegram(cfg, engine, notifiers)
         self.latest_prices: dict[tuple[int, str], dict[str, float]] = {}
         """(chain id, protocol) → asset → USD at the last tick (the bot's /status)."""
+        # Latest prices and healths for readers in other processes (``perpwatch serve``).
+        self.latest = {g.chain.name: LatestWriter(engine) for g in self.groups}
+        self._latest_tasks: dict[str, asyncio.Future[Written]] = {}
 
-    async def _load_routes(self) -> None:
-        """Seed the config's subscribers once, then reload the routing table; widen each
-        wallet-scoped protocol by the wallets subscribers watch."""
+    async def _widen_scope(self, group: ChainProtocols) -> None:
+        """Seed the config's subscribers once, then reload the routing table and the API's
+        watch list (``monitor.watchlist``): the wallets either names are watched wallets and
+        join every wallets-only scope. When they change, the chain's book is re-read whole at
+        this tick (a wallet new to the scope is in no in-memory book yet)."""
         if not self._seeded:
             await asyncio.to_thread(seed_from_config, self.engine, self.cfg)
             self._seeded = True
         routes = await asyncio.to_thread(load_routes, self.engine, self._fixed)
-        if routes == self.routes:
-            return
-        self.routes, self._policies = routes, {}
-        owners = frozenset(routes.watches)
-        for group in self.groups:
-            runtime = self.runtimes[group.chain.name]
-            scopes = tuple(s if s is None else s | owners for s in group.scopes)
-            if scopes != runtime.group.scopes:
-                runtime.group = dataclasses.replace(group, scopes=scopes)
-                runtime.watched = tuple(sorted({*runtime.watched, *owners}))
-                runtime.forget()
+        if routes != self.routes:
+            self.routes, self._policies = routes, {}
+        listed = await asyncio.to_thread(watched_wallets, self.engine)
+        extra = frozenset(routes.watches) | {w.address for w in listed}
+        runtime = self.runtimes[group.chain.name]
+        scopes = tuple(None if s is None else s | extra for s in group.scopes)
+        if scopes != runtime.group.scopes:
+            runtime.group = replace(group, scopes=scopes)
+            runtime.watched = tuple(sorted({*self._watched, *extra}))
+            runtime.forget()
 
     def route(self, account: MarginAccount, level: Level, reading: Reading | None) -> list[str]:
         """The channels of one alert (``monitor.subscriptions.routing``)."""
@@ -140,12 +155,13 @@ class Monitor:
                 group.chain.name, -1, 0, 0, 0, (), leased=False
             )
             return self.last_ticks[group.chain.name]
-        await self._load_routes()
+        await self._widen_scope(group)
         sync = await runtime.sync()
         rows = await runtime.book(sync)
         views = evaluate_rows(rows, sync, self._books[group.chain.name], runtime.book_version)
         for protocol, prices in sync.prices.items():
             self.latest_prices[(sync.chain_id, protocol)] = prices
+        await self._persist_latest(group.chain.name, sync, views)
         stalled = self._head_stalled(group.chain, sync.block)
         sigmas = self._observe_prices(sync)
         observations = [
@@ -208,11 +224,37 @@ class Monitor:
         name = group.chain.name
         if held and name not in self._holding:
             self.runtimes[name].forget()
+            self.latest[name].forget()
             self._seen.clear()
             self._holding.add(name)
         elif not held:
             self._holding.discard(name)
         return held
+
+    async def _persist_latest(self, chain: str, sync: ChainSync, views: list[AccountView]) -> None:
+        """Write the chain's latest view in a worker thread. On PostgreSQL without holding up
+        the tick (the alerts do not wait on it): while the previous write of the chain still
+        runs, skip, and the next one writes whatever changed by then (:meth:`flush_latest`
+        waits for them). SQLite refuses a second writer whose transaction read first (the
+        rules' step), so there the tick waits for it."""
+        running = self._latest_tasks.get(chain)
+        if running is not None and not running.done():
+            return
+        healths = [(v.account_id, v.account, v.health) for v in views]
+        write = functools.partial(
+            self.latest[chain].write, sync.chain_id, sync.block, sync.prices,
+            sync.price_updated_at, healths, self.clock(),
+        )  # fmt: skip
+        task = asyncio.ensure_future(asyncio.to_thread(write))
+        task.add_done_callback(functools.partial(_log_latest_failure, chain))
+        self._latest_tasks[chain] = task
+        if self.engine.dialect.name == "sqlite":
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def flush_latest(self) -> None:
+        """Wait until every started write of the latest view is done."""
+        pending = [t for t in self._latest_tasks.values() if not t.done()]
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def _changed(self, observations: list[Observation]) -> list[Observation]:
         """The observations whose rule inputs differ from that account's last step. The rules
@@ -233,6 +275,14 @@ class Monitor:
         return format_status([g.chain.name for g in self.groups], self.last_ticks, pending)
 
     async def tick_or_unknown(self, group: ChainProtocols) -> TickSummary:
+        """:meth:`_tick_or_unknown`, timed for the ``tick_listeners`` (``monitor.metrics``)."""
+        started = time.perf_counter()
+        summary = await self._tick_or_unknown(group)
+        for listener in self.tick_listeners:
+            listener(group.chain.name, summary, time.perf_counter() - started)
+        return summary
+
+    async def _tick_or_unknown(self, group: ChainProtocols) -> TickSummary:
         """:meth:`tick`, or when the chain cannot be read at all (every RPC URL failing after
         its retries), every open account of the chain reported unknown: never silently safe.
         """
@@ -254,6 +304,7 @@ class Monitor:
 
     async def close(self) -> None:
         """Close every chain's node client and hand its chains to other workers at once."""
+        await self.flush_latest()
         for runtime in self.runtimes.values():
             await runtime.close()
         await asyncio.to_thread(release_leases, self.engine, self.worker)
@@ -274,7 +325,10 @@ class Monitor:
         return TickSummary(group.chain.name, block, 0, len(accounts), len(accounts), tuple(decided))
 
     async def tick_all(self) -> list[TickSummary]:
-        return [await self.tick(group) for group in self.groups]
+        """Tick every chain once, then wait for their latest views (demo and tests)."""
+        summaries = [await self.tick(group) for group in self.groups]
+        await self.flush_latest()
+        return summaries
 
     async def deliver(self) -> DeliveryReport:
         """Send every due outbox message once (retries wait for their backoff); Telegram, when

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from rich.console import Console
 
+from cli.serve import demo_config
 from devnet.demo import Script, run_demo
+from tests.api_helpers import ServeProcess
+from tests.monitor_helpers import write_toml
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -49,3 +56,34 @@ def test_reduced_demo_warns_every_liquidation_early_and_prints_its_summary_as_js
     assert summary["bot_chat_alerts"] > 0
     assert summary["misrouted_alerts"] == 0
     assert (tmp_path / "perpwatch.db").is_file()
+
+
+def test_demo_serve_checks_its_port_before_the_demo(tmp_path: Path) -> None:
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "cli.main", "demo", "--serve", "--port", str(port)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert result.returncode == 3
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert not (tmp_path / "perpwatch.db").exists()  # nothing ran
+
+
+def test_the_demos_database_is_served_with_open_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    monkeypatch.chdir(tmp_path)
+    script = Script(gmx_traders=6, hl_traders=2, crash_steps=12, recover_steps=2)
+    summary = run_demo(Console(file=io.StringIO()), as_json=True, script=script)
+    cfg = demo_config(f"sqlite:///{tmp_path / 'perpwatch.db'}", token=None)
+    with ServeProcess(write_toml(cfg, tmp_path / "serve.toml")) as server:
+        page = httpx.get(server.url + "/api/accounts", params={"limit": 1000}).json()  # no token
+        assert page["total"] == summary["accounts"] - summary["liquidations"]
+        alerts = httpx.get(server.url + "/api/alerts").json()
+        assert alerts["total"] == summary["alerts"]
+        assert "perpwatch" in httpx.get(server.url + "/").text

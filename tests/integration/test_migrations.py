@@ -47,6 +47,9 @@ TABLES = {
     "subscribers",
     "subscriptions",
     "bot_cursors",
+    "latest_prices",
+    "latest_health",
+    "watched_wallets",
 }
 
 REVISION_NEXT = '''"""Add cursors.note."""
@@ -55,7 +58,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9999"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -89,9 +92,9 @@ def test_upgrade_creates_every_table_from_any_directory(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    assert upgrade(empty_engine) == (None, "0006")
+    assert upgrade(empty_engine) == (None, "0007")
     assert _table_names(empty_engine) == TABLES | {"alembic_version"}
-    assert upgrade(empty_engine) == ("0006", "0006")
+    assert upgrade(empty_engine) == ("0007", "0007")
     assert list(elsewhere.iterdir()) == []
 
 
@@ -109,7 +112,7 @@ def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(engine: En
         command.downgrade(config, "base")
     assert _table_names(engine) <= {"alembic_version"}
     assert current_revision(engine) is None
-    assert upgrade(engine) == (None, "0006")
+    assert upgrade(engine) == (None, "0007")
 
 
 def test_enum_columns_are_checked_by_the_database(engine: Engine) -> None:
@@ -142,11 +145,11 @@ def test_ensure_schema_refuses_an_out_of_date_database(engine: Engine, scripts_n
     with pytest.raises(SchemaError) as caught:
         ensure_schema(engine, script_location=scripts_next)
     message = str(caught.value)
-    assert "database schema is at 0006, perpwatch needs 9999: run `perpwatch db upgrade`" in message
+    assert "database schema is at 0007, perpwatch needs 9999: run `perpwatch db upgrade`" in message
     assert "\n" not in message
     assert "note" not in {c["name"] for c in sa.inspect(engine).get_columns("cursors")}
 
-    assert upgrade(engine, script_location=scripts_next) == ("0006", "9999")
+    assert upgrade(engine, script_location=scripts_next) == ("0007", "9999")
     ensure_schema(engine, script_location=scripts_next)
     assert "note" in {c["name"] for c in sa.inspect(engine).get_columns("cursors")}
 

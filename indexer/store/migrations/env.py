@@ -18,7 +18,13 @@ from indexer.store.engine import make_engine
 
 # The schema spans the indexer's and the monitor's tables. They are named as data (one place,
 # the list below) rather than imported, so the indexer package never imports the monitor.
-TABLE_MODULES = ("indexer.store.tables", "monitor.tables", "monitor.subscriptions.tables")
+TABLE_MODULES = (
+    "indexer.store.tables",
+    "monitor.tables",
+    "monitor.subscriptions.tables",
+    "monitor.latest.tables",
+    "monitor.watchlist",
+)
 for _module in TABLE_MODULES:
     importlib.import_module(_module)  # registers the tables on SQLModel.metadata
 

@@ -1,0 +1,79 @@
+"""The monitor persists its latest prices and healths (only changed rows), and reading them
+back gives the same book and the same healths, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from devnet.demo import demo_config
+from devnet.scenario import World
+from monitor.health.account import account_health
+from monitor.latest.read import latest_prices, read_book
+from monitor.latest.store import health_values
+from monitor.latest.tables import LatestHealth
+from monitor.runtime.service import Monitor
+from tests.monitor_helpers import world as world
+
+pytestmark = pytest.mark.chain
+
+_health = LatestHealth.__table__  # type: ignore[attr-defined]
+
+
+def _stored_healths(engine: Engine) -> dict[int, tuple[float | None, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(_health)).all()
+    return {r.account_id: (r.equity_usd, r.maintenance_usd, r.health, r.move_pct) for r in rows}
+
+
+def _close(a: tuple[float | None, ...], b: tuple[float | None, ...]) -> bool:
+    return all(
+        (x is None and y is None) or (x is not None and y is not None and math.isclose(x, y))
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def test_latest_prices_and_healths_are_persisted_and_only_changes_rewritten(
+    world: World, engine: Engine, db_url: str
+) -> None:
+    cfg = demo_config(world, db_url)
+    monitor = Monitor(cfg, engine, {})
+    asyncio.run(monitor.tick_all())
+    stored = _stored_healths(engine)
+    book = read_book(engine)
+    assert book.unpriced == 0
+    assert len(book.entries) == len(stored) > 0
+    # The stored health is what the pure margin math gives at the stored prices.
+    for account_id, entry in zip(book.ids, book.entries, strict=True):
+        recomputed = health_values(account_health(entry.account, entry.prices))
+        assert _close(stored[account_id], recomputed), entry.account.ref
+    prices = latest_prices(engine)
+    assert {protocol for _, protocol in prices} == {"gmx_v2", "hyperliquid"}
+
+    # Nothing moved: a second tick writes nothing.
+    written = []
+    write = monitor.latest["devnet"].write
+    monitor.latest["devnet"].write = lambda *args: written.append(write(*args)) or written[-1]  # type: ignore[method-assign]
+    asyncio.run(monitor.tick_all())
+    assert [(w.prices, w.healths) for w in written] == [(0, 0)]
+
+    # Prices move: they and the healths of the accounts are rewritten.
+    eth_before = {k: v["ETH"] for k, v in prices.items() if "ETH" in v}
+    world.move_prices(Decimal("0.97"))
+    asyncio.run(monitor.tick_all())
+    assert written[-1].healths > 0
+    after = latest_prices(engine)
+    for key, price in eth_before.items():
+        assert after[key]["ETH"] == pytest.approx(price * 0.97, rel=1e-6)
+    moved = _stored_healths(engine)
+    changed = [i for i in moved if i in stored and not _close(moved[i], stored[i])]
+    assert changed
+    book = read_book(engine)
+    for account_id, entry in zip(book.ids, book.entries, strict=True):
+        recomputed = health_values(account_health(entry.account, entry.prices))
+        assert _close(moved[account_id], recomputed), entry.account.ref

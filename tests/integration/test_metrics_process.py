@@ -1,0 +1,52 @@
+"""``perpwatch run``'s own metrics: the real monitor ticking the devnet, scraped over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from devnet.demo import demo_config
+from devnet.scenario import World
+from monitor.metrics.process import ProcessMetrics
+from monitor.runtime.service import Monitor
+from tests.api_helpers import free_port, parse_metrics
+from tests.monitor_helpers import world as world
+
+pytestmark = pytest.mark.chain
+
+
+def test_run_metrics_count_ticks_logs_rpc_requests_and_head_lag(
+    world: World, engine: Engine, db_url: str
+) -> None:
+    cfg = demo_config(world, db_url)
+    monitor = Monitor(cfg, engine, {})
+    metrics = ProcessMetrics(monitor)
+    port = free_port()
+    server = metrics.serve("127.0.0.1", port)
+    url = f"http://127.0.0.1:{port}/metrics"
+
+    async def ticks() -> str:
+        try:
+            for _ in range(4):
+                for group in monitor.groups:
+                    await monitor.tick_or_unknown(group)
+            return httpx.get(url, timeout=10).text  # while the node clients are open
+        finally:
+            await monitor.close()
+
+    try:
+        text = asyncio.run(ticks())
+    finally:
+        server.shutdown()
+    samples = parse_metrics(text)
+    chain = (("chain", "devnet"),)
+    assert samples["perpwatch_tick_duration_seconds_count", chain] == 4
+    assert samples["perpwatch_tick_duration_seconds_sum", chain] > 0
+    assert samples["perpwatch_logs_ingested_total", chain] > 0  # the world's opening events
+    requests = [v for (name, _), v in samples.items() if name == "perpwatch_rpc_requests_total"]
+    assert requests
+    assert sum(requests) > 0
+    assert samples["perpwatch_head_lag_blocks", chain] >= 0
