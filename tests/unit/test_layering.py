@@ -39,6 +39,8 @@ PURE = (
     "indexer.retry",
     "indexer.scan.reorg",
     "indexer.scan.checks",
+    "indexer.scan.grouping",
+    "indexer.scan.touches",
     "indexer.models",
 )
 IO_LIBRARIES = {"httpx", "sqlalchemy", "sqlmodel", "alembic", "psycopg", "socket", "web3"}
