@@ -68,7 +68,7 @@ def run_web3(url: str, fill: FilledLogs, db_path: Path) -> tuple[int, float]:
     from indexer.decode.abi import load_abi
     from indexer.store.columns import json_safe
     from indexer.store.engine import upgrade
-    from indexer.store.tables import RawEvent
+    from indexer.store.tables import EventBlock, RawEvent
 
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
     gmx = w3.eth.contract(abi=load_abi("gmx_v2/EventEmitter.json"))
@@ -93,6 +93,11 @@ def run_web3(url: str, fill: FilledLogs, db_path: Path) -> tuple[int, float]:
             }
         )
         with Session(engine) as session:
+            blocks = {entry["blockNumber"]: entry["blockHash"] for entry in logs}
+            for number, block_hash in blocks.items():
+                session.add(
+                    EventBlock(chain_id=31337, number=number, hash="0x" + bytes(block_hash).hex())
+                )
             for entry in logs:
                 event = by_topic[bytes(entry["topics"][0])].process_log(entry)
                 topics = ["0x" + bytes(t).hex() for t in entry["topics"]] + [None] * 4
@@ -100,7 +105,6 @@ def run_web3(url: str, fill: FilledLogs, db_path: Path) -> tuple[int, float]:
                     RawEvent(
                         chain_id=31337,
                         block_number=entry["blockNumber"],
-                        block_hash="0x" + bytes(entry["blockHash"]).hex(),
                         log_index=entry["logIndex"],
                         tx_hash="0x" + bytes(entry["transactionHash"]).hex(),
                         address=entry["address"].lower(),

@@ -5,9 +5,10 @@
     store.rollback_above(chain_id, fork_block)     # after a reorg: forget what was above
 
 Multi-row statements of plain tuples (:mod:`indexer.store.bulk`), not ORM objects: ingestion is
-a hot path. Inserts of events ignore rows already present (same chain, block hash and log
-index), so replaying a range is harmless. ``commit_ranges`` writes several ranges in one
-transaction (the scanner does so during a backfill, far from the head).
+a hot path. Inserts of events ignore rows already present (same chain, block number and log
+index; ``blocks`` keeps each block's hash once), so replaying a range is harmless.
+``commit_ranges`` writes several ranges in one transaction (the scanner does so during a
+backfill, far from the head).
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from indexer.scan.touches import ending_params, touch_params
 from indexer.store.bulk import BulkInsert
 from indexer.store.columns import utcnow
 from indexer.store.engine import upsert_insert
-from indexer.store.tables import Account, AccountEnding, BlockHash, Cursor, RawEvent, TouchedAccount
+from indexer.store.tables import (
+    Account,
+    AccountEnding,
+    BlockHash,
+    Cursor,
+    EventBlock,
+    RawEvent,
+    TouchedAccount,
+)
 
 _events = RawEvent.__table__  # type: ignore[attr-defined]
 _hashes = BlockHash.__table__  # type: ignore[attr-defined]
@@ -34,9 +43,10 @@ _cursors = Cursor.__table__  # type: ignore[attr-defined]
 _touched = TouchedAccount.__table__  # type: ignore[attr-defined]
 _endings = AccountEnding.__table__  # type: ignore[attr-defined]
 _accounts = Account.__table__  # type: ignore[attr-defined]
+_blocks = EventBlock.__table__  # type: ignore[attr-defined]
 
 _EVENT_COLUMNS = (
-    "chain_id", "block_number", "block_hash", "log_index", "tx_hash", "address",
+    "chain_id", "block_number", "log_index", "tx_hash", "address",
     "topic0", "topic1", "topic2", "topic3", "data", "source", "event_name", "args",
 )  # fmt: skip
 
@@ -51,9 +61,16 @@ class ScanStore:
         self._events = BulkInsert(
             "raw_events",
             _EVENT_COLUMNS,
-            "ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING",
+            "ON CONFLICT (chain_id, block_number, log_index) DO NOTHING",
             postgres=postgres,
             casts={"args": "jsonb"},
+        )
+        # A block's hash, once per block with events (a rollback deletes it with them).
+        self._blocks = BulkInsert(
+            "blocks",
+            ("chain_id", "number", "hash"),
+            "ON CONFLICT (chain_id, number) DO NOTHING",
+            postgres=postgres,
         )
         self._headers = BulkInsert(
             "block_hashes",
@@ -137,6 +154,11 @@ class ScanStore:
                 )
             ).rowcount
             conn.execute(
+                _blocks.delete().where(
+                    _blocks.c.chain_id == chain_id, _blocks.c.number > fork_block
+                )
+            )
+            conn.execute(
                 _hashes.delete().where(
                     _hashes.c.chain_id == chain_id, _hashes.c.number > fork_block
                 )
@@ -167,14 +189,16 @@ class ScanStore:
         sort = orjson.OPT_SORT_KEYS
         params = [
             (
-                r["chain_id"], r["block_number"], r["block_hash"], r["log_index"], r["tx_hash"],
-                r["address"], r["topic0"], r["topic1"], r["topic2"], r["topic3"], r["data"],
-                r["source"], r["event_name"],
+                r["chain_id"], r["block_number"], r["log_index"], r["tx_hash"], r["address"],
+                r["topic0"], r["topic1"], r["topic2"], r["topic3"], r["data"], r["source"],
+                r["event_name"],
                 None if r["args"] is None else dumps(r["args"], option=sort).decode(),
             )
             for r in rows
         ]  # fmt: skip
         self._events.execute(conn, params)
+        blocks = {(r["chain_id"], r["block_number"]): r["block_hash"] for r in rows}
+        self._blocks.execute(conn, [(c, n, h) for (c, n), h in blocks.items()])
 
     def _put_headers(self, conn: Connection, chain_id: int, headers: list[Header]) -> None:
         self._headers.execute(conn, [(chain_id, h.number, h.hash, h.parent_hash) for h in headers])

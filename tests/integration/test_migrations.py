@@ -40,6 +40,7 @@ TABLES = {
     "alerts",
     "outbox",
     "raw_events",
+    "blocks",
     "cursors",
     "block_hashes",
     "touched_accounts",
@@ -52,7 +53,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9999"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -86,9 +87,9 @@ def test_upgrade_creates_every_table_from_any_directory(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    assert upgrade(empty_engine) == (None, "0004")
+    assert upgrade(empty_engine) == (None, "0005")
     assert _table_names(empty_engine) == TABLES | {"alembic_version"}
-    assert upgrade(empty_engine) == ("0004", "0004")
+    assert upgrade(empty_engine) == ("0005", "0005")
     assert list(elsewhere.iterdir()) == []
 
 
@@ -106,7 +107,7 @@ def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(engine: En
         command.downgrade(config, "base")
     assert _table_names(engine) <= {"alembic_version"}
     assert current_revision(engine) is None
-    assert upgrade(engine) == (None, "0004")
+    assert upgrade(engine) == (None, "0005")
 
 
 def test_enum_columns_are_checked_by_the_database(engine: Engine) -> None:
@@ -139,11 +140,11 @@ def test_ensure_schema_refuses_an_out_of_date_database(engine: Engine, scripts_n
     with pytest.raises(SchemaError) as caught:
         ensure_schema(engine, script_location=scripts_next)
     message = str(caught.value)
-    assert "database schema is at 0004, perpwatch needs 9999: run `perpwatch db upgrade`" in message
+    assert "database schema is at 0005, perpwatch needs 9999: run `perpwatch db upgrade`" in message
     assert "\n" not in message
     assert "note" not in {c["name"] for c in sa.inspect(engine).get_columns("cursors")}
 
-    assert upgrade(engine, script_location=scripts_next) == ("0004", "9999")
+    assert upgrade(engine, script_location=scripts_next) == ("0005", "9999")
     ensure_schema(engine, script_location=scripts_next)
     assert "note" in {c["name"] for c in sa.inspect(engine).get_columns("cursors")}
 
