@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpcore
 import httpx
 import orjson
 
@@ -24,11 +25,26 @@ from indexer.rpc.answers import Call, Redo, interpret, read_answers
 from indexer.rpc.faults import pick_endpoint
 from indexer.rpc.stats import EndpointStats
 
-__all__ = ["Call", "Endpoint", "Exchange", "Retry"]
+__all__ = ["READ_CHUNK_BYTES", "Call", "Endpoint", "Exchange", "Retry", "widen_body_reads"]
 
 log = logging.getLogger("perpwatch.rpc")
 
 _HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+READ_CHUNK_BYTES = 1 << 20
+"""How much of a response body one read may take. httpcore's default is 64 KiB; an
+``eth_getLogs`` answer for a dense range is 10-100 MB, and each read is one pass through h11
+and the event loop (asyncio hands over at most one socket read, 256 KiB, per call). Measured
+here against anvil (shared machine, 40 posts each, three alternations): a 24 MB answer took
+161-185 ms median (best 140 ms) instead of 176-189 ms (best 156-172 ms); a 122 MB answer
+1.08-1.13 s best instead of 1.92-2.46 s."""
+
+
+def widen_body_reads(chunk_bytes: int = READ_CHUNK_BYTES) -> None:
+    """Let HTTP/1.1 connections read response bodies ``chunk_bytes`` at a time (process-wide:
+    httpcore has no per-client setting; a larger read only returns what has arrived)."""
+    if chunk_bytes > httpcore.AsyncHTTP11Connection.READ_NUM_BYTES:
+        httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = chunk_bytes
 
 
 @dataclass(slots=True)
