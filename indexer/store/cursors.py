@@ -45,10 +45,12 @@ _endings = AccountEnding.__table__  # type: ignore[attr-defined]
 _accounts = Account.__table__  # type: ignore[attr-defined]
 _blocks = EventBlock.__table__  # type: ignore[attr-defined]
 
-_EVENT_COLUMNS = (
-    "chain_id", "block_number", "log_index", "tx_hash", "address",
-    "topic0", "topic1", "topic2", "topic3", "data", "source", "event_name", "args",
-)  # fmt: skip
+# Column -> PostgreSQL type, in parameter order.
+_EVENT_COLUMNS = {
+    "chain_id": "bigint", "block_number": "bigint", "log_index": "integer", "tx_hash": "text",
+    "address": "text", "topic0": "text", "topic1": "text", "topic2": "text", "topic3": "text",
+    "data": "bytea", "source": "text", "event_name": "text", "args": "jsonb",
+}  # fmt: skip
 
 
 class ScanStore:
@@ -63,25 +65,31 @@ class ScanStore:
             _EVENT_COLUMNS,
             "ON CONFLICT (chain_id, block_number, log_index) DO NOTHING",
             postgres=postgres,
-            casts={"args": "jsonb"},
         )
         # A block's hash, once per block with events (a rollback deletes it with them).
         self._blocks = BulkInsert(
             "blocks",
-            ("chain_id", "number", "hash"),
+            {"chain_id": "bigint", "number": "bigint", "hash": "text"},
             "ON CONFLICT (chain_id, number) DO NOTHING",
             postgres=postgres,
         )
         self._headers = BulkInsert(
             "block_hashes",
-            ("chain_id", "number", "hash", "parent_hash"),
+            {"chain_id": "bigint", "number": "bigint", "hash": "text", "parent_hash": "text"},
             "ON CONFLICT (chain_id, number) DO UPDATE SET "
             "hash = excluded.hash, parent_hash = excluded.parent_hash",
             postgres=postgres,
         )
         self._touches = BulkInsert(
             "touched_accounts",
-            ("chain_id", "protocol", "ref", "owner", "block_number", "kind"),
+            {
+                "chain_id": "bigint",
+                "protocol": "text",
+                "ref": "text",
+                "owner": "text",
+                "block_number": "bigint",
+                "kind": "text",
+            },
             "ON CONFLICT (chain_id, protocol, ref) DO UPDATE SET owner = excluded.owner, "
             "block_number = excluded.block_number, kind = excluded.kind "
             # Re-indexing an old range must not replace a newer touch (a liquidation at block
@@ -91,7 +99,13 @@ class ScanStore:
         )
         self._endings = BulkInsert(
             "account_endings",
-            ("chain_id", "protocol", "ref", "block_number", "kind"),
+            {
+                "chain_id": "bigint",
+                "protocol": "text",
+                "ref": "text",
+                "block_number": "bigint",
+                "kind": "text",
+            },
             "ON CONFLICT (chain_id, protocol, ref, block_number) DO UPDATE SET "
             f"kind = excluded.kind WHERE excluded.kind = '{TouchKind.LIQUIDATED.value}'",
             postgres=postgres,

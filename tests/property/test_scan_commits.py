@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from indexer.scan.rows import Touch, TouchKind
 from indexer.scan.touches import KIND_RANK, ending_params, touch_params
-from indexer.store.bulk import chunks, insert_sql
+from indexer.store.bulk import chunks, insert_sql, unnest_sql
 
 _touch = st.builds(
     Touch,
@@ -67,9 +67,12 @@ def test_chunks_cover_in_order(count: int, per: int) -> None:
 
 
 def test_insert_sql_per_dialect() -> None:
-    sqlite = insert_sql("t", ("a", "b"), 2, "ON CONFLICT (a) DO NOTHING", postgres=False)
+    sqlite = insert_sql("t", ("a", "b"), 2, "ON CONFLICT (a) DO NOTHING")
     assert sqlite == "INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT (a) DO NOTHING"
-    pg = insert_sql("t", ("a", "b"), 1, "", postgres=True, casts={"b": "jsonb"})
-    assert pg == "INSERT INTO t (a, b) VALUES (%s, %s::jsonb) "
+    pg = unnest_sql("t", {"a": "bigint", "b": "jsonb"}, "ON CONFLICT (a) DO NOTHING")
+    assert pg == (
+        "INSERT INTO t (a, b) SELECT * FROM unnest(%b::bigint[], %b::jsonb[]) "
+        "ON CONFLICT (a) DO NOTHING"
+    )
     with pytest.raises(ValueError, match="at least one row"):
-        insert_sql("t", ("a",), 0, "", postgres=False)
+        insert_sql("t", ("a",), 0, "")
