@@ -46,7 +46,7 @@ class ScanSettings:
     stall_after_blocks: int = 10
     # Backfill transactions (see indexer.scan.grouping): at most this many logs or ranges in
     # one; a range ending within near_head_blocks of the safe head commits at once.
-    commit_logs: int = 20_000
+    commit_logs: int = 5_000
     commit_ranges: int = 64
     near_head_blocks: int = 32
 
