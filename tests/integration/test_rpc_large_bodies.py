@@ -4,9 +4,11 @@ the widened body reads, from a real local HTTP server."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import httpcore
+import httpx
 import orjson
 
 from devnet.http_server import LocalHttpServer, Reply, Request
@@ -54,3 +56,27 @@ def test_large_get_logs_answer_arrives_whole() -> None:
     assert httpcore.AsyncHTTP11Connection.READ_NUM_BYTES >= READ_CHUNK_BYTES
     assert len(orjson.dumps(logs)) > 20 * READ_CHUNK_BYTES  # many widened reads, not one
     assert logs == server.result
+
+
+def test_no_response_keeps_a_body_after_the_call() -> None:
+    """httpx responses sit in reference cycles; one holding its body kept tens of MB alive
+    until the next full collection, so peak RSS grew with every range of a backfill."""
+    with BigLogs() as server:
+
+        async def fetch() -> Any:
+            async with RpcClient([server.url], chain_id=31337) as rpc:
+                return await rpc.request("eth_getLogs", [{"fromBlock": "0x1", "toBlock": "0x2"}])
+
+        gc.collect()
+        gc.disable()
+        try:
+            logs = asyncio.run(fetch())
+            holding = [
+                o
+                for o in gc.get_objects()
+                if isinstance(o, httpx.Response) and hasattr(o, "_content")
+            ]
+        finally:
+            gc.enable()
+    assert len(logs) == LOGS
+    assert holding == []

@@ -36,6 +36,7 @@ PURE = (
     "monitor.notify.message",
     "indexer.rpc.ranges",
     "indexer.rpc.faults",
+    "indexer.rpc.answers",
     "indexer.retry",
     "indexer.scan.reorg",
     "indexer.scan.checks",
