@@ -31,6 +31,9 @@ EVENT_LOG_DATA = (
 )
 """GMX v2 ``EventLogData``'s canonical ABI type (7 groups of items and array items)."""
 _EMIT3 = keccak(text="emit3(bytes,bytes32,bytes32,uint256,uint256)")[:4]
+# Logs one transaction emits at most: 29M gas holds about 1,000 GMX-style logs; denser blocks
+# carry several transactions.
+LOGS_PER_TX = 500
 # First account number used in topics[2] of the GMX-style logs (an address, left-padded).
 _ACCOUNT_BASE = 0x1000000000000000000000000000000000000000
 
@@ -138,6 +141,43 @@ def _send(node: Node, to: str | None, data: bytes) -> dict[str, Any]:
     return receipt
 
 
+def _send_block(node: Node, target: str, args: list[Any], count: int) -> None:
+    """One block of ``count`` logs ``emit3(*args)`` from ``target``: one transaction, or (past
+    what one transaction's gas holds) several mined together in one block."""
+    if count <= LOGS_PER_TX:
+        _send(node, target, _emit3(args, count))
+        return
+    node.request("evm_setAutomine", [False])
+    try:
+        hashes = []
+        for first in range(0, count, LOGS_PER_TX):
+            part = min(LOGS_PER_TX, count - first)
+            tx = {
+                "from": node.accounts[0],
+                "to": target,
+                "data": "0x" + _emit3([*args[:3], args[3] + first], part).hex(),
+                "gas": hex(29_000_000),
+            }
+            hashes.append(node.request("eth_sendTransaction", [tx]))
+        node.request("evm_mine")
+    finally:
+        node.request("evm_setAutomine", [True])
+    blocks = set()
+    for tx_hash in hashes:
+        receipt = node.request("eth_getTransactionReceipt", [tx_hash])
+        if receipt is None or receipt.get("status") != "0x1":
+            raise RuntimeError(f"transaction {tx_hash} failed: {receipt}")
+        blocks.add(receipt["blockNumber"])
+    if len(blocks) != 1:
+        raise RuntimeError(f"one block's transactions landed in {len(blocks)} blocks")
+
+
+def _emit3(args: list[Any], count: int) -> bytes:
+    return _EMIT3 + encode(
+        ["bytes", "bytes32", "bytes32", "uint256", "uint256"], [*args[:4], count]
+    )
+
+
 def _deploy(node: Node, artifact: Artifact) -> str:
     address: str = _send(node, None, artifact.bytecode)["contractAddress"]
     return address
@@ -146,7 +186,9 @@ def _deploy(node: Node, artifact: Artifact) -> str:
 def fill_logs(
     node: Node, artifacts: Mapping[str, Artifact], *, logs: int, logs_per_block: int = 100
 ) -> FilledLogs:
-    """Emit ``logs`` logs (half GMX-style, half flat) in blocks of ``logs_per_block``."""
+    """Emit ``logs`` logs (half GMX-style, half flat) in blocks of ``logs_per_block``, each
+    block one shape (alternating). Blocks denser than :data:`LOGS_PER_TX` take several
+    transactions, mined together (the node needs a block gas limit above 29M per 500 logs)."""
     emitter = _deploy(node, artifacts["LogEmitter"])
     aggregator = _deploy(node, artifacts["LogEmitter"])
     gmx_topic0 = _topic0("gmx_v2/EventEmitter.json", "EventLog1")
@@ -160,19 +202,12 @@ def fill_logs(
     while emitted < logs:
         count = min(logs_per_block, logs - emitted)
         if block % 2 == 0:
-            args = [
-                gmx_data,
-                gmx_topic0,
-                keccak(text="PositionIncrease"),
-                _ACCOUNT_BASE + emitted,
-                count,
-            ]
+            args = [gmx_data, gmx_topic0, keccak(text="PositionIncrease"), _ACCOUNT_BASE + emitted]
             target = emitter
         else:
-            args = [answer_data, answer_topic0, (2_500 * 10**8).to_bytes(32, "big"), emitted, count]
+            args = [answer_data, answer_topic0, (2_500 * 10**8).to_bytes(32, "big"), emitted]
             target = aggregator
-        call = _EMIT3 + encode(["bytes", "bytes32", "bytes32", "uint256", "uint256"], args)
-        _send(node, target, call)
+        _send_block(node, target, args, count)
         emitted += count
         block += 1
     last = int(node.request("eth_blockNumber"), 16)

@@ -39,7 +39,7 @@ from indexer.scan.rows import LogSource
 from indexer.scan.scanner import ProgressFn, Scanner, ScanProgress, ScanSettings
 from indexer.store.cursors import ScanStore
 from indexer.store.engine import make_engine, upgrade
-from indexer.store.tables import BlockHash, Cursor, RawEvent
+from indexer.store.tables import BlockHash, Cursor, EventBlock, RawEvent
 
 CHAIN_ID = 31337
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -131,17 +131,22 @@ class IndexState:
 
 
 _events = RawEvent.__table__  # type: ignore[attr-defined]
+_blocks = EventBlock.__table__  # type: ignore[attr-defined]
 _hashes = BlockHash.__table__  # type: ignore[attr-defined]
 _cursors = Cursor.__table__  # type: ignore[attr-defined]
 
 
 def event_rows(engine: Engine, chain_id: int = CHAIN_ID) -> list[Row]:
     """Every stored raw event of ``chain_id`` as a plain tuple (see :class:`IndexState`)."""
-    c = _events.c
-    columns = [c.block_number, c.log_index, c.block_hash, c.tx_hash, c.address]
+    c, b = _events.c, _blocks.c
+    columns = [c.block_number, c.log_index, b.hash, c.tx_hash, c.address]
     columns += [c.topic0, c.topic1, c.topic2, c.topic3, c.data, c.event_name, c.args]
+    # An outer join: an event without its block's hash shows as None (and fails comparisons).
+    joined = _events.outerjoin(_blocks, (b.chain_id == c.chain_id) & (b.number == c.block_number))
     with engine.connect() as conn:
-        result = conn.execute(sa.select(*columns).where(c.chain_id == chain_id)).all()
+        result = conn.execute(
+            sa.select(*columns).select_from(joined).where(c.chain_id == chain_id)
+        ).all()
     return [
         (
             *row[:9],
@@ -268,8 +273,11 @@ def _source_from_json(text: str) -> LogSource:
     )
 
 
-# Small ranges and several in flight: many commits, and a kill often lands inside one.
-WORKER_SETTINGS = ScanSettings(initial_block_range=2, max_block_range=3, concurrency=3)
+# Small ranges and several in flight, several ranges per transaction (up to 1,000 logs): many
+# commits, and a kill often lands inside one.
+WORKER_SETTINGS = ScanSettings(
+    initial_block_range=2, max_block_range=3, concurrency=3, commit_logs=1_000
+)
 
 
 async def _work(rpc_url: str, db_url: str, source: LogSource) -> None:

@@ -8,10 +8,10 @@ raise here. ``label`` is the redacted URL used in messages, ``url`` only for red
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import orjson
 
 from indexer.errors import RetryableError, RpcError, RpcRangeTooLarge
@@ -39,23 +39,29 @@ class Redo:
 
 
 def read_answers(
-    response: httpx.Response, count: int, batch: bool, label: str, method: str
+    status: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    count: int,
+    batch: bool,
+    label: str,
+    method: str,
 ) -> list[Any]:
-    """The answer objects of a response to ``count`` calls with ids ``0..count-1``.
+    """The answer objects of a response (HTTP ``status``, ``headers``, body ``content``) to
+    ``count`` calls with ids ``0..count-1``.
 
     Raises ``RetryableError`` for 408/425/429/5xx (with the ``Retry-After`` hint), an
     undecodable 2xx body, a batch answer that is not a list or lacks items; ``RpcError`` for
     another 4xx without a JSON-RPC body (e.g. 401: a bad API key).
     """
-    status = response.status_code
     if is_retryable_status(status):
-        hint = parse_retry_after(response.headers.get("retry-after"), time.time())
+        hint = parse_retry_after(headers.get("retry-after"), time.time())
         raise RetryableError(f"HTTP {status} at {label}", hint)
     try:
-        body = orjson.loads(response.content)
+        body = orjson.loads(content)
     except orjson.JSONDecodeError:
         if 200 <= status < 300:
-            size = len(response.content)
+            size = len(content)
             raise RetryableError(f"invalid JSON body ({size} bytes) at {label}") from None
         raise RpcError(method, status, f"HTTP {status}", None, label) from None
     if batch:

@@ -37,7 +37,7 @@ from indexer.errors import (
 )
 from indexer.redact import redact_url
 from indexer.rpc.stats import EndpointStats
-from indexer.rpc.transport import Call, Endpoint, Exchange, Retry
+from indexer.rpc.transport import Call, Endpoint, Exchange, Retry, widen_body_reads
 
 __all__ = ["BlockHeader", "BlockTag", "EndpointStats", "RpcClient"]
 
@@ -108,6 +108,7 @@ class RpcClient:
             raise UserError("max_concurrency and max_batch_size must be >= 1, max_retries >= 0")
         self.expected_chain_id = chain_id
         self._max_batch_size = max_batch_size
+        widen_body_reads()
         limits = httpx.Limits(
             max_connections=max_concurrency, max_keepalive_connections=max_concurrency
         )

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpcore
 import httpx
 import orjson
 
@@ -24,11 +25,26 @@ from indexer.rpc.answers import Call, Redo, interpret, read_answers
 from indexer.rpc.faults import pick_endpoint
 from indexer.rpc.stats import EndpointStats
 
-__all__ = ["Call", "Endpoint", "Exchange", "Retry"]
+__all__ = ["READ_CHUNK_BYTES", "Call", "Endpoint", "Exchange", "Retry", "widen_body_reads"]
 
 log = logging.getLogger("perpwatch.rpc")
 
 _HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+READ_CHUNK_BYTES = 1 << 20
+"""How much of a response body one read may take. httpcore's default is 64 KiB; an
+``eth_getLogs`` answer for a dense range is 10-100 MB, and each read is one pass through h11
+and the event loop (asyncio hands over at most one socket read, 256 KiB, per call). Measured
+here against anvil (shared machine, 40 posts each, three alternations): a 24 MB answer took
+161-185 ms median (best 140 ms) instead of 176-189 ms (best 156-172 ms); a 122 MB answer
+1.08-1.13 s best instead of 1.92-2.46 s."""
+
+
+def widen_body_reads(chunk_bytes: int = READ_CHUNK_BYTES) -> None:
+    """Let HTTP/1.1 connections read response bodies ``chunk_bytes`` at a time (process-wide:
+    httpcore has no per-client setting; a larger read only returns what has arrived)."""
+    if chunk_bytes > httpcore.AsyncHTTP11Connection.READ_NUM_BYTES:
+        httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = chunk_bytes
 
 
 @dataclass(slots=True)
@@ -182,12 +198,18 @@ class Exchange:
         async with self._semaphore:
             endpoint.requests += 1
             try:
-                response = await self._http.post(
+                # Streamed, not ``post``: the body is joined here and the response never keeps
+                # it. An httpx response sits in a reference cycle, so one holding a 10-100 MB
+                # body lived until the next full garbage collection (peak RSS grew with every
+                # range of a backfill).
+                async with self._http.stream(
+                    "POST",
                     endpoint.url,
                     content=content,
                     headers=_HEADERS,
                     timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
-                )
+                ) as response:
+                    body = b"".join([chunk async for chunk in response.aiter_bytes()])
             except httpx.TimeoutException as exc:
                 limit_s = self._timeout_s if timeout_s is None else timeout_s
                 phase = "connect" if isinstance(exc, httpx.ConnectTimeout) else "answer"
@@ -199,7 +221,15 @@ class Exchange:
                 raise RetryableError(
                     f"{type(exc).__name__} at {endpoint.label}: {detail}"
                 ) from None
-        return read_answers(response, len(sent), batch, endpoint.label, sent[0].method)
+        return read_answers(
+            response.status_code,
+            response.headers,
+            body,
+            len(sent),
+            batch,
+            endpoint.label,
+            sent[0].method,
+        )
 
     def _absorb(
         self,

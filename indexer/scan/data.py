@@ -7,7 +7,7 @@ the scanning machinery.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,6 +25,10 @@ class ScanStore(Protocol):
 
     def commit_range(self, source: LogSource, batch: RangeBatch, window: int) -> None: ...
 
+    def commit_ranges(
+        self, source: LogSource, batches: Sequence[RangeBatch], window: int
+    ) -> None: ...
+
     def rollback_above(self, chain_id: int, fork_block: int) -> int: ...
 
 
@@ -40,6 +44,11 @@ class ScanSettings:
     reorg_window: int = 256
     block_time_s: float = 1.0
     stall_after_blocks: int = 10
+    # Backfill transactions (see indexer.scan.grouping): at most this many logs or ranges in
+    # one; a range ending within near_head_blocks of the safe head commits at once.
+    commit_logs: int = 5_000
+    commit_ranges: int = 64
+    near_head_blocks: int = 32
 
 
 @dataclass(slots=True)

@@ -33,7 +33,9 @@ def chain_settings(chain: ChainConfig) -> ScanSettings:
     return ScanSettings(
         finality_blocks=chain.finality_blocks,
         max_block_range=chain.max_block_range,
-        initial_block_range=min(100, chain.max_block_range),
+        # One block, then at most doubling per range (indexer.rpc.ranges.next_range_size): a
+        # first guess of 100 blocks fetched a whole dense chain's 300 MB in one answer.
+        initial_block_range=1,
         block_time_s=chain.block_time,
         stall_after_blocks=chain.stall_after_blocks,
     )

@@ -4,9 +4,10 @@
     summary = await scanner.backfill()              # to head - finality, then return
     await scanner.follow(stop_event)                # keep up with new heads until stopped
 
-Ranges are fetched concurrently and committed strictly in block order; each range's events,
-block hashes, touched accounts and the new cursor are written in one transaction, so a killed
-process resumes exactly where the last commit left it. Every ``eth_getLogs`` goes out in one
+Ranges are fetched concurrently and committed strictly in block order; a range's events,
+block hashes, touched accounts and the new cursor are written in one transaction (during a
+backfill several ranges share one, see :mod:`indexer.scan.grouping`), so a killed process
+resumes exactly where the last commit left it. Every ``eth_getLogs`` goes out in one
 JSON-RPC batch with ``eth_blockNumber`` and the headers it must be checked against, so the same
 node answers all three: a node whose head does not cover the range (it would answer ``[]``)
 is retried, and logs whose block hash differs from the header's mean the chain moved.
@@ -26,6 +27,7 @@ from indexer.rpc.client import RpcClient
 from indexer.rpc.ranges import block_count, next_range_size, split_range
 from indexer.scan.checks import check_headers, check_log_hashes, lagging_urls, parse_header
 from indexer.scan.data import ProgressFn, RangeBatch, ScanProgress, ScanSettings, ScanStore
+from indexer.scan.grouping import GroupState, should_commit
 from indexer.scan.reorg import find_fork_point, is_linked, node_lags
 from indexer.scan.rows import Decoder, LogSource, TouchFn, event_rows
 
@@ -172,29 +174,52 @@ class Scanner:
     async def _scan_ranges(self, start: int, end: int, head: int, progress: ScanProgress) -> None:
         """Fetch ``[start, end]`` with bounded concurrency; commit in block order.
 
-        The commit of one range (decoded rows to the database, in a worker thread) overlaps
-        the network wait for the next ones; commits never overlap each other.
+        The commit of one group of ranges (decoded rows to the database, in a worker thread)
+        overlaps the network wait for the next ones; commits never overlap each other. Which
+        ranges share a transaction is :func:`indexer.scan.grouping.should_commit`'s rule.
         """
         pending: deque[asyncio.Task[list[RangeBatch]]] = deque()
         next_from = start
         commit: asyncio.Future[None] | None = None
+        group: list[RangeBatch] = []
+        group_logs = 0
+        settings = self.settings
         try:
             while next_from <= end or pending:
-                while next_from <= end and len(pending) < self.settings.concurrency:
+                while next_from <= end and len(pending) < settings.concurrency:
                     to = min(next_from + self._range_size - 1, end)
                     pending.append(asyncio.create_task(self._fetch(next_from, to, head)))
                     next_from = to + 1
                 batches = await pending.popleft()
                 progress.splits += len(batches) - 1
                 for batch in batches:
-                    if commit is not None:
-                        await commit
-                        self._report(progress)
-                    commit = asyncio.ensure_future(asyncio.to_thread(self._commit, batch))
                     self._adapt(batch)
-                    progress.ranges += 1
-                    progress.logs += len(batch.rows)
-                    progress.next_block = batch.to_block + 1
+                    group.append(batch)
+                    group_logs += len(batch.rows)
+                state = GroupState(
+                    ranges=len(group),
+                    logs=group_logs,
+                    last_block=group[-1].to_block,
+                    target_block=end,
+                    committing=commit is not None and not commit.done(),
+                    next_ready=bool(pending) and pending[0].done(),
+                    more=next_from <= end or bool(pending),
+                )
+                if not should_commit(
+                    state,
+                    commit_logs=settings.commit_logs,
+                    commit_ranges=settings.commit_ranges,
+                    near_head_blocks=settings.near_head_blocks,
+                ):
+                    continue
+                if commit is not None:
+                    await commit
+                    self._report(progress)
+                commit = asyncio.ensure_future(asyncio.to_thread(self._commit, group))
+                progress.ranges += len(group)
+                progress.logs += group_logs
+                progress.next_block = group[-1].to_block + 1
+                group, group_logs = [], 0
             if commit is not None:
                 await commit
                 commit = None
@@ -219,16 +244,22 @@ class Scanner:
                 max_size=self.settings.max_block_range,
             )
 
-    def _commit(self, batch: RangeBatch) -> None:
+    def _commit(self, batches: list[RangeBatch]) -> None:
         # Ranges are fetched concurrently, so only now is the previous range stored: check
-        # that this one still extends it before writing anything.
-        if batch.headers:
-            stored = self.store.block_hashes(self.source.chain_id)
+        # that each one still extends the stored chain (and the group's earlier ranges)
+        # before writing anything.
+        stored: dict[int, str] | None = None
+        for batch in batches:
+            if not batch.headers:
+                continue
+            if stored is None:
+                stored = self.store.block_hashes(self.source.chain_id)
             if not is_linked(stored, batch.headers[0]):
                 raise ChainMoved(
                     f"block {batch.headers[0].number} does not extend the stored chain"
                 )
-        self.store.commit_range(self.source, batch, self.settings.reorg_window)
+            stored.update((h.number, h.hash) for h in batch.headers)
+        self.store.commit_ranges(self.source, batches, self.settings.reorg_window)
 
     async def _fetch(self, from_block: int, to_block: int, head: int) -> list[RangeBatch]:
         """One range, split as the node demands; each part verified against its headers."""

@@ -4,13 +4,16 @@
     store.commit_range(source, batch, window=256)   # events + hashes + touches + cursor, atomic
     store.rollback_above(chain_id, fork_block)     # after a reorg: forget what was above
 
-Bulk Core statements, not ORM objects: ingestion is a hot path. Inserts of events ignore rows
-already present (same chain, block hash and log index), so replaying a range is harmless.
+Multi-row statements of plain tuples (:mod:`indexer.store.bulk`), not ORM objects: ingestion is
+a hot path. Inserts of events ignore rows already present (same chain, block number and log
+index; ``blocks`` keeps each block's hash once), so replaying a range is harmless.
+``commit_ranges`` writes several ranges in one transaction (the scanner does so during a
+backfill, far from the head).
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -18,10 +21,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from indexer.scan.data import RangeBatch
+from indexer.scan.reorg import Header
 from indexer.scan.rows import EventRow, LogSource, Touch, TouchKind
+from indexer.scan.touches import ending_params, touch_params
+from indexer.store.bulk import BulkInsert
 from indexer.store.columns import utcnow
 from indexer.store.engine import upsert_insert
-from indexer.store.tables import Account, AccountEnding, BlockHash, Cursor, RawEvent, TouchedAccount
+from indexer.store.tables import (
+    Account,
+    AccountEnding,
+    BlockHash,
+    Cursor,
+    EventBlock,
+    RawEvent,
+    TouchedAccount,
+)
 
 _events = RawEvent.__table__  # type: ignore[attr-defined]
 _hashes = BlockHash.__table__  # type: ignore[attr-defined]
@@ -29,15 +43,14 @@ _cursors = Cursor.__table__  # type: ignore[attr-defined]
 _touched = TouchedAccount.__table__  # type: ignore[attr-defined]
 _endings = AccountEnding.__table__  # type: ignore[attr-defined]
 _accounts = Account.__table__  # type: ignore[attr-defined]
+_blocks = EventBlock.__table__  # type: ignore[attr-defined]
 
-_SQLITE_ROWS_PER_INSERT = 200  # x 14 columns: well under SQLite's 32,766 bound parameters
-_EVENT_COLUMNS = (
-    "chain_id", "block_number", "block_hash", "log_index", "tx_hash", "address",
-    "topic0", "topic1", "topic2", "topic3", "data", "source", "event_name", "args",
-)  # fmt: skip
-
-# A liquidation outranks a close, which outranks a plain touch, within one range.
-_KIND_RANK = {TouchKind.TOUCHED: 0, TouchKind.CLOSED: 1, TouchKind.LIQUIDATED: 2}
+# Column -> PostgreSQL type, in parameter order.
+_EVENT_COLUMNS = {
+    "chain_id": "bigint", "block_number": "bigint", "log_index": "integer", "tx_hash": "text",
+    "address": "text", "topic0": "text", "topic1": "text", "topic2": "text", "topic3": "text",
+    "data": "bytea", "source": "text", "event_name": "text", "args": "jsonb",
+}  # fmt: skip
 
 
 class ScanStore:
@@ -47,12 +60,55 @@ class ScanStore:
         self.engine = engine
         postgres = self._postgres = engine.dialect.name == "postgresql"
         self._insert: Any = upsert_insert(engine)
-        marks = ", ".join(
-            ("%s::jsonb" if c == "args" else "%s") if postgres else "?" for c in _EVENT_COLUMNS
+        self._events = BulkInsert(
+            "raw_events",
+            _EVENT_COLUMNS,
+            "ON CONFLICT (chain_id, block_number, log_index) DO NOTHING",
+            postgres=postgres,
         )
-        self._insert_events_sql = (
-            f"INSERT INTO raw_events ({', '.join(_EVENT_COLUMNS)}) VALUES ({marks}) "
-            "ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING"
+        # A block's hash, once per block with events (a rollback deletes it with them).
+        self._blocks = BulkInsert(
+            "blocks",
+            {"chain_id": "bigint", "number": "bigint", "hash": "text"},
+            "ON CONFLICT (chain_id, number) DO NOTHING",
+            postgres=postgres,
+        )
+        self._headers = BulkInsert(
+            "block_hashes",
+            {"chain_id": "bigint", "number": "bigint", "hash": "text", "parent_hash": "text"},
+            "ON CONFLICT (chain_id, number) DO UPDATE SET "
+            "hash = excluded.hash, parent_hash = excluded.parent_hash",
+            postgres=postgres,
+        )
+        self._touches = BulkInsert(
+            "touched_accounts",
+            {
+                "chain_id": "bigint",
+                "protocol": "text",
+                "ref": "text",
+                "owner": "text",
+                "block_number": "bigint",
+                "kind": "text",
+            },
+            "ON CONFLICT (chain_id, protocol, ref) DO UPDATE SET owner = excluded.owner, "
+            "block_number = excluded.block_number, kind = excluded.kind "
+            # Re-indexing an old range must not replace a newer touch (a liquidation at block
+            # 100 by a plain touch at block 50); a rollback lowers block_number first.
+            "WHERE touched_accounts.block_number <= excluded.block_number",
+            postgres=postgres,
+        )
+        self._endings = BulkInsert(
+            "account_endings",
+            {
+                "chain_id": "bigint",
+                "protocol": "text",
+                "ref": "text",
+                "block_number": "bigint",
+                "kind": "text",
+            },
+            "ON CONFLICT (chain_id, protocol, ref, block_number) DO UPDATE SET "
+            f"kind = excluded.kind WHERE excluded.kind = '{TouchKind.LIQUIDATED.value}'",
+            postgres=postgres,
         )
 
     def next_block(self, source: LogSource) -> int:
@@ -76,21 +132,31 @@ class ScanStore:
 
         Block hashes older than ``window`` blocks below the range end are pruned.
         """
+        self.commit_ranges(source, [batch], window)
+
+    def commit_ranges(self, source: LogSource, batches: Sequence[RangeBatch], window: int) -> None:
+        """Write consecutive ranges (in block order) in one transaction: their events, headers,
+        touched accounts, and the cursor after the last one. A kill leaves all or none."""
+        if not batches:
+            return
+        chain_id, last = source.chain_id, batches[-1].to_block
+        rows = [r for b in batches for r in b.rows] if len(batches) > 1 else batches[0].rows
+        headers = [h for b in batches for h in b.headers]
+        touches = [t for b in batches for t in b.touches]
         with self.engine.begin() as conn:
-            if batch.rows:
-                self._put_events(conn, batch.rows)
-            if batch.headers:
-                self._put_headers(conn, source.chain_id, batch)
-            if batch.touches:
-                self._put_touches(conn, source.chain_id, batch.touches)
-                self._put_endings(conn, source.chain_id, batch.touches)
+            if rows:
+                self._put_events(conn, rows)
+            if headers:
+                self._put_headers(conn, chain_id, headers)
+            if touches:
+                self._put_touches(conn, chain_id, touches)
+                self._put_endings(conn, chain_id, touches)
             conn.execute(
                 _hashes.delete().where(
-                    _hashes.c.chain_id == source.chain_id,
-                    _hashes.c.number <= batch.to_block - window,
+                    _hashes.c.chain_id == chain_id, _hashes.c.number <= last - window
                 )
             )
-            self._put_cursor(conn, source, batch.to_block + 1)
+            self._put_cursor(conn, source, last + 1)
 
     def rollback_above(self, chain_id: int, fork_block: int) -> int:
         """Delete everything derived from blocks above ``fork_block`` on ``chain_id`` and move
@@ -101,6 +167,11 @@ class ScanStore:
                     _events.c.chain_id == chain_id, _events.c.block_number > fork_block
                 )
             ).rowcount
+            conn.execute(
+                _blocks.delete().where(
+                    _blocks.c.chain_id == chain_id, _blocks.c.number > fork_block
+                )
+            )
             conn.execute(
                 _hashes.delete().where(
                     _hashes.c.chain_id == chain_id, _hashes.c.number > fork_block
@@ -127,123 +198,32 @@ class ScanStore:
         return int(deleted or 0)
 
     def _put_events(self, conn: Connection, rows: list[EventRow]) -> None:
-        # The DBAPI's executemany with tuples: SQLAlchemy's per-row parameter processing
-        # costs as much as SQLite's own work here, and this is the ingestion hot path.
         dumps = orjson.dumps
         # Sorted keys: the same event stores the same text whichever decoder path produced it.
         sort = orjson.OPT_SORT_KEYS
         params = [
             (
-                r["chain_id"], r["block_number"], r["block_hash"], r["log_index"], r["tx_hash"],
-                r["address"], r["topic0"], r["topic1"], r["topic2"], r["topic3"], r["data"],
-                r["source"], r["event_name"],
+                r["chain_id"], r["block_number"], r["log_index"], r["tx_hash"], r["address"],
+                r["topic0"], r["topic1"], r["topic2"], r["topic3"], r["data"], r["source"],
+                r["event_name"],
                 None if r["args"] is None else dumps(r["args"], option=sort).decode(),
             )
             for r in rows
         ]  # fmt: skip
-        if self._postgres:
-            conn.exec_driver_sql(self._insert_events_sql, params)
-            return
-        # SQLite: many rows per statement. The sqlite3 module releases the GIL around every
-        # statement step, and winning it back from the decoding thread each time (one row per
-        # step with executemany) made commits 3x slower than the database work itself.
-        per = _SQLITE_ROWS_PER_INSERT
-        full, rest = divmod(len(params), per)
-        if full:
-            flat = [v for row in params[: full * per] for v in row]
-            sql = self._sqlite_insert(per)
-            step = per * len(_EVENT_COLUMNS)
-            for i in range(full):
-                conn.exec_driver_sql(sql, tuple(flat[i * step : (i + 1) * step]))
-        if rest:
-            tail = tuple(v for row in params[full * per :] for v in row)
-            conn.exec_driver_sql(self._sqlite_insert(rest), tail)
+        self._events.execute(conn, params)
+        blocks = {(r["chain_id"], r["block_number"]): r["block_hash"] for r in rows}
+        self._blocks.execute(conn, [(c, n, h) for (c, n), h in blocks.items()])
 
-    @functools.cache  # noqa: B019 - a handful of statement texts per process
-    def _sqlite_insert(self, rows: int) -> str:
-        values = ", ".join(["(" + ", ".join("?" * len(_EVENT_COLUMNS)) + ")"] * rows)
-        return (
-            f"INSERT INTO raw_events ({', '.join(_EVENT_COLUMNS)}) VALUES {values} "
-            "ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING"
-        )
-
-    def _put_headers(self, conn: Connection, chain_id: int, batch: RangeBatch) -> None:
-        rows = [
-            {"chain_id": chain_id, "number": h.number, "hash": h.hash, "parent_hash": h.parent_hash}
-            for h in batch.headers
-        ]
-        stmt = self._insert(_hashes)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[_hashes.c.chain_id, _hashes.c.number],
-                set_={"hash": stmt.excluded.hash, "parent_hash": stmt.excluded.parent_hash},
-            ),
-            rows,
-        )
+    def _put_headers(self, conn: Connection, chain_id: int, headers: list[Header]) -> None:
+        self._headers.execute(conn, [(chain_id, h.number, h.hash, h.parent_hash) for h in headers])
 
     def _put_touches(self, conn: Connection, chain_id: int, touches: list[Touch]) -> None:
-        latest: dict[tuple[str, str], Touch] = {}
-        for touch in touches:
-            key = (touch.protocol, touch.ref)
-            seen = latest.get(key)
-            if seen is None or (touch.block_number, _KIND_RANK[touch.kind]) >= (
-                seen.block_number,
-                _KIND_RANK[seen.kind],
-            ):
-                latest[key] = touch
-        rows = [
-            {
-                "chain_id": chain_id,
-                "protocol": t.protocol,
-                "ref": t.ref,
-                "owner": t.owner.lower(),
-                "block_number": t.block_number,
-                "kind": t.kind.value,
-            }
-            for t in latest.values()
-        ]
-        stmt = self._insert(_touched)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[_touched.c.chain_id, _touched.c.protocol, _touched.c.ref],
-                set_={
-                    "owner": stmt.excluded.owner,
-                    "block_number": stmt.excluded.block_number,
-                    "kind": stmt.excluded.kind,
-                },
-                # Re-indexing an old range must not replace a newer touch (a liquidation at
-                # block 100 by a plain touch at block 50); a rollback lowers block_number first.
-                where=_touched.c.block_number <= stmt.excluded.block_number,
-            ),
-            rows,
-        )
+        self._touches.execute(conn, touch_params(chain_id, touches))
 
     def _put_endings(self, conn: Connection, chain_id: int, touches: list[Touch]) -> None:
-        ends: dict[tuple[str, str, int], TouchKind] = {}
-        for t in touches:
-            if t.kind is not TouchKind.TOUCHED:
-                key = (t.protocol, t.ref, t.block_number)
-                # A liquidation and a close in one block: the liquidation is what happened.
-                if key not in ends or t.kind is TouchKind.LIQUIDATED:
-                    ends[key] = t.kind
-        if not ends:
-            return
-        rows = [
-            {"chain_id": chain_id, "protocol": p, "ref": r, "block_number": b, "kind": k.value}
-            for (p, r, b), k in ends.items()
-        ]
-        stmt = self._insert(_endings)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[
-                    _endings.c.chain_id, _endings.c.protocol, _endings.c.ref,
-                    _endings.c.block_number,
-                ],
-                set_={"kind": stmt.excluded.kind},
-                where=stmt.excluded.kind == TouchKind.LIQUIDATED.value,
-            ),
-            rows,
-        )  # fmt: skip
+        params = ending_params(chain_id, touches)
+        if params:
+            self._endings.execute(conn, params)
 
     def _requeue_reads_above(self, conn: Connection, chain_id: int, fork_block: int) -> None:
         """Queue a re-read of every account whose stored state was read above the fork point:

@@ -136,26 +136,18 @@ class Collateral(SQLModel, table=True):
 
 class RawEvent(SQLModel, table=True):
     """A log as the node returned it: topics, and either its decoded ``args`` (ints as decimal
-    strings) or, when perpwatch does not know the event, its raw ``data``."""
+    strings) or, when perpwatch does not know the event, its raw ``data``.
+
+    Keyed by the integers the chain gives (chain, block number, log index): the key is also the
+    only index, and serves the one query by range (a reorg's rollback). The block's hash is kept
+    once per block in ``blocks``.
+    """
 
     __tablename__ = "raw_events"
-    __table_args__ = (
-        sa.UniqueConstraint(
-            "chain_id", "block_hash", "log_index", name="uq_raw_events_chain_block_log"
-        ),
-        sa.Index("ix_raw_events_chain_block", "chain_id", "block_number"),
-    )
 
-    # BIGINT on PostgreSQL; SQLite autoincrements only a column declared INTEGER.
-    id: int | None = Field(
-        default=None,
-        primary_key=True,
-        sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-    )
-    chain_id: NonNegative = Field(sa_type=sa.BigInteger)
-    block_number: NonNegative = Field(sa_type=sa.BigInteger)
-    block_hash: Hash32 = Field(sa_type=sa.String(66))
-    log_index: NonNegative
+    chain_id: NonNegative = Field(primary_key=True, sa_type=sa.BigInteger)
+    block_number: NonNegative = Field(primary_key=True, sa_type=sa.BigInteger)
+    log_index: NonNegative = Field(primary_key=True, sa_type=sa.Integer)
     tx_hash: Hash32 = Field(sa_type=sa.String(66))
     address: Address = Field(sa_type=sa.String(42))
     topic0: Hash32 | None = Field(default=None, sa_type=sa.String(66))
@@ -168,6 +160,17 @@ class RawEvent(SQLModel, table=True):
     source: str = Field(sa_type=sa.String(100))
     event_name: str | None = Field(default=None, sa_type=sa.String(100))
     args: dict[str, Any] | None = Field(default=None, sa_type=Json)
+
+
+class EventBlock(SQLModel, table=True):
+    """The hash of every block ``raw_events`` holds logs of (once per block, not per log);
+    rolled back with its events."""
+
+    __tablename__ = "blocks"
+
+    chain_id: NonNegative = Field(primary_key=True, sa_type=sa.BigInteger)
+    number: NonNegative = Field(primary_key=True, sa_type=sa.BigInteger)
+    hash: Hash32 = Field(sa_type=sa.String(66))
 
 
 class Cursor(SQLModel, table=True):

@@ -40,6 +40,7 @@ TABLES = {
     "alerts",
     "outbox",
     "raw_events",
+    "blocks",
     "cursors",
     "block_hashes",
     "touched_accounts",

@@ -1,10 +1,12 @@
-"""A backfill through a faulty RPC (timeouts, 429, 502, truncated bodies, "range too large")
-and across a failover between two URLs stores exactly what a clean run stores."""
+"""A backfill through a faulty RPC (timeouts, 429, 502, truncated bodies, "range too large"),
+across a failover between two URLs, and with several ranges per transaction (a database slower
+than the node) stores exactly what a clean run stores."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,14 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from devnet.solc import Artifact
-from indexer.scan.scanner import ScanProgress, ScanSettings
+from indexer.registry import json_decoder
+from indexer.rpc.client import RpcClient
+from indexer.scan.data import RangeBatch
+from indexer.scan.rows import LogSource
+from indexer.scan.scanner import Scanner, ScanProgress, ScanSettings
+from indexer.store.cursors import ScanStore
 from tests.fixtures.faulty_proxy import FAULTS, PROVIDER_RANGE_ERRORS, FaultyProxy
-from tests.scan_helpers import Filled, backfill, filled_node, index_state
+from tests.scan_helpers import CHAIN_ID, Filled, backfill, filled_node, index_state
 
 pytestmark = pytest.mark.chain
 
@@ -149,4 +156,45 @@ def test_failover_to_second_url_misses_nothing(filled: Filled, engine: Engine) -
     first_stats, second_stats = rpc.stats()
     assert first_stats.failures > 0
     assert second_stats.failures == 0
+    _assert_same_index(engine, filled)
+
+
+# -- several ranges per transaction during a backfill, one near the head -----------------------
+
+NEAR_HEAD = 40
+GROUP_SETTINGS = ScanSettings(
+    initial_block_range=2, max_block_range=2, concurrency=3, near_head_blocks=NEAR_HEAD
+)
+
+
+class SlowStore(ScanStore):
+    """A store whose commits take a while and are recorded as (first, last) block per range."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.groups: list[list[tuple[int, int]]] = []
+
+    def commit_ranges(self, source: LogSource, batches: Sequence[RangeBatch], window: int) -> None:
+        time.sleep(0.03)
+        super().commit_ranges(source, batches, window)
+        self.groups.append([(b.from_block, b.to_block) for b in batches])
+
+
+def test_backfill_groups_ranges_far_from_the_head_only(filled: Filled, engine: Engine) -> None:
+    store = SlowStore(engine)
+
+    async def run() -> int:
+        async with RpcClient([filled.node.rpc_url], chain_id=CHAIN_ID) as rpc:
+            scanner = Scanner(rpc, store, filled.source, json_decoder(), GROUP_SETTINGS)
+            progress = await scanner.backfill()
+            return progress.target_block
+
+    target = asyncio.run(run())
+
+    ranges = [r for group in store.groups for r in group]
+    assert [a for a, _ in ranges] == [filled.source.start_block] + [b + 1 for _, b in ranges[:-1]]
+    assert max(len(g) for g in store.groups) > 1, "a slow database should get several ranges"
+    for group in store.groups:
+        # Only a group's last range may end near the head: nothing near it waits for others.
+        assert all(b <= target - NEAR_HEAD for _, b in group[:-1]), group
     _assert_same_index(engine, filled)

@@ -190,3 +190,42 @@ def test_touched_kind_ranking(
     # The newest block wins; within one block a liquidation beats a close beats a touch.
     block, kind = max(events, key=lambda e: (e[0], _RANK[e[1]]))
     assert _touches(engine) == {"acct": (block, kind.value)}
+
+
+def test_commit_ranges_writes_several_ranges_in_one_transaction(
+    store: ScanStore, engine: Engine
+) -> None:
+    owner = "0x" + "0d" * 20
+    # More accounts than one multi-row statement holds, each touched in several ranges.
+    accounts = 1_200
+    batches = [
+        _batch(
+            CHAIN,
+            first,
+            first + 2,
+            [Touch("gmx_v2", f"a{i}", owner, first) for i in range(accounts)],
+        )
+        for first in (1, 4, 7)
+    ]
+    batches[-1].touches.append(Touch("gmx_v2", "a5", owner, 8, TouchKind.LIQUIDATED))
+
+    store.commit_ranges(SOURCE, batches, window=256)
+
+    state = index_state(engine, SOURCE)
+    assert state.row_count == 18
+    assert state.cursor == 10
+    assert sorted(store.block_hashes(CHAIN)) == list(range(1, 10))
+    touched = _touches(engine)
+    assert len(touched) == accounts
+    assert touched["a5"] == (8, "liquidated")
+    assert {v for k, v in touched.items() if k != "a5"} == {(7, "touched")}
+
+
+def test_failed_group_commit_writes_none_of_its_ranges(store: ScanStore, engine: Engine) -> None:
+    store.commit_range(SOURCE, _batch(CHAIN, 1, 2), window=256)
+    before = index_state(engine, SOURCE)
+    good, bad = _batch(CHAIN, 3, 4), _batch(CHAIN, 5, 6)
+    bad.rows[-1]["tx_hash"] = None  # NOT NULL: fails after the first range's rows went in
+    with pytest.raises(sa.exc.IntegrityError):
+        store.commit_ranges(SOURCE, [good, bad], window=256)
+    assert index_state(engine, SOURCE) == before

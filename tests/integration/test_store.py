@@ -60,7 +60,6 @@ def _raw_event(**overrides: Any) -> RawEvent:
     values: dict[str, Any] = {
         "chain_id": 1,
         "block_number": 5,
-        "block_hash": "0x" + "11" * 32,
         "log_index": 0,
         "tx_hash": "0x" + "22" * 32,
         "address": "0x" + "33" * 20,
@@ -201,16 +200,16 @@ def test_timestamps_come_back_aware_in_utc(engine: Engine) -> None:
     assert stored.utcoffset() == timedelta(0)
 
 
-def test_raw_events_are_unique_per_block_hash_and_log_index(engine: Engine) -> None:
+def test_raw_events_are_unique_per_chain_block_number_and_log_index(engine: Engine) -> None:
     args = json_safe({"sizeDeltaUsd": UINT256_MAX})
     with session(engine) as db:
         db.add(_raw_event(args=args))
-        # Same log index in a competing block (a reorg) is a different event.
-        db.add(_raw_event(block_hash="0x" + "99" * 32))
+        # The same block and log index on another chain is another event.
+        db.add(_raw_event(chain_id=2))
     with pytest.raises(sa.exc.IntegrityError), session(engine) as db:
         db.add(_raw_event(tx_hash="0x" + "55" * 32))
     with session(engine) as db:
-        events = db.exec(select(RawEvent).order_by(RawEvent.id)).all()  # type: ignore[arg-type]
+        events = db.exec(select(RawEvent).order_by(RawEvent.chain_id)).all()  # type: ignore[arg-type]
     assert len(events) == 2
     assert events[0].args == {"sizeDeltaUsd": str(UINT256_MAX)}
 

@@ -44,9 +44,12 @@ PURE = (
     "monitor.delivery.fair",
     "indexer.rpc.ranges",
     "indexer.rpc.faults",
+    "indexer.rpc.answers",
     "indexer.retry",
     "indexer.scan.reorg",
     "indexer.scan.checks",
+    "indexer.scan.grouping",
+    "indexer.scan.touches",
     "indexer.models",
 )
 IO_LIBRARIES = {"httpx", "sqlalchemy", "sqlmodel", "alembic", "psycopg", "socket", "web3"}

@@ -1,0 +1,85 @@
+"""Multi-row ``INSERT … VALUES (…), (…) ON CONFLICT …`` statements on the ingestion hot path.
+
+    events = BulkInsert("raw_events", ("chain_id", "block_number", …),
+                        "ON CONFLICT (chain_id, block_number, log_index) DO NOTHING",
+                        postgres=False)
+    events.execute(conn, [(1, 2, …), (1, 3, …)])     # one statement per chunk of rows
+
+The DBAPI gets plain tuples: SQLAlchemy's per-row parameter processing costs as much as the
+database's own work here. One statement per chunk, not ``executemany``: the sqlite3 module
+releases the GIL around every statement step, and winning it back from the decoding thread
+once per row made commits several times slower than the database work itself.
+
+On PostgreSQL the rows go as one array per column (``INSERT … SELECT * FROM unnest(%s::bigint[],
+…)``): the statement text stays short, so psycopg converts it once and caches it, where a
+``VALUES`` list of thousands of placeholders was parsed again on every execution (a quarter of a
+flat-event backfill's time).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from itertools import chain
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+# Parameters per statement: far below SQLite's 32,766 and PostgreSQL's 65,535 bound
+# parameters, and as fast as larger statements (measured on SQLite with 14 columns).
+PARAMS_PER_STATEMENT = 2_800
+# PostgreSQL takes one array per column: any number of rows is one statement.
+PG_ROWS_PER_STATEMENT = 10_000
+
+
+def insert_sql(table: str, columns: Sequence[str], rows: int, conflict: str) -> str:
+    """The text of one SQLite ``INSERT`` of ``rows`` rows (``?`` placeholders)."""
+    if rows < 1:
+        raise ValueError("an INSERT needs at least one row")
+    one = "(" + ", ".join(["?"] * len(columns)) + ")"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * rows)} {conflict}"
+
+
+def unnest_sql(table: str, columns: Mapping[str, str], conflict: str) -> str:
+    """The text of one PostgreSQL ``INSERT`` of any number of rows, one array parameter per
+    column; ``columns`` maps each column to its PostgreSQL type (``bigint``, ``text``…)."""
+    arrays = ", ".join(f"%b::{pg_type}[]" for pg_type in columns.values())
+    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {conflict}"
+
+
+def chunks(count: int, per: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` slices covering ``count`` items, ``per`` at most each."""
+    if per < 1:
+        raise ValueError("a chunk holds at least one item")
+    return [(start, min(start + per, count)) for start in range(0, count, per)]
+
+
+class BulkInsert:
+    """One table's multi-row insert with a fixed conflict clause, on one dialect.
+
+    ``columns`` maps each column, in parameter order, to its PostgreSQL type.
+    """
+
+    def __init__(
+        self, table: str, columns: Mapping[str, str], conflict: str, *, postgres: bool
+    ) -> None:
+        self.table, self.columns, self.conflict = table, dict(columns), conflict
+        self.postgres = postgres
+        self.rows_per_statement = (
+            PG_ROWS_PER_STATEMENT if postgres else max(1, PARAMS_PER_STATEMENT // len(columns))
+        )
+        self._unnest = unnest_sql(table, self.columns, conflict)
+
+    @functools.cache  # noqa: B019 - a handful of statement texts per process
+    def sql(self, rows: int) -> str:
+        return insert_sql(self.table, tuple(self.columns), rows, self.conflict)
+
+    def execute(self, conn: Connection, params: Sequence[tuple[Any, ...]]) -> None:
+        """Insert ``params`` (one tuple per row, in ``columns`` order)."""
+        execute = conn.exec_driver_sql
+        for start, stop in chunks(len(params), self.rows_per_statement):
+            part = params[start:stop]
+            if self.postgres:
+                execute(self._unnest, tuple(list(column) for column in zip(*part, strict=True)))
+            else:
+                execute(self.sql(stop - start), tuple(chain.from_iterable(part)))
