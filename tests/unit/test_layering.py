@@ -40,6 +40,7 @@ PURE = (
     "indexer.scan.reorg",
     "indexer.scan.checks",
     "indexer.models",
+    "indexer.protocols.gtrade.margin",
 )
 IO_LIBRARIES = {"httpx", "sqlalchemy", "sqlmodel", "alembic", "psycopg", "socket", "web3"}
 
