@@ -290,10 +290,11 @@ def is_liquidatable(t: TradeTerms, price_e10: int) -> bool:
     return price_e10 <= liq if t.long else price_e10 >= liq
 
 
-def margin_ratio(t: TradeTerms, price_e10: int) -> Fraction:
+def margin_ratio(t: TradeTerms, price_e10: int | Fraction) -> Fraction:
     """``(C + pnl - F) / (C · (1 - thr) + s · C · lev)`` at ``price_e10``, exactly, in the
     collateral token: the health ``trade_account`` gives at any conversion price. <= 1 exactly
-    when ``is_liquidatable`` (while the denominator is positive)."""
+    when ``is_liquidatable`` (while the denominator is positive), and exactly 1 at
+    ``liquidation_price_exact_e10`` unless that is clamped at 0."""
     c = Fraction(t.collateral_raw)
     lev = Fraction(t.leverage_e3, LEVERAGE_SCALE)
     thr = Fraction(liq_threshold_p(t.liq_params, t.leverage_e3), PERCENT_100_P)
