@@ -204,14 +204,17 @@ def substituted_params(params: margin.LiqParams) -> margin.LiqParams:
 
 
 def account(trade: RawTrade, index: int, asset: str | None = None) -> MarginAccount:
-    """The trade as perpwatch's account, pair asset ``PAIR<index>`` unless given."""
+    """The trade as perpwatch's account, pair asset ``PAIR<index>`` unless given, its collateral
+    pinned at the collateral's test price."""
     return margin.trade_account(
         trade.terms(),
         account_id=f"0x{index:040x}:{index}",
         owner=f"0x{index:040x}",
         market=f"PAIR{index}/USD",
         asset=asset or f"PAIR{index}",
-        collateral_asset=trade.collateral.symbol,
+        collateral_asset=margin.pinned_asset(
+            trade.collateral.symbol, trade.collateral.price_usd_e8
+        ),
         collateral_price_feed=f"test:{trade.collateral.symbol}",
         collateral_price_usd_e8=trade.collateral.price_usd_e8,
         chain_id=42161,
@@ -220,5 +223,8 @@ def account(trade: RawTrade, index: int, asset: str | None = None) -> MarginAcco
 
 
 def collateral_prices() -> dict[str, float]:
-    """Each test collateral valued at the price its accounts were built with."""
-    return {k.symbol: k.price_usd_e8 / 1e8 for k in COLLATERALS}
+    """Each test collateral's pinned key at its ``margin.pinned_price`` (what an adapter
+    quotes), beside the live symbols at other prices, which the accounts must not use."""
+    pinned = {margin.pinned_asset(k.symbol, k.price_usd_e8) for k in COLLATERALS}
+    prices: dict[str, float] = {k: p for k in pinned if (p := margin.pinned_price(k)) is not None}
+    return prices | {k.symbol: 1.37 * k.price_usd_e8 / 1e8 for k in COLLATERALS}

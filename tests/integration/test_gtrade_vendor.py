@@ -199,8 +199,10 @@ def test_sdk_pipeline(cases: list[tuple[RawTrade, dict[str, Any]]]) -> None:
 
 
 def test_monitor_book_liquidation_price(cases: list[tuple[RawTrade, dict[str, Any]]]) -> None:
-    """The monitor's vectorised book, fed perpwatch's accounts at the collateral prices they were
-    built with, puts health 1 at the SDK's liquidation price (None/NaN where the SDK says 0)."""
+    """The monitor's vectorised book, fed perpwatch's accounts with their collateral pinned at
+    the conversion price (``margin.pinned_asset``; the live symbols, quoted 37 % higher, are not
+    part of any account), puts health 1 at the SDK's liquidation price (NaN where the SDK says
+    0)."""
     rows = [(i, t, s) for i, (t, s) in enumerate(cases) if not _nan_class(t)]
     book = compile_accounts([account(t, i) for i, t, _ in rows])
     prices = collateral_prices()

@@ -314,3 +314,35 @@ def test_clamped_liquidation_price_has_none_in_the_monitor() -> None:
     acct = build(rich)
     liq, _ = liquidation_price(acct, {"BTC": 100_000.0, "USDC": 1.0}, acct.positions[0])
     assert liq is None
+
+
+def test_pinned_asset_round_trip() -> None:
+    key = margin.pinned_asset("WETH", 312_345_678_901)
+    assert key == "WETH@312345678901"
+    assert margin.pinned_price(key) == 3_123.45678901
+    for other in ("WETH", "BTC:low", "@5", "WETH@", "WETH@0", "WETH@1.5", "WETH@²"):
+        assert margin.pinned_price(other) is None
+    for symbol, price in (("", 1), ("A@B", 1), ("WETH", 0), ("WETH", 1.0)):
+        with pytest.raises(ValueError, match="collateral"):
+            margin.pinned_asset(symbol, price)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("long", [True, False])
+@pytest.mark.parametrize("weth_now", [1_500.0, 3_000.0, 4_200.0])
+def test_pinned_collateral_keeps_the_crossing_whatever_the_token_does(
+    long: bool, weth_now: float
+) -> None:
+    """WETH collateral pinned at its conversion price: the live WETH price is not part of the
+    account, so the monitor's crossing stays at gTrade's liquidation price. The same account on
+    the live key would be off by ``crossing_shift_e10``."""
+    t = dataclasses.replace(EXAMPLE, long=long, collateral_decimals=18, collateral_raw=10**18)
+    t = dataclasses.replace(t, closing_fee_collateral_raw=3 * 10**16, holding_fee_collateral_raw=0)
+    pinned = build(t, price_e8=3_000 * 10**8, coll=margin.pinned_asset("WETH", 3_000 * 10**8))
+    (coll,) = pinned.collateral
+    prices = {"BTC": 100_000.0, "WETH": weth_now, coll.asset: margin.pinned_price(coll.asset)}
+    liq, _ = liquidation_price(pinned, prices, pinned.positions[0])  # type: ignore[arg-type]
+    assert liq == pytest.approx(usd(margin.liquidation_price_e10(t)), rel=1e-12)
+    live = build(t, price_e8=3_000 * 10**8, coll="WETH")
+    drifted, _ = liquidation_price(live, prices, live.positions[0])  # type: ignore[arg-type]
+    shift = margin.crossing_shift_e10(t, 3_000 * 10**8, round(weth_now * 10**8))
+    assert drifted == pytest.approx(usd(margin.liquidation_price_e10(t) + shift), rel=1e-12)

@@ -31,10 +31,13 @@ exactly at ``liquidation_price_e10``, whatever Pc is: gTrade's rule is in collat
 the common factor Pc does not move the root. It does so only while the collateral is valued at
 the same Pc that converted the other terms: the monitor must value ``collateral_asset`` at
 ``collateral_price_usd_e8``. Valued at another price Pc', the root moves by
-``-side · open · (Pc'/Pc - 1) · C / (C · lev)`` (``crossing_shift_e10``): gTrade itself never
-looks at the collateral's USD price, so an adapter should quote one fixed conversion price per
-collateral and build every account with it, not a live price (and the collateral's asset key
-must not be the pair's, or moving the pair price would move the collateral with it).
+``-side · open · (Pc'/Pc - 1) / lev`` (``crossing_shift_e10``): 3 % of the price for a 10x
+trade whose WETH collateral moved 30 % since the account was built. gTrade itself never looks
+at the collateral's USD price, so the collateral should not be valued at a live price: name it
+``pinned_asset(symbol, Pc)`` (``"WETH@312345678901"``) and quote that key at ``pinned_price``,
+the price it was converted at. The crossing is then exact at every tick, whatever the token
+does, and the key can never coincide with the pair's (moving the pair would move the collateral
+too). USD amounts stay those of the conversion block.
 
 Where the diamond rounds and the SDK does not: the threshold interpolation is an integer
 (floored like Solidity) and so is the closing fee; ``liquidation_price_e10`` is the exact
@@ -329,6 +332,35 @@ def crossing_shift_e10(t: TradeTerms, conversion_price_usd_e8: int, valued_at_us
     return float(-t.side * t.open_price_e10 * ratio / lev)
 
 
+PIN = "@"
+"""Separates a collateral symbol from the price it is pinned at in ``pinned_asset``."""
+
+
+def pinned_asset(symbol: str, price_usd_e8: int) -> str:
+    """The asset key of a collateral valued at a fixed conversion price: ``"WETH@312345678901"``.
+
+    Raises:
+        ValueError: an empty symbol or one containing ``@``, or a price that is not an int > 0.
+    """
+    if not symbol or PIN in symbol:
+        raise ValueError(f"collateral symbol must be non-empty without {PIN!r}, got {symbol!r}")
+    if type(price_usd_e8) is not int or price_usd_e8 <= 0:
+        raise ValueError(f"collateral price must be an int > 0, got {price_usd_e8!r}")
+    return f"{symbol}{PIN}{price_usd_e8}"
+
+
+def pinned_price(asset: str) -> float | None:
+    """USD per whole unit of a ``pinned_asset`` key, or None for any other key.
+
+    >>> pinned_price("WETH@312345678901"), pinned_price("WETH")
+    (3123.45678901, None)
+    """
+    symbol, sep, digits = asset.rpartition(PIN)
+    if not sep or not symbol or not (digits.isascii() and digits.isdigit()) or int(digits) == 0:
+        return None
+    return int(digits) / USD_E8
+
+
 def trade_account(
     t: TradeTerms,
     *,
@@ -346,7 +378,8 @@ def trade_account(
     """One isolated ``MarginAccount`` (ref ``account_id``) for the trade, every collateral amount
     converted to USD at ``collateral_price_usd_e8``: health crosses 1 exactly at
     ``liquidation_price_e10(t)`` when the monitor values ``collateral_asset`` at that same price
-    (see the module docstring). ``asset`` is the pair's base (priced in USD per whole unit).
+    (see the module docstring: pass ``pinned_asset(symbol, collateral_price_usd_e8)`` and quote
+    it at ``pinned_price``). ``asset`` is the pair's base (priced in USD per whole unit).
 
     Raises:
         ValueError: a non-positive conversion price, or a field the normal form rejects (e.g.
