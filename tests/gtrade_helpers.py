@@ -58,6 +58,7 @@ class RawTrade:
     fixed_spread_p: int
     version: int  # TradeInfo.contractsVersion
     param_class: str
+    counter_multiplier_e3: int = 1_000  # a counter trade's fee-rate multiplier (1e3 = 1x)
 
     @property
     def closing_fee_raw(self) -> int:
@@ -68,6 +69,7 @@ class RawTrade:
             self.min_usd_e3 * 10**15,
             self.collateral.price_usd_e8,
             self.collateral.decimals,
+            counter_trade_fee_rate_multiplier_e3=self.counter_multiplier_e3,
         )
 
     @property
@@ -121,6 +123,7 @@ class RawTrade:
             "fixed_spread_p": str(self.fixed_spread_p),
             "version": str(self.version),
             "closing_fee_raw": str(self.closing_fee_raw),
+            "counter_multiplier_e3": str(self.counter_multiplier_e3),
         }
 
 
@@ -185,6 +188,7 @@ def random_trade(rng: random.Random) -> RawTrade:
         fixed_spread_p=rng.choice((0, 0, rng.randint(1, 5 * 10**8))),
         version=rng.choice((0, 1, 2, 2)),
         param_class=param_class,
+        counter_multiplier_e3=rng.choice((1_000, 1_000, 1_000, rng.randint(100, 3_000))),
     )
 
 

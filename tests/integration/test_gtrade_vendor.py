@@ -4,9 +4,10 @@ dev dependency), run with node on thousands of seeded random trades.
 Every collateral (DAI, USDC, WETH, GNS, APE: 18 and 6 decimals), long and short, leverage below,
 at, inside, at the end of and above the dynamic-threshold range, all five params set / one of
 them 0 / startLeverage == endLeverage / none (pre-v9.2), spreads on and off, every contracts
-version. Agreement is 1e-9 relative to the SDK's price, with an absolute floor of 1e-12 of the
-open price: the SDK computes ``open - dist`` in floats, so near a price of 0 its own rounding is
-about 1e-16 of the open price. The classes that differ, each asserted below:
+version, minimum position sizes and counter-trade fee multipliers. Agreement is 1e-9 relative
+to the SDK's price, with an absolute floor of 1e-12 of the open price: the SDK computes
+``open - dist`` in floats, so near a price of 0 its own rounding is about 1e-16 of the open
+price. The classes that differ, each asserted below:
 
 1. Closing fee: perpwatch floors it to the collateral's smallest unit (integer arithmetic, as
    the diamond stores amounts); the SDK keeps the fraction. ``test_closing_fee`` holds the
@@ -124,6 +125,7 @@ def test_every_class_is_covered(cases: list[tuple[RawTrade, dict[str, Any]]]) ->
     for field in margin.LiqParams.__slots__:
         assert any(t.param_class == "one_zero" and getattr(t.params, field) == 0 for t in trades)
     assert {t.long for t in trades} == {True, False}
+    assert any(t.counter_multiplier_e3 != 1_000 and t.min_usd_e3 and t.fee_p for t in trades)
     assert any(t.spread_p > 0 for t in trades)
     assert any(t.spread_p == 0 for t in trades)
     assert any(_nan_class(t) for t in trades)

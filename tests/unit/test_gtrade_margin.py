@@ -161,6 +161,19 @@ def test_closing_fee_floors_and_counter_trades() -> None:
     assert doubled == 60 * 10**6
 
 
+def test_counter_trade_multiplier_scales_the_position_not_the_minimum() -> None:
+    # $4,000 position (1000 USDC, 4x), minimum $5,000, 0.1 %.
+    def fee(multiplier_e3: int) -> int:
+        return margin.closing_fee_collateral_raw(
+            10**9, 10**9, 4_000, 5_000 * 10**18, 10**8, 6,
+            counter_trade_fee_rate_multiplier_e3=multiplier_e3,
+        )  # fmt: skip
+
+    assert fee(1_000) == 5 * 10**6  # the minimum
+    assert fee(1_500) == 6 * 10**6  # $6,000 scaled position
+    assert fee(500) == 5 * 10**6  # $2,000 scaled: the minimum, unscaled
+
+
 def test_closing_fee_needs_a_price_for_its_minimum() -> None:
     with pytest.raises(ValueError, match="collateral price"):
         margin.closing_fee_collateral_raw(6 * 10**8, 10**9, 50_000, 10**18, 0, 6)

@@ -8,7 +8,8 @@
 //   fee_p (totalPositionSizeFeeP), min_usd_e3 (fee group minPositionSizeUsd),
 //   collateral_price_e8, holding_raw, realized_pnl_raw, realized_fees_raw,
 //   pair_spread_p, fixed_spread_p, version (TradeInfo.contractsVersion),
-//   closing_fee_raw (the closing fee perpwatch computed, for the "given fee" runs).
+//   closing_fee_raw (the closing fee perpwatch computed, for the "given fee" runs),
+//   counter_multiplier_e3 (a counter trade's fee-rate multiplier; 1000 = not a counter trade).
 // Output: a JSON array, per trade (prices in USD, fees in collateral tokens):
 //   sdk:       getLiquidationPrice, params through the SDK's convertLiquidationParams and the
 //              SDK computing the closing fee itself (its full pipeline);
@@ -68,8 +69,9 @@ function run(t) {
     openPrice: num(t.open_price_e10) / 1e10,
     tp: 0,
     sl: 0,
-    isCounterTrade: false,
+    isCounterTrade: num(t.counter_multiplier_e3) !== 1000,
   };
+  const counterTradeSettings = { 0: { feeRateMultiplier: num(t.counter_multiplier_e3) / 1e3, maxLeverage: 1000 } };
   const collateralPriceUsd = num(t.collateral_price_e8) / 1e8;
   const version = num(t.version);
   const fee = { totalPositionSizeFeeP: fraction(t.fee_p), minPositionSizeUsd: num(t.min_usd_e3) / 1e3 };
@@ -82,7 +84,7 @@ function run(t) {
       contractsVersion: version,
       spreadP: fraction(t.pair_spread_p),
     },
-    trading: { fee: feeGroup, globalTradeFeeParams, traderFeeMultiplier: 1, counterTradeSettings: {} },
+    trading: { fee: feeGroup, globalTradeFeeParams, traderFeeMultiplier: 1, counterTradeSettings },
     tradeData: {
       tradeInfo: { contractsVersion: version },
       tradeFeesData: {
@@ -96,7 +98,7 @@ function run(t) {
       additionalFeeCollateral: additional,
       partialCloseMultiplier: 1,
       beforeOpened: false,
-      isCounterTrade: false,
+      isCounterTrade: trade.isCounterTrade,
       userPriceImpact: { fixedSpreadP: fraction(t.fixed_spread_p) },
     },
   });
@@ -111,13 +113,14 @@ function run(t) {
       context(direct, noFee, holding + tokens(t.closing_fee_raw)),
     ),
     threshold: sdk.getLiqPnlThresholdP(direct, trade.leverage),
-    fee: sdk.getTotalTradeFeesCollateral(1, "", 0, trade.collateralAmount * trade.leverage, false, {
-      fee,
-      collateralPriceUsd,
-      globalTradeFeeParams,
-      traderFeeMultiplier: 1,
-      counterTradeSettings: {},
-    }),
+    fee: sdk.getTotalTradeFeesCollateral(
+      1,
+      "",
+      0,
+      trade.collateralAmount * trade.leverage,
+      trade.isCounterTrade,
+      { fee, collateralPriceUsd, globalTradeFeeParams, traderFeeMultiplier: 1, counterTradeSettings },
+    ),
   };
 }
 

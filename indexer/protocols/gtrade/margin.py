@@ -42,11 +42,11 @@ too). USD amounts stay those of the conversion block.
 Where the diamond rounds and the SDK does not: the threshold interpolation is an integer
 (floored like Solidity) and so is the closing fee; ``liquidation_price_e10`` is the exact
 rational of the formula above, rounded once to a float. Thresholds follow the SDK: 90 % when
-any of the five liquidation params is 0 (the diamond checks ``maxLiqSpreadP == 0``; its setter
-rejects a zero in any of them, so both agree on every reachable state); at ``leverage <=
-startLeverage`` the start threshold, at ``>= endLeverage`` the end one (the SDK's strict
-comparisons give the same values, except start == end leverage with different thresholds,
-where the SDK returns NaN).
+any of the five liquidation params is 0 (the diamond's v10 ``getLiqPnlThresholdP`` checks
+``maxLiqSpreadP == 0`` only; its setter rejects a zero in any of them, so both agree on every
+reachable state); at ``leverage <= startLeverage`` the start threshold, at ``>= endLeverage`` the
+end one, as the diamond (the SDK's strict comparisons give the same values, except start == end
+leverage with different thresholds, where the SDK returns NaN).
 """
 
 from __future__ import annotations
@@ -227,13 +227,16 @@ def closing_fee_collateral_raw(
 ) -> int:
     """The closing fee the liquidation price includes, in the collateral's smallest unit.
 
-    ``totalPositionSizeFeeP · max(positionSize, minPositionSizeUsd / collateralPriceUsd)``
-    without fee tiers (``getTotalTradeFeesCollateral`` with trader multiplier 1). Units:
-    ``total_position_size_fee_p`` percent · 1e10 (the fee group's ``totalPositionSizeFeeP``);
-    position size ``collateral_raw · leverage_e3 / 1e3`` (times the counter-trade fee-rate
-    multiplier, 1e3 = 1x, for a counter trade); ``min_position_size_usd_e18`` USD · 1e18
-    (``pairMinPositionSizeUsd``; the fee group's ``minPositionSizeUsd`` is USD · 1e3, times
-    1e15); ``collateral_price_usd_e8`` the diamond's collateral price. Each quotient is floored.
+    ``totalPositionSizeFeeP · max(positionSize · multiplier, minPositionSizeUsd /
+    collateralPriceUsd)`` without fee tiers, in the diamond's integer steps (v10
+    ``TradingCommonUtils.getTotalTradeFeesCollateral`` / ``getPositionSizeCollateralBasis``):
+    position size ``collateral_raw · leverage_e3 / 1e3`` floored; the counter-trade fee-rate
+    multiplier (1e3 = 1x) scales the position size, not the minimum. Units:
+    ``total_position_size_fee_p`` percent · 1e10 (``pairTotalPositionSizeFeeP``);
+    ``min_position_size_usd_e18`` USD · 1e18 (``pairMinPositionSizeUsd``; the fee group's
+    ``minPositionSizeUsd`` is USD · 1e3, times 1e15), converted to collateral as
+    ``getCollateralFromUsdNormalizedValue`` does; ``collateral_price_usd_e8`` the diamond's
+    ``getCollateralPriceUsd``. Quotients are floored as in Solidity.
 
         >>> closing_fee_collateral_raw(6 * 10**8, 10**9, 50_000, 0, 10**8, 6)   # 0.06 % of $50k
         30000000
@@ -242,7 +245,6 @@ def closing_fee_collateral_raw(
         ValueError: a non-positive collateral price while a minimum size is set.
     """
     size = collateral_raw * leverage_e3 // LEVERAGE_SCALE
-    size = size * counter_trade_fee_rate_multiplier_e3 // LEVERAGE_SCALE
     minimum = 0
     if min_position_size_usd_e18 > 0:
         if collateral_price_usd_e8 <= 0:
@@ -253,7 +255,8 @@ def closing_fee_collateral_raw(
             * _pow10(collateral_decimals)
             // (collateral_price_usd_e8 * MIN_POSITION_USD_SCALE)
         )
-    return max(size, minimum) * total_position_size_fee_p // PERCENT_100_P
+    basis_e3 = max(size * counter_trade_fee_rate_multiplier_e3, minimum * LEVERAGE_SCALE)
+    return basis_e3 * total_position_size_fee_p // (PERCENT_100_P * LEVERAGE_SCALE)
 
 
 def total_fees_collateral_raw(t: TradeTerms) -> int:
