@@ -34,6 +34,30 @@ FUNCTIONS = [
     ("getPairLiquidationParams", "6633ced6"),
 ]
 
+# Reads the adapter also makes that PROTOCOLS.md §4.2 does not list: selectors of the shipped
+# ABI's signatures, pinned here so a changed ABI file cannot move them silently.
+MORE_FUNCTIONS = [
+    (
+        "getAllTradeInfosForTraders",
+        "01e87cb0",
+        "getAllTradeInfosForTraders(address[],uint256,uint256)",
+    ),
+    ("getCollateralPriceUsd", "bbb4e3f9", "getCollateralPriceUsd(uint8)"),
+    ("pairMinPositionSizeUsd", "5e26ff4e", "pairMinPositionSizeUsd(uint256)"),
+    ("pairSpreadP", "d6bfb055", "pairSpreadP(address,uint256)"),
+    ("pairTotalPositionSizeFeeP", "c927b4b6", "pairTotalPositionSizeFeeP(uint256)"),
+    (
+        "getEffectiveTotalPositionSizeFeeP",
+        "ace26965",
+        "getEffectiveTotalPositionSizeFeeP(uint16,bool)",
+    ),
+    (
+        "getPairCounterTradeFeeRateMultiplier",
+        "b3a611f4",
+        "getPairCounterTradeFeeRateMultiplier(uint16)",
+    ),
+]
+
 # (name, topic0) exactly as PROTOCOLS.md §4.3 lists them.
 EVENTS = [
     ("TradeStored", "a14af6e9b04a80b4f40bf3946fceabd8e21e03bed8bdfd8d7b99af550efbf792"),
@@ -64,6 +88,13 @@ LIQ_PARAMS = "(uint40,uint40,uint40,uint24,uint24)"
 def test_function_selector(name: str, expected: str) -> None:
     entry = abi.abi_entry(DIAMOND, name)
     assert abi.selector(abi.function_signature(entry)).hex() == expected
+
+
+@pytest.mark.parametrize(("name", "expected", "signature"), MORE_FUNCTIONS)
+def test_more_function_selectors(name: str, expected: str, signature: str) -> None:
+    entry = abi.abi_entry(DIAMOND, name)
+    assert abi.function_signature(entry) == signature
+    assert abi.selector(signature).hex() == expected
 
 
 @pytest.mark.parametrize(("name", "expected"), EVENTS)
