@@ -4,9 +4,13 @@ adapter fact sheet (PROTOCOLS.md §4.2, §4.3); the v10 struct layouts the decod
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
 from indexer.decode import abi
+from indexer.protocols.gtrade import events
 
 DIAMOND = "gtrade/GNSMultiCollatDiamond.json"
 
@@ -155,3 +159,26 @@ def test_only_reads_and_events_are_shipped() -> None:
     kinds = {e["type"] for e in entries}
     assert kinds == {"function", "event"}
     assert all(e["stateMutability"] in ("view", "pure") for e in entries if e["type"] == "function")
+
+
+def _diamond_names_in_adapter() -> set[str]:
+    """Every string literal in indexer/protocols/gtrade/ that names a diamond function."""
+    functions = {e["name"] for e in abi.load_abi(DIAMOND) if e["type"] == "function"}
+    package = Path(events.__file__).parent
+    found = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in functions:
+                found.add(node.value)
+    return found
+
+
+def test_every_diamond_function_the_adapter_names_is_pinned() -> None:
+    used = _diamond_names_in_adapter()
+    pinned = {name for name, _ in FUNCTIONS} | {name for name, _, _ in MORE_FUNCTIONS}
+    assert used, "no diamond function found in the adapter's source"
+    assert used <= pinned, f"selectors not checked: {sorted(used - pinned)}"
+
+
+def test_the_adapter_filters_exactly_the_listed_events() -> None:
+    assert set(events.EVENT_TOPICS) == {"0x" + topic for _, topic in EVENTS}
