@@ -255,3 +255,76 @@ def deploy_gtrade(
         gt.feeds[p.asset], gt.pairs[p.asset] = feed, p
         gt.prices_usd[p.asset] = p.price_usd
     return gt
+
+
+@dataclass(frozen=True, slots=True)
+class GTradeTrade:
+    """One open trade of the scenario."""
+
+    trader: str
+    index: int
+    pair: str
+
+    @property
+    def ref(self) -> str:
+        """perpwatch's account ref of the trade."""
+        return f"{self.trader}:{self.index}"
+
+
+WICK_SHARE = Decimal("0.5")
+"""A price move's wick reaches this share of the move beyond the close (the lookback sees it)."""
+
+
+@dataclass
+class GTradeBook:
+    """The scenario's gTrade trades and the keeper's lookback start per pair: each keeper pass
+    looks at the feed rounds published since the previous pass, as gTrade's lookback does."""
+
+    gt: GTradeDeployment
+    trades: list[GTradeTrade] = field(default_factory=list)
+    lookback_from: dict[str, int] = field(default_factory=dict)
+
+    def open_random(self, trader: str, rng: Any) -> None:
+        """One or two seeded trades: pair, collateral, side and leverage (2x to 100x, across
+        the dynamic-threshold range) at random, collateral worth 200 to 2,000 USD."""
+        for _ in range(rng.choice([1, 1, 2])):
+            pair = rng.choice(list(self.gt.pairs))
+            symbol = rng.choice(list(self.gt.collaterals))
+            c = self.gt.collaterals[symbol]
+            price = self.gt.prices_usd.get(c.follows, c.price_usd) if c.follows else c.price_usd
+            usd = Decimal(rng.choice([200, 500, 1000, 2000]))
+            amount = int(usd / price * 10**c.decimals)
+            leverage = rng.choice([2, 5, 10, 20, 30, 50, 75, 100]) * 1000
+            index = self.gt.open(trader, pair, symbol, amount, leverage, long=rng.random() < 0.6)
+            self.trades.append(GTradeTrade(trader, index, pair))
+
+    def move(self, asset: str, close: Decimal, previous: Decimal) -> None:
+        """Move a pair to ``close`` through a wick beyond it in the move's direction."""
+        if asset not in self.gt.pairs:
+            return
+        wick = (close + (close - previous) * WICK_SHARE).quantize(Decimal("0.0001"))
+        self.gt.set_price(asset, close, wick=wick if wick != close else None)
+
+    def start_lookbacks(self) -> None:
+        """The next keeper pass looks at rounds from the next one on."""
+        self.lookback_from = {a: self.gt.latest_round(a) + 1 for a in self.gt.pairs}
+
+    def keeper_calls(self) -> list[tuple[str, bytes]]:
+        """(target, calldata) of a liquidation of every open trade, in ``trades`` order."""
+        if not self.lookback_from:
+            self.start_lookbacks()
+        return [
+            self.gt.liquidate_call(t.trader, t.index, self.lookback_from[t.pair])
+            for t in self.trades
+        ]
+
+    def liquidate(self, verdicts: Sequence[bool]) -> list[GTradeTrade]:
+        """Liquidate the trades whose dry run succeeded; returns them (removed from ``trades``)."""
+        done = []
+        for trade, ok in zip(list(self.trades), verdicts, strict=True):
+            if ok:
+                self.gt.liquidate(trade.trader, trade.index, self.lookback_from[trade.pair])
+                self.trades.remove(trade)
+                done.append(trade)
+        self.start_lookbacks()
+        return done
