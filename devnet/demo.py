@@ -203,11 +203,12 @@ def _summary(engine: Engine, world: World, telegram: TelegramApi, run: DemoRun) 
     leads: list[int] = []
     warned = early = 0
     with engine.connect() as conn:
-        protocol_of = dict(conn.execute(sa.select(Account.ref, Account.protocol)).all())  # type: ignore[call-overload]
+        rows = conn.execute(sa.select(Account.ref, Account.protocol)).all()  # type: ignore[call-overload]
+    protocol_of: dict[str, str] = {str(ref): str(protocol) for ref, protocol in rows}
     liquidated_by: dict[str, int] = {}
     warned_by: dict[str, int] = {}
     for ref, liquidated_at in world.liquidated:
-        protocol = str(protocol_of.get(ref, "unknown"))
+        protocol = protocol_of.get(ref, "unknown")
         liquidated_by[protocol] = liquidated_by.get(protocol, 0) + 1
         earlier = [(block, episode, level) for level, episode, block in alerts.get(ref, [])
                    if level in WARNING_LEVELS and block <= liquidated_at]  # fmt: skip
@@ -225,13 +226,12 @@ def _summary(engine: Engine, world: World, telegram: TelegramApi, run: DemoRun) 
         ).scalar_one()
         keys = conn.execute(sa.select(Alert.account_id, Alert.level, Alert.episode)).all()  # type: ignore[call-overload]
     texts = telegram.texts(DEMO_CHAT)
-    with engine.connect() as conn:
-        by_protocol = dict(conn.execute(  # type: ignore[call-overload]
-            sa.select(Account.protocol, sa.func.count()).group_by(Account.protocol)
-        ).all())  # fmt: skip
+    by_protocol: dict[str, int] = {}
+    for protocol in protocol_of.values():
+        by_protocol[protocol] = by_protocol.get(protocol, 0) + 1
     return {
         "accounts": run.accounts,
-        "accounts_by_protocol": {str(k): int(v) for k, v in sorted(by_protocol.items())},
+        "accounts_by_protocol": dict(sorted(by_protocol.items())),
         "steps": run.steps,
         "blocks": run.blocks,
         "liquidations": len(world.liquidated),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from web3 import Web3
 
@@ -98,7 +99,9 @@ class World:
         gt_calls = self.gtrade.keeper_calls() if self.gtrade is not None else []
         if not calls and not gt_calls:
             return 0
-        encoded = [(c.address, True, c.encode_abi(fn, args=list(args))) for c, fn, args in calls]
+        encoded: list[tuple[str, bool, Any]] = [
+            (c.address, True, c.encode_abi(fn, args=list(args))) for c, fn, args in calls
+        ]
         encoded += [(target, True, data) for target, data in gt_calls]
         # One eth_call is capped at the block gas limit: about 250 checks fit, so chunk.
         verdicts = [

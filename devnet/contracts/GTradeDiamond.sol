@@ -309,6 +309,16 @@ contract GTradeDiamond is GTradeEvents, GTradeMargin {
         return _pairs[pairIndex].spreadP;
     }
 
+    function pairSpreadPArray(address[] calldata traders, uint256[] calldata pairIndices)
+        external
+        view
+        returns (uint256[] memory out)
+    {
+        if (traders.length != pairIndices.length) revert BadInput("lengths");
+        out = new uint256[](pairIndices.length);
+        for (uint256 i; i < pairIndices.length; ++i) out[i] = _pairs[pairIndices[i]].spreadP;
+    }
+
     function pairTotalPositionSizeFeeP(uint256 pairIndex) external view returns (uint256) {
         return _pairs[pairIndex].totalPositionSizeFeeP;
     }

@@ -10,8 +10,8 @@ one block, because the holding fees take the pair price and the trade index as a
    hold every open trade is completed by one more read of the same three.
 2. For every open trade (``tradeType`` 0; limit and stop orders are stored as trades too):
    ``getTradeFeesDataArray`` (one call), ``getTradePendingHoldingFeesCollateral`` at the pair's
-   feed price, and per pair / trader / collateral the closing-fee, spread and collateral-price
-   values the liquidation price uses.
+   feed price, ``pairSpreadPArray`` (one call for every (trader, pair)), and per pair /
+   collateral the closing-fee and collateral-price values the liquidation price uses.
 
 What a trade becomes in the normal form is :func:`indexer.protocols.gtrade.margin.trade_account`;
 the collateral is converted to USD at the diamond's ``getCollateralPriceUsd`` at the read's
@@ -44,6 +44,9 @@ from indexer.reads.multicall import MULTICALL3_ADDRESS, Call3
 from indexer.scan.rows import EventRow, LogSource, Touch
 
 _BLOCK_NUMBER = Call3(MULTICALL3_ADDRESS, bytes.fromhex("42cbb15c"), allow_failure=False)
+FEES_BATCH = 600
+"""Sub-calls per Multicall3 request of the fees step: a holding-fee read per trade is the bulk,
+so 500 one-trade wallets fit one request (and 2,000 trades take four)."""
 SLACK_SLOTS = 16
 """Batch slots beyond two per owner, so most reads need no completing read."""
 
@@ -210,10 +213,12 @@ class GTradeAdapter:
         calls += [
             d.diamond_call(self.diamond, "pairMinPositionSizeUsd", pair) for pair in plan.pairs
         ]
-        calls += [
-            d.diamond_call(self.diamond, "pairSpreadP", user, pair)
-            for user, pair in plan.spread_keys
-        ]
+        if plan.spread_keys:
+            spread_users = [user for user, _ in plan.spread_keys]
+            spread_pairs = [pair for _, pair in plan.spread_keys]
+            calls.append(
+                d.diamond_call(self.diamond, "pairSpreadPArray", spread_users, spread_pairs)
+            )
         calls += [
             d.diamond_call(self.diamond, "getCollateralPriceUsd", index)
             for index in plan.collaterals
@@ -230,7 +235,10 @@ class GTradeAdapter:
             fee_p = {k: d.decode_uint("getEffectiveTotalPositionSizeFeeP", next(it))
                      for k in plan.fee_keys}  # fmt: skip
             min_usd = {p: d.decode_uint("pairMinPositionSizeUsd", next(it)) for p in plan.pairs}
-            spread = {k: d.decode_uint("pairSpreadP", next(it)) for k in plan.spread_keys}
+            spreads = d.decode_output("pairSpreadPArray", next(it))
+            if len(spreads) != len(plan.spread_keys):
+                raise DecodeError(f"gtrade pairSpreadPArray: {len(spreads)} spreads")
+            spread = dict(zip(plan.spread_keys, map(int, spreads), strict=True))
             usd_e8 = {c: d.decode_uint("getCollateralPriceUsd", next(it)) for c in plan.collaterals}
             values = _Values(fee_p, min_usd, spread, usd_e8)
             return [
@@ -238,7 +246,7 @@ class GTradeAdapter:
                 for t, f, h in zip(open_trades, fees, holding, strict=True)
             ]
 
-        return Read(tuple(calls), decode, batch_size=max(1, len(calls)))
+        return Read(tuple(calls), decode, batch_size=FEES_BATCH)
 
     def _require_known(self, trade: d.RawTrade, state: _ReadState) -> None:
         where = f"gtrade: trade {trade.user}:{trade.index}"
