@@ -116,14 +116,7 @@ def _build(devnet: Devnet, accounts: int) -> dict[str, Any]:
         args = [Web3.to_checksum_address(owner(i)), market.market_token, usdc, i % 3 != 0]
         data = gmx.exchange.encode_abi("increasePosition", [*args, 1000 * 10**6, 5000 * E30])
         calls.append(Call3(gmx.exchange.address, bytes.fromhex(data[2:]), allow_failure=False))
-    sender = devnet.anvil.accounts[0]
-    for start in range(0, accounts, OPENS_PER_TX):
-        batch = encode_aggregate3(calls[start : start + OPENS_PER_TX])
-        tx = {"from": sender, "to": MULTICALL3_ADDRESS, "data": "0x" + batch.hex()}
-        tx_hash = devnet.anvil.request("eth_sendTransaction", [{**tx, "gas": hex(BLOCK_GAS_LIMIT)}])
-        receipt = devnet.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
-        if receipt["status"] != 1:
-            raise RuntimeError(f"opening positions {start}..{start + OPENS_PER_TX} failed")
+    send_in_bulk(devnet, calls, OPENS_PER_TX)
     devnet.anvil.mine(2)  # so the one block whose transactions are kept holds none
     return {
         "chain_id": devnet.anvil.chain_id,
@@ -135,6 +128,20 @@ def _build(devnet: Devnet, accounts: int) -> dict[str, Any]:
         "markets": [asdict(m) for m in adapter.markets.values()],
         "tokens": {address: asdict(t) for address, t in adapter.tokens.items()},
     }
+
+
+def send_in_bulk(devnet: Devnet, calls: Sequence[Call3], per_tx: int) -> None:
+    """Send ``calls`` through Multicall3, ``per_tx`` per transaction (setup of a big devnet).
+
+    Raises RuntimeError if a transaction reverts."""
+    sender = devnet.anvil.accounts[0]
+    for start in range(0, len(calls), per_tx):
+        batch = encode_aggregate3(calls[start : start + per_tx])
+        tx = {"from": sender, "to": MULTICALL3_ADDRESS, "data": "0x" + batch.hex()}
+        tx_hash = devnet.anvil.request("eth_sendTransaction", [{**tx, "gas": hex(BLOCK_GAS_LIMIT)}])
+        receipt = devnet.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
+        if receipt["status"] != 1:
+            raise RuntimeError(f"setup transaction of calls {start}..{start + per_tx} failed")
 
 
 def adapter_from(meta: dict[str, Any]) -> GmxV2Adapter:

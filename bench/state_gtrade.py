@@ -13,13 +13,13 @@ from typing import Any
 
 from web3 import Web3
 
-from bench.state import BLOCK_GAS_LIMIT, CountingTransport
+from bench.state import BLOCK_GAS_LIMIT, CountingTransport, send_in_bulk
 from devnet.deploy import Devnet, start_devnet
 from devnet.gmx_types import devnet_address
 from devnet.gtrade import GTradeDeployment, deploy_gtrade
 from indexer.protocols.gtrade.adapter import GTradeAdapter
 from indexer.reads.execute import run_read
-from indexer.reads.multicall import MULTICALL3_ADDRESS, Call3, encode_aggregate3
+from indexer.reads.multicall import Call3
 from indexer.rpc.client import RpcClient
 
 OPENS_PER_TX = 400
@@ -48,14 +48,7 @@ def open_trades(devnet: Devnet, gt: GTradeDeployment, trades: int, per_owner: in
         ]
         data = gt.diamond.encode_abi("openTrade", args)
         calls.append(Call3(gt.diamond.address, bytes.fromhex(data[2:]), allow_failure=False))
-    sender = devnet.anvil.accounts[0]
-    for start in range(0, trades, OPENS_PER_TX):
-        batch = encode_aggregate3(calls[start : start + OPENS_PER_TX])
-        tx = {"from": sender, "to": MULTICALL3_ADDRESS, "data": "0x" + batch.hex()}
-        tx_hash = devnet.anvil.request("eth_sendTransaction", [{**tx, "gas": hex(BLOCK_GAS_LIMIT)}])
-        receipt = devnet.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
-        if receipt["status"] != 1:
-            raise RuntimeError(f"opening trades {start}..{start + OPENS_PER_TX} failed")
+    send_in_bulk(devnet, calls, OPENS_PER_TX)
     return [gtrade_owner(i) for i in range((trades + per_owner - 1) // per_owner)]
 
 
