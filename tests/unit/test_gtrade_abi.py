@@ -49,6 +49,7 @@ MORE_FUNCTIONS = [
     ("getCollateralPriceUsd", "bbb4e3f9", "getCollateralPriceUsd(uint8)"),
     ("pairMinPositionSizeUsd", "5e26ff4e", "pairMinPositionSizeUsd(uint256)"),
     ("pairSpreadP", "d6bfb055", "pairSpreadP(address,uint256)"),
+    ("pairSpreadPArray", "842a91d6", "pairSpreadPArray(address[],uint256[])"),
     ("pairTotalPositionSizeFeeP", "c927b4b6", "pairTotalPositionSizeFeeP(uint256)"),
     (
         "getEffectiveTotalPositionSizeFeeP",
