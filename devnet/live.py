@@ -4,10 +4,11 @@
         config = write_live_config(world, Path("perpwatch.toml"))
         run_market(world, block_time_s=1.0, stop=stop)      # interval mining from here on
 
-The GMX v2, Hyperliquid and gTrade simulators, a few hundred accounts, prices on a seeded random walk with occasional
-crashes, and a keeper that liquidates whatever the simulators' own rules allow as soon as it
-can. Unlike ``perpwatch demo`` nothing waits for the monitor: blocks come at the block time
-and the keeper acts between the monitor's scan and its reads, as on a real chain.
+The GMX v2, Hyperliquid and gTrade simulators, a few hundred accounts, prices on a seeded
+random walk with occasional crashes, and a keeper that liquidates whatever the simulators' own
+rules allow as soon as it can. Unlike ``perpwatch demo`` nothing waits for the monitor: blocks
+come at the block time and the keeper acts between the monitor's scan and its reads, as on a
+real chain.
 """
 
 from __future__ import annotations

@@ -327,6 +327,11 @@ contract GTradeDiamond is GTradeEvents, GTradeMargin {
         return _pairs[pairIndex].totalPositionSizeFeeP;
     }
 
+    /// @notice 1e3 = 1x: the simulator opens no counter trades.
+    function getPairCounterTradeFeeRateMultiplier(uint16) external pure returns (uint16) {
+        return 1000;
+    }
+
     function pairMinPositionSizeUsd(uint256 pairIndex) external view returns (uint256) {
         return _pairs[pairIndex].minPositionSizeUsd;
     }

@@ -7,9 +7,9 @@ import "./GTradeTypes.sol";
 /// @notice Written from gTrade's documented rule (PROTOCOLS.md §4.4; SDK trade/liquidation):
 ///         threshold by leverage from the trade's snapshotted params (90 % when any of the five
 ///         is zero), closing fee on max(position size, min position size), holding fees net of
-///         realised pnl, the v9.2+ closing spread. Integer math with floor division: perpwatch
-///         computes the same rule in floats, so the two can differ by rounding, and by more if
-///         either side gets a term wrong.
+///         realised pnl, the v9.2+ closing spread. Integer math with floor division in its own
+///         order: perpwatch computes the same rule in integers and exact rationals, so the two
+///         differ by rounding only, unless either side gets a term wrong.
 abstract contract GTradeMargin {
     uint256 internal constant P_100 = 100e10; // 100 % in percent * 1e10
     uint256 internal constant LEV = 1e3;
@@ -21,11 +21,8 @@ abstract contract GTradeMargin {
             p.maxLiqSpreadP == 0 || p.startLiqThresholdP == 0 || p.endLiqThresholdP == 0
                 || p.startLeverage == 0 || p.endLeverage == 0
         ) return DEFAULT_THRESHOLD_P;
-        if (leverage < p.startLeverage) return p.startLiqThresholdP;
-        if (leverage > p.endLeverage) return p.endLiqThresholdP;
-        if (p.startLiqThresholdP == p.endLiqThresholdP || p.endLeverage == p.startLeverage) {
-            return p.endLiqThresholdP;
-        }
+        if (leverage <= p.startLeverage) return p.startLiqThresholdP;
+        if (leverage >= p.endLeverage) return p.endLiqThresholdP;
         return p.startLiqThresholdP
             - ((leverage - p.startLeverage) * (p.startLiqThresholdP - p.endLiqThresholdP))
                 / (p.endLeverage - p.startLeverage);

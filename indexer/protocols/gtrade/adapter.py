@@ -10,12 +10,15 @@ one block, because the holding fees take the pair price and the trade index as a
    hold every open trade is completed by one more read of the same three.
 2. For every open trade (``tradeType`` 0; limit and stop orders are stored as trades too):
    ``getTradeFeesDataArray`` (one call), ``getTradePendingHoldingFeesCollateral`` at the pair's
-   feed price, ``pairSpreadPArray`` (one call for every (trader, pair)), and per pair /
-   collateral the closing-fee and collateral-price values the liquidation price uses.
+   feed price, ``pairSpreadPArray`` (one call for every (trader, pair)), per pair
+   ``pairTotalPositionSizeFeeP``, ``pairMinPositionSizeUsd`` (and for counter trades
+   ``getPairCounterTradeFeeRateMultiplier``), per collateral ``getCollateralPriceUsd``.
 
 What a trade becomes in the normal form is :func:`indexer.protocols.gtrade.margin.trade_account`;
 the collateral is converted to USD at the diamond's ``getCollateralPriceUsd`` at the read's
-block, which is also what ``read_prices`` quotes for it.
+block (Pc), and its asset key is pinned to that price (``WETH@312345678901``, quoted as such by
+``read_prices``), so health crosses 1 at gTrade's liquidation price whatever the token's live
+price does afterwards (gTrade's rule is in collateral units).
 
     adapter = GTradeAdapter(42161, "0xFF16…", pairs={0: GTradePair("BTC", feed)},
                             collaterals={3: "USDC"})
@@ -34,10 +37,12 @@ from indexer.protocols.gtrade import decode as d
 from indexer.protocols.gtrade.events import EVENT_TOPICS, touched_by
 from indexer.protocols.gtrade.lookback import HIGH, LOW, GTradePair, price_keys, read_lookback
 from indexer.protocols.gtrade.margin import (
+    LEVERAGE_SCALE,
     LiqParams,
     TradeTerms,
     closing_fee_collateral_raw,
     liq_spread_p,
+    pinned_asset,
     trade_account,
 )
 from indexer.reads.multicall import MULTICALL3_ADDRESS, Call3
@@ -207,8 +212,11 @@ class GTradeAdapter:
                 )
             )  # fmt: skip
         calls += [
-            d.diamond_call(self.diamond, "getEffectiveTotalPositionSizeFeeP", pair, counter)
-            for pair, counter in plan.fee_keys
+            d.diamond_call(self.diamond, "pairTotalPositionSizeFeeP", pair) for pair in plan.pairs
+        ]
+        calls += [
+            d.diamond_call(self.diamond, "getPairCounterTradeFeeRateMultiplier", pair)
+            for pair in plan.counter_pairs
         ]
         calls += [
             d.diamond_call(self.diamond, "pairMinPositionSizeUsd", pair) for pair in plan.pairs
@@ -232,15 +240,18 @@ class GTradeAdapter:
             it = iter(results)
             fees = d.decode_fees_array(next(it), len(open_trades))
             holding = [d.decode_holding_total(next(it)) for _ in open_trades]
-            fee_p = {k: d.decode_uint("getEffectiveTotalPositionSizeFeeP", next(it))
-                     for k in plan.fee_keys}  # fmt: skip
+            fee_p = {p: d.decode_uint("pairTotalPositionSizeFeeP", next(it)) for p in plan.pairs}
+            counter = {
+                p: d.decode_uint("getPairCounterTradeFeeRateMultiplier", next(it))
+                for p in plan.counter_pairs
+            }
             min_usd = {p: d.decode_uint("pairMinPositionSizeUsd", next(it)) for p in plan.pairs}
             spreads = d.decode_output("pairSpreadPArray", next(it))
             if len(spreads) != len(plan.spread_keys):
                 raise DecodeError(f"gtrade pairSpreadPArray: {len(spreads)} spreads")
             spread = dict(zip(plan.spread_keys, map(int, spreads), strict=True))
             usd_e8 = {c: d.decode_uint("getCollateralPriceUsd", next(it)) for c in plan.collaterals}
-            values = _Values(fee_p, min_usd, spread, usd_e8)
+            values = _Values(fee_p, counter, min_usd, spread, usd_e8)
             return [
                 self._account(state, t, f, h, values)
                 for t, f, h in zip(open_trades, fees, holding, strict=True)
@@ -272,12 +283,17 @@ class GTradeAdapter:
         decimals = collateral.decimals
         usd_e8 = values.collateral_usd_e8[trade.collateral_index]
         closing = closing_fee_collateral_raw(
-            values.fee_p[(trade.pair_index, trade.is_counter_trade)],
+            values.fee_p[trade.pair_index],
             trade.collateral_raw,
             trade.leverage_e3,
             values.min_size_usd_e18[trade.pair_index],
             usd_e8,
             decimals,
+            counter_trade_fee_rate_multiplier_e3=(
+                values.counter_multiplier_e3[trade.pair_index]
+                if trade.is_counter_trade
+                else LEVERAGE_SCALE
+            ),
         )
         spread = liq_spread_p(
             values.spread_p[(trade.user, trade.pair_index)], 0, t.liq.max_liq_spread_p,
@@ -304,7 +320,9 @@ class GTradeAdapter:
                 owner=trade.user,
                 market=f"{pair_asset}/USD",
                 asset=self.position_asset(pair_asset, trade.long),
-                collateral_asset=self.collaterals[trade.collateral_index],
+                # Valued at the conversion price itself: health then crosses 1 exactly at
+                # gTrade's liquidation price whatever the token's live price does.
+                collateral_asset=pinned_asset(self.collaterals[trade.collateral_index], usd_e8),
                 collateral_price_feed=f"gtrade:collateral:{trade.collateral_index}",
                 collateral_price_usd_e8=usd_e8,
                 chain_id=self.chain_id,
@@ -366,7 +384,8 @@ class _ReadState:
 
 @dataclass(frozen=True, slots=True)
 class _Values:
-    fee_p: Mapping[tuple[int, bool], int]
+    fee_p: Mapping[int, int]
+    counter_multiplier_e3: Mapping[int, int]
     min_size_usd_e18: Mapping[int, int]
     spread_p: Mapping[tuple[str, int], int]
     collateral_usd_e8: Mapping[int, int]
@@ -376,8 +395,8 @@ class _Values:
 class _FeesPlan:
     """The distinct per-pair, per-trader and per-collateral reads of phase 2, in call order."""
 
-    fee_keys: tuple[tuple[int, bool], ...]
     pairs: tuple[int, ...]
+    counter_pairs: tuple[int, ...]
     spread_keys: tuple[tuple[str, int], ...]
     collaterals: tuple[int, ...]
 
@@ -385,8 +404,8 @@ class _FeesPlan:
     def build(trades: Sequence[_Trade]) -> _FeesPlan:
         rows = [t.trade for t in trades]
         return _FeesPlan(
-            tuple(dict.fromkeys((r.pair_index, r.is_counter_trade) for r in rows)),
             tuple(dict.fromkeys(r.pair_index for r in rows)),
+            tuple(dict.fromkeys(r.pair_index for r in rows if r.is_counter_trade)),
             tuple(dict.fromkeys((r.user, r.pair_index) for r in rows)),
             tuple(dict.fromkeys(r.collateral_index for r in rows)),
         )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from indexer.protocols.base import CallResult, PricesSeen, Read
 from indexer.protocols.gtrade import decode as d
+from indexer.protocols.gtrade.margin import pinned_price
 
 LOW, HIGH = ":low", ":high"
 MAX_ROUNDS = 64
@@ -86,7 +87,9 @@ def read_lookback(
                     seen.prices[key] = price
                     seen.updated_at[key] = last.updated_at
                 seen.memory[pair.feed] = last.round_id
-            kept = {a: p for a, p in seen.prices.items() if a in wanted}
+            # A collateral key pinned to its conversion price is quoted at that price.
+            pinned = {a: p for a in wanted if (p := pinned_price(a)) is not None}
+            kept = {a: p for a, p in {**seen.prices, **pinned}.items() if a in wanted}
             return PricesSeen(kept, seen.updated_at, seen.memory)
 
         return Read(more, decode)
