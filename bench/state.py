@@ -1,6 +1,13 @@
 """Benchmark: refresh N GMX v2 accounts, perpwatch's Multicall3 reads against plain web3.py.
 
     python -m bench.state --accounts 10000 --json
+    python -m bench.state --protocol gtrade --accounts 1000 --trades-per-owner 1 --json
+
+gTrade (``--protocol gtrade``): N trades on the simulated diamond, ``--trades-per-owner`` per
+wallet, read in chunks of the adapter's ``owners_per_read`` (each chunk two ``eth_call``s: the
+holding fees take the pair price and the trade index); the baseline is plain web3.py, one
+``getTrades`` per wallet and one ``getTradePendingHoldingFeesCollateral`` per trade. Both must
+find the same (trader, index) pairs. The devnet is built afresh (no state cache).
 
 Builds a devnet with N GMX v2 positions, one per owner (opened in bulk: many
 ``increasePosition`` calls per Multicall3 transaction; the node's state is cached by N under
@@ -109,14 +116,7 @@ def _build(devnet: Devnet, accounts: int) -> dict[str, Any]:
         args = [Web3.to_checksum_address(owner(i)), market.market_token, usdc, i % 3 != 0]
         data = gmx.exchange.encode_abi("increasePosition", [*args, 1000 * 10**6, 5000 * E30])
         calls.append(Call3(gmx.exchange.address, bytes.fromhex(data[2:]), allow_failure=False))
-    sender = devnet.anvil.accounts[0]
-    for start in range(0, accounts, OPENS_PER_TX):
-        batch = encode_aggregate3(calls[start : start + OPENS_PER_TX])
-        tx = {"from": sender, "to": MULTICALL3_ADDRESS, "data": "0x" + batch.hex()}
-        tx_hash = devnet.anvil.request("eth_sendTransaction", [{**tx, "gas": hex(BLOCK_GAS_LIMIT)}])
-        receipt = devnet.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
-        if receipt["status"] != 1:
-            raise RuntimeError(f"opening positions {start}..{start + OPENS_PER_TX} failed")
+    send_in_bulk(devnet, calls, OPENS_PER_TX)
     devnet.anvil.mine(2)  # so the one block whose transactions are kept holds none
     return {
         "chain_id": devnet.anvil.chain_id,
@@ -128,6 +128,20 @@ def _build(devnet: Devnet, accounts: int) -> dict[str, Any]:
         "markets": [asdict(m) for m in adapter.markets.values()],
         "tokens": {address: asdict(t) for address, t in adapter.tokens.items()},
     }
+
+
+def send_in_bulk(devnet: Devnet, calls: Sequence[Call3], per_tx: int) -> None:
+    """Send ``calls`` through Multicall3, ``per_tx`` per transaction (setup of a big devnet).
+
+    Raises RuntimeError if a transaction reverts."""
+    sender = devnet.anvil.accounts[0]
+    for start in range(0, len(calls), per_tx):
+        batch = encode_aggregate3(calls[start : start + per_tx])
+        tx = {"from": sender, "to": MULTICALL3_ADDRESS, "data": "0x" + batch.hex()}
+        tx_hash = devnet.anvil.request("eth_sendTransaction", [{**tx, "gas": hex(BLOCK_GAS_LIMIT)}])
+        receipt = devnet.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
+        if receipt["status"] != 1:
+            raise RuntimeError(f"setup transaction of calls {start}..{start + per_tx} failed")
 
 
 def adapter_from(meta: dict[str, Any]) -> GmxV2Adapter:
@@ -273,13 +287,20 @@ def run(accounts: int, *, use_cache: bool = True) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--accounts", type=int, default=10_000, help="GMX accounts (owners)")
+    parser.add_argument("--accounts", type=int, default=10_000, help="accounts (gTrade: trades)")
+    parser.add_argument("--protocol", choices=("gmx_v2", "gtrade"), default="gmx_v2")
+    parser.add_argument("--trades-per-owner", type=int, default=1, help="gTrade trades per wallet")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-cache", action="store_true", help="rebuild the devnet state")
     args = parser.parse_args(argv)
-    if args.accounts < 1:
-        parser.error("--accounts must be >= 1")
-    report = run(args.accounts, use_cache=not args.no_cache)
+    if args.accounts < 1 or args.trades_per_owner < 1:
+        parser.error("--accounts and --trades-per-owner must be >= 1")
+    if args.protocol == "gtrade":
+        from bench.state_gtrade import run_gtrade
+
+        report = run_gtrade(args.accounts, args.trades_per_owner)
+    else:
+        report = run(args.accounts, use_cache=not args.no_cache)
     if args.json:
         print(json.dumps(report))
     else:

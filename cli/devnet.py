@@ -1,4 +1,5 @@
-"""``perpwatch devnet``: a live local chain with both simulators, a market and a keeper."""
+"""``perpwatch devnet``: a live local chain with the GMX v2, Hyperliquid and gTrade simulators,
+a market and a keeper."""
 
 from __future__ import annotations
 

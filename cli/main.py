@@ -358,7 +358,7 @@ def devnet(
     seed: Annotated[int, typer.Option("--seed", help="Seed of positions and prices.")] = 7,
     force: Annotated[bool, _flag("--force", help="Overwrite the config.")] = False,
 ) -> None:
-    """A live local chain for `perpwatch run`: both simulators, prices on a random walk with
+    """A live local chain for `perpwatch run`: the simulators, prices on a random walk with
     crashes, a keeper liquidating at once (Ctrl-C stops)."""
     from cli.devnet import run_devnet
 

@@ -1,6 +1,6 @@
 """``perpwatch demo``: a market crash on a local devnet, watched by perpwatch as in production.
 
-Starts anvil with the GMX v2 and Hyperliquid simulators and about 300 margin accounts
+Starts anvil with the GMX v2, Hyperliquid and gTrade simulators and about 350 margin accounts
 (isolated and cross, several markets), a local Telegram Bot API stand-in, and a config that
 points at both. Then a scripted crash and partial recovery moves every price step by step;
 after each step perpwatch runs its production pass (``Monitor.tick``: index → refresh →
@@ -56,6 +56,7 @@ class Script:
 
     gmx_traders: int = 200
     hl_traders: int = 50
+    gtrade_traders: int = 40
     crash_steps: int = 48
     recover_steps: int = 16
     step_pct: float = 0.25
@@ -108,6 +109,9 @@ def demo_config(world: World, database_url: str, *, telegram_url: str | None = N
         ],
         "wallets": [{"address": a, "label": f"hl-{i}"} for i, a in enumerate(world.hl_traders)],
     }
+    if world.gtrade is not None:  # gTrade's whole book too (its events reveal every trade)
+        gtrade = {"name": "gtrade", "chain": "devnet", "watch": "protocol"}
+        raw["protocols"].append({**gtrade, **world.gtrade.gt.options()})
     if telegram_url is not None:
         raw["channels"] = {
             "console": True,
@@ -139,12 +143,13 @@ def run_demo(console: Console, *, as_json: bool, script: Script = Script(),
     db_path = Path.cwd() / "perpwatch.db"
     for stale in (db_path, *db_path.parent.glob(db_path.name + "-*")):
         stale.unlink(missing_ok=True)  # a demo always starts from an empty database
-    say.print("starting anvil and deploying the GMX v2 and Hyperliquid simulators…")
+    say.print("starting anvil and deploying the GMX v2, Hyperliquid and gTrade simulators…")
     with start_devnet() as devnet, TelegramApi(DEMO_TOKEN) as telegram:
         say.print(f"devnet at {devnet.anvil.rpc_url}; Telegram stand-in at {telegram.url}")
-        traders = script.gmx_traders + script.hl_traders
+        traders = script.gmx_traders + script.hl_traders + script.gtrade_traders
         say.print(f"opening positions for {traders} traders (isolated and cross)…")
-        world = build_world(devnet, gmx_traders=script.gmx_traders, hl_traders=script.hl_traders)
+        world = build_world(devnet, gmx_traders=script.gmx_traders, hl_traders=script.hl_traders,
+                            gtrade_traders=script.gtrade_traders)  # fmt: skip
         cfg = demo_config(world, f"sqlite:///{db_path}", telegram_url=telegram.url)
         engine = make_engine(cfg.database_url)
         ensure_schema(engine)
@@ -215,12 +220,20 @@ def _summary(engine: Engine, world: World, telegram: TelegramApi, run: DemoRun) 
     alerts = _alerts_by_ref(engine)
     leads: list[int] = []
     warned = early = 0
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(Account.ref, Account.protocol)).all()  # type: ignore[call-overload]
+    protocol_of: dict[str, str] = {str(ref): str(protocol) for ref, protocol in rows}
+    liquidated_by: dict[str, int] = {}
+    warned_by: dict[str, int] = {}
     for ref, liquidated_at in world.liquidated:
+        protocol = protocol_of.get(ref, "unknown")
+        liquidated_by[protocol] = liquidated_by.get(protocol, 0) + 1
         earlier = [(block, episode, level) for level, episode, block in alerts.get(ref, [])
                    if level in WARNING_LEVELS and block <= liquidated_at]  # fmt: skip
         if not earlier:
             continue
         warned += 1
+        warned_by[protocol] = warned_by.get(protocol, 0) + 1
         early += any(level in EARLY_LEVELS for *_, level in earlier)
         last_episode = max(episode for _, episode, _ in earlier)
         first = min(block for block, episode, _ in earlier if episode == last_episode)
@@ -231,12 +244,18 @@ def _summary(engine: Engine, world: World, telegram: TelegramApi, run: DemoRun) 
         ).scalar_one()
         keys = conn.execute(sa.select(Alert.account_id, Alert.level, Alert.episode)).all()  # type: ignore[call-overload]
     texts = telegram.texts(DEMO_CHAT)
+    by_protocol: dict[str, int] = {}
+    for protocol in protocol_of.values():
+        by_protocol[protocol] = by_protocol.get(protocol, 0) + 1
     return {
         "accounts": run.accounts,
+        "accounts_by_protocol": dict(sorted(by_protocol.items())),
         "steps": run.steps,
         "blocks": run.blocks,
         "liquidations": len(world.liquidated),
+        "liquidations_by_protocol": dict(sorted(liquidated_by.items())),
         "warned_before": warned,
+        "warned_before_by_protocol": dict(sorted(warned_by.items())),
         "warned_before_liquidatable": early,
         "min_lead_blocks": min(leads, default=None),
         "median_lead_blocks": statistics.median(leads) if leads else None,

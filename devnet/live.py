@@ -4,10 +4,11 @@
         config = write_live_config(world, Path("perpwatch.toml"))
         run_market(world, block_time_s=1.0, stop=stop)      # interval mining from here on
 
-Both simulators, a few hundred accounts, prices on a seeded random walk with occasional
-crashes, and a keeper that liquidates whatever the simulators' own rules allow as soon as it
-can. Unlike ``perpwatch demo`` nothing waits for the monitor: blocks come at the block time
-and the keeper acts between the monitor's scan and its reads, as on a real chain.
+The GMX v2, Hyperliquid and gTrade simulators, a few hundred accounts, prices on a seeded
+random walk with occasional crashes, and a keeper that liquidates whatever the simulators' own
+rules allow as soon as it can. Unlike ``perpwatch demo`` nothing waits for the monitor: blocks
+come at the block time and the keeper acts between the monitor's scan and its reads, as on a
+real chain.
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ class Walk:
 
 @contextmanager
 def live_world(*, accounts: int, seed: int) -> Iterator[World]:
-    """A devnet with both simulators and ``accounts`` positions (4 GMX for each Hyperliquid
-    trader), built with automine; the caller switches to interval mining."""
+    """A devnet with the three simulators and about ``accounts`` positions (a fifth of the
+    traders on Hyperliquid, a tenth on gTrade with one or two trades each, the rest on GMX),
+    built with automine; the caller switches to interval mining."""
     with start_devnet() as devnet:
-        hl_traders = max(1, accounts // 5)
-        yield build_world(devnet, gmx_traders=accounts - hl_traders, hl_traders=hl_traders,
+        hl_traders, gtrade_traders = max(1, accounts // 5), max(1, accounts // 10)
+        yield build_world(devnet, gmx_traders=accounts - hl_traders - gtrade_traders,
+                          hl_traders=hl_traders, gtrade_traders=gtrade_traders,
                           seed=seed)  # fmt: skip
 
 

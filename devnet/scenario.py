@@ -1,4 +1,4 @@
-"""The demo world: both simulators on one devnet, traders with isolated and cross positions.
+"""The demo world: the simulators on one devnet, traders with isolated and cross positions.
 
     with start_devnet() as devnet:
         world = build_world(devnet, gmx_traders=12, hl_traders=6, seed=7)
@@ -14,11 +14,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from web3 import Web3
 
 from devnet.deploy import Devnet
 from devnet.gmx import GmxDeployment, deploy_gmx, devnet_address
+from devnet.gtrade import GTradeBook, deploy_gtrade
 from devnet.hyperliquid import HlDeployment, install_hyperliquid
 
 E30 = 10**30
@@ -55,6 +57,7 @@ class World:
     prices_usd: dict[str, Decimal] = field(default_factory=dict)
     liquidated: list[tuple[str, int]] = field(default_factory=list)
     """(account ref, block) of every liquidation the keeper executed."""
+    gtrade: GTradeBook | None = None
 
     @property
     def hl_traders(self) -> list[str]:
@@ -74,6 +77,8 @@ class World:
                 self.gmx.set_price(asset, new)
             if asset in self.hl.perps:
                 self.hl.set_mark(asset, new)
+            if self.gtrade is not None:
+                self.gtrade.move(asset, new, usd)
 
     def liquidate_what_is_allowed(self) -> int:
         """The keeper: liquidate every position the simulators' own rules allow now.
@@ -91,9 +96,13 @@ class World:
                                          self.hl.perp(p.coin).index)) for p in self.hl_positions
         ]  # fmt: skip
         calls = gmx_calls + hl_calls
-        if not calls:
+        gt_calls = self.gtrade.keeper_calls() if self.gtrade is not None else []
+        if not calls and not gt_calls:
             return 0
-        encoded = [(c.address, True, c.encode_abi(fn, args=list(args))) for c, fn, args in calls]
+        encoded: list[tuple[str, bool, Any]] = [
+            (c.address, True, c.encode_abi(fn, args=list(args))) for c, fn, args in calls
+        ]
+        encoded += [(target, True, data) for target, data in gt_calls]
         # One eth_call is capped at the block gas limit: about 250 checks fit, so chunk.
         verdicts = [
             verdict
@@ -114,10 +123,15 @@ class World:
                 self.gmx_positions.remove(position)
                 self.liquidated.append(("0x" + key.hex(), self.devnet.w3.eth.block_number))
                 done += 1
-        for hl_position, (ok, _) in zip(list(self.hl_positions), verdicts[len(gmx_calls) :],
-                                        strict=True):  # fmt: skip
+        hl_verdicts = verdicts[len(gmx_calls) : len(calls)]
+        for hl_position, (ok, _) in zip(list(self.hl_positions), hl_verdicts, strict=True):
             if ok and hl_position in self.hl_positions and self._liquidate_hl(hl_position):
                 done += 1
+        if self.gtrade is not None:
+            gone = self.gtrade.liquidate([ok for ok, _ in verdicts[len(calls) :]])
+            block = self.devnet.w3.eth.block_number
+            self.liquidated += [(trade.ref, block) for trade in gone]
+            done += len(gone)
         return done
 
     def _liquidate_hl(self, p: HlPosition) -> bool:
@@ -139,8 +153,11 @@ class World:
         return True
 
 
-def build_world(devnet: Devnet, *, gmx_traders: int, hl_traders: int, seed: int = 7) -> World:
-    """Deploy both simulators and open seeded positions (leverage 2x to 25x)."""
+def build_world(
+    devnet: Devnet, *, gmx_traders: int, hl_traders: int, seed: int = 7, gtrade_traders: int = 0
+) -> World:
+    """Deploy the simulators and open seeded positions (leverage 2x to 25x; gTrade, with
+    ``gtrade_traders``, 2x to 100x)."""
     rng = random.Random(seed)
     gmx = deploy_gmx(devnet)
     hl = install_hyperliquid(devnet.anvil, devnet.artifacts)
@@ -153,6 +170,13 @@ def build_world(devnet: Devnet, *, gmx_traders: int, hl_traders: int, seed: int 
         _open_gmx(world, devnet_address(f"gmx-trader:{i}").lower(), rng)
     for i in range(hl_traders):
         _open_hl(world, devnet_address(f"hl-trader:{i}").lower(), rng)
+    if gtrade_traders:
+        world.gtrade = GTradeBook(deploy_gtrade(devnet))
+        for asset in world.gtrade.gt.pairs:  # the pairs start at the world's prices
+            world.gtrade.gt.set_price(asset, world.prices_usd[asset])
+        for i in range(gtrade_traders):
+            world.gtrade.open_random(devnet_address(f"gtrade-trader:{i}").lower(), rng)
+        world.gtrade.start_lookbacks()
     return world
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from indexer.protocols.base import ProtocolAdapter, QuotedPrices
+from indexer.protocols.base import ProtocolAdapter, QuotedPrices, RememberingPrices
 from indexer.reads.execute import run_read
 from indexer.rpc.client import RpcClient
 
@@ -33,13 +33,22 @@ class PriceSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class OnChainPrices:
-    """The adapter's own price reads at ``block`` (Chainlink feeds, Hyperliquid marks…)."""
+    """The adapter's own price reads at ``block`` (Chainlink feeds, Hyperliquid marks…).
+
+    An adapter with ``RememberingPrices`` gets back, on each read, the ``memory`` its previous
+    read returned (one source per monitored protocol keeps it for the process's lifetime).
+    """
 
     adapter: ProtocolAdapter
+    memory: dict[str, int] = field(default_factory=dict, compare=False)
 
     async def read(self, rpc: RpcClient, assets: Sequence[str], block: int) -> PriceBook:
         if not assets:
             return PriceBook({})
+        if isinstance(self.adapter, RememberingPrices):
+            seen = await run_read(rpc, self.adapter.read_prices_since(assets, self.memory), block)
+            self.memory.update(seen.memory)
+            return PriceBook(seen.prices, seen.updated_at)
         if isinstance(self.adapter, QuotedPrices):
             quotes = await run_read(rpc, self.adapter.read_price_quotes(assets), block)
             return PriceBook(

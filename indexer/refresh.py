@@ -20,6 +20,13 @@ from indexer.store.accounts import SaveResult, open_owners, save_read, touched_o
 OWNERS_PER_READ = 250  # ~61k gas per GMX owner: 15M gas per read, well under 30M
 
 
+def owners_per_read(adapter: ProtocolAdapter) -> int:
+    """Owners per ``read_accounts`` call: the adapter's ``owners_per_read`` if it has one
+    (gTrade reads in two steps, so bigger chunks save calls), else ``OWNERS_PER_READ``."""
+    value = getattr(adapter, "owners_per_read", OWNERS_PER_READ)
+    return value if isinstance(value, int) and value > 0 else OWNERS_PER_READ
+
+
 def owners_to_refresh(
     engine: Engine, adapter: ProtocolAdapter, watched: Sequence[str] = ()
 ) -> list[str]:
@@ -46,8 +53,9 @@ async def refresh_owners(
     if isinstance(block, str):
         block = (await rpc.get_block_header(block))["number"]
     written = closed = liquidated = 0
-    for start in range(0, len(owners), OWNERS_PER_READ):
-        chunk = owners[start : start + OWNERS_PER_READ]
+    per_read = owners_per_read(adapter)
+    for start in range(0, len(owners), per_read):
+        chunk = owners[start : start + per_read]
         accounts = await run_read(rpc, adapter.read_accounts(chunk), block)
         result = save_read(
             engine, adapter.chain_id, adapter.name, chunk, accounts, read_block=block

@@ -19,7 +19,7 @@ from indexer.decode.json_args import JsonLogDecoder
 from indexer.decode.logs import Flatten, LogDecoder
 from indexer.errors import UserError
 from indexer.prices import OnChainPrices, PriceSource
-from indexer.protocols import gmx_v2, hyperliquid
+from indexer.protocols import gmx_v2, gtrade, hyperliquid
 from indexer.protocols.base import ProtocolAdapter
 from indexer.protocols.plugin import ProtocolPlugin, unique_events
 from indexer.scan.runner import ScanJob
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 PLUGINS: dict[str, ProtocolPlugin] = {
     gmx_v2.PLUGIN.name: gmx_v2.PLUGIN,
     hyperliquid.PLUGIN.name: hyperliquid.PLUGIN,
+    gtrade.PLUGIN.name: gtrade.PLUGIN,
 }
 """Every protocol perpwatch can index, by config name (tests may add one for their run)."""
 

@@ -26,6 +26,8 @@ from indexer.registry import PLUGINS
 
 REQUIRED = "required"
 _PLACEHOLDER = {"Address": "<address>", "int": "<asset id>"}
+_FIELD_PLACEHOLDER = {"pairs": "<pair index>", "collaterals": "<collateral index>"}
+"""int-keyed tables whose keys are not asset ids (gTrade's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,9 @@ def _walk(model: type[BaseModel], prefix: str) -> Iterator[Key]:
             key_type, value = get_args(inner)
             value_inner, value_array = _unwrap(value)
             if isinstance(value_inner, type) and issubclass(value_inner, BaseModel):
-                placeholder = _PLACEHOLDER.get(_name(key_type), "<protocol>")
+                placeholder = _FIELD_PLACEHOLDER.get(
+                    name, _PLACEHOLDER.get(_name(key_type), "<protocol>")
+                )
                 yield from _walk(
                     value_inner, f"{path}.{placeholder}" + ("[]." if value_array else ".")
                 )

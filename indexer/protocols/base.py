@@ -33,12 +33,15 @@ class Read(Generic[T]):
 
     ``decode`` receives exactly one ``CallResult`` per call, in order. ``batch_size`` caps the
     calls per Multicall3 request (HyperEVM precompiles burn all forwarded gas on failure, so
-    its batches stay small).
+    its batches stay small). ``follow``, when set, replaces ``decode``: it turns the results
+    into the next ``Read`` at the same block, for reads whose calls depend on earlier answers
+    (gTrade's holding fees take the pair price and the trade indices as arguments).
     """
 
     calls: tuple[Call3, ...]
     decode: Callable[[Sequence[CallResult]], T]
     batch_size: int = 500
+    follow: Callable[[Sequence[CallResult]], Read[T]] | None = None
 
 
 class ProtocolAdapter(Protocol):
@@ -73,6 +76,26 @@ class Quote(Protocol):
 
     @property
     def updated_at(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PricesSeen:
+    """A price read that remembers: prices and update times by asset, and ``memory`` (e.g.
+    the last feed round seen, by feed) to hand to the next read."""
+
+    prices: dict[str, float]
+    updated_at: dict[str, int]
+    memory: dict[str, int]
+
+
+@runtime_checkable
+class RememberingPrices(Protocol):
+    """An adapter whose prices depend on what the previous read saw: gTrade values trades at
+    the extreme feed rounds published since then (it liquidates on lookback high/low)."""
+
+    def read_prices_since(
+        self, assets: Sequence[str], memory: Mapping[str, int]
+    ) -> Read[PricesSeen]: ...
 
 
 @runtime_checkable

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexer.config.protocol import Deployment, ProtocolConfig
 from indexer.config.sections import ChainConfig
 from indexer.decode.abi import AbiEntry
-from indexer.decode.json_args import FastPath
 from indexer.decode.logs import Flatten, LogDecoder
-from indexer.prices import PriceSource
 from indexer.protocols.base import ProtocolAdapter
+
+if TYPE_CHECKING:  # annotations only: a plugin package stays free of I/O imports
+    from indexer.decode.json_args import FastPath
+    from indexer.prices import PriceSource
 
 AdapterFactory = Callable[[ChainConfig, Any], ProtocolAdapter]
 """(chain, the plugin's validated options) -> adapter; the options are ``plugin.options``."""

@@ -40,6 +40,8 @@ async def run_read(rpc: RpcClient, read: Read[T], block: BlockTag = "latest") ->
         *(_aggregate(rpc, batch, block) for batch in plan_batches(read.calls, read.batch_size))
     )
     flat: list[CallResult] = [item for batch in results for item in batch]
+    if read.follow is not None:
+        return await run_read(rpc, read.follow(flat), block)
     return read.decode(flat)
 
 

@@ -37,9 +37,10 @@ from tests.config_helpers import one_error_line, run, world_config_file
 
 @pytest.fixture(scope="module")
 def world(devnet_session: Devnet) -> Iterator[World]:
-    """3 GMX and 2 Hyperliquid traders on the session devnet, undone after the module."""
+    """3 GMX, 2 Hyperliquid and 3 gTrade traders on the session devnet, undone after the
+    module."""
     snapshot_id = devnet_session.anvil.snapshot()
-    yield build_world(devnet_session, gmx_traders=3, hl_traders=2)
+    yield build_world(devnet_session, gmx_traders=3, hl_traders=2, gtrade_traders=3)
     devnet_session.anvil.revert(snapshot_id)
 
 
@@ -60,6 +61,8 @@ async def own_reads(world: World, owner: str) -> list[tuple[MarginAccount, Accou
     """The adapters' own accounts of ``owner`` and their health at the adapters' own prices."""
     adapters: list[ProtocolAdapter] = [world.gmx.adapter(DEVNET_CHAIN_ID)]
     adapters.append(demo_adapter_hyperliquid(world))
+    if world.gtrade is not None:
+        adapters.append(world.gtrade.gt.adapter(DEVNET_CHAIN_ID))
     out = []
     async with RpcClient([world.devnet.anvil.rpc_url], chain_id=DEVNET_CHAIN_ID) as rpc:
         block = await rpc.block_number()
@@ -101,6 +104,32 @@ def assert_matches(doc: dict[str, Any], account: MarginAccount, health: AccountH
 
 
 # -- against the devnet ------------------------------------------------------------------------
+
+
+@pytest.mark.chain
+def test_gtrade_trades_are_listed_beside_gmx_and_hyperliquid(
+    world: World, config_file: Path
+) -> None:
+    assert world.gtrade is not None
+    gt = world.gtrade.gt
+    for trader in sorted({t.trader for t in world.gtrade.trades}):
+        document = account_json(config_file, trader)
+        expected = asyncio.run(own_reads(world, trader))
+        refs = {f"{t.trader}:{t.index}" for t in world.gtrade.trades if t.trader == trader}
+        assert {a.ref for a, _ in expected} == refs
+        assert [d["protocol"] for d in document["accounts"]] == ["gtrade"] * len(refs)
+        by_ref = {a.ref: (a, h) for a, h in expected}
+        for doc in document["accounts"]:
+            assert_matches(doc, *by_ref[doc["ref"]])
+    snapshot_id = world.devnet.anvil.snapshot()
+    try:
+        for owner, other in ((world.gmx_positions[0].account, "gmx_v2"),
+                             (world.hl_traders[0], "hyperliquid")):  # fmt: skip
+            gt.open(owner, "BTC", "USDC", 500 * 10**6, 20_000, long=False)
+            protocols = {d["protocol"] for d in account_json(config_file, owner)["accounts"]}
+            assert protocols == {other, "gtrade"}
+    finally:
+        world.devnet.anvil.revert(snapshot_id)
 
 
 @pytest.mark.chain

@@ -23,7 +23,9 @@ def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
     result = run("init")
     assert result.exit_code == 0, result.stderr
     cfg = load_config(tmp_path / CONFIG)
-    assert {p.name for p in cfg.protocols} == {"gmx_v2", "hyperliquid"}
+    assert {p.name for p in cfg.protocols} == {"gmx_v2", "hyperliquid", "gtrade"}
+    (gtrade,) = [p for p in cfg.protocols if p.name == "gtrade"]
+    assert gtrade.addresses["diamond"] == "0xFF162c694eAA571f685030649814282eA457f169"
     assert [c.chain_id for c in cfg.chains] == [42161, 43114, 999]
 
 

@@ -138,4 +138,7 @@ def test_the_plugins_own_options_are_validated(tmp_path: Path, anvil: Anvil) -> 
 def test_an_unregistered_protocol_is_unknown(tmp_path: Path, anvil: Anvil) -> None:
     config = _config(tmp_path, anvil, {"addresses": {"feed": OWNER}})
     line = one_error_line(run("--config", str(config), "index"))
-    assert "protocols[0].name: unknown protocol 'oracle_watch' (known: gmx_v2, hyperliquid)" in line
+    assert (
+        "protocols[0].name: unknown protocol 'oracle_watch' (known: gmx_v2, gtrade, hyperliquid)"
+        in line
+    )

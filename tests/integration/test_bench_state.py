@@ -45,3 +45,15 @@ def test_tiny_run_agrees_with_web3_and_counts_one_read() -> None:
     assert report["calls_per_1k_accounts"] == 400.0
     assert report["baseline_calls"] == 1 + 2 * 8 + 5  # shared DataStore values + one per owner
     assert report["gas_per_read"] > 0
+
+
+@pytest.mark.chain
+def test_tiny_gtrade_run_agrees_with_web3_in_two_calls_per_read() -> None:
+    from bench.state_gtrade import run_gtrade
+
+    report = run_gtrade(12, trades_per_owner=3)
+    assert (report["trades"], report["owners"], report["reads"]) == (12, 4, 1)
+    # One read of 4 wallets: the trades, then their fees; plus the pinned block number.
+    assert report["perpwatch_calls_by_method"] == {"eth_blockNumber": 1, "eth_call": 2}
+    assert report["calls_per_1k_trades"] == 250.0
+    assert report["baseline_calls"] == 4 + 12

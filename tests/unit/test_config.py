@@ -136,7 +136,8 @@ def test_example_spells_out_addresses_and_names_secret_env_vars() -> None:
 
 def test_known_deployment_table_is_complete_and_checksummed() -> None:
     known = {(p.name, chain_id) for p in PLUGINS.values() for chain_id in p.deployments}
-    assert known == {("gmx_v2", 42161), ("gmx_v2", 43114), ("hyperliquid", 999)}
+    gtrade = {("gtrade", c) for c in (42161, 8453, 137, 33139, 4326)}
+    assert known == {("gmx_v2", 42161), ("gmx_v2", 43114), ("hyperliquid", 999)} | gtrade
     for plugin in PLUGINS.values():
         for deployment in plugin.deployments.values():
             assert set(plugin.required_addresses) <= set(deployment.addresses)
@@ -231,7 +232,7 @@ ERROR_CASES = [
     ("not an address", GMX_ARBITRUM["data_store"], "0x1234",
      "protocols[0].addresses.data_store: not an address"),
     ("unknown protocol", 'name = "hyperliquid"', 'name = "dydx"',
-     "protocols[2].name: unknown protocol 'dydx' (known: gmx_v2, hyperliquid)"),
+     "protocols[2].name: unknown protocol 'dydx' (known: gmx_v2, gtrade, hyperliquid)"),
     ("unknown chain", 'chain = "hyperevm"', 'chain = "hyper"',
      "protocols[2].chain: no chain named 'hyper' is configured"),
     ("foreign address key", "[protocols.addresses]\n",

@@ -51,6 +51,7 @@ PURE = (
     "indexer.scan.grouping",
     "indexer.scan.touches",
     "indexer.models",
+    "indexer.protocols.gtrade.margin",
 )
 IO_LIBRARIES = {"httpx", "sqlalchemy", "sqlmodel", "alembic", "psycopg", "socket", "web3"}
 
