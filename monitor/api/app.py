@@ -54,6 +54,9 @@ from monitor.api.queries import (
 from monitor.health.account import account_health
 from monitor.latest.read import latest_prices, read_book
 from monitor.metrics.database import DatabaseCollector
+from monitor.subscriptions.service import SubscriptionError, Target, subscribers
+from monitor.subscriptions.service import unwatch as unsubscribe
+from monitor.subscriptions.service import watch as subscribe
 from monitor.watchlist import add_wallet, remove_wallet, watched_wallets
 
 STATIC = files("monitor.api") / "static"
@@ -71,6 +74,20 @@ class JsonResponse(Response):
 class WatchRequest(BaseModel):
     address: str = Field(description="Wallet address, 0x + 40 hex digits.")
     label: str = Field(default="", max_length=64)
+
+
+class SubscribeRequest(WatchRequest):
+    protocol: str | None = Field(default=None, description="Only this protocol's accounts.")
+    account_ref: str | None = Field(default=None, description="Only this one account.")
+
+
+SUBSCRIBER_KINDS = ("telegram", "webhook")
+
+
+def _target(kind: str, target: str) -> Target:
+    if kind not in SUBSCRIBER_KINDS:
+        raise HTTPException(422, f"subscriber kind must be one of {', '.join(SUBSCRIBER_KINDS)}")
+    return Target(kind, target)
 
 
 def _owner(address: str) -> str:
@@ -256,6 +273,56 @@ def create_app(cfg: Config, engine: Engine, *, clock: Callable[[], datetime] = u
         if not remove_wallet(engine, owner):
             raise HTTPException(404, f"{owner} is not on the watch list")
         return {"address": owner, "removed": True}
+
+    @app.get("/api/subscriptions", dependencies=read, tags=["subscriptions"])
+    def subscriptions() -> Any:
+        """Every subscriber (Telegram chat or webhook) with its settings and watched wallets:
+        what the bot's /watch and the endpoints below write, and the config seeds."""
+        return {
+            "subscribers": [
+                {
+                    "kind": t.kind,
+                    "target": t.target,
+                    "channel": t.channel,
+                    "paused": info.paused,
+                    "thresholds": info.overrides.model_dump(exclude_none=True),
+                    "quiet_hours_utc": [info.quiet_from_hour, info.quiet_to_hour],
+                    "wallets": [plain(w) for w in wallets],
+                }
+                for t, info, wallets in subscribers(engine)
+            ]
+        }
+
+    @app.post(
+        "/api/subscriptions/{kind}/{target}/wallets",
+        dependencies=write, tags=["subscriptions"], status_code=201,
+    )  # fmt: skip
+    def subscribe_wallet(kind: str, target: str, body: SubscribeRequest) -> Any:
+        """Make a subscriber watch a wallet (optionally one protocol or account), as the
+        bot's /watch does, within ``max_wallets_per_chat``. Needs the token."""
+        sub, owner = _target(kind, target), _owner(body.address)
+        try:
+            watched = subscribe(
+                engine, sub, owner, body.label, protocol=body.protocol,
+                account_ref=body.account_ref, limit=cfg.channels.telegram.max_wallets_per_chat,
+                source="api",
+            )  # fmt: skip
+        except SubscriptionError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return {"channel": sub.channel, "wallet": plain(watched)}
+
+    @app.delete(
+        "/api/subscriptions/{kind}/{target}/wallets/{name}",
+        dependencies=write, tags=["subscriptions"],
+    )  # fmt: skip
+    def unsubscribe_wallet(kind: str, target: str, name: str) -> Any:
+        """Stop a subscriber watching a wallet (address or label). Needs the token."""
+        sub = _target(kind, target)
+        try:
+            watched = unsubscribe(engine, sub, name)
+        except SubscriptionError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return {"channel": sub.channel, "removed": plain(watched)}
 
     registry = CollectorRegistry(auto_describe=True)
     registry.register(DatabaseCollector(engine, chain_names, clock))

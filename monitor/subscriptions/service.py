@@ -36,8 +36,8 @@ from monitor.subscriptions.tables import Subscriber, Subscription
 
 __all__ = [
     "SubscriberInfo", "SubscriptionError", "Target", "Watched", "load_routes", "seed_from_config",
-    "set_paused", "set_quiet_hours", "set_thresholds", "subscriber_info", "unwatch", "watch",
-    "watched",
+    "set_paused", "set_quiet_hours", "set_thresholds", "subscriber_info", "subscribers",
+    "unwatch", "watch", "watched",
 ]  # fmt: skip
 
 SUBSCRIBERS = Subscriber.__table__  # type: ignore[attr-defined]
@@ -167,6 +167,22 @@ def watched(engine: Engine, sub: Target) -> list[Watched]:
     with engine.connect() as conn:
         sub_id = _subscriber_id(conn, sub, create=False)
         return [Watched(r.owner, r.label, r.protocol, r.account_ref) for r in _rows(conn, sub_id)]
+
+
+def subscribers(engine: Engine) -> list[tuple[Target, SubscriberInfo, list[Watched]]]:
+    """Every subscriber with its settings and watched wallets, in the order they came."""
+    with engine.connect() as conn:
+        rows = list(conn.execute(sa.select(SUBSCRIBERS).order_by(SUBSCRIBERS.c.id)))
+        out = []
+        for row in rows:
+            wallets = [Watched(r.owner, r.label, r.protocol, r.account_ref)
+                       for r in _rows(conn, row.id)]  # fmt: skip
+            info = SubscriberInfo(
+                bool(row.paused), _overrides(row), row.quiet_from_hour, row.quiet_to_hour,
+                len(wallets),
+            )  # fmt: skip
+            out.append((Target(row.kind, row.target, bool(row.is_group)), info, wallets))
+    return out
 
 
 def _rows(conn: Connection, sub_id: int | None) -> list[Any]:

@@ -140,6 +140,23 @@ def test_serve_answers_from_the_monitors_database(
         assert httpx.delete(server.url + path, headers=server.auth).status_code == 200
         assert httpx.delete(server.url + path, headers=server.auth).status_code == 404
 
+        # Subscriptions: what the bot's /watch writes, through the API with the token.
+        subs = "/api/subscriptions/telegram/-100777/wallets"
+        desk = {"address": world.hl_traders[0], "label": "desk"}
+        assert httpx.post(server.url + subs, json=desk).status_code == 401
+        assert httpx.post(server.url + subs, json=desk, headers=server.auth).status_code == 201
+        other = {"address": world.hl_traders[1], "label": "desk"}  # the label is taken
+        assert httpx.post(server.url + subs, json=other, headers=server.auth).status_code == 409
+        odd = "/api/subscriptions/pigeon/1/wallets"
+        assert httpx.post(server.url + odd, json=desk, headers=server.auth).status_code == 422
+        chats = {s["channel"]: s for s in server.get("/api/subscriptions").json()["subscribers"]}
+        wallets = chats["telegram:-100777"]["wallets"]
+        assert [(w["owner"], w["label"]) for w in wallets] == [
+            (world.hl_traders[0].lower(), "desk")
+        ]
+        assert httpx.delete(server.url + subs + "/desk", headers=server.auth).status_code == 200
+        assert httpx.delete(server.url + subs + "/desk", headers=server.auth).status_code == 404
+
         # /metrics from the database: the same numbers.
         assert httpx.get(server.url + "/metrics").status_code == 401
         metrics = server.metrics()
