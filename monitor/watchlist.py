@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
 from indexer.store.columns import UtcDateTime
+from indexer.store.engine import write_transaction
 from indexer.store.tables import Address
 
 
@@ -45,7 +46,7 @@ def watched_wallets(engine: Engine) -> list[WatchedWallet]:
 def add_wallet(engine: Engine, address: str, *, label: str, now: datetime) -> bool:
     """Add ``address`` (or update its label); True if it was not on the list."""
     address = address.lower()
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         found = conn.execute(sa.select(_wallets.c.address).where(_wallets.c.address == address))
         if found.first() is not None:
             conn.execute(_wallets.update().where(_wallets.c.address == address).values(label=label))
@@ -56,6 +57,6 @@ def add_wallet(engine: Engine, address: str, *, label: str, now: datetime) -> bo
 
 def remove_wallet(engine: Engine, address: str) -> bool:
     """Remove ``address``; True if it was on the list."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         result = conn.execute(_wallets.delete().where(_wallets.c.address == address.lower()))
         return bool(result.rowcount)

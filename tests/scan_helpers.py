@@ -273,10 +273,10 @@ def _source_from_json(text: str) -> LogSource:
     )
 
 
-# Small ranges and several in flight, several ranges per transaction (up to 1,000 logs): many
+# Small ranges and several in flight, several ranges per transaction (about 400 logs): many
 # commits, and a kill often lands inside one.
 WORKER_SETTINGS = ScanSettings(
-    initial_block_range=2, max_block_range=3, concurrency=3, commit_logs=1_000
+    initial_block_range=2, max_block_range=3, concurrency=3, commit_logs=400
 )
 
 

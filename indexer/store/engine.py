@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,17 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def write_transaction(engine: Engine) -> AbstractContextManager[Connection]:
+    """``engine.begin()`` for a transaction that reads before it writes, from a thread that
+    runs beside other writers (the bot, the API). On SQLite it takes the write lock up front
+    (``BEGIN IMMEDIATE``), so it waits for the other writer (busy timeout) instead of failing
+    with "database is locked" when the snapshot it read from went stale; elsewhere it is a
+    plain ``begin()``."""
+    return engine.execution_options(sqlite_immediate=True).begin()
 
 
 def upsert_insert(bind: Engine | Connection) -> Any:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from indexer.store.columns import utcnow
-from indexer.store.engine import upsert_insert
+from indexer.store.engine import upsert_insert, write_transaction
 from monitor.subscriptions.tables import BotCursor
 
 __all__ = ["load_offset", "save_offset"]
@@ -29,7 +29,7 @@ def load_offset(engine: Engine, name: str) -> int:
 
 def save_offset(engine: Engine, name: str, offset: int) -> None:
     """Record that every update below ``offset`` was handled (never moves backwards)."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         stmt = upsert_insert(conn)(_CURSORS).values(
             name=name, update_offset=offset, updated_at=utcnow()
         )

@@ -26,6 +26,7 @@ from indexer.config.loader import Config
 from indexer.config.sections import ThresholdOverride, Thresholds
 from indexer.errors import UserError
 from indexer.store.columns import utcnow
+from indexer.store.engine import write_transaction
 from monitor.subscriptions.routing import (
     RouteTable,
     SubscriberRoute,
@@ -122,7 +123,7 @@ def watch(
         SubscriptionError: ``limit`` wallets are already watched, or ``label`` names another.
     """
     owner = owner.lower()
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         sub_id = _subscriber_id(conn, sub, create=True, source=source)
         rows = {r.owner: r for r in conn.execute(
             sa.select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.subscriber_id == sub_id)
@@ -153,7 +154,7 @@ def unwatch(engine: Engine, sub: Target, name: str) -> Watched:
     Raises:
         SubscriptionError: no watched wallet has that address or label.
     """
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         sub_id = _subscriber_id(conn, sub, create=False)
         for row in _rows(conn, sub_id):
             if name.lower() == row.owner or (row.label and name == row.label):
@@ -197,7 +198,7 @@ def _rows(conn: Connection, sub_id: int | None) -> list[Any]:
 
 
 def _update(engine: Engine, sub: Target, **values: Any) -> None:
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         sub_id = _subscriber_id(conn, sub, create=True)
         conn.execute(SUBSCRIBERS.update().where(SUBSCRIBERS.c.id == sub_id).values(**values))
 
@@ -283,7 +284,7 @@ def seed_from_config(engine: Engine, cfg: Config, *, now: datetime | None = None
     if cfg.channels.webhook.enabled:
         targets.append(Target("webhook", ""))
     added = 0
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         # A chat dropped from the config stops hearing about everything (its list stays).
         conn.execute(
             SUBSCRIBERS.update().where(SUBSCRIBERS.c.source == "config").values(watch_all=False)
