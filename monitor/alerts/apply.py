@@ -137,11 +137,8 @@ def _report(obs: Observation) -> Report:
 def at_risk(obs: Observation, policy: Policy) -> bool:
     """Whether ``obs`` is unknown, or at warning or worse by its thresholds alone (no
     hysteresis): the accounts whose state is worth re-reading every tick."""
-    report = _report(obs)
-    if report.health is None or math.isnan(report.health):
-        return True
-    reading = Reading(report.health, report.move_pct, report.move_sigma)
-    return policy.raw_level(reading) is not Level.OK
+    reading = _reading(_report(obs))
+    return reading is None or policy.raw_level(reading) is not Level.OK
 
 
 def rule_inputs(obs: Observation, now: datetime) -> Hashable:

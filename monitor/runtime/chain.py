@@ -69,7 +69,7 @@ class ChainRuntime:
         self._rpc, self._owns_rpc = rpc, rpc is None
         self._scanners: list[Scanner] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._last_full = -math.inf
+        self._read_whole = True  # the first sync reads everything: the database may lag
         self._book: dict[int, MarginAccount] | None = None
         self._rows: list[tuple[int, MarginAccount]] = []
         self._changed: set[str] = set()
@@ -116,7 +116,7 @@ class ChainRuntime:
     def forget(self) -> None:
         """Drop what this process remembers of the chain's book: the next sync re-reads it
         whole (another worker may have changed it meanwhile)."""
-        self._last_full, self._book = -math.inf, None
+        self._read_whole, self._book = True, None
         self._polled.clear()
         self._rolling.clear()
 
@@ -132,7 +132,7 @@ class ChainRuntime:
             block = min(r.next_block for r in results) - 1
         else:
             block = await rpc.block_number() - self.group.chain.finality_blocks
-        full = self.full_refresh_s <= 0 or self._last_full == -math.inf
+        full = self.full_refresh_s <= 0 or self._read_whole
         sync = ChainSync(self.group.chain.chain_id, block, logs=sum(r.logs for r in results))
         sync.scopes = self.group.scope_by_protocol
         for adapter, prices, scope, poll_s in zip(
@@ -156,7 +156,7 @@ class ChainRuntime:
             sync.prices[adapter.name] = book.prices
             sync.price_updated_at[adapter.name] = book.updated_at
         if full:
-            self._last_full, self._book = self.monotonic(), None
+            self._read_whole, self._book = False, None
             self._rolling.clear()  # the next cycle starts from this complete read
         return sync
 
