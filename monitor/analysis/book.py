@@ -32,8 +32,15 @@ def collateral_usd(account: MarginAccount, prices: Mapping[str, float]) -> float
     return sum(c.amount * prices[c.asset] * (1.0 - c.haircut) for c in account.collateral)
 
 
+def market_of(asset: str) -> str:
+    """The market a price key belongs to: ``BTC`` for ``BTC`` and for a venue's own view of
+    its price (gTrade values longs at ``BTC:low`` and shorts at ``BTC:high``, the lookback
+    extremes); a BTC move moves all three."""
+    return asset.split(":", 1)[0]
+
+
 def matches_market(position: Position, market: str) -> bool:
-    """Whether ``position`` is in ``market``: its market id or its asset, case-insensitive
-    (a GMX market id is a token address; users name the asset)."""
+    """Whether ``position`` is in ``market``: its market id or its asset's market,
+    case-insensitive (a GMX market id is a token address; users name the asset)."""
     key = market.lower()
-    return position.market.lower() == key or position.asset.lower() == key
+    return position.market.lower() == key or market_of(position.asset).lower() == key

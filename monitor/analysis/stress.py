@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitor.analysis.book import PricedAccount, notional_usd
+from monitor.analysis.book import PricedAccount, market_of, notional_usd
 from monitor.health.account import AccountHealth, bad_prices
 from monitor.health.account import stress as stress_account
 from monitor.health.line import MarginLine, margin_line
@@ -90,16 +90,17 @@ def stress_report(
     if any(m <= -100.0 for m in moves):
         raise ValueError(f"a move of -100 % or less leaves no positive price: {min(moves)}")
     known = [e for e in book if bad_prices(e.prices, e.account.assets) is None]
-    markets = sorted({p.asset for e in known for p in e.account.positions})
+    markets = sorted({market_of(p.asset) for e in known for p in e.account.positions})
     curves = tuple(StressCurve(m, _curve(known, frozenset([m]), moves)) for m in markets)
     joint = StressCurve(JOINT, _curve(known, frozenset(markets), moves))
     return StressReport(curves, joint, len(book), len(book) - len(known))
 
 
 def _curve(
-    book: Sequence[PricedAccount], assets: frozenset[str], moves: Sequence[float]
+    book: Sequence[PricedAccount], markets: frozenset[str], moves: Sequence[float]
 ) -> tuple[StressPoint, ...]:
-    """Moving ``assets`` by ``m`` % puts each price at ``P·(1 + u)``, ``u = m/100``: the
+    """Moving ``markets`` by ``m`` % puts each of their prices (every price key of the market,
+    see ``market_of``) at ``P·(1 + u)``, ``u = m/100``: the
     health module's price line with direction ``P`` per moved asset. One line per account
     serves every move (equity is affine in ``u``, maintenance piecewise affine), instead of
     revaluing the account at each move."""
@@ -108,7 +109,7 @@ def _curve(
     bad_debt = [0.0] * len(moves)
     for entry in book:
         account, prices = entry.account, entry.prices
-        touched = assets & account.assets
+        touched = {a for a in account.assets if market_of(a) in markets}
         line = margin_line(account, prices, {a: prices[a] for a in touched})
         size_usd = sum(notional_usd(p, prices) for p in account.positions)
         still = None if touched else _verdict(line, 0.0, bool(account.positions))

@@ -129,3 +129,24 @@ def test_fee_drift_time_and_liquidation_price_creep() -> None:
     assert fee_drift(account, PRICES, [0.0]).hours_to_liquidation is None
     with pytest.raises(ValueError, match="one fee growth per position"):
         fee_drift(account, PRICES, [])
+
+
+def test_a_venue_view_of_a_price_belongs_to_its_market() -> None:
+    """gTrade values a long at ``BTC:low`` (the lookback low): ``ladder BTC`` lists it, and
+    the stress curve of BTC moves it, as one market with the plain ``BTC`` positions."""
+    view_long = replace(perp("BTC", 1, 60_000), asset="BTC:low", market="BTC/USD")
+    gtrade = margin("G", MarginMode.ISOLATED, 6_000, view_long)
+    prices = {**PRICES, "BTC:low": 59_000.0, "BTC:high": 61_000.0}
+    book = [*hand_book(), PricedAccount(gtrade, prices)]
+    ladder = liquidation_ladder(book, "btc", step_pct=1.0, max_pct=50.0)
+    assert sum(b.amounts.positions for b in ladder.long.bins) == 2  # D's BTC and G
+    # G: 6,000 USDC, maintenance 1 %: liquidated at (60,000 - 6,000) / 0.99 = 54,545.45,
+    # 7.55 % below its own mark of 59,000 (bins are relative to each position's mark).
+    eight = ladder.long.bins[7]
+    assert eight.amounts.notional_usd == approx(59_000.0)
+    report = stress_report(book)
+    assert [c.market for c in report.curves] == ["BTC", "ETH"]
+    btc = report.curves[0]
+    # B is liquidatable already; D (cross, 1,000 USDC) goes with a 1.7 % BTC drop; G at 7.55 %.
+    assert btc.at(-7.0).liquidated_accounts == 2
+    assert btc.at(-8.0).liquidated_accounts == 3
