@@ -43,6 +43,7 @@ from monitor.bot.commands import (
     HELP,
     BadInput,
     Parsed,
+    Quiet,
     Simulate,
     Status,
     Threshold,
@@ -56,6 +57,7 @@ from monitor.bot.replies import (
     HistoryLine,
     history_text,
     list_text,
+    quiet_text,
     simulate_text,
     status_text,
     thresholds_text,
@@ -136,6 +138,12 @@ class PerpwatchBot:
                 return thresholds_text(self.alerts, own)
             case Simulate(move_pct=move):
                 return simulate_text(move, self._simulated(self._wallets(sub, None), move))
+            case Quiet(show=True):
+                info = service.subscriber_info(self.engine, sub)
+                return quiet_text(info.quiet_from_hour, info.quiet_to_hour)
+            case Quiet(start_hour=start, end_hour=end):
+                service.set_quiet_hours(self.engine, sub, start, end)
+                return quiet_text(start, end)
         return self._simple(chat, command.name)
 
     def _simple(self, chat: Chat, name: str) -> str:

@@ -4,6 +4,7 @@ answer that says what was wrong, with an example. Pure: no I/O.
     parse("/watch 0xAbC…123 main")     # Watch(owner="0xabc…123", label="main")
     parse("/threshold 1.4 1.1")        # Threshold(warning=1.4, critical=1.1)
     parse("/threshold 5%")             # Threshold(warning_distance_pct=5.0)
+    parse("/quiet 22-7")               # Quiet(start_hour=22, end_hour=7)
     parse("/watch vitalik.eth")        # raises BadInput("ENS names are not resolved; …")
 """
 
@@ -14,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = [
-    "CHANGES_WATCH_LIST", "COMMANDS", "HELP", "BadInput", "Command", "Simulate", "Status",
-    "Threshold", "Unwatch", "Watch", "parse",
+    "CHANGES_WATCH_LIST", "COMMANDS", "HELP", "BadInput", "Command", "Quiet", "Simulate",
+    "Status", "Threshold", "Unwatch", "Watch", "parse",
 ]  # fmt: skip
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -32,12 +33,13 @@ COMMANDS: dict[str, str] = {
     "threshold": "when to alert: /threshold <warning> [critical] or /threshold <n>%",
     "pause": "no alerts until /resume",
     "resume": "alerts again",
+    "quiet": "no warnings at night (critical still): /quiet 22-7 (UTC), /quiet off, /quiet",
     "simulate": "this chat's accounts after a price move: /simulate -10%",
     "history": "the last alerts sent here",
 }
 """Command → one-line description (``setMyCommands`` and /help)."""
 
-CHANGES_WATCH_LIST = frozenset({"watch", "unwatch", "threshold", "pause", "resume"})
+CHANGES_WATCH_LIST = frozenset({"watch", "unwatch", "threshold", "pause", "resume", "quiet"})
 """Commands that change what a chat hears: in a group, only its administrators may use them."""
 
 HELP = "\n".join(
@@ -93,7 +95,17 @@ class Simulate:
     name: str = "simulate"
 
 
-Parsed = Command | Watch | Unwatch | Status | Threshold | Simulate
+@dataclass(frozen=True, slots=True)
+class Quiet:
+    """Quiet hours, UTC, end excluded (both None: none); ``show``: only say what they are."""
+
+    start_hour: int | None = None
+    end_hour: int | None = None
+    show: bool = False
+    name: str = "quiet"
+
+
+Parsed = Command | Watch | Unwatch | Status | Threshold | Simulate | Quiet
 
 
 def parse(text: str) -> Parsed:
@@ -203,7 +215,28 @@ def _simulate(args: list[str]) -> Simulate:
     return Simulate(move)
 
 
+_HOURS = re.compile(r"^(\d{1,2})(?::00)?-(\d{1,2})(?::00)?$")
+
+
+def _quiet(args: list[str]) -> Quiet:
+    example = "/quiet 22-7 (from 22:00 to 07:00 UTC) or /quiet off"
+    if not args:
+        return Quiet(show=True)
+    if len(args) == 1 and args[0].lower() == "off":
+        return Quiet()
+    found = _HOURS.match("".join(args))
+    if found is None:
+        raise BadInput(f"give UTC hours from-to, e.g. {example}")
+    start, end = int(found[1]), int(found[2])
+    if not (0 <= start <= 23 and 0 <= end <= 23):
+        raise BadInput(f"hours are 0 to 23, e.g. {example}")
+    if start == end:
+        raise BadInput(f"quiet hours need two different hours, e.g. {example}")
+    return Quiet(start, end)
+
+
 _PARSERS: dict[str, Callable[[list[str]], Parsed]] = {
+    "quiet": _quiet,
     "watch": _watch,
     "unwatch": _unwatch,
     "status": _status,

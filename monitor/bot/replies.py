@@ -133,6 +133,16 @@ def thresholds_text(base: Thresholds, own: ThresholdOverride) -> str:
     return "alerts here: " + ", ".join(parts)
 
 
+def quiet_text(start_hour: int | None, end_hour: int | None) -> str:
+    """/quiet: the chat's quiet hours in force."""
+    if start_hour is None or end_hour is None:
+        return "no quiet hours: every alert is sent at once; /quiet 22-7 to set some"
+    return (
+        f"quiet {start_hour:02d}:00-{end_hour:02d}:00 UTC: warnings are not sent then; "
+        "critical and every other alert still is"
+    )
+
+
 def history_text(lines: Sequence[HistoryLine]) -> str:
     """/history: the latest alerts sent to the chat, newest first."""
     if not lines:

@@ -49,6 +49,10 @@ PRIVATE_SCRIPT = [
     ("/unwatch b", "stopped watching b"),
     ("/unwatch b", "not watching 'b'"),
     ("/frobnicate", "unknown command /frobnicate; /help lists them"),
+    ("/quiet", "no quiet hours: every alert is sent at once"),
+    ("/quiet 22-25", "hours are 0 to 23, e.g. /quiet 22-7"),
+    ("/quiet 22-7", "quiet 22:00-07:00 UTC: warnings are not sent then"),
+    ("/quiet", "quiet 22:00-07:00 UTC"),
 ]
 
 
@@ -73,6 +77,7 @@ def test_every_command_in_a_private_chat(engine: Engine, telegram_api: TelegramA
     info = subscriber_info(engine, Target("telegram", str(PRIVATE)))
     assert info.overrides.overrides() == {"warning_distance_pct": 8.0, "critical_distance_pct": 3.0}
     assert not info.paused
+    assert (info.quiet_from_hour, info.quiet_to_hour) == (22, 7)
 
 
 def test_a_group_lets_only_admins_change_what_it_watches(

@@ -11,6 +11,7 @@ from monitor.bot.commands import (
     COMMANDS,
     BadInput,
     Command,
+    Quiet,
     Simulate,
     Status,
     Threshold,
@@ -54,6 +55,11 @@ def test_every_command_name_parses(name: str, suffix: str) -> None:
         ("/simulate -12.5%", Simulate(-12.5)),
         ("/simulate +20", Simulate(20.0)),
         ("/LIST", Command("list")),
+        ("/quiet 22-7", Quiet(22, 7)),
+        ("/quiet 0:00-6:00", Quiet(0, 6)),
+        ("/quiet 23 - 5", Quiet(23, 5)),
+        ("/quiet off", Quiet()),
+        ("/quiet", Quiet(show=True)),
     ],
 )
 def test_arguments(text: str, expected: object) -> None:
@@ -77,6 +83,9 @@ def test_arguments(text: str, expected: object) -> None:
         ("/simulate -99", "a move is between -95% and +500%"),
         ("/simulate", "give one price move in percent"),
         ("/pause now", "/pause takes no arguments"),
+        ("/quiet tonight", "give UTC hours from-to"),
+        ("/quiet 7-7", "quiet hours need two different hours"),
+        ("/quiet 24-6", "hours are 0 to 23"),
         ("hello", "send a command, e.g. /help"),
     ],
 )
