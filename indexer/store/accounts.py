@@ -88,15 +88,18 @@ def save_read(
         ]
         endings = _last_endings(conn, chain_id, protocol, [ref for _, ref in vanished], block)
         closed = liquidated = 0
+        read_at = {"block_number": block} if block else {}  # 0: a read that named no block
         for account_id, ref in vanished:
             gone = endings.get(ref) is TouchKind.LIQUIDATED
             status = AccountStatus.LIQUIDATED if gone else AccountStatus.CLOSED
             liquidated += gone
             closed += not gone
+            # The block is the read's: a reorg below it must re-read the account (the close or
+            # liquidation it saw may be gone), see ScanStore.rollback_above.
             conn.execute(
                 _accounts.update()
                 .where(_accounts.c.id == account_id)
-                .values(status=status.value, updated_at=utcnow())
+                .values(status=status.value, updated_at=utcnow(), **read_at)
             )
             conn.execute(_positions.delete().where(_positions.c.account_id == account_id))
         if owners_lc:

@@ -22,6 +22,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from indexer.crash_points import crash_point
 from indexer.models import AccountStatus, MarginAccount
 from indexer.protocols.plugin import plain_market
 from indexer.registry import PLUGINS
@@ -111,6 +112,10 @@ def apply_rules(
                 )
                 if alert_id is not None:
                     decided.append(Decided(obs.account_id, alert_id, decision, obs.block_number))
+        if decided:
+            crash_point("alerts-before-commit")
+    if decided:
+        crash_point("alerts-committed")
     return decided
 
 

@@ -17,6 +17,10 @@ Decisions, and why:
   data says; if that is ok, the episode closes with ``recovered``.
 - A second stale spell (or a second liquidation) in an episode that already alerted it starts
   a new episode, so it alerts again: being blind twice must not pass unnoticed.
+- A fresh reading after ``liquidated`` means the account is open again on the chain that stands
+  (reopened, or its liquidation undone by a reorg): at ok the liquidation's episode closes with
+  ``recovered``; at warning or worse a new episode opens and alerts, so the account's next
+  liquidation is told too instead of passing for the one that was.
 
     >>> state = AlertState()
     >>> state, alerts = step(state, Report(health=1.12), Policy(), now)
@@ -180,9 +184,9 @@ def _on_fresh(state: AlertState, reading: Reading, policy: Policy, now: datetime
         level = policy.held_level(state.level, reading)
     else:
         level = policy.raw_level(reading)
-        if state.level is Level.LIQUIDATED and level is Level.LIQUIDATABLE:
-            # Most likely the account as read before the liquidation landed: nothing new.
-            level = Level.LIQUIDATED
+        if state.level is Level.LIQUIDATED and level is not Level.OK:
+            # Open again (see the module doc): a new incident, whatever the last one alerted.
+            state = replace(state, episode=state.episode + 1, alerted=frozenset())
     moved = state.moved_to(level, now, health)
     if level is Level.OK:
         if not state.alerted:

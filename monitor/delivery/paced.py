@@ -24,6 +24,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
+from indexer.crash_points import crash_point
 from indexer.errors import PermanentDeliveryError, RetryableError
 from indexer.store.columns import utcnow
 from monitor.delivery.fair import FairScheduler, Item, Send, urgency
@@ -92,6 +93,7 @@ class PacedDelivery:
             )
             acked = [row_id for ids in done for row_id in ids]
             if acked:
+                crash_point("delivery-sent")
                 await asyncio.to_thread(ack_all, self.engine, acked, now)
         for send in sends:
             sent = {i.id for i in send.items}

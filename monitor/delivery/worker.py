@@ -26,6 +26,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
+from indexer.crash_points import crash_point
 from indexer.errors import PermanentDeliveryError, RetryableError
 from indexer.store.columns import utcnow
 from monitor.delivery.outbox import ack, claim, fail
@@ -137,6 +138,7 @@ async def _drain(
                 report.retrying += 1
             release(engine, [d.id for d in batch[index + 1 :]], now)
             return
+        crash_point("delivery-sent")
         ack(engine, delivery.id, now)
         report.sent += 1
 

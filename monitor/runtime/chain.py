@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy.engine import Engine
 
+from indexer.crash_points import crash_point
 from indexer.models import MarginAccount
 from indexer.protocols.base import ProtocolAdapter
 from indexer.refresh import owners_to_refresh, refresh_owners
@@ -134,6 +135,8 @@ class ChainRuntime:
             block = await rpc.block_number() - self.group.chain.finality_blocks
         full = self.full_refresh_s <= 0 or self._read_whole
         sync = ChainSync(self.group.chain.chain_id, block, logs=sum(r.logs for r in results))
+        if sync.logs:
+            crash_point("tick-scanned")  # a test hook; see indexer.crash_points
         sync.scopes = self.group.scope_by_protocol
         for adapter, prices, scope, poll_s in zip(
             self.group.adapters,

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from random import Random
@@ -64,10 +64,11 @@ class MonitorProcess:
         self.starts = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, extra_env: Mapping[str, str] | None = None) -> None:
         self.starts += 1
         env = {k: v for k, v in os.environ.items() if not _from_shell_config(k)}
         env["PERPWATCH_TELEGRAM_BOT_TOKEN"] = DEMO_TOKEN  # secrets come from the environment
+        env.update(extra_env or {})
         with self.out.open("wb") as out, self.err.open("wb") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "cli.main", "--config", str(self.config), "run"],

@@ -67,3 +67,28 @@ def test_maintenance_tiers_round_trip_exactly(engine: Engine) -> None:
     ((_, loaded),) = load_accounts(engine)
     assert loaded == saved
     assert loaded.positions[0].mm_tiers[1].deduction_usd_e30 == eth[1].deduction_usd_e30
+
+
+def test_a_reorg_below_the_read_that_ended_an_account_queues_it_again(engine: Engine) -> None:
+    """An account last read open at block 5 and found liquidated by the read at block 8: a
+    reorg forking at block 6 may have removed the liquidation, so the account must be re-read
+    (even though its last open read stands below the fork)."""
+    save_read(engine, 42161, "test", [OWNER], [_open_account(5)], read_block=5)
+    _touch(engine, 7, TouchKind.LIQUIDATED)
+    result = save_read(engine, 42161, "test", [OWNER], [], read_block=8)
+    assert result.liquidated == 1
+    assert touched_owners(engine, 42161, "test") == []
+
+    ScanStore(engine).rollback_above(42161, 6)
+
+    assert touched_owners(engine, 42161, "test") == [OWNER]
+    save_read(engine, 42161, "test", [OWNER], [_open_account(9)], read_block=9)
+    (reopened,) = load_accounts(engine)
+    assert reopened[1].status is AccountStatus.OPEN
+
+
+def test_a_reorg_above_the_read_that_ended_an_account_leaves_it(engine: Engine) -> None:
+    save_read(engine, 42161, "test", [OWNER], [_open_account(5)], read_block=5)
+    save_read(engine, 42161, "test", [OWNER], [], read_block=8)
+    ScanStore(engine).rollback_above(42161, 8)
+    assert touched_owners(engine, 42161, "test") == []

@@ -111,10 +111,13 @@ def test_escalation_alerts_at_the_first_crossing(policy: Policy, items: list[Rep
         raw = policy.raw_level(Reading(item.health, item.move_pct, item.move_sigma))
         if before.level in LADDER:
             assert rank(after.level) >= rank(raw)  # escalation is never delayed
+        if before.level is Level.LIQUIDATED and raw is not Level.OK:
+            # Open again after a liquidation: a new episode, alerted whatever the last one said.
+            assert after.level is raw
+            assert [(a.level, a.episode) for a in alerts] == [(raw, before.episode + 1)]
+            continue
         if raw is Level.OK or raw in before.alerted:
             continue
-        if before.level is Level.LIQUIDATED and raw is Level.LIQUIDATABLE:
-            continue  # the liquidation already said more
         assert after.level is raw
         assert [(a.level, a.episode) for a in alerts] == [(raw, before.episode)]
 
@@ -139,8 +142,12 @@ def test_recovered_closes_the_episode(policy: Policy, items: list[Report]) -> No
 
 
 def _reopened(before: AlertState, alerts: list[AlertDecision]) -> bool:
-    """A second unknown or liquidated in an episode starts the next one."""
-    return any(a.level in before.alerted and a.episode == before.episode + 1 for a in alerts)
+    """A second unknown or liquidated in an episode starts the next one, and so does an
+    account open again (at warning or worse) after its liquidation."""
+    again = before.level is Level.LIQUIDATED and any(a.level in LADDER for a in alerts)
+    return again or any(
+        a.level in before.alerted and a.episode == before.episode + 1 for a in alerts
+    )
 
 
 @given(policies(), st.sampled_from(LADDER[1:]), st.data())
