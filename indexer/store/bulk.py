@@ -18,16 +18,28 @@ flat-event backfill's time).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import sqlite3
 from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-# Parameters per statement: far below SQLite's 32,766 and PostgreSQL's 65,535 bound
-# parameters, and as fast as larger statements (measured on SQLite with 14 columns).
-PARAMS_PER_STATEMENT = 2_800
+
+def _sqlite_parameter_limit() -> int:
+    """The linked SQLite's most bound parameters per statement (32,766 since 3.32; 999 before)."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        return conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+
+
+# Parameters per SQLite statement: as many as SQLite takes. The commit runs in a thread beside
+# the event loop that decodes, and each statement gives up the GIL while SQLite works, then waits
+# up to a switch interval (5 ms) to get it back: fewer, larger statements wait less. Measured
+# on a 100,000-log flat backfill (shared machine, three alternations): 2,800 parameters a
+# statement gave 25,760 / 20,647 / 14,074 logs/s, 32,000 gave 29,483 / 22,467 / 20,257.
+PARAMS_PER_STATEMENT = min(_sqlite_parameter_limit(), 32_000)
 # PostgreSQL takes one array per column: any number of rows is one statement.
 PG_ROWS_PER_STATEMENT = 10_000
 

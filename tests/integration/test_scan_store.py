@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from indexer.scan.reorg import Header
 from indexer.scan.rows import EventRow, LogSource, Touch, TouchKind
 from indexer.scan.scanner import RangeBatch
+from indexer.store.bulk import PARAMS_PER_STATEMENT
 from indexer.store.cursors import ScanStore
 from indexer.store.tables import TouchedAccount
 from tests.scan_helpers import IndexState, index_state
@@ -229,3 +230,20 @@ def test_failed_group_commit_writes_none_of_its_ranges(store: ScanStore, engine:
     with pytest.raises(sa.exc.IntegrityError):
         store.commit_ranges(SOURCE, [good, bad], window=256)
     assert index_state(engine, SOURCE) == before
+
+
+def test_a_commit_larger_than_one_statement_stores_every_row(
+    engine: Engine, store: ScanStore
+) -> None:
+    """A backfill group spans several multi-row statements (SQLite takes at most
+    PARAMS_PER_STATEMENT parameters in one): every row and touch lands, none twice."""
+    per_statement = PARAMS_PER_STATEMENT // 13  # raw_events has 13 columns
+    blocks = per_statement + 7  # two logs a block: more than two statements' worth of rows
+    owner = "0x" + "0b" * 20
+    touches = [Touch("gmx_v2", f"a{n}", owner, n) for n in range(1, blocks + 1)]
+    store.commit_ranges(SOURCE, [_batch(CHAIN, 1, blocks, touches)], window=8)
+    state = index_state(engine, SOURCE)
+    assert state.row_count == len(state.rows) == 2 * blocks
+    assert _blocks(state) == set(range(1, blocks + 1))
+    assert len(_touches(engine)) == blocks
+    assert state.cursor == blocks + 1
