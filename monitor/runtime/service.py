@@ -310,7 +310,7 @@ class Monitor:
         its retries), the chain unreadable: one chain alert (``monitor.alerts.chain``), its
         accounts counted unknown, none alerted one by one; never silently safe.
         """
-        name = group.chain.name
+        name, started = group.chain.name, self.clock()
         try:
             summary = await self.tick(group)
         except (RetryableError, DependencyError, httpx.HTTPError, OSError) as exc:
@@ -324,7 +324,8 @@ class Monitor:
             accounts = await asyncio.to_thread(self._in_scope_accounts, group)
             block = self._heads.get(group.chain.chain_id, (0, 0.0))[0]
             block = block or max((a.block_number for a in accounts), default=0)
-            return await self._unreadable(group, unreadable(str(exc), block), accounts, block)
+            read = unreadable(str(exc), block)
+            return await self._unreadable(group, read, accounts, block, at=started)
         if self._chain_problems.pop(name, None) is not None:
             log.warning("chain %s readable again", name)
         return summary
@@ -343,10 +344,17 @@ class Monitor:
         return [a for _, a in found if in_scope(scopes, a)]
 
     async def _unreadable(
-        self, group: ChainProtocols, read: ChainRead, accounts: list[MarginAccount], block: int
+        self,
+        group: ChainProtocols,
+        read: ChainRead,
+        accounts: list[MarginAccount],
+        block: int,
+        *,
+        at: datetime | None = None,
     ) -> TickSummary:
-        """A tick that could not judge the chain's accounts: the chain alert only."""
-        chain_alerts = await self._step_chain(group, read, accounts)
+        """A tick that could not judge the chain's accounts: the chain alert only. ``at``: when
+        the tick began (a failed read is dated from its first attempt, not its last retry)."""
+        chain_alerts = await self._step_chain(group, read, accounts, at=at)
         summary = TickSummary(
             group.chain.name, block, 0, len(accounts), len(accounts), (),
             chain_alerts=tuple(chain_alerts), unreadable=read.reason,
@@ -355,11 +363,16 @@ class Monitor:
         return summary
 
     async def _step_chain(
-        self, group: ChainProtocols, read: ChainRead, accounts: list[MarginAccount]
+        self,
+        group: ChainProtocols,
+        read: ChainRead,
+        accounts: list[MarginAccount],
+        *,
+        at: datetime | None = None,
     ) -> list[ChainDecided]:
-        """Step the chain's alert state by this tick's ``read``; the database only when the
-        state changes (or is not known yet here)."""
-        name, now = group.chain.name, self.clock()
+        """Step the chain's alert state by this tick's ``read`` (at ``at``, default now); the
+        database only when the state changes (or is not known yet here)."""
+        name, now = group.chain.name, at or self.clock()
         known = self._chain_states.get(name)
         if known is not None:
             new, decisions = step_chain(known, read, self.chain_policy, now)
