@@ -20,7 +20,24 @@ CHAIN_LEVELS = ("ok", "outage")
 SUBJECT = "(account_id IS NULL) <> (chain_id IS NULL)"
 
 
+def _refuse_cascading_rebuild() -> None:
+    """SQLite rebuilds ``alerts`` (batch mode): dropping the old table with foreign keys on
+    would cascade-delete every outbox row. ``perpwatch db upgrade`` turns them off meanwhile;
+    a bare ``alembic`` run does not, so it stops here rather than lose deliveries."""
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    enforced = bind.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    queued = bind.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM outbox)").scalar()
+    if enforced and queued:
+        raise RuntimeError(
+            "revision 0008 rebuilds the alerts table; with SQLite foreign keys on that would "
+            "delete the outbox: run `perpwatch db upgrade` instead"
+        )
+
+
 def upgrade() -> None:
+    _refuse_cascading_rebuild()
     op.create_table(
         "chain_alert_states",
         sa.Column("chain_id", sa.BigInteger(), primary_key=True),
@@ -54,7 +71,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM alerts WHERE account_id IS NULL")  # chain alerts have no account
+    _refuse_cascading_rebuild()
+    # Chain alerts have no account: they go, with their deliveries (foreign keys may be off).
+    op.execute(
+        "DELETE FROM outbox WHERE alert_id IN (SELECT id FROM alerts WHERE account_id IS NULL)"
+    )
+    op.execute("DELETE FROM alerts WHERE account_id IS NULL")
     with op.batch_alter_table("alerts") as batch:
         batch.drop_constraint("ck_alerts_subject", type_="check")
         batch.drop_constraint("uq_alerts_chain_level_episode", type_="unique")
