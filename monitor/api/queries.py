@@ -180,18 +180,18 @@ def alerts_page(
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
-    """Recorded alerts, newest first, with their account's chain, protocol, owner and ref."""
+    """Recorded alerts, newest first, with their account's chain, protocol, owner and ref (a
+    chain alert: its chain, the account fields None)."""
     clauses = []
     if level is not None:
         clauses.append(_alerts.c.level == level)
     if account_id is not None:
         clauses.append(_alerts.c.account_id == account_id)
-    joined = _alerts.join(_accounts, _accounts.c.id == _alerts.c.account_id)
+    joined = _alerts.outerjoin(_accounts, _accounts.c.id == _alerts.c.account_id)
+    chain_id = sa.func.coalesce(_accounts.c.chain_id, _alerts.c.chain_id).label("chain_id")
+    own = [c for c in _alerts.c if c.name != "chain_id"]
     query = (
-        sa.select(
-            _alerts, _accounts.c.chain_id, _accounts.c.protocol, _accounts.c.owner,
-            _accounts.c.ref,
-        )
+        sa.select(*own, chain_id, _accounts.c.protocol, _accounts.c.owner, _accounts.c.ref)
         .select_from(joined)
         .where(*clauses)
         .order_by(_alerts.c.id.desc())
@@ -212,7 +212,12 @@ def performance_inputs(engine: Engine) -> tuple[list[Liquidation], list[AlertEve
     one was indexed, else at the block the monitor saw it gone (its ``liquidated`` alert),
     timed by that alert."""
     with engine.connect() as conn:
-        alerts = conn.execute(sa.select(_alerts).order_by(_alerts.c.id)).mappings().all()
+        accounts_only = _alerts.c.account_id.is_not(None)  # a chain outage warns no account
+        alerts = (
+            conn.execute(sa.select(_alerts).where(accounts_only).order_by(_alerts.c.id))
+            .mappings()
+            .all()
+        )
         liquidated = conn.execute(
             sa.select(_accounts.c.id, _accounts.c.chain_id, _accounts.c.protocol, _accounts.c.ref)
             .where(_accounts.c.status == AccountStatus.LIQUIDATED.value)

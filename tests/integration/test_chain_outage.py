@@ -23,7 +23,13 @@ from devnet.telegram_api import TelegramApi
 from indexer.config.loader import Config
 from indexer.store.columns import utcnow
 from monitor.alerts.levels import Level
-from monitor.api.queries import AccountFilter, account_page, freshness
+from monitor.api.queries import (
+    AccountFilter,
+    account_page,
+    alerts_page,
+    freshness,
+    performance_inputs,
+)
 from monitor.delivery.outbox import pending_count
 from monitor.notify.channels import build_notifiers, close_notifiers
 from monitor.runtime.service import Monitor
@@ -156,6 +162,12 @@ def test_an_rpc_outage_is_one_chain_alert_and_one_recovery_restart_included(
         await close_notifiers(notifiers)
 
     asyncio.run(outage_restart_recovery_outage())
+    listed = alerts_page(engine, level=None, account_id=None, limit=50, offset=0)
+    assert listed["total"] == 4
+    assert {(i["chain_id"], i["account_id"], i["owner"]) for i in listed["items"]} == {
+        (cfg.chains[0].chain_id, None, None)
+    }
+    assert performance_inputs(engine) == ([], [])  # an outage warns of no liquidation
     titles = ["Chain outage", "Chain recovered", "Chain outage", "Chain recovered"]
     for chat in (DEMO_CHAT, WATCHER.target):
         texts = telegram.texts(chat)
