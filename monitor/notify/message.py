@@ -6,6 +6,10 @@ JSON; each channel renders it here, as Telegram HTML or as plain text::
     payload = parse_payload(delivery.payload)   # validates the stored JSON
     html = format_html(payload)                  # every user-supplied string escaped
     text = format_text(payload)
+    any_kind = parse_message(delivery.payload)   # an account's alert, or a chain's
+
+A chain alert (an outage and its recovery) has its own payload and text,
+``monitor.notify.chain_message``; the functions here render either kind.
 
 Units: prices and amounts are US dollars as floats (derived display values; the exact integers
 stay in the store), ``distance_pct``, ``move_pct`` and ``adverse_move_pct`` are percent (2.5
