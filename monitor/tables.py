@@ -15,6 +15,7 @@ from sqlmodel import Field, SQLModel
 
 from indexer.store.columns import UtcDateTime, utcnow
 from indexer.store.tables import Json, NonNegative, enum_column, parent_key
+from monitor.alerts.chain import ChainLevel
 from monitor.alerts.levels import Level
 
 
@@ -42,17 +43,22 @@ class HealthSnapshot(SQLModel, table=True):
 
 
 class Alert(SQLModel, table=True):
-    """An alert; (account, level, episode) is unique so a retried step cannot duplicate it."""
+    """An alert about one account (``account_id``) or a whole chain (``chain_id``: its outage
+    and recovery, ``monitor.alerts.chain``), never both. (account, level, episode) and
+    (chain, level, episode) are unique so a retried step cannot duplicate it."""
 
     __tablename__ = "alerts"
     __table_args__ = (
         sa.UniqueConstraint(
             "account_id", "level", "episode", name="uq_alerts_account_level_episode"
         ),
+        sa.UniqueConstraint("chain_id", "level", "episode", name="uq_alerts_chain_level_episode"),
+        sa.CheckConstraint("(account_id IS NULL) <> (chain_id IS NULL)", name="ck_alerts_subject"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = parent_key("alerts", "account_id", "accounts")
+    account_id: int | None = parent_key("alerts", "account_id", "accounts")
+    chain_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     level: Level = Field(sa_type=enum_column(Level, "ck_alerts_level"))
     episode: NonNegative
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
@@ -98,6 +104,23 @@ class AlertStateRow(SQLModel, table=True):
     health: float | None = None
     since: datetime | None = Field(default=None, sa_type=UtcDateTime)
     updated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class ChainAlertStateRow(SQLModel, table=True):
+    """A chain's place in the chain alert state machine (``monitor.alerts.chain.ChainState``),
+    so a monitor restarted during an outage neither alerts it again nor forgets to recover.
+    ``failing_since`` set: the chain's last tick failed and its accounts show as unknown."""
+
+    __tablename__ = "chain_alert_states"
+
+    chain_id: NonNegative = Field(primary_key=True, sa_type=sa.BigInteger)
+    level: ChainLevel = Field(sa_type=enum_column(ChainLevel, "ck_chain_alert_states_level"))
+    episode: NonNegative
+    failing_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    readable_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    reason: str = Field(default="", sa_type=sa.Text)
+    updated_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class ChainTick(SQLModel, table=True):

@@ -188,6 +188,12 @@ class AlertConfig(Thresholds):
     """σ is the standard deviation of price moves over this many seconds (1 hour)."""
     sigma_window_s: float = Field(default=86400.0, gt=0)
     """σ is estimated from the prices of the last this many seconds (24 hours)."""
+    chain_outage_after_s: float = Field(default=0.0, ge=0)
+    """A chain must stay unreadable this long before its outage alert (0: the first failed
+    tick, itself after the RPC client's retries)."""
+    chain_recovery_after_s: float = Field(default=60.0, ge=0)
+    """A chain in an outage must stay readable this long before its recovery alert (a chain
+    that fails again meanwhile is still in the same outage: no second alert)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> AlertConfig:

@@ -3,7 +3,9 @@
     page = account_page(engine, AccountFilter(level="critical"), limit=50, offset=0, now=now)
 
 Everything the monitor wrote: ``accounts`` (the normal form), ``latest_health`` and
-``latest_prices`` (``monitor.latest``), ``alert_states``, ``alerts``, ``chain_ticks``.
+``latest_prices`` (``monitor.latest``), ``alert_states``, ``alerts``, ``chain_ticks``,
+``chain_alert_states``. An account whose chain cannot be read now (its last tick failed,
+``monitor.alerts.chain``) is listed at level ``unknown``, whatever its own alert state.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from indexer.store.tables import Account, AccountEnding, Position
 from monitor.alerts.levels import Level
 from monitor.analysis.performance import AlertEvent, Liquidation
 from monitor.latest.tables import LatestHealth, LatestPrice
-from monitor.tables import Alert, AlertStateRow, ChainTick
+from monitor.tables import Alert, AlertStateRow, ChainAlertStateRow, ChainTick
 
 _MODELS = (Account, Position, LatestHealth, LatestPrice, AlertStateRow, Alert, ChainTick,
-           AccountEnding)  # fmt: skip
-_accounts, _positions, _health, _prices, _states, _alerts, _ticks, _endings = (
+           AccountEnding, ChainAlertStateRow)  # fmt: skip
+_accounts, _positions, _health, _prices, _states, _alerts, _ticks, _endings, _chains = (
     model.__table__  # type: ignore[union-attr]
     for model in _MODELS
 )
@@ -48,7 +50,9 @@ class AccountFilter:
 
 
 def _level() -> sa.ColumnElement[str]:
-    return sa.func.coalesce(_states.c.level, Level.OK.value)
+    """The level shown: unknown while the account's chain cannot be read, else its own."""
+    own = sa.func.coalesce(_states.c.level, Level.OK.value)
+    return sa.case((_chains.c.failing_since.is_not(None), Level.UNKNOWN.value), else_=own)
 
 
 def _where(f: AccountFilter) -> list[sa.ColumnElement[bool]]:
@@ -84,6 +88,7 @@ def _joined() -> sa.FromClause:
         _accounts.outerjoin(_health, _health.c.account_id == _accounts.c.id)
         .outerjoin(_states, _states.c.account_id == _accounts.c.id)
         .outerjoin(_ticks, _ticks.c.chain_id == _accounts.c.chain_id)
+        .outerjoin(_chains, _chains.c.chain_id == _accounts.c.chain_id)
     )
     return joined
 
@@ -175,18 +180,18 @@ def alerts_page(
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
-    """Recorded alerts, newest first, with their account's chain, protocol, owner and ref."""
+    """Recorded alerts, newest first, with their account's chain, protocol, owner and ref (a
+    chain alert: its chain, the account fields None)."""
     clauses = []
     if level is not None:
         clauses.append(_alerts.c.level == level)
     if account_id is not None:
         clauses.append(_alerts.c.account_id == account_id)
-    joined = _alerts.join(_accounts, _accounts.c.id == _alerts.c.account_id)
+    joined = _alerts.outerjoin(_accounts, _accounts.c.id == _alerts.c.account_id)
+    chain_id = sa.func.coalesce(_accounts.c.chain_id, _alerts.c.chain_id).label("chain_id")
+    own = [c for c in _alerts.c if c.name != "chain_id"]
     query = (
-        sa.select(
-            _alerts, _accounts.c.chain_id, _accounts.c.protocol, _accounts.c.owner,
-            _accounts.c.ref,
-        )
+        sa.select(*own, chain_id, _accounts.c.protocol, _accounts.c.owner, _accounts.c.ref)
         .select_from(joined)
         .where(*clauses)
         .order_by(_alerts.c.id.desc())
@@ -207,7 +212,12 @@ def performance_inputs(engine: Engine) -> tuple[list[Liquidation], list[AlertEve
     one was indexed, else at the block the monitor saw it gone (its ``liquidated`` alert),
     timed by that alert."""
     with engine.connect() as conn:
-        alerts = conn.execute(sa.select(_alerts).order_by(_alerts.c.id)).mappings().all()
+        accounts_only = _alerts.c.account_id.is_not(None)  # a chain outage warns no account
+        alerts = (
+            conn.execute(sa.select(_alerts).where(accounts_only).order_by(_alerts.c.id))
+            .mappings()
+            .all()
+        )
         liquidated = conn.execute(
             sa.select(_accounts.c.id, _accounts.c.chain_id, _accounts.c.protocol, _accounts.c.ref)
             .where(_accounts.c.status == AccountStatus.LIQUIDATED.value)
@@ -237,9 +247,12 @@ def performance_inputs(engine: Engine) -> tuple[list[Liquidation], list[AlertEve
 
 
 def freshness(engine: Engine, names: dict[int, str], now: datetime) -> list[dict[str, Any]]:
-    """Per chain: the monitor's last tick (block, time, age) and its newest price reading."""
+    """Per chain: the monitor's last tick (block, time, age), its newest price reading, and
+    whether it can be read (``unreadable_since``: when its ticks began failing, with the
+    ``unreadable_reason``; ``outage``: its outage alert is out and not yet recovered)."""
     with engine.connect() as conn:
         ticks = {r.chain_id: r for r in conn.execute(sa.select(_ticks))}
+        chains = {r.chain_id: r for r in conn.execute(sa.select(_chains))}
         reads = {
             r.chain_id: r
             for r in conn.execute(
@@ -252,7 +265,8 @@ def freshness(engine: Engine, names: dict[int, str], now: datetime) -> list[dict
         }
     out = []
     for chain_id in sorted(set(names) | set(ticks)):
-        tick, read = ticks.get(chain_id), reads.get(chain_id)
+        tick, read, state = ticks.get(chain_id), reads.get(chain_id), chains.get(chain_id)
+        failing = state.failing_since if state else None
         out.append(
             {
                 "chain_id": chain_id,
@@ -264,6 +278,9 @@ def freshness(engine: Engine, names: dict[int, str], now: datetime) -> list[dict
                 "worker": tick.worker if tick else None,
                 "prices_read_at": read.read_at if read else None,
                 "newest_price_source_at": read.source_updated_at if read else None,
+                "unreadable_since": failing,
+                "unreadable_reason": state.reason if state and failing else None,
+                "outage": bool(state and state.level == "outage"),
             }
         )
     return out

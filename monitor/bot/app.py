@@ -36,6 +36,7 @@ from indexer.config.sections import AlertConfig
 from indexer.models import MarginAccount
 from indexer.store.accounts import load_accounts
 from indexer.store.tables import Account
+from monitor.alerts.chain_store import chain_states
 from monitor.analysis.book import PricedAccount
 from monitor.analysis.stress import account_after
 from monitor.bot.commands import (
@@ -177,12 +178,15 @@ class PerpwatchBot:
         if not names:
             return []
         prices = self.prices()
+        down = {c: s.failing_since for c, s in chain_states(self.engine).items() if s.unreadable}
         lines = []
         for _, account in load_accounts(self.engine, owners=sorted(names)):
             watched = names[account.owner.lower()]
             if watched.protocol not in (None, account.protocol):
                 continue
-            lines.append(AccountLine(watched.name, account, _health(account, prices)))
+            since = down.get(account.chain_id)  # its chain cannot be read: no health to give
+            health = None if since is not None else _health(account, prices)
+            lines.append(AccountLine(watched.name, account, health, since))
         return lines
 
     def _simulated(self, wallets: list[Watched], move_pct: float) -> list[tuple[AccountLine, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from indexer.config.sections import ThresholdOverride, Thresholds
 from indexer.models import MarginAccount
@@ -26,11 +27,13 @@ MAX_LINES = 30
 @dataclass(frozen=True, slots=True)
 class AccountLine:
     """One account of a watched wallet: ``name`` (label or address), its ``health`` at the
-    monitor's latest prices (None: not priced yet)."""
+    monitor's latest prices (None: not priced yet, or its chain cannot be read now: then
+    ``unreadable_since`` says since when)."""
 
     name: str
     account: MarginAccount
     health: AccountHealth | None
+    unreadable_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,9 @@ def _price(usd: float) -> str:
     return f"${usd:,.2f}" if abs(usd) >= 1 else f"${usd:.4g}"
 
 
-def _health(health: AccountHealth | None) -> str:
+def _health(health: AccountHealth | None, unreadable_since: datetime | None = None) -> str:
+    if unreadable_since is not None:
+        return f"health unknown (chain unreadable since {unreadable_since:%Y-%m-%d %H:%M} UTC)"
     if health is None or not health.known:
         return "health unknown (no usable price yet)"
     return f"health {health.health:.2f}" + (
@@ -65,7 +70,8 @@ def _health(health: AccountHealth | None) -> str:
 
 def _account_lines(line: AccountLine) -> list[str]:
     acc = line.account
-    head = f"{line.name} · {acc.protocol} {acc.mode.value}: {_health(line.health)}"
+    head = f"{line.name} · {acc.protocol} {acc.mode.value}: "
+    head += _health(line.health, line.unreadable_since)
     out = [head]
     risks = line.health.positions if line.health is not None and line.health.known else ()
     for position, risk in zip(acc.positions, risks, strict=False):

@@ -61,6 +61,7 @@ __all__ = [
     "claimable",
     "due_channels",
     "enqueue",
+    "enqueue_chain",
     "fail",
     "release",
     "waiting",
@@ -88,17 +89,43 @@ def enqueue(
     Raises:
         ValueError: ``level`` is not an alert level (``ok``) or ``episode`` is negative.
     """
+    return _enqueue(db, {"account_id": account_id}, level, episode, payload, channels, now)
+
+
+def enqueue_chain(
+    db: Connection | Session,
+    chain_id: int,
+    level: Level | str,
+    episode: int,
+    payload: Mapping[str, Any],
+    channels: Iterable[str],
+    *,
+    now: datetime,
+) -> int | None:
+    """:func:`enqueue` for an alert about a whole chain (``monitor.alerts.chain``): None when
+    (chain, level, episode) already exists, so two workers or a restart cannot repeat it."""
+    return _enqueue(db, {"chain_id": chain_id}, level, episode, payload, channels, now)
+
+
+def _enqueue(
+    db: Connection | Session,
+    subject: dict[str, int],
+    level: Level | str,
+    episode: int,
+    payload: Mapping[str, Any],
+    channels: Iterable[str],
+    now: datetime,
+) -> int | None:
     level = Level(level)
     if level is Level.OK or episode < 0:
         raise ValueError(f"not an alert: level {level.value}, episode {episode}")
     conn = db.connection() if isinstance(db, Session) else db
     stmt = (
         upsert_insert(conn)(_alerts)
-        .values(account_id=account_id, level=level, episode=episode, created_at=now,
-                payload=dict(payload))
-        .on_conflict_do_nothing(index_elements=["account_id", "level", "episode"])
+        .values(**subject, level=level, episode=episode, created_at=now, payload=dict(payload))
+        .on_conflict_do_nothing(index_elements=[*subject, "level", "episode"])
         .returning(_alerts.c.id)
-    )  # fmt: skip
+    )
     alert_id: int | None = conn.execute(stmt).scalar_one_or_none()
     if alert_id is None:
         return None
@@ -224,7 +251,7 @@ def _deliveries(conn: Connection, ids: list[int]) -> list[Delivery]:
         sa.select(
             OUTBOX.c.id, OUTBOX.c.alert_id, OUTBOX.c.channel, OUTBOX.c.attempts,
             _alerts.c.account_id, _alerts.c.level, _alerts.c.episode, _alerts.c.created_at,
-            _alerts.c.payload,
+            _alerts.c.payload, _alerts.c.chain_id,
         )
         .join(_alerts, _alerts.c.id == OUTBOX.c.alert_id)
         .where(OUTBOX.c.id.in_(ids))
@@ -232,7 +259,7 @@ def _deliveries(conn: Connection, ids: list[int]) -> list[Delivery]:
     )  # fmt: skip
     return [
         Delivery(r.id, r.alert_id, r.channel, r.attempts, r.account_id, Level(r.level),
-                 r.episode, r.created_at, dict(r.payload))
+                 r.episode, r.created_at, dict(r.payload), r.chain_id)
         for r in conn.execute(query)
     ]  # fmt: skip
 

@@ -70,17 +70,19 @@ DEFAULT_POLICY = RetryPolicy()
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One claimed delivery: an outbox row and its alert. ``attempts`` counts this one."""
+    """One claimed delivery: an outbox row and its alert. ``attempts`` counts this one. The
+    alert is about an account (``account_id``) or a whole chain (``chain_id``), never both."""
 
     id: int
     alert_id: int
     channel: str
     attempts: int
-    account_id: int
+    account_id: int | None
     level: Level
     episode: int
     created_at: datetime
     payload: dict[str, Any]
+    chain_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

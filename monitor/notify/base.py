@@ -12,10 +12,10 @@ import httpx
 
 from indexer.errors import PermanentDeliveryError
 from monitor.delivery.queue import Delivery
-from monitor.notify.message import AlertPayload, format_text, parse_payload
+from monitor.notify.message import Payload, format_text, parse_message
 
 
-def delivery_text(delivery: Delivery, render: Callable[[AlertPayload], str] = format_text) -> str:
+def delivery_text(delivery: Delivery, render: Callable[[Payload], str] = format_text) -> str:
     """The alert message of ``delivery``, rendered by ``render`` (default: plain text, lines
     joined by newlines; ``format_html`` for Telegram).
 
@@ -26,14 +26,14 @@ def delivery_text(delivery: Delivery, render: Callable[[AlertPayload], str] = fo
     return render(delivery_payload(delivery))
 
 
-def delivery_payload(delivery: Delivery) -> AlertPayload:
+def delivery_payload(delivery: Delivery) -> Payload:
     """The validated alert payload of ``delivery``.
 
     Raises:
         PermanentDeliveryError: the stored payload is not a valid alert payload.
     """
     try:
-        return parse_payload(delivery.payload)
+        return parse_message(delivery.payload)
     except ValueError as exc:
         raise PermanentDeliveryError(str(exc)) from None
 

@@ -6,6 +6,10 @@ JSON; each channel renders it here, as Telegram HTML or as plain text::
     payload = parse_payload(delivery.payload)   # validates the stored JSON
     html = format_html(payload)                  # every user-supplied string escaped
     text = format_text(payload)
+    any_kind = parse_message(delivery.payload)   # an account's alert, or a chain's
+
+A chain alert (an outage and its recovery) has its own payload and text,
+``monitor.notify.chain_message``; the functions here render either kind.
 
 Units: prices and amounts are US dollars as floats (derived display values; the exact integers
 stay in the store), ``distance_pct``, ``move_pct`` and ``adverse_move_pct`` are percent (2.5
@@ -16,21 +20,31 @@ before them still parse.
 
 from __future__ import annotations
 
-import html
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Literal, NotRequired
 
 from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from monitor.notify.chain_message import (
+    ChainAlertPayload,
+    chain_digest_line,
+    chain_lines,
+    is_chain_payload,
+    parse_chain_payload,
+)
+from monitor.notify.markup import HTML, PLAIN, Markup
+
 __all__ = [
     "AlertPayload",
+    "ChainAlertPayload",
+    "Payload",
     "PositionPayload",
     "format_digest",
     "format_html",
     "format_text",
     "move_line",
+    "parse_message",
     "parse_payload",
     "short_wallet",
     "why_line",
@@ -90,6 +104,9 @@ class AlertPayload(TypedDict):
 
 _PAYLOAD = TypeAdapter(AlertPayload)
 
+Payload = AlertPayload | ChainAlertPayload
+"""Any stored alert payload: an account's, or a chain's (``monitor.notify.chain_message``)."""
+
 _TITLES = {
     "warning": "Warning",
     "critical": "Critical",
@@ -112,6 +129,15 @@ def parse_payload(raw: Mapping[str, Any]) -> AlertPayload:
         raise ValueError(
             f"alert payload is invalid: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
         ) from None
+
+
+def parse_message(raw: Mapping[str, Any]) -> Payload:
+    """Validate a stored alert payload of either kind (a chain alert's says ``kind: chain``).
+
+    Raises:
+        ValueError: as :func:`parse_payload`.
+    """
+    return parse_chain_payload(raw) if is_chain_payload(raw) else parse_payload(raw)
 
 
 def short_wallet(address: str) -> str:
@@ -149,21 +175,6 @@ def why_line(payload: AlertPayload) -> str:
     return "cross account: the whole balance backs every position; liquidation closes them all"
 
 
-@dataclass(frozen=True, slots=True)
-class _Markup:
-    escape: Callable[[str], str]
-    bold: Callable[[str], str]
-    code: Callable[[str], str]
-
-
-_HTML = _Markup(
-    escape=lambda s: html.escape(s, quote=False),
-    bold=lambda s: f"<b>{s}</b>",
-    code=lambda s: f"<code>{s}</code>",
-)
-_PLAIN = _Markup(escape=lambda s: s, bold=lambda s: s, code=lambda s: s)
-
-
 def _horizon(seconds: float | None) -> str:
     """``3600`` → "1h", ``900`` → "15min": the σ's time scale, short."""
     if not seconds:
@@ -191,7 +202,7 @@ def move_line(payload: AlertPayload) -> str | None:
     return f"Liquidation after a {move:.2f}% move against {what}{sigma}"
 
 
-def _position_line(p: PositionPayload, m: _Markup) -> str:
+def _position_line(p: PositionPayload, m: Markup) -> str:
     head = f"{m.escape(p['market'])} {p['side']}"
     if p["liquidation_price_usd"] is None:
         return f"{head}: no liquidation price, mark {_price(p['mark_price_usd'])}"
@@ -203,7 +214,7 @@ def _position_line(p: PositionPayload, m: _Markup) -> str:
     )
 
 
-def _lines(payload: AlertPayload, m: _Markup) -> list[str]:
+def _lines(payload: AlertPayload, m: Markup) -> list[str]:
     level = payload["level"]
     title = _TITLES.get(level, level)
     escalated = payload.get("previous_level")
@@ -231,17 +242,25 @@ def _lines(payload: AlertPayload, m: _Markup) -> list[str]:
     return lines
 
 
-def format_html(payload: AlertPayload) -> str:
+def format_html(payload: Payload) -> str:
     """The alert as Telegram HTML (``parse_mode=HTML``); all payload strings are escaped."""
-    return "\n".join(_lines(payload, _HTML))
+    return _render(payload, HTML)
 
 
-def format_text(payload: AlertPayload) -> str:
+def format_text(payload: Payload) -> str:
     """The alert as plain text, one fact per line."""
-    return "\n".join(_lines(payload, _PLAIN))
+    return _render(payload, PLAIN)
 
 
-def _digest_line(payload: AlertPayload, m: _Markup) -> str:
+def _render(payload: Payload, m: Markup) -> str:
+    if is_chain_payload(payload):
+        return "\n".join(chain_lines(payload, m))
+    return "\n".join(_lines(payload, m))
+
+
+def _digest_line(payload: Payload, m: Markup) -> str:
+    if is_chain_payload(payload):
+        return chain_digest_line(payload, m)
     level = payload["level"]
     health = payload["health"]
     parts = [
@@ -256,9 +275,9 @@ def _digest_line(payload: AlertPayload, m: _Markup) -> str:
     return " · ".join(parts)
 
 
-def format_digest(payloads: list[AlertPayload], *, html_markup: bool = True) -> str:
+def format_digest(payloads: list[Payload], *, html_markup: bool = True) -> str:
     """Several alerts for one chat as one message (Telegram HTML unless ``html_markup`` is
     False), one line each in alert order: what a backed-up chat gets instead of a burst."""
-    m = _HTML if html_markup else _PLAIN
+    m = HTML if html_markup else PLAIN
     head = m.bold(f"{len(payloads)} alerts")
     return "\n".join([head, *(_digest_line(p, m) for p in payloads)])

@@ -6,8 +6,9 @@
 
 Headers sent:
 
-- ``Idempotency-Key``: ``perpwatch-<alert id>-<account id>-<level>-<episode>``, the same on
-  every retry of one alert, so a receiver can drop a repeat (the outbox is at-least-once).
+- ``Idempotency-Key``: ``perpwatch-<alert id>-<account id>-<level>-<episode>`` (a chain
+  alert: ``chain<chain id>`` in place of the account id), the same on every retry of one
+  alert, so a receiver can drop a repeat (the outbox is at-least-once).
 - ``X-Perpwatch-Timestamp``: unix seconds when this attempt was signed.
 - ``X-Perpwatch-Signature``: ``sha256=<hex>``, HMAC-SHA256 with the shared secret over
   ``<timestamp>.<body>`` (exact body bytes), sent only when a secret is configured.
@@ -51,10 +52,10 @@ TIMESTAMP_HEADER = "X-Perpwatch-Timestamp"
 
 def idempotency_key(delivery: Delivery) -> str:
     """The same key for every attempt of one alert; different alerts never share one."""
-    return (
-        f"perpwatch-{delivery.alert_id}-{delivery.account_id}-{delivery.level.value}-"
-        f"{delivery.episode}"
+    subject = (
+        delivery.account_id if delivery.account_id is not None else f"chain{delivery.chain_id}"
     )
+    return f"perpwatch-{delivery.alert_id}-{subject}-{delivery.level.value}-{delivery.episode}"
 
 
 def sign(secret: SecretStr | str, timestamp: int, body: bytes) -> str:
@@ -139,6 +140,7 @@ class WebhookNotifier:
             "idempotency_key": key,
             "alert_id": delivery.alert_id,
             "account_id": delivery.account_id,
+            "chain_id": delivery.chain_id,
             "level": delivery.level.value,
             "episode": delivery.episode,
             "created_at": delivery.created_at.isoformat(),

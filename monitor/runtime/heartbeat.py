@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from indexer.store.engine import upsert_insert
 from monitor.alerts.apply import Decided
+from monitor.alerts.chain_store import ChainDecided
 from monitor.tables import ChainTick
 
 _ticks = ChainTick.__table__  # type: ignore[attr-defined]
@@ -33,10 +34,15 @@ class TickSummary:
     """Accounts whose rule inputs changed, stepped through the rules this tick."""
     leased: bool = True
     """False when another worker holds the chain's lease (this tick did nothing)."""
+    chain_alerts: tuple[ChainDecided, ...] = ()
+    """The chain's own alerts (its outage or recovery, ``monitor.alerts.chain``)."""
+    unreadable: str | None = None
+    """Why the chain could not be read (its accounts are all unknown), None when it was."""
 
 
 def format_status(chains: Sequence[str], last: Mapping[str, TickSummary], pending: int) -> str:
-    """``status: arbitrum block 123, 300 accounts (2 unknown); 4 deliveries pending``."""
+    """``status: arbitrum block 123, 300 accounts (2 unknown); 4 deliveries pending``; a chain
+    that cannot be read: ``arbitrum UNREADABLE (cause), 300 accounts (300 unknown)``."""
     parts = []
     for name in chains:
         tick = last.get(name)
@@ -44,6 +50,9 @@ def format_status(chains: Sequence[str], last: Mapping[str, TickSummary], pendin
             parts.append(f"{name} no tick yet")
         elif not tick.leased:
             parts.append(f"{name} ticked by another worker")
+        elif tick.unreadable is not None:
+            parts.append(f"{name} UNREADABLE ({tick.unreadable}), {tick.accounts} accounts "
+                         f"({tick.unknown} unknown)")  # fmt: skip
         else:
             parts.append(f"{name} block {tick.block}, {tick.accounts} accounts "
                          f"({tick.unknown} unknown)")  # fmt: skip

@@ -34,6 +34,15 @@ from monitor.alerts.apply import (
     newly_liquidated,
     rule_inputs,
 )
+from monitor.alerts.chain import (
+    ChainPolicy,
+    ChainRead,
+    ChainState,
+    readable,
+    step_chain,
+    unreadable,
+)
+from monitor.alerts.chain_store import ChainDecided, ChainSubject, record_chain_read
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
 from monitor.alerts.rules import Policy, PriceFreshness
@@ -90,6 +99,12 @@ class Monitor:
         self.worker = worker_name()
         self._holding: set[str] = set()
         self._chain_problems: dict[str, str] = {}
+        # Chain alerts (``monitor.alerts.chain``): the stored state of each chain this worker
+        # holds, so that a tick on a healthy chain costs no database round trip.
+        self.chain_policy = ChainPolicy(
+            cfg.alerts.chain_outage_after_s, cfg.alerts.chain_recovery_after_s
+        )
+        self._chain_states: dict[str, ChainState] = {}
         self.last_ticks: dict[str, TickSummary] = {}
         self.tick_listeners: list[Callable[[str, TickSummary, float], None]] = []
         """Called after each scheduled tick with the chain, its summary and its seconds."""
@@ -164,13 +179,19 @@ class Monitor:
         await self._persist_latest(group.chain.name, sync, views)
         stalled = self._head_stalled(group.chain, sync.block)
         sigmas = self._observe_prices(sync)
+        if stalled is not None:
+            # The node serves an old state: no account can be judged, the chain alerts once.
+            read = unreadable(stalled, sync.block)
+            return await self._unreadable(group, read, [v.account for v in views], sync.block)
+        chain_alerts = await self._step_chain(
+            group, readable(sync.block), [v.account for v in views]
+        )
         observations = [
             Observation(
                 v.account_id,
                 v.account,
                 v.health,
                 sync.block,
-                head_stalled=stalled,
                 previous_marks=self._marks.get(v.account_id),
                 prices=self._freshness(group.chain, v.account, sync),
                 marks_usd=sync.prices.get(v.account.protocol),
@@ -207,6 +228,7 @@ class Monitor:
             ),
             alerts=tuple(decided),
             stepped=len(stepped),
+            chain_alerts=tuple(chain_alerts),
         )
         await asyncio.to_thread(
             record_tick, self.engine, group.chain.chain_id, summary, self.clock(), self.worker
@@ -225,6 +247,7 @@ class Monitor:
         if held and name not in self._holding:
             self.runtimes[name].forget()
             self.latest[name].forget()
+            self._chain_states.pop(name, None)
             self._seen.clear()
             self._holding.add(name)
         elif not held:
@@ -284,9 +307,10 @@ class Monitor:
 
     async def _tick_or_unknown(self, group: ChainProtocols) -> TickSummary:
         """:meth:`tick`, or when the chain cannot be read at all (every RPC URL failing after
-        its retries), every open account of the chain reported unknown: never silently safe.
+        its retries), the chain unreadable: one chain alert (``monitor.alerts.chain``), its
+        accounts counted unknown, none alerted one by one; never silently safe.
         """
-        name = group.chain.name
+        name, started = group.chain.name, self.clock()
         try:
             summary = await self.tick(group)
         except (RetryableError, DependencyError, httpx.HTTPError, OSError) as exc:
@@ -297,7 +321,11 @@ class Monitor:
                 log.error("%s", problem)
                 self._chain_problems[name] = problem
             await self.runtimes[name].close()  # reconnect (and re-check) next tick
-            return await asyncio.to_thread(self._all_unknown, group)
+            accounts = await asyncio.to_thread(self._in_scope_accounts, group)
+            block = self._heads.get(group.chain.chain_id, (0, 0.0))[0]
+            block = block or max((a.block_number for a in accounts), default=0)
+            read = unreadable(str(exc), block)
+            return await self._unreadable(group, read, accounts, block, at=started)
         if self._chain_problems.pop(name, None) is not None:
             log.warning("chain %s readable again", name)
         return summary
@@ -309,20 +337,55 @@ class Monitor:
             await runtime.close()
         await asyncio.to_thread(release_leases, self.engine, self.worker)
 
-    def _all_unknown(self, group: ChainProtocols) -> TickSummary:
+    def _in_scope_accounts(self, group: ChainProtocols) -> list[MarginAccount]:
+        """The chain's stored open accounts in the monitor's scope (no node needed)."""
         scopes = group.scope_by_protocol
-        accounts = [
-            (i, a)
-            for i, a in load_accounts(self.engine, chain_id=group.chain.chain_id)
-            if in_scope(scopes, a)
-        ]
-        block = max((a.block_number for _, a in accounts), default=0)
-        observations = [
-            Observation(account_id, account, None, block, head_stalled=True)
-            for account_id, account in accounts
-        ]
-        decided = apply_rules(self.engine, observations, self.policy_for, self.route, self.clock())
-        return TickSummary(group.chain.name, block, 0, len(accounts), len(accounts), tuple(decided))
+        found = load_accounts(self.engine, chain_id=group.chain.chain_id)
+        return [a for _, a in found if in_scope(scopes, a)]
+
+    async def _unreadable(
+        self,
+        group: ChainProtocols,
+        read: ChainRead,
+        accounts: list[MarginAccount],
+        block: int,
+        *,
+        at: datetime | None = None,
+    ) -> TickSummary:
+        """A tick that could not judge the chain's accounts: the chain alert only. ``at``: when
+        the tick began (a failed read is dated from its first attempt, not its last retry)."""
+        chain_alerts = await self._step_chain(group, read, accounts, at=at)
+        summary = TickSummary(
+            group.chain.name, block, 0, len(accounts), len(accounts), (),
+            chain_alerts=tuple(chain_alerts), unreadable=read.reason,
+        )  # fmt: skip
+        self.last_ticks[group.chain.name] = summary
+        return summary
+
+    async def _step_chain(
+        self,
+        group: ChainProtocols,
+        read: ChainRead,
+        accounts: list[MarginAccount],
+        *,
+        at: datetime | None = None,
+    ) -> list[ChainDecided]:
+        """Step the chain's alert state by this tick's ``read`` (at ``at``, default now); the
+        database only when the state changes (or is not known yet here)."""
+        name, now = group.chain.name, at or self.clock()
+        known = self._chain_states.get(name)
+        if known is not None:
+            new, decisions = step_chain(known, read, self.chain_policy, now)
+            if new == known and not decisions:
+                return []
+        subject = ChainSubject(
+            group.chain.chain_id, name, len(accounts), self.routes.chain_channels(accounts)
+        )
+        state, decided = await asyncio.to_thread(
+            record_chain_read, self.engine, subject, read, self.chain_policy, now
+        )
+        self._chain_states[name] = state
+        return decided
 
     async def tick_all(self) -> list[TickSummary]:
         """Tick every chain once, then wait for their latest views (demo and tests)."""
@@ -363,11 +426,16 @@ class Monitor:
             for protocol, prices in sync.prices.items()
         }
 
-    def _head_stalled(self, chain: ChainConfig, block: int) -> bool:
-        """True when the head has not moved for ``stall_after_blocks`` block times."""
+    def _head_stalled(self, chain: ChainConfig, block: int) -> str | None:
+        """Why the head counts as stalled (it has not moved for ``stall_after_blocks`` block
+        times), None while it moves."""
         now = self.monotonic()
         seen = self._heads.get(chain.chain_id)
         if seen is None or block > seen[0]:
             self._heads[chain.chain_id] = (block, now)
-            return False
-        return now - seen[1] > chain.stall_after_blocks * chain.block_time
+            return None
+        if now - seen[1] <= chain.stall_after_blocks * chain.block_time:
+            return None
+        # Worded without the time waited so far: the same stall keeps the same cause.
+        times = chain.stall_after_blocks
+        return f"node head stalled at block {block} (no new block for {times} block times)"

@@ -11,6 +11,10 @@ says so). Among those, a paused subscriber hears nothing; a warning during a sub
 quiet hours is held back; and a subscriber with its own thresholds hears a warning/critical
 alert only when its thresholds put the account at that level too (the account is stepped with
 the most sensitive thresholds of its watchers, so every watcher's crossing is seen).
+
+A chain alert (an outage and its recovery, ``monitor.alerts.chain``) goes to every subscriber
+that watches anything on the chain (``chain_channels``: the chain's accounts in the monitor's
+scope), paused ones aside; quiet hours hold back warnings only, so they do not apply.
 """
 
 from __future__ import annotations
@@ -97,6 +101,15 @@ class RouteTable:
             if w.covers(account)
         )
         return [self.subscribers[i] for i in sorted(ids) if i in self.subscribers]
+
+    def chain_channels(self, accounts: Iterable[MarginAccount]) -> list[str]:
+        """The channels of a chain alert: the fixed ones, every subscriber watching everything,
+        and every subscriber watching one of ``accounts`` (the chain's), paused ones aside."""
+        ids = {s.id for s in self.subscribers.values() if s.watch_all}
+        for account in accounts:
+            ids.update(s.id for s in self.watchers(account))
+        chosen = [self.subscribers[i] for i in sorted(ids) if i in self.subscribers]
+        return list(dict.fromkeys([*self.fixed, *(s.channel for s in chosen if not s.paused)]))
 
     def thresholds(self, account: MarginAccount, base: Thresholds) -> Thresholds:
         """The thresholds to step ``account`` with: ``base`` made as sensitive as its most

@@ -6,10 +6,14 @@ neither replays nor skips, and 429/502 storms on getUpdates and on replies."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
 
+from monitor.alerts.chain import ChainPolicy, readable, unreadable
+from monitor.alerts.chain_store import ChainSubject, record_chain_read
+from monitor.bot.app import Chat
 from monitor.bot.cursor import load_offset
 from monitor.subscriptions.service import Target, subscriber_info, watched
 from tests.bot_helpers import OWNER, Waits, converse, make_bot, store_cross_account
@@ -159,3 +163,28 @@ def test_storms_on_updates_and_replies_lose_nothing(
     assert waits.asked[:2] == [2.0, 4.0]  # getMe: backed off, then the bot started
     assert len(waits.asked) == 11
     assert len(watched(engine, Target("telegram", str(PRIVATE)))) == 4
+
+
+def test_status_says_an_account_is_unknown_while_its_chain_cannot_be_read(engine: Engine) -> None:
+    store_cross_account(engine)
+    bot = make_bot(engine)
+    chat = Chat(PRIVATE, is_group=False, user=PRIVATE)
+
+    async def admin() -> bool:
+        return True
+
+    def ask(text: str) -> str:
+        return asyncio.run(bot.answer(chat, text, admin))
+
+    ask(f"/watch {OWNER} desk")
+    assert "BTC long: liquidation $" in ask("/status")
+    since = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    subject = ChainSubject(42161, "arbitrum", 1, ())
+    record_chain_read(engine, subject, unreadable("refused"), ChainPolicy(), since)
+    status = ask("/status")
+    assert "desk · test cross: health unknown (chain unreadable since 2026-12-03 12:00 UTC)" in (
+        status
+    )
+    assert "liquidation $" not in status
+    record_chain_read(engine, subject, readable(5), ChainPolicy(), since + timedelta(seconds=9))
+    assert "BTC long: liquidation $" in ask("/status")  # readable again: values are fresh

@@ -51,6 +51,7 @@ TABLES = {
     "latest_prices",
     "latest_health",
     "watched_wallets",
+    "chain_alert_states",
 }
 
 REVISION_NEXT = '''"""Add cursors.note."""
@@ -59,7 +60,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9999"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -93,9 +94,9 @@ def test_upgrade_creates_every_table_from_any_directory(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    assert upgrade(empty_engine) == (None, "0007")
+    assert upgrade(empty_engine) == (None, "0008")
     assert _table_names(empty_engine) == TABLES | {"alembic_version"}
-    assert upgrade(empty_engine) == ("0007", "0007")
+    assert upgrade(empty_engine) == ("0008", "0008")
     assert list(elsewhere.iterdir()) == []
 
 
@@ -113,7 +114,7 @@ def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(engine: En
         command.downgrade(config, "base")
     assert _table_names(engine) <= {"alembic_version"}
     assert current_revision(engine) is None
-    assert upgrade(engine) == (None, "0007")
+    assert upgrade(engine) == (None, "0008")
 
 
 def test_enum_columns_are_checked_by_the_database(engine: Engine) -> None:
@@ -146,11 +147,11 @@ def test_ensure_schema_refuses_an_out_of_date_database(engine: Engine, scripts_n
     with pytest.raises(SchemaError) as caught:
         ensure_schema(engine, script_location=scripts_next)
     message = str(caught.value)
-    assert "database schema is at 0007, perpwatch needs 9999: run `perpwatch db upgrade`" in message
+    assert "database schema is at 0008, perpwatch needs 9999: run `perpwatch db upgrade`" in message
     assert "\n" not in message
     assert "note" not in {c["name"] for c in sa.inspect(engine).get_columns("cursors")}
 
-    assert upgrade(engine, script_location=scripts_next) == ("0007", "9999")
+    assert upgrade(engine, script_location=scripts_next) == ("0008", "9999")
     ensure_schema(engine, script_location=scripts_next)
     assert "note" in {c["name"] for c in sa.inspect(engine).get_columns("cursors")}
 

@@ -87,3 +87,19 @@ def test_stepping_thresholds_are_as_sensitive_as_every_watcher(
         assert merged.warning >= mine.warning
         assert merged.critical >= mine.critical
         assert merged.warning_distance_pct >= mine.warning_distance_pct
+
+
+@given(tables(), st.lists(st.sampled_from(OWNERS), max_size=3))
+def test_a_chain_alert_reaches_every_unpaused_subscriber_watching_the_chain(
+    table: RouteTable, owners: list[str]
+) -> None:
+    accounts = [account(owner, "gmx_v2") for owner in owners]
+    chosen = table.chain_channels(accounts)
+    expected = {
+        s.channel
+        for s in table.subscribers.values()
+        if not s.paused and (s.watch_all or any(watches(table, s, a) for a in accounts))
+    }
+    assert chosen[0] == "console"
+    assert set(chosen[1:]) == expected
+    assert len(chosen) == len(set(chosen))

@@ -126,7 +126,9 @@ function drawTimeline(container, alerts) {
     if (row < 0 || a.block_number === null) continue;
     const dot = svgEl("circle", { class: `dot ${a.level}`, r: 4, cx: f.x(a.block_number),
       cy: f.y(row + 0.5) });
-    dot.append(svgEl("title", {}, `${a.level} ${a.protocol} ${a.ref} at block ${a.block_number}`));
+    // A chain alert (outage or recovery) has no account: it names its chain.
+    const what = a.account_id === null ? `chain ${a.chain_id}` : `${a.protocol} ${a.ref}`;
+    dot.append(svgEl("title", {}, `${a.level} ${what} at block ${a.block_number}`));
     f.svg.append(dot);
   }
 }
