@@ -11,7 +11,7 @@ reorgs roll back with the events, so the decision follows the chain that stands)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,9 @@ _positions = PositionRow.__table__  # type: ignore[attr-defined]
 _collateral = CollateralRow.__table__  # type: ignore[attr-defined]
 _touched = TouchedAccount.__table__  # type: ignore[attr-defined]
 _endings = AccountEnding.__table__  # type: ignore[attr-defined]
+
+OWNERS_PER_STATEMENT = 500
+"""Owners bound in one ``IN (…)`` (SQLite allows at most 999 parameters per statement)."""
 
 _POSITION_FIELDS = (
     "market", "asset", "size_raw", "size_decimals", "entry_notional_usd_e30",
@@ -111,15 +114,28 @@ def save_read(
     return SaveResult(len(accounts), closed, liquidated)
 
 
-def touched_owners(engine: Engine, chain_id: int, protocol: str) -> list[str]:
-    """Owners with accounts events touched since they were last read."""
+def touched_owners(
+    engine: Engine, chain_id: int, protocol: str, among: Collection[str] | None = None
+) -> list[str]:
+    """Owners with accounts events touched since they were last read; with ``among`` (lower
+    case), only those owners. A monitor watching a few wallets of a whole protocol passes them:
+    the touches of everyone else are never consumed by its reads, and would otherwise come back
+    (and grow with the protocol) on every call."""
+    query = (
+        sa.select(_touched.c.owner)
+        .where(_touched.c.chain_id == chain_id, _touched.c.protocol == protocol)
+        .distinct()
+    )
+    if among is None:
+        with engine.connect() as conn:
+            return sorted(owner for (owner,) in conn.execute(query))
+    wanted = sorted(among)
+    found: set[str] = set()
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(_touched.c.owner)
-            .where(_touched.c.chain_id == chain_id, _touched.c.protocol == protocol)
-            .distinct()
-        )
-        return sorted(owner for (owner,) in rows)
+        for start in range(0, len(wanted), OWNERS_PER_STATEMENT):
+            chunk = wanted[start : start + OWNERS_PER_STATEMENT]
+            found.update(o for (o,) in conn.execute(query.where(_touched.c.owner.in_(chunk))))
+    return sorted(found)
 
 
 def open_owners(engine: Engine, chain_id: int, protocol: str) -> list[str]:

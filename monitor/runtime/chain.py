@@ -36,12 +36,15 @@ from indexer.rpc.client import RpcClient
 from indexer.rpc.stats import EndpointStats
 from indexer.scan.runner import chain_settings, open_rpc
 from indexer.scan.scanner import Scanner
-from indexer.store.accounts import load_accounts, open_assets, touched_owners
+from indexer.store.accounts import (
+    OWNERS_PER_STATEMENT,
+    load_accounts,
+    open_assets,
+    touched_owners,
+)
 from indexer.store.cursors import ScanStore
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, in_scope
 from monitor.runtime.rolling import RollingRefresh
-
-OWNERS_PER_LOAD = 500  # SQLite binds at most 999 parameters per statement
 
 FULL_REFRESH_S = 60.0
 """Default period of the whole-book re-read (fees and funding drift between events); 0 re-reads
@@ -181,7 +184,8 @@ class ChainRuntime:
         if full:
             owners = set(everyone())
         else:
-            owners = set(touched_owners(self.engine, adapter.chain_id, adapter.name))
+            touched = touched_owners(self.engine, adapter.chain_id, adapter.name, among=scope)
+            owners = set(touched)
             rolling = self._rolling.setdefault(adapter.name, RollingRefresh(self.full_refresh_s))
             owners.update(rolling.take(self.monotonic(), everyone))
             if adapter.log_source() is None:
@@ -229,10 +233,10 @@ class ChainRuntime:
             for account_id in [i for i, a in self._book.items() if a.owner in changed]:
                 del self._book[account_id]
             owners = sorted(changed)
-            for start in range(0, len(owners), OWNERS_PER_LOAD):
+            for start in range(0, len(owners), OWNERS_PER_STATEMENT):
                 rows = await asyncio.to_thread(
                     load_accounts, self.engine, chain_id=self.group.chain.chain_id,
-                    owners=owners[start : start + OWNERS_PER_LOAD],
+                    owners=owners[start : start + OWNERS_PER_STATEMENT],
                 )  # fmt: skip
                 self._book.update((i, a) for i, a in rows if in_scope(sync.scopes, a))
         else:

@@ -67,3 +67,13 @@ def test_maintenance_tiers_round_trip_exactly(engine: Engine) -> None:
     ((_, loaded),) = load_accounts(engine)
     assert loaded == saved
     assert loaded.positions[0].mm_tiers[1].deduction_usd_e30 == eth[1].deduction_usd_e30
+
+
+def test_touched_owners_among_a_scope_leaves_the_rest_unscanned(engine: Engine) -> None:
+    _touch(engine, 4)
+    assert touched_owners(engine, 42161, "test", among={OWNER}) == [OWNER]
+    assert touched_owners(engine, 42161, "test", among={"0x" + "bb" * 20}) == []
+    assert touched_owners(engine, 42161, "test", among=set()) == []
+    # more owners than one statement binds
+    many = {f"0x{i:040x}" for i in range(1200)} | {OWNER}
+    assert touched_owners(engine, 42161, "test", among=many) == [OWNER]
