@@ -9,7 +9,9 @@ A tick costs what changed, not what exists: the scanners keep their adaptive ran
 owners touched by events since the last tick are re-read, and the open book is kept in memory
 and re-priced. The whole book is re-read once per ``full_refresh_s``, a slice per tick
 (``monitor.runtime.rolling``), which bounds the drift of what no event reports (borrowing and
-funding accrue every second) without one slow tick. Protocols without events (Hyperliquid)
+funding accrue every second) without one slow tick; a slice is at most one read's worth of
+owners per block time, so a book larger than that many owners per ``full_refresh_s`` is re-read
+over a longer cycle (``owners / owners_per_read`` block times) rather than at a higher cost. Protocols without events (Hyperliquid)
 cannot say when a trader changed their own account, so their watched wallets are polled: those
 at risk (``at_risk``, set by the monitor after each evaluation) every tick, the rest once per
 the protocol's ``poll_s``, spread evenly over that period. After a start (or :meth:`forget`)
@@ -30,7 +32,7 @@ from sqlalchemy.engine import Engine
 
 from indexer.models import MarginAccount
 from indexer.protocols.base import ProtocolAdapter
-from indexer.refresh import owners_to_refresh, refresh_owners
+from indexer.refresh import owners_per_read, owners_to_refresh, refresh_owners
 from indexer.registry import json_decoder
 from indexer.rpc.client import RpcClient
 from indexer.rpc.stats import EndpointStats
@@ -186,7 +188,12 @@ class ChainRuntime:
         else:
             touched = touched_owners(self.engine, adapter.chain_id, adapter.name, among=scope)
             owners = set(touched)
-            rolling = self._rolling.setdefault(adapter.name, RollingRefresh(self.full_refresh_s))
+            rolling = self._rolling.get(adapter.name)
+            if rolling is None:
+                # At most one read's worth of owners per block time: the slice costs one
+                # request per tick however large the book (the cycle stretches instead).
+                per_s = owners_per_read(adapter) / self.group.chain.block_time
+                rolling = self._rolling[adapter.name] = RollingRefresh(self.full_refresh_s, per_s)
             owners.update(rolling.take(self.monotonic(), everyone))
             if adapter.log_source() is None:
                 candidates = scope if scope is not None else self.watched
