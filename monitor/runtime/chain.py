@@ -11,9 +11,10 @@ and re-priced. The whole book is re-read once per ``full_refresh_s``, a slice pe
 (``monitor.runtime.rolling``), which bounds the drift of what no event reports (borrowing and
 funding accrue every second) without one slow tick; a slice is at most one read's worth of
 owners per block time, so a book larger than that many owners per ``full_refresh_s`` is re-read
-over a longer cycle (``owners / owners_per_read`` block times) rather than at a higher cost. Protocols without events (Hyperliquid)
-cannot say when a trader changed their own account, so their watched wallets are polled: those
-at risk (``at_risk``, set by the monitor after each evaluation) every tick, the rest once per
+over a longer cycle (``owners / owners_per_read`` block times) rather than at a higher cost.
+Protocols without events (Hyperliquid) cannot say when a trader changed their own account, so
+their watched wallets are polled: those at risk (``at_risk``: critical or worse, or unknown;
+set by the monitor after each evaluation) every tick, the rest once per
 the protocol's ``poll_s``, spread evenly over that period. After a start (or :meth:`forget`)
 the first tick re-reads everything at once: the database may be behind the chain. Database
 work runs in worker threads, so one chain's commits never stall another chain or alert
