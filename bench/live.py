@@ -3,23 +3,34 @@ per-tick full re-read (issue 10, item 7).
 
     python -m bench.live --accounts 300 --minutes 2 --json
 
-Each phase builds the ``perpwatch devnet`` world (``devnet.live``: both simulators, N accounts,
-automine while building), then interval-mines 1 s blocks with prices on a seeded random walk and
-a keeper liquidating whatever the simulators allow (a thread), while the production monitor
-(``Monitor.tick_or_unknown`` then ``deliver``) ticks once per block time on this process's
-event loop, on SQLite in a temporary directory, for M minutes.
+Each phase builds the ``perpwatch devnet`` world (``devnet.live``: the three simulators, N
+accounts, a few hundred opens per block: ``devnet.txbatch``), then interval-mines 1 s blocks
+with prices on a seeded random walk and a keeper liquidating whatever the simulators allow (a
+thread), while the production monitor (``Monitor.tick_or_unknown`` then ``deliver``) ticks
+once per block time on this process's event loop, on SQLite in a temporary directory, for M
+minutes.
 
 - ``perpwatch``: the monitor as ``perpwatch run`` builds it (incremental ticks, whole-book
-  re-read every 60 s).
+  re-read every 60 s, or over ``owners / owners_per_read`` blocks for a larger book).
 - ``baseline``: the same world and seed on a fresh devnet and database, with every chain
   runtime replaced by ``ChainRuntime(full_refresh_s=0)``: every owner re-read, and the book
   reloaded, on every tick, which is what each tick did before the long-lived runtime.
 
 The two phases see the same price path step by step, but not at exactly the same blocks (the
-market runs on wall-clock time), so their liquidation counts can differ slightly. RPC cost is
-HTTP requests (a JSON-RPC batch is one) counted by perpwatch's own ``RpcClient.stats()``
-while the market runs, per block mined meanwhile; the devnet's own web3 traffic (market,
-keeper, and the bench's head reads) is not counted. Metric definitions: ``bench.live_metrics``.
+market runs on wall-clock time, and the keeper's pass over every position takes longer as the
+book grows), so their liquidation counts can differ slightly. RPC cost is counted two ways while
+the market runs, per block mined meanwhile and per tick:
+
+- ``rpc_calls_per_block`` / ``_per_tick``: HTTP requests (a JSON-RPC batch is one), from
+  perpwatch's own ``RpcClient.stats()``.
+- ``rpc_call_equivalents_per_block`` / ``_per_tick``: what the same work costs as plain
+  ``eth_call``s: every JSON-RPC call, a Multicall3 ``aggregate3`` counted as its sub-calls
+  (``RpcClient.call_equivalents``). This is the node's work, which batching does not hide.
+
+A baseline that cannot keep up ticks less often than once a block, so per block it looks
+cheaper than it is; compare per tick too (``rpc_ratio_per_tick``,
+``rpc_ratio_equivalents_per_tick``). The devnet's own web3 traffic (market, keeper, and the
+bench's head reads) is not counted. Metric definitions: ``bench.live_metrics``.
 """
 
 from __future__ import annotations
