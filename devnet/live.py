@@ -26,7 +26,6 @@ from devnet.deploy import start_devnet
 from devnet.scenario import World, build_world
 from devnet.toml import write_config
 
-
 STATES_KEPT = 64
 """Block states anvil keeps in memory (``--prune-history``): reads pinned to a block up to about
 a minute old at 1 s blocks. anvil holds a copy of the whole state per block (about 10 MB at 5,000
