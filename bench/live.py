@@ -3,23 +3,34 @@ per-tick full re-read (issue 10, item 7).
 
     python -m bench.live --accounts 300 --minutes 2 --json
 
-Each phase builds the ``perpwatch devnet`` world (``devnet.live``: both simulators, N accounts,
-automine while building), then interval-mines 1 s blocks with prices on a seeded random walk and
-a keeper liquidating whatever the simulators allow (a thread), while the production monitor
-(``Monitor.tick_or_unknown`` then ``deliver``) ticks once per block time on this process's
-event loop, on SQLite in a temporary directory, for M minutes.
+Each phase builds the ``perpwatch devnet`` world (``devnet.live``: the three simulators, N
+accounts, a few hundred opens per block: ``devnet.txbatch``), then interval-mines 1 s blocks
+with prices on a seeded random walk and a keeper liquidating whatever the simulators allow (a
+thread), while the production monitor (``Monitor.tick_or_unknown`` then ``deliver``) ticks
+once per block time on this process's event loop, on SQLite in a temporary directory, for M
+minutes.
 
 - ``perpwatch``: the monitor as ``perpwatch run`` builds it (incremental ticks, whole-book
-  re-read every 60 s).
+  re-read every 60 s, or over ``owners / owners_per_read`` blocks for a larger book).
 - ``baseline``: the same world and seed on a fresh devnet and database, with every chain
   runtime replaced by ``ChainRuntime(full_refresh_s=0)``: every owner re-read, and the book
   reloaded, on every tick, which is what each tick did before the long-lived runtime.
 
 The two phases see the same price path step by step, but not at exactly the same blocks (the
-market runs on wall-clock time), so their liquidation counts can differ slightly. RPC cost is
-HTTP requests (a JSON-RPC batch is one) counted by perpwatch's own ``RpcClient.stats()``
-while the market runs, per block mined meanwhile; the devnet's own web3 traffic (market,
-keeper, and the bench's head reads) is not counted. Metric definitions: ``bench.live_metrics``.
+market runs on wall-clock time, and the keeper's pass over every position takes longer as the
+book grows), so their liquidation counts can differ slightly. RPC cost is counted two ways while
+the market runs, per block mined meanwhile and per tick:
+
+- ``rpc_calls_per_block`` / ``_per_tick``: HTTP requests (a JSON-RPC batch is one), from
+  perpwatch's own ``RpcClient.stats()``.
+- ``rpc_call_equivalents_per_block`` / ``_per_tick``: what the same work costs as plain
+  ``eth_call``s: every JSON-RPC call, a Multicall3 ``aggregate3`` counted as its sub-calls
+  (``RpcClient.call_equivalents``). This is the node's work, which batching does not hide.
+
+A baseline that cannot keep up ticks less often than once a block, so per block it looks
+cheaper than it is; compare per tick too (``rpc_ratio_per_tick``,
+``rpc_ratio_equivalents_per_tick``). The devnet's own web3 traffic (market, keeper, and the
+bench's head reads) is not counted. Metric definitions: ``bench.live_metrics``.
 """
 
 from __future__ import annotations
@@ -61,18 +72,22 @@ SETTLE_TICKS = 2
 
 
 class RequestCount:
-    """HTTP requests made by the monitor's node clients. A tick that finds the node unreadable
-    closes its client and the next opens a new one, so counts are kept per client."""
+    """HTTP requests and ``eth_call`` equivalents made by the monitor's node clients. A tick
+    that finds the node unreadable closes its client and the next opens a new one, so counts
+    are kept per client."""
 
     def __init__(self) -> None:
-        self._by_client: dict[int, int] = {}
+        self._by_client: dict[int, tuple[int, int]] = {}
 
     def see(self, client: RpcClient) -> None:
-        self._by_client[id(client)] = sum(s.requests for s in client.stats())
+        requests = sum(s.requests for s in client.stats())
+        self._by_client[id(client)] = (requests, client.call_equivalents)
 
     @property
-    def total(self) -> int:
-        return sum(self._by_client.values())
+    def total(self) -> tuple[int, int]:
+        """(HTTP requests, eth_call equivalents) so far."""
+        counts = list(self._by_client.values())
+        return sum(r for r, _ in counts), sum(c for _, c in counts)
 
 
 async def _watch(world: World, monitor: Monitor, seconds: float, seed: int) -> dict[str, Any]:
@@ -122,7 +137,8 @@ async def _watch(world: World, monitor: Monitor, seconds: float, seed: int) -> d
         await monitor.close()
         raise RuntimeError("the market thread died; see its traceback above") from failed[0]
     head_after_market = await asyncio.to_thread(node.eth.get_block_number)
-    spent = requests.total - requests_before
+    spent = requests.total[0] - requests_before[0]
+    calls = requests.total[1] - requests_before[1]
     for _ in range(SETTLE_TICKS):
         await asyncio.sleep(BLOCK_TIME_S)
         await monitor.tick_or_unknown(group)
@@ -138,6 +154,9 @@ async def _watch(world: World, monitor: Monitor, seconds: float, seed: int) -> d
         "rpc_calls_per_block": round(spent / blocks, 2) if blocks else None,
         # Per tick too: a monitor that falls behind ticks less often and so looks cheaper per block.
         "rpc_calls_per_tick": round(spent / len(tick_ms), 2) if tick_ms else None,
+        "rpc_call_equivalents": calls,
+        "rpc_call_equivalents_per_block": round(calls / blocks, 2) if blocks else None,
+        "rpc_call_equivalents_per_tick": round(calls / len(tick_ms), 2) if tick_ms else None,
         "tick_ms_p50": _round(percentile(tick_ms, 50)),
         "tick_ms_p99": _round(percentile(tick_ms, 99)),
         "tick_list": ticks,
@@ -188,8 +207,8 @@ def _peak_rss_mb() -> float:
 
 
 BASELINE_KEYS = ("blocks", "ticks", "liquidations", "warned_before", "recorded_as_closed",
-                 "rpc_calls_per_block", "rpc_calls_per_tick",
-                 "tick_ms_p50", "tick_ms_p99")  # fmt: skip
+                 "rpc_calls_per_block", "rpc_calls_per_tick", "rpc_call_equivalents_per_block",
+                 "rpc_call_equivalents_per_tick", "tick_ms_p50", "tick_ms_p99")  # fmt: skip
 
 
 def run(accounts: int, minutes: float, seed: int = 7, baseline: bool = True) -> dict[str, Any]:
@@ -204,9 +223,19 @@ def run(accounts: int, minutes: float, seed: int = 7, baseline: bool = True) -> 
         base = run_phase(accounts=accounts, minutes=minutes, seed=seed, baseline=True,
                          workdir=Path(tmp))  # fmt: skip
     summary.update({f"baseline_{key}": base[key] for key in BASELINE_KEYS})
-    ours, theirs = summary["rpc_calls_per_block"], base["rpc_calls_per_block"]
-    summary["rpc_ratio"] = round(theirs / ours, 1) if ours and theirs else None
+    for name, key in RATIOS.items():
+        ours, theirs = summary[key], base[key]
+        summary[name] = round(theirs / ours, 1) if ours and theirs else None
     return summary
+
+
+RATIOS = {
+    "rpc_ratio": "rpc_calls_per_block",
+    "rpc_ratio_per_tick": "rpc_calls_per_tick",
+    "rpc_ratio_equivalents": "rpc_call_equivalents_per_block",
+    "rpc_ratio_equivalents_per_tick": "rpc_call_equivalents_per_tick",
+}
+"""Baseline over perpwatch, by the metric compared."""
 
 
 def main(argv: list[str] | None = None) -> int:

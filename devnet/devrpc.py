@@ -67,18 +67,31 @@ class DevRpc:
 
         Raises ``AnvilRpcError`` for an error answer, ``httpx.HTTPError`` for transport faults.
         """
+        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
+        return _result(method, self._post(body))
+
+    def request_batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Send ``calls`` (method, params) as one JSON-RPC batch; their results, in order.
+
+        Raises ``AnvilRpcError`` for the first error answer, ``httpx.HTTPError`` for transport
+        faults."""
+        if not calls:
+            return []
+        ids = [next(self._ids) for _ in calls]
+        body = [
+            {"jsonrpc": "2.0", "id": i, "method": method, "params": list(params)}
+            for i, (method, params) in zip(ids, calls, strict=True)
+        ]
+        by_id: dict[int, Mapping[str, Any]] = {a["id"]: a for a in self._post(body)}
+        return [_result(method, by_id[i]) for i, (method, _) in zip(ids, calls, strict=True)]
+
+    def _post(self, body: Any) -> Any:
         url = self.rpc_url
         if self._client is None:
             self._client = httpx.Client(timeout=self._timeout_s)
-        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
         response = self._client.post(url, json=body)
         response.raise_for_status()
-        answer: Mapping[str, Any] = response.json()
-        error = answer.get("error")
-        if error is not None:
-            code, message = error.get("code", 0), error.get("message", "")
-            raise AnvilRpcError(method, code, message, error.get("data"))
-        return answer.get("result")
+        return response.json()
 
     @property
     def accounts(self) -> list[str]:
@@ -140,6 +153,14 @@ class DevRpc:
         height. Raises ``AnvilRpcError`` if ``depth`` exceeds the chain.
         """
         self.request("anvil_reorg", [depth, [[tx, offset] for tx, offset in txs]])
+
+
+def _result(method: str, answer: Mapping[str, Any]) -> Any:
+    error = answer.get("error")
+    if error is not None:
+        code, message = error.get("code", 0), error.get("message", "")
+        raise AnvilRpcError(method, code, message, error.get("data"))
+    return answer.get("result")
 
 
 def _hex(code: bytes | str) -> str:

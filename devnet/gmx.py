@@ -20,6 +20,7 @@ from typing import Any
 
 from web3 import Web3
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 
 from devnet.deploy import Devnet, TransactionReverted, call, transact
 from devnet.gmx_types import LiquidationCheck, MarginTerms, SimMarket, SimToken, devnet_address
@@ -214,11 +215,23 @@ class GmxDeployment:
         Raises:
             TransactionReverted: the result would be liquidatable (MIN_COLLATERAL_FACTOR) etc.
         """
-        args = self._position_args(account, market, collateral, is_long)
-        transact(
-            self.exchange.functions.increasePosition(*args, collateral_raw, size_delta_usd_e30)
-        )
+        fn = self.increase_call(account, market, collateral, is_long, collateral_raw,
+                                size_delta_usd_e30)  # fmt: skip
+        transact(fn)
         return self.position_key(account, market, collateral, is_long)
+
+    def increase_call(
+        self,
+        account: str,
+        market: str,
+        collateral: str,
+        is_long: bool,
+        collateral_raw: int,
+        size_delta_usd_e30: int,
+    ) -> ContractFunction:
+        """:meth:`increase` as a call not yet sent (for ``devnet.txbatch``)."""
+        args = self._position_args(account, market, collateral, is_long)
+        return self.exchange.functions.increasePosition(*args, collateral_raw, size_delta_usd_e30)
 
     def decrease(
         self,

@@ -17,15 +17,16 @@ got wrong shows up as a disagreement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from web3 import Web3
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 
-from devnet.deploy import Devnet, call, transact
+from devnet.deploy import Devnet, call, calldata, transact
 from devnet.gmx_types import devnet_address
 from indexer.protocols.gtrade.adapter import GTradeAdapter
 from indexer.protocols.gtrade.lookback import GTradePair
@@ -171,15 +172,33 @@ class GTradeDeployment:
         trade_type: int = 0,
     ) -> int:
         """Open a trade (or store a limit/stop order with ``trade_type`` 1/2); its index."""
-        who = Web3.to_checksum_address(trader)
-        index = int(call(self.diamond.functions.getCounters(who, 0))[0])
-        transact(
-            self.diamond.functions.openTrade(
-                who, self.pairs[pair].index, self.collateral_index(collateral), amount_raw,
-                leverage_e3, long, trade_type,
-            )
-        )  # fmt: skip
+        index = self.next_index(trader)
+        fn = self.open_call(trader, pair, collateral, amount_raw, leverage_e3, long=long,
+                            trade_type=trade_type)  # fmt: skip
+        transact(fn)
         return index
+
+    def next_index(self, trader: str) -> int:
+        """The index ``trader``'s next trade gets (mined trades only)."""
+        who = Web3.to_checksum_address(trader)
+        return int(call(self.diamond.functions.getCounters(who, 0))[0])
+
+    def open_call(
+        self,
+        trader: str,
+        pair: str,
+        collateral: str,
+        amount_raw: int,
+        leverage_e3: int,
+        *,
+        long: bool,
+        trade_type: int = 0,
+    ) -> ContractFunction:
+        """:meth:`open` as a call not yet sent (for ``devnet.txbatch``)."""
+        return self.diamond.functions.openTrade(
+            Web3.to_checksum_address(trader), self.pairs[pair].index,
+            self.collateral_index(collateral), amount_raw, leverage_e3, long, trade_type,
+        )  # fmt: skip
 
     def close(self, trader: str, index: int) -> None:
         transact(self.diamond.functions.closeTrade(Web3.to_checksum_address(trader), index))
@@ -219,10 +238,8 @@ class GTradeDeployment:
 
     def liquidate_call(self, trader: str, index: int, from_round: int) -> tuple[str, bytes]:
         """(target, calldata) of a liquidation, for the keeper's Multicall3 dry run."""
-        data = self.diamond.encode_abi(
-            "liquidate", [Web3.to_checksum_address(trader), index, from_round]
-        )
-        return self.diamond.address, bytes.fromhex(data[2:])
+        fn = self.diamond.functions.liquidate(Web3.to_checksum_address(trader), index, from_round)
+        return self.diamond.address, bytes.fromhex(calldata(fn)[2:])
 
 
 def deploy_gtrade(
@@ -284,10 +301,15 @@ class GTradeBook:
     trades: list[GTradeTrade] = field(default_factory=list)
     lookback_from: dict[str, int] = field(default_factory=dict)
 
-    def open_random(self, trader: str, rng: Any) -> None:
+    def open_random(
+        self, trader: str, rng: Any, send: Callable[[ContractFunction], Any] = transact
+    ) -> None:
         """One or two seeded trades: pair, collateral, side and leverage (2x to 100x, across
-        the dynamic-threshold range) at random, collateral worth 200 to 2,000 USD."""
-        for _ in range(rng.choice([1, 1, 2])):
+        the dynamic-threshold range) at random, collateral worth 200 to 2,000 USD. ``send``
+        (a ``TxBatch``'s ``add``) may hold the transactions back: the indexes are counted
+        from the trader's mined trades, so none of this trader's may be pending."""
+        first = self.gt.next_index(trader)
+        for offset in range(rng.choice([1, 1, 2])):
             pair = rng.choice(list(self.gt.pairs))
             symbol = rng.choice(list(self.gt.collaterals))
             c = self.gt.collaterals[symbol]
@@ -295,8 +317,9 @@ class GTradeBook:
             usd = Decimal(rng.choice([200, 500, 1000, 2000]))
             amount = int(usd / price * 10**c.decimals)
             leverage = rng.choice([2, 5, 10, 20, 30, 50, 75, 100]) * 1000
-            index = self.gt.open(trader, pair, symbol, amount, leverage, long=rng.random() < 0.6)
-            self.trades.append(GTradeTrade(trader, index, pair))
+            long = rng.random() < 0.6
+            send(self.gt.open_call(trader, pair, symbol, amount, leverage, long=long))
+            self.trades.append(GTradeTrade(trader, first + offset, pair))
 
     def move(self, asset: str, close: Decimal, previous: Decimal) -> None:
         """Move a pair to ``close`` through a wick beyond it in the move's direction."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from web3 import Web3
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 
 from devnet.chain import Anvil
 from devnet.deploy import call, connect, contract_at, transact
@@ -126,13 +127,25 @@ class HlDeployment:
 
     def deposit(self, user: str, usd: Amount) -> None:
         """Credit ``usd`` to ``user``'s cross balance."""
-        self._tx("deposit", Web3.to_checksum_address(user), to_int_exact(usd, 6, "USD"))
+        transact(self.deposit_call(user, usd))
+
+    def deposit_call(self, user: str, usd: Amount) -> ContractFunction:
+        """:meth:`deposit` as a call not yet sent (for ``devnet.txbatch``)."""
+        usd_e6 = to_int_exact(usd, 6, "USD")
+        return self.core.functions.deposit(Web3.to_checksum_address(user), usd_e6)
 
     def trade(self, user: str, coin: str, size: Amount, leverage: int, isolated: bool) -> None:
         """Change ``user``'s position by signed ``size`` coins at the mark price."""
+        transact(self.trade_call(user, coin, size, leverage, isolated))
+
+    def trade_call(
+        self, user: str, coin: str, size: Amount, leverage: int, isolated: bool
+    ) -> ContractFunction:
+        """:meth:`trade` as a call not yet sent (for ``devnet.txbatch``)."""
         perp = self.perp(coin)
         szi = to_int_exact(size, perp.sz_decimals, f"{coin} size")
-        self._tx("trade", Web3.to_checksum_address(user), perp.index, szi, leverage, isolated)
+        who = Web3.to_checksum_address(user)
+        return self.core.functions.trade(who, perp.index, szi, leverage, isolated)
 
     def open(
         self, user: str, coin: str, size: Amount, *, leverage: int, isolated: bool = False

@@ -12,18 +12,26 @@ devnet label (no key behind it): the simulators take the account as an argument.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from web3 import Web3
+from web3.contract.contract import ContractFunction
 
-from devnet.deploy import Devnet
+from devnet.deploy import Devnet, calldata, dry_run, transact
 from devnet.gmx import GmxDeployment, deploy_gmx, devnet_address
 from devnet.gtrade import GTradeBook, deploy_gtrade
 from devnet.hyperliquid import HlDeployment, install_hyperliquid
+from devnet.txbatch import TxBatch
+from indexer.reads.multicall import Call3
 
 E30 = 10**30
+
+Send = Callable[[ContractFunction], Any]
+"""Sends (``transact``) or queues (``TxBatch.add``) one simulator call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,7 @@ class World:
     liquidated: list[tuple[str, int]] = field(default_factory=list)
     """(account ref, block) of every liquidation the keeper executed."""
     gtrade: GTradeBook | None = None
+    _keeper_calls: dict[GmxPosition | HlPosition, Call3] = field(default_factory=dict)
 
     @property
     def hl_traders(self) -> list[str]:
@@ -87,33 +96,17 @@ class World:
         unless their rule allows it, so success is the verdict); only those are sent.
         Returns how many were liquidated.
         """
-        gmx_calls = [
-            (self.gmx.exchange, "liquidatePosition", self.gmx._position_args(
-                g.account, g.market, g.collateral, g.is_long)) for g in self.gmx_positions
-        ]  # fmt: skip
-        hl_calls = [
-            (self.hl.core, "liquidate", (Web3.to_checksum_address(p.account),
-                                         self.hl.perp(p.coin).index)) for p in self.hl_positions
-        ]  # fmt: skip
+        gmx_calls = [self._keeper_call(g) for g in self.gmx_positions]
+        hl_calls = [self._keeper_call(p) for p in self.hl_positions]
         calls = gmx_calls + hl_calls
         gt_calls = self.gtrade.keeper_calls() if self.gtrade is not None else []
         if not calls and not gt_calls:
             return 0
-        encoded: list[tuple[str, bool, Any]] = [
-            (c.address, True, c.encode_abi(fn, args=list(args))) for c, fn, args in calls
-        ]
-        encoded += [(target, True, data) for target, data in gt_calls]
-        # One eth_call is capped at the block gas limit: about 250 checks fit, so chunk.
-        verdicts = [
-            verdict
-            for start in range(0, len(encoded), KEEPER_CHECKS_PER_CALL)
-            for verdict in self.devnet.multicall3.functions.aggregate3(
-                encoded[start : start + KEEPER_CHECKS_PER_CALL]
-            ).call()
-        ]
+        verdicts = dry_run(self.devnet, calls + [Call3(t, data) for t, data in gt_calls],
+                           KEEPER_CHECKS_PER_CALL)  # fmt: skip
         done = 0
-        for position, (ok, _) in zip(list(self.gmx_positions), verdicts[: len(gmx_calls)],
-                                     strict=True):  # fmt: skip
+        for position, ok in zip(list(self.gmx_positions), verdicts[: len(gmx_calls)],
+                                strict=True):  # fmt: skip
             if ok and self.gmx.liquidate(
                 position.account, position.market, position.collateral, position.is_long
             ):
@@ -124,15 +117,34 @@ class World:
                 self.liquidated.append(("0x" + key.hex(), self.devnet.w3.eth.block_number))
                 done += 1
         hl_verdicts = verdicts[len(gmx_calls) : len(calls)]
-        for hl_position, (ok, _) in zip(list(self.hl_positions), hl_verdicts, strict=True):
+        for hl_position, ok in zip(list(self.hl_positions), hl_verdicts, strict=True):
             if ok and hl_position in self.hl_positions and self._liquidate_hl(hl_position):
                 done += 1
         if self.gtrade is not None:
-            gone = self.gtrade.liquidate([ok for ok, _ in verdicts[len(calls) :]])
+            gone = self.gtrade.liquidate(verdicts[len(calls) :])
             block = self.devnet.w3.eth.block_number
             self.liquidated += [(trade.ref, block) for trade in gone]
             done += len(gone)
         return done
+
+    def _keeper_call(self, position: GmxPosition | HlPosition) -> Call3:
+        """The liquidation of ``position`` as a Multicall3 sub-call, encoded once (the keeper
+        dry-runs every open position on every pass)."""
+        found = self._keeper_calls.get(position)
+        if found is None:
+            if isinstance(position, GmxPosition):
+                fn = self.gmx.exchange.functions.liquidatePosition(
+                    *self.gmx._position_args(
+                        position.account, position.market, position.collateral, position.is_long
+                    )
+                )
+            else:
+                fn = self.hl.core.functions.liquidate(
+                    Web3.to_checksum_address(position.account), self.hl.perp(position.coin).index
+                )
+            found = Call3(fn.address, bytes.fromhex(calldata(fn)[2:]))
+            self._keeper_calls[position] = found
+        return found
 
     def _liquidate_hl(self, p: HlPosition) -> bool:
         if not self.hl.is_liquidatable(p.account, p.coin):
@@ -154,10 +166,18 @@ class World:
 
 
 def build_world(
-    devnet: Devnet, *, gmx_traders: int, hl_traders: int, seed: int = 7, gtrade_traders: int = 0
+    devnet: Devnet,
+    *,
+    gmx_traders: int,
+    hl_traders: int,
+    seed: int = 7,
+    gtrade_traders: int = 0,
+    batched: bool = False,
 ) -> World:
     """Deploy the simulators and open seeded positions (leverage 2x to 25x; gTrade, with
-    ``gtrade_traders``, 2x to 100x)."""
+    ``gtrade_traders``, 2x to 100x). ``batched`` opens them a few hundred transactions per
+    block (``devnet.txbatch``) instead of a block each: the same transactions in the same
+    order, so the same state, minutes faster at thousands of accounts."""
     rng = random.Random(seed)
     gmx = deploy_gmx(devnet)
     hl = install_hyperliquid(devnet.anvil, devnet.artifacts)
@@ -166,21 +186,26 @@ def build_world(
     world.prices_usd["SOL"] = Decimal(150)
     for coin in ("BTC", "ETH", "SOL"):
         hl.set_mark(coin, world.prices_usd[coin])
-    for i in range(gmx_traders):
-        _open_gmx(world, devnet_address(f"gmx-trader:{i}").lower(), rng)
-    for i in range(hl_traders):
-        _open_hl(world, devnet_address(f"hl-trader:{i}").lower(), rng)
     if gtrade_traders:
         world.gtrade = GTradeBook(deploy_gtrade(devnet))
         for asset in world.gtrade.gt.pairs:  # the pairs start at the world's prices
             world.gtrade.gt.set_price(asset, world.prices_usd[asset])
-        for i in range(gtrade_traders):
-            world.gtrade.open_random(devnet_address(f"gtrade-trader:{i}").lower(), rng)
+    with TxBatch(devnet) if batched else nullcontext() as batch:
+        send: Send = batch.add if batch is not None else transact
+        for i in range(gmx_traders):
+            _open_gmx(world, devnet_address(f"gmx-trader:{i}").lower(), rng, send)
+        for i in range(hl_traders):
+            _open_hl(world, devnet_address(f"hl-trader:{i}").lower(), rng, send)
+        if world.gtrade is not None:
+            for i in range(gtrade_traders):
+                trader = devnet_address(f"gtrade-trader:{i}").lower()
+                world.gtrade.open_random(trader, rng, send)
+    if world.gtrade is not None:
         world.gtrade.start_lookbacks()
     return world
 
 
-def _open_gmx(world: World, account: str, rng: random.Random) -> None:
+def _open_gmx(world: World, account: str, rng: random.Random, send: Send) -> None:
     market = rng.choice(["ETH/USD", "BTC/USD"])
     is_long = rng.random() < 0.6
     index = "ETH" if market == "ETH/USD" else "BTC"
@@ -191,18 +216,19 @@ def _open_gmx(world: World, account: str, rng: random.Random) -> None:
     price = world.prices_usd[collateral]
     amount_raw = int(Decimal(collateral_usd) / price * 10**token.decimals)
     size_usd_e30 = collateral_usd * leverage * E30
-    world.gmx.increase(account, market, collateral, is_long, amount_raw, size_usd_e30)
+    send(world.gmx.increase_call(account, market, collateral, is_long, amount_raw, size_usd_e30))
     world.gmx_positions.append(GmxPosition(account, market, collateral, is_long))
 
 
-def _open_hl(world: World, account: str, rng: random.Random) -> None:
-    world.hl.deposit(account, str(rng.choice([5000, 10000, 20000])))
+def _open_hl(world: World, account: str, rng: random.Random, send: Send) -> None:
+    hl = world.hl
+    send(hl.deposit_call(account, str(rng.choice([5000, 10000, 20000]))))
     for coin, step in (("BTC", "0.01"), ("ETH", "0.1")):
         units = rng.randint(1, 20)
         size = Decimal(step) * units * (1 if rng.random() < 0.6 else -1)
-        world.hl.open(account, coin, str(size), leverage=rng.choice([5, 10, 20]))
+        send(hl.trade_call(account, coin, str(size), rng.choice([5, 10, 20]), False))
         world.hl_positions.append(HlPosition(account, coin, isolated=False))
-    world.hl.deposit(account, "2000")
+    send(hl.deposit_call(account, "2000"))
     size = Decimal("1") * rng.randint(2, 20) * (1 if rng.random() < 0.5 else -1)
-    world.hl.open(account, "SOL", str(size), leverage=rng.choice([3, 5, 10]), isolated=True)
+    send(hl.trade_call(account, "SOL", str(size), rng.choice([3, 5, 10]), True))
     world.hl_positions.append(HlPosition(account, "SOL", isolated=True))

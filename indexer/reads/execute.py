@@ -47,4 +47,5 @@ async def run_read(rpc: RpcClient, read: Read[T], block: BlockTag = "latest") ->
 
 async def _aggregate(rpc: RpcClient, batch: Sequence[Call3], block: BlockTag) -> list[CallResult]:
     ret = await rpc.eth_call(MULTICALL3_ADDRESS, encode_aggregate3(batch), block)
+    rpc.call_equivalents += len(batch) - 1  # the eth_call itself was counted
     return decode_aggregate3(ret)

@@ -108,6 +108,10 @@ class RpcClient:
             raise UserError("max_concurrency and max_batch_size must be >= 1, max_retries >= 0")
         self.expected_chain_id = chain_id
         self._max_batch_size = max_batch_size
+        self.call_equivalents = 0
+        """JSON-RPC calls asked for (each call of a batch counts, retries do not), a Multicall3
+        ``aggregate3`` counted as its sub-calls (``indexer.reads.execute`` adds them): what the
+        same work would cost as plain ``eth_call``s. ``stats()`` counts HTTP requests."""
         widen_body_reads()
         limits = httpx.Limits(
             max_connections=max_concurrency, max_keepalive_connections=max_concurrency
@@ -185,6 +189,7 @@ class RpcClient:
 
     async def request(self, method: str, params: Sequence[Any] = ()) -> Any:
         """One JSON-RPC call; returns its ``result`` as decoded JSON. Raises as the module says."""
+        self.call_equivalents += 1
         results = await self._exchange.execute([Call(method, list(params))])
         return results[0]
 
@@ -195,6 +200,7 @@ class RpcClient:
         rest and is raised.
         """
         items = [Call(method, list(params)) for method, params in calls]
+        self.call_equivalents += len(items)
         size = self._max_batch_size
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
         tasks = [asyncio.ensure_future(self._exchange.execute(c, batch=True)) for c in chunks]

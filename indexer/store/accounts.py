@@ -11,7 +11,7 @@ reorgs roll back with the events, so the decision follows the chain that stands)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,9 @@ _positions = PositionRow.__table__  # type: ignore[attr-defined]
 _collateral = CollateralRow.__table__  # type: ignore[attr-defined]
 _touched = TouchedAccount.__table__  # type: ignore[attr-defined]
 _endings = AccountEnding.__table__  # type: ignore[attr-defined]
+
+OWNERS_PER_STATEMENT = 500
+"""Owners bound in one ``IN (…)`` (SQLite allows at most 999 parameters per statement)."""
 
 _POSITION_FIELDS = (
     "market", "asset", "size_raw", "size_decimals", "entry_notional_usd_e30",
@@ -78,8 +81,7 @@ def save_read(
     else:
         block = max((a.block_number for a in accounts), default=0)
     with engine.begin() as conn:
-        for account in accounts:
-            _upsert(conn, account)
+        _upsert_all(conn, accounts)
         seen = {a.ref for a in accounts}
         vanished = [
             (i, ref)
@@ -114,15 +116,28 @@ def save_read(
     return SaveResult(len(accounts), closed, liquidated)
 
 
-def touched_owners(engine: Engine, chain_id: int, protocol: str) -> list[str]:
-    """Owners with accounts events touched since they were last read."""
+def touched_owners(
+    engine: Engine, chain_id: int, protocol: str, among: Collection[str] | None = None
+) -> list[str]:
+    """Owners with accounts events touched since they were last read; with ``among`` (lower
+    case), only those owners. A monitor watching a few wallets of a whole protocol passes them:
+    the touches of everyone else are never consumed by its reads, and would otherwise come back
+    (and grow with the protocol) on every call."""
+    query = (
+        sa.select(_touched.c.owner)
+        .where(_touched.c.chain_id == chain_id, _touched.c.protocol == protocol)
+        .distinct()
+    )
+    if among is None:
+        with engine.connect() as conn:
+            return sorted(owner for (owner,) in conn.execute(query))
+    wanted = sorted(among)
+    found: set[str] = set()
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(_touched.c.owner)
-            .where(_touched.c.chain_id == chain_id, _touched.c.protocol == protocol)
-            .distinct()
-        )
-        return sorted(owner for (owner,) in rows)
+        for start in range(0, len(wanted), OWNERS_PER_STATEMENT):
+            chunk = wanted[start : start + OWNERS_PER_STATEMENT]
+            found.update(o for (o,) in conn.execute(query.where(_touched.c.owner.in_(chunk))))
+    return sorted(found)
 
 
 def open_owners(engine: Engine, chain_id: int, protocol: str) -> list[str]:
@@ -241,47 +256,71 @@ def _children(
     return out
 
 
-def _upsert(conn: Connection, account: MarginAccount) -> int:
-    key = (
-        _accounts.c.chain_id == account.chain_id,
-        _accounts.c.protocol == account.protocol,
-        _accounts.c.ref == account.ref,
+_ACCOUNT_VALUES = ("owner", "mode", "status", "fixed_requirement_usd_e30", "block_number",
+                   "updated_at")  # fmt: skip
+_UPDATE_ACCOUNT = (
+    _accounts.update()
+    .where(_accounts.c.id == sa.bindparam("b_id"))
+    .values({name: sa.bindparam(f"b_{name}") for name in _ACCOUNT_VALUES})
+)
+
+
+def _account_values(account: MarginAccount, now: Any, prefix: str = "") -> dict[str, Any]:
+    values = (account.owner.lower(), account.mode.value, account.status.value,
+              account.fixed_requirement_usd_e30, account.block_number, now)  # fmt: skip
+    return {prefix + name: v for name, v in zip(_ACCOUNT_VALUES, values, strict=True)}
+
+
+def _upsert_all(conn: Connection, accounts: Sequence[MarginAccount]) -> None:
+    """Upsert ``accounts`` by (chain, protocol, ref), their positions and collateral replaced:
+    a few statements per chunk of accounts, not six per account (a tick re-reads hundreds)."""
+    latest = {(a.chain_id, a.protocol, a.ref): a for a in accounts}  # a repeated ref: the last
+    by_book: dict[tuple[int, str], list[MarginAccount]] = {}
+    for (chain_id, protocol, _), account in latest.items():
+        by_book.setdefault((chain_id, protocol), []).append(account)
+    now = utcnow()
+    for (chain_id, protocol), book in by_book.items():
+        for start in range(0, len(book), OWNERS_PER_STATEMENT):
+            chunk = book[start : start + OWNERS_PER_STATEMENT]
+            refs = [a.ref for a in chunk]
+            ids = _ids_by_ref(conn, chain_id, protocol, refs)
+            new = [a for a in chunk if a.ref not in ids]
+            old = [a for a in chunk if a.ref in ids]
+            if new:
+                conn.execute(_accounts.insert(), [
+                    {"chain_id": chain_id, "protocol": protocol, "ref": a.ref,
+                     **_account_values(a, now)} for a in new
+                ])  # fmt: skip
+                ids.update(_ids_by_ref(conn, chain_id, protocol, [a.ref for a in new]))
+            if old:
+                conn.execute(_UPDATE_ACCOUNT, [
+                    {"b_id": ids[a.ref], **_account_values(a, now, "b_")} for a in old
+                ])  # fmt: skip
+                old_ids = [ids[a.ref] for a in old]
+                conn.execute(_positions.delete().where(_positions.c.account_id.in_(old_ids)))
+                conn.execute(_collateral.delete().where(_collateral.c.account_id.in_(old_ids)))
+            positions = [{"account_id": ids[a.ref], **_position_values(p)}
+                         for a in chunk for p in a.positions]  # fmt: skip
+            if positions:
+                conn.execute(_positions.insert(), positions)
+            collateral = [
+                {"account_id": ids[a.ref], **{f: getattr(c, f) for f in _COLLATERAL_FIELDS}}
+                for a in chunk
+                for c in a.collateral
+            ]
+            if collateral:
+                conn.execute(_collateral.insert(), collateral)
+
+
+def _ids_by_ref(conn: Connection, chain_id: int, protocol: str, refs: list[str]) -> dict[str, int]:
+    rows = conn.execute(
+        sa.select(_accounts.c.ref, _accounts.c.id).where(
+            _accounts.c.chain_id == chain_id,
+            _accounts.c.protocol == protocol,
+            _accounts.c.ref.in_(refs),
+        )
     )
-    values = {
-        "owner": account.owner.lower(),
-        "mode": account.mode.value,
-        "status": account.status.value,
-        "fixed_requirement_usd_e30": account.fixed_requirement_usd_e30,
-        "block_number": account.block_number,
-        "updated_at": utcnow(),
-    }
-    account_id = conn.execute(sa.select(_accounts.c.id).where(*key)).scalar_one_or_none()
-    if account_id is None:
-        inserted = conn.execute(
-            _accounts.insert().values(
-                chain_id=account.chain_id, protocol=account.protocol, ref=account.ref, **values
-            )
-        ).inserted_primary_key
-        assert inserted is not None
-        account_id = inserted[0]
-    else:
-        conn.execute(_accounts.update().where(_accounts.c.id == account_id).values(**values))
-        conn.execute(_positions.delete().where(_positions.c.account_id == account_id))
-        conn.execute(_collateral.delete().where(_collateral.c.account_id == account_id))
-    if account.positions:
-        conn.execute(
-            _positions.insert(),
-            [{"account_id": account_id, **_position_values(p)} for p in account.positions],
-        )
-    if account.collateral:
-        conn.execute(
-            _collateral.insert(),
-            [
-                {"account_id": account_id, **{f: getattr(c, f) for f in _COLLATERAL_FIELDS}}
-                for c in account.collateral
-            ],
-        )
-    return int(account_id)
+    return {str(ref): int(i) for ref, i in rows}
 
 
 def _last_endings(

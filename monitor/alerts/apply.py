@@ -97,7 +97,7 @@ def apply_rules(
                 continue  # already told; a second report would open a new episode
             report = _report(obs)
             new, decisions = step(state, report, policy_for(obs.account), now)
-            if new != state:
+            if _decisive(new) != _decisive(state):
                 _save(conn, obs.account_id, new, exists=obs.account_id in states)
             for decision in decisions:
                 payload = alert_payload(obs, decision, report.move_sigma)
@@ -139,11 +139,17 @@ def _report(obs: Observation) -> Report:
     )
 
 
+POLL_EVERY_TICK = frozenset({Level.CRITICAL, Level.LIQUIDATABLE})
+"""Raw levels whose wallets an event-less protocol re-reads every tick. Not warning: prices are
+re-read and the book re-priced every tick anyway, and in a falling market a sixth of a book sits
+at warning, so polling those every tick made each tick's cost grow with the book."""
+
+
 def at_risk(obs: Observation, policy: Policy) -> bool:
-    """Whether ``obs`` is unknown, or at warning or worse by its thresholds alone (no
+    """Whether ``obs`` is unknown, or critical or worse by its thresholds alone (no
     hysteresis): the accounts whose state is worth re-reading every tick."""
     reading = _reading(_report(obs))
-    return reading is None or policy.raw_level(reading) is not Level.OK
+    return reading is None or policy.raw_level(reading) in POLL_EVERY_TICK
 
 
 def rule_inputs(obs: Observation, now: datetime) -> Hashable:
@@ -227,6 +233,15 @@ def _load(conn: Connection, ids: list[int]) -> dict[int, AlertState]:
                 updated_at=row["updated_at"],
             )
     return out
+
+
+def _decisive(state: AlertState) -> Hashable:
+    """What of a state decides later steps (and what other readers use: the level). Its
+    ``health`` and ``updated_at`` only record the last evaluation; writing them for every
+    account on every tick made the rules' transaction grow with the book, so a state is
+    stored when this part changes, and its row's health and time are those of that change.
+    No row at all is the initial state (ok)."""
+    return state.level, state.episode, state.alerted, state.since
 
 
 def _save(conn: Connection, account_id: int, state: AlertState, *, exists: bool) -> None:

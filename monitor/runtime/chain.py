@@ -9,9 +9,12 @@ A tick costs what changed, not what exists: the scanners keep their adaptive ran
 owners touched by events since the last tick are re-read, and the open book is kept in memory
 and re-priced. The whole book is re-read once per ``full_refresh_s``, a slice per tick
 (``monitor.runtime.rolling``), which bounds the drift of what no event reports (borrowing and
-funding accrue every second) without one slow tick. Protocols without events (Hyperliquid)
-cannot say when a trader changed their own account, so their watched wallets are polled: those
-at risk (``at_risk``, set by the monitor after each evaluation) every tick, the rest once per
+funding accrue every second) without one slow tick; a slice is at most one read's worth of
+owners per block time, so a book larger than that many owners per ``full_refresh_s`` is re-read
+over a longer cycle (``owners / owners_per_read`` block times) rather than at a higher cost.
+Protocols without events (Hyperliquid) cannot say when a trader changed their own account, so
+their watched wallets are polled: those at risk (``at_risk``: critical or worse, or unknown;
+set by the monitor after each evaluation) every tick, the rest once per
 the protocol's ``poll_s``, spread evenly over that period. After a start (or :meth:`forget`)
 the first tick re-reads everything at once: the database may be behind the chain. Database
 work runs in worker threads, so one chain's commits never stall another chain or alert
@@ -31,18 +34,21 @@ from sqlalchemy.engine import Engine
 from indexer.crash_points import crash_point
 from indexer.models import MarginAccount
 from indexer.protocols.base import ProtocolAdapter
-from indexer.refresh import owners_to_refresh, refresh_owners
+from indexer.refresh import owners_per_read, owners_to_refresh, refresh_owners
 from indexer.registry import json_decoder
 from indexer.rpc.client import RpcClient
 from indexer.rpc.stats import EndpointStats
 from indexer.scan.runner import chain_settings, open_rpc
 from indexer.scan.scanner import Scanner
-from indexer.store.accounts import load_accounts, open_assets, touched_owners
+from indexer.store.accounts import (
+    OWNERS_PER_STATEMENT,
+    load_accounts,
+    open_assets,
+    touched_owners,
+)
 from indexer.store.cursors import ScanStore
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, in_scope
 from monitor.runtime.rolling import RollingRefresh
-
-OWNERS_PER_LOAD = 500  # SQLite binds at most 999 parameters per statement
 
 FULL_REFRESH_S = 60.0
 """Default period of the whole-book re-read (fees and funding drift between events); 0 re-reads
@@ -184,8 +190,14 @@ class ChainRuntime:
         if full:
             owners = set(everyone())
         else:
-            owners = set(touched_owners(self.engine, adapter.chain_id, adapter.name))
-            rolling = self._rolling.setdefault(adapter.name, RollingRefresh(self.full_refresh_s))
+            touched = touched_owners(self.engine, adapter.chain_id, adapter.name, among=scope)
+            owners = set(touched)
+            rolling = self._rolling.get(adapter.name)
+            if rolling is None:
+                # At most one read's worth of owners per block time: the slice costs one
+                # request per tick however large the book (the cycle stretches instead).
+                per_s = owners_per_read(adapter) / self.group.chain.block_time
+                rolling = self._rolling[adapter.name] = RollingRefresh(self.full_refresh_s, per_s)
             owners.update(rolling.take(self.monotonic(), everyone))
             if adapter.log_source() is None:
                 candidates = scope if scope is not None else self.watched
@@ -232,10 +244,10 @@ class ChainRuntime:
             for account_id in [i for i, a in self._book.items() if a.owner in changed]:
                 del self._book[account_id]
             owners = sorted(changed)
-            for start in range(0, len(owners), OWNERS_PER_LOAD):
+            for start in range(0, len(owners), OWNERS_PER_STATEMENT):
                 rows = await asyncio.to_thread(
                     load_accounts, self.engine, chain_id=self.group.chain.chain_id,
-                    owners=owners[start : start + OWNERS_PER_LOAD],
+                    owners=owners[start : start + OWNERS_PER_STATEMENT],
                 )  # fmt: skip
                 self._book.update((i, a) for i, a in rows if in_scope(sync.scopes, a))
         else:

@@ -1,13 +1,15 @@
 """The whole-book re-read, spread over its period: a slice per tick instead of all at once.
 
-    rolling = RollingRefresh(period_s=60.0)
+    rolling = RollingRefresh(period_s=60.0, max_per_s=250.0)
     owners = rolling.take(now, load=lambda: open_owners_sorted())   # this tick's slice
 
 Fees and funding accrue every second without an event, so every open owner is re-read once per
 period to bound that drift. Reading them all on one tick made that tick as slow as the book is
 large (minutes for a whole protocol), stalling alerts behind it; reading the share of the book
-that the elapsed part of the period calls for keeps every tick's cost flat. Pure: the caller
-passes the time and the loader.
+that the elapsed part of the period calls for keeps every tick's cost flat. A fixed period
+still makes that share grow with the book, so ``max_per_s`` caps it: a cycle over more owners
+than ``period_s · max_per_s`` lasts ``len(owners) / max_per_s`` instead (the drift bound grows
+with the book, the cost per tick does not). Pure: the caller passes the time and the loader.
 """
 
 from __future__ import annotations
@@ -22,20 +24,28 @@ class RollingRefresh:
     """One cycle over a snapshot of the owners, taken in order, each exactly once per cycle.
 
     A cycle starts with a fresh snapshot from ``load`` once the previous one is done and its
-    period is over; by ``period_s`` after its start every owner of the snapshot was returned.
+    cycle is over; by :attr:`cycle_s` after its start every owner of the snapshot was returned.
     """
 
     period_s: float
+    max_per_s: float = math.inf
     owners: tuple[str, ...] = ()
     done: int = 0
     started: float = -math.inf
 
+    @property
+    def cycle_s(self) -> float:
+        """How long the current cycle lasts: ``period_s``, or longer when the snapshot holds
+        more than ``max_per_s`` owners per second of it."""
+        return max(self.period_s, len(self.owners) / self.max_per_s)
+
     def take(self, now: float, load: Callable[[], Sequence[str]]) -> list[str]:
         """The owners due at ``now``: as many of the snapshot as the elapsed share of the
-        period calls for (rounded down), less those already returned."""
-        if self.done >= len(self.owners) and now - self.started >= self.period_s:
+        cycle calls for (rounded down), less those already returned."""
+        if self.done >= len(self.owners) and now - self.started >= self.cycle_s:
             self.owners, self.done, self.started = tuple(load()), 0, now
-        share = min(1.0, (now - self.started) / self.period_s) if self.period_s > 0 else 1.0
+        cycle_s = self.cycle_s
+        share = min(1.0, (now - self.started) / cycle_s) if cycle_s > 0 else 1.0
         target = math.floor(len(self.owners) * share)
         due = self.owners[self.done : target]
         self.done = max(self.done, target)

@@ -14,7 +14,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -186,6 +186,10 @@ class Monitor:
         chain_alerts = await self._step_chain(
             group, readable(sync.block), [v.account for v in views]
         )
+        # Per (protocol, assets), not per account: the same few answers for the whole book.
+        freshness = functools.cache(
+            lambda protocol, assets: self._freshness(group.chain, protocol, assets, sync)
+        )
         observations = [
             Observation(
                 v.account_id,
@@ -193,16 +197,20 @@ class Monitor:
                 v.health,
                 sync.block,
                 previous_marks=self._marks.get(v.account_id),
-                prices=self._freshness(group.chain, v.account, sync),
+                prices=freshness(v.account.protocol, v.account.assets),
                 marks_usd=sync.prices.get(v.account.protocol),
                 sigmas=sigmas.get(v.account.protocol),
             )
             for v in views
         ]
-        runtime.at_risk = frozenset(
-            o.account.owner.lower() for o in observations if at_risk(o, self.policy_for(o.account))
-        )
+        # Only protocols without events poll their wallets (``ChainRuntime._due``), so only
+        # their accounts are worth judging here (a whole GMX book is not).
         eventless = [a.name for a in group.adapters if a.log_source() is None]
+        runtime.at_risk = frozenset(
+            o.account.owner.lower()
+            for o in observations
+            if o.account.protocol in eventless and at_risk(o, self.policy_for(o.account))
+        )
         ended = await asyncio.to_thread(
             newly_liquidated, self.engine, group.chain.chain_id, eventless
         )
@@ -404,16 +412,17 @@ class Monitor:
         return report
 
     def _freshness(
-        self, chain: ChainConfig, account: MarginAccount, sync: ChainSync
+        self, chain: ChainConfig, protocol: str, assets: Iterable[str], sync: ChainSync
     ) -> tuple[PriceFreshness, ...]:
-        """When each price the account was valued with was updated, where the source says."""
-        updated = sync.price_updated_at.get(account.protocol, {})
+        """When each price an account of ``protocol`` holding ``assets`` was valued with was
+        updated, where the source says."""
+        updated = sync.price_updated_at.get(protocol, {})
         # Every configured protocol has a heartbeat (the options default it), and adapters are
         # named as their config (``indexer.registry.adapter_for``): a miss is a bug, not "fresh".
-        heartbeat_s = self._heartbeats[chain.name, account.protocol]
+        heartbeat_s = self._heartbeats[chain.name, protocol]
         return tuple(
             PriceFreshness(asset, datetime.fromtimestamp(updated[asset], UTC), heartbeat_s)
-            for asset in account.assets
+            for asset in sorted(assets)
             if asset in updated
         )
 

@@ -92,3 +92,13 @@ def test_a_reorg_above_the_read_that_ended_an_account_leaves_it(engine: Engine) 
     save_read(engine, 42161, "test", [OWNER], [], read_block=8)
     ScanStore(engine).rollback_above(42161, 8)
     assert touched_owners(engine, 42161, "test") == []
+
+
+def test_touched_owners_among_a_scope_leaves_the_rest_unscanned(engine: Engine) -> None:
+    _touch(engine, 4)
+    assert touched_owners(engine, 42161, "test", among={OWNER}) == [OWNER]
+    assert touched_owners(engine, 42161, "test", among={"0x" + "bb" * 20}) == []
+    assert touched_owners(engine, 42161, "test", among=set()) == []
+    # more owners than one statement binds
+    many = {f"0x{i:040x}" for i in range(1200)} | {OWNER}
+    assert touched_owners(engine, 42161, "test", among=many) == [OWNER]

@@ -52,3 +52,30 @@ def test_a_zero_period_reads_everything_every_time() -> None:
     rolling = RollingRefresh(0.0)
     assert rolling.take(0.0, lambda: ["a", "b"]) == ["a", "b"]
     assert rolling.take(0.0, lambda: ["a", "b"]) == ["a", "b"]
+
+
+@given(
+    size=st.integers(min_value=0, max_value=5000),
+    max_per_s=st.floats(min_value=1.0, max_value=100.0),
+    steps=st.lists(st.floats(min_value=0.01, max_value=3.0), min_size=1, max_size=200),
+)
+def test_a_rate_cap_keeps_each_take_flat_and_stretches_the_cycle(
+    size: int, max_per_s: float, steps: list[float]
+) -> None:
+    owners = [f"{i:05d}" for i in range(size)]
+    rolling, now, taken = RollingRefresh(PERIOD_S, max_per_s=max_per_s), 0.0, []
+    rolling.take(now, lambda: owners)
+    cycle_s = max(PERIOD_S, size / max_per_s)
+    assert rolling.cycle_s == cycle_s
+    for step in steps:
+        now += step
+        due = rolling.take(now, lambda: owners)
+        # never more than the cap allows for the time since the last take (plus rounding)
+        assert len(due) <= max_per_s * step + 1
+        taken += due
+    first_cycle = taken[:size]
+    assert first_cycle == owners[: len(first_cycle)]
+    if now >= cycle_s:
+        assert first_cycle == owners  # done within the stretched cycle
+    else:
+        assert len(first_cycle) <= math.floor(size * now / cycle_s)
