@@ -84,9 +84,12 @@ def apply_rules(
     policy_for: PolicyFor,
     channels: Sequence[str] | Router,
     now: datetime,
+    levels: dict[int, Level] | None = None,
 ) -> list[Decided]:
     """Step every observed account's alert state; record states and alerts atomically, each
-    alert with an outbox row per channel ``channels`` names for it."""
+    alert with an outbox row per channel ``channels`` names for it. ``levels``, when given,
+    receives each observed account's level after the step (as stored once this commits)."""
+    seen: dict[int, Level] = {}
     route = channels if callable(channels) else _fixed(channels)
     decided: list[Decided] = []
     with engine.begin() as conn:
@@ -94,9 +97,11 @@ def apply_rules(
         for obs in observations:
             state = states.get(obs.account_id, AlertState())
             if obs.liquidated and state.level is Level.LIQUIDATED:
+                seen[obs.account_id] = state.level
                 continue  # already told; a second report would open a new episode
             report = _report(obs)
             new, decisions = step(state, report, policy_for(obs.account), now)
+            seen[obs.account_id] = new.level
             if _decisive(new) != _decisive(state):
                 _save(conn, obs.account_id, new, exists=obs.account_id in states)
             for decision in decisions:
@@ -116,6 +121,8 @@ def apply_rules(
             crash_point("alerts-before-commit")
     if decided:
         crash_point("alerts-committed")
+    if levels is not None:
+        levels.update(seen)  # only once committed: a failed commit leaves the caller unsure
     return decided
 
 

@@ -69,6 +69,7 @@ class Book:
     pos_tiers: TierArrays  # maintenance tiers, one row per position (a zero tier if none)
     pos_exposure: Floats  # equity per USD of this asset's price, across the account
     shared: tuple[tuple[int, int, int], ...]  # (row, account, position) for groups > 1
+    joint: Bools  # per account: positions on several assets (a joint move can liquidate it)
 
     def price_vector(self, prices: Mapping[str, float]) -> Floats:
         """Prices (USD per whole unit) in ``assets`` order. Raises KeyError if one is missing."""
@@ -113,8 +114,8 @@ class _Rows:
     exposure: dict[tuple[int, int], float]  # (account, asset) -> equity per USD of price
 
 
-def _gather(accounts: Sequence[MarginAccount]) -> _Rows:
-    rows = _Rows({}, [], [], [], {})
+def _gather(accounts: Sequence[MarginAccount], assets: dict[str, int]) -> _Rows:
+    rows = _Rows(assets, [], [], [], {})
     for i, account in enumerate(accounts):
         for c in account.collateral:
             a = rows.assets.setdefault(c.asset, len(rows.assets))
@@ -147,9 +148,14 @@ def _shared_groups(positions: list[_PositionRow]) -> tuple[tuple[int, int, int],
     return tuple(sorted((row, i, row - first_row[i]) for row, i in shared))
 
 
-def compile_accounts(accounts: Sequence[MarginAccount]) -> Book:
-    """Flatten ``accounts`` into a ``Book`` (done once; ``evaluate`` then runs per tick)."""
-    rows = _gather(accounts)
+def compile_accounts(
+    accounts: Sequence[MarginAccount], assets: dict[str, int] | None = None
+) -> Book:
+    """Flatten ``accounts`` into a ``Book`` (done once; ``evaluate`` then runs per tick).
+
+    ``assets`` (asset → column) is the column order to use and extend: books compiled with the
+    same dict share their columns, so :func:`concat_books` can join them."""
+    rows = _gather(accounts, {} if assets is None else assets)
     pos = list(zip(*rows.positions, strict=True)) if rows.positions else [()] * 9
     coll = list(zip(*rows.collateral, strict=True)) if rows.collateral else [()] * 3
     return Book(
@@ -171,7 +177,82 @@ def compile_accounts(accounts: Sequence[MarginAccount]) -> Book:
         pos_tiers=tier_arrays(rows.tiers),
         pos_exposure=_floats([rows.exposure[i, a] for i, a, *_ in rows.positions]),
         shared=_shared_groups(rows.positions),
+        joint=np.array([len({p.asset for p in a.positions}) > 1 for a in accounts], dtype=bool),
     )
+
+
+def _padded(tiers: Sequence[TierArrays]) -> TierArrays:
+    """Tier rows of several books stacked, each padded to the widest (as ``tier_arrays``)."""
+    width = max((t.lower_usd.shape[1] for t in tiers), default=1)
+
+    def stack(name: str, pad: float) -> Floats:
+        parts = [getattr(t, name) for t in tiers]
+        return np.vstack(
+            [np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=pad) for p in parts]
+        ) if parts else np.zeros((0, width))  # fmt: skip
+
+    return TierArrays(stack("lower_usd", np.inf), stack("rate", 0.0), stack("deduction_usd", 0.0))
+
+
+def concat_books(books: Sequence[Book], assets: Sequence[str]) -> Book:
+    """One ``Book`` of ``books`` in order, as if compiled together. Every book must have been
+    compiled with the same ``assets`` dict (its final order is ``assets``)."""
+    n_accounts = np.cumsum([0] + [len(b.accounts) for b in books])
+    n_rows = np.cumsum([0] + [len(b.pos_account) for b in books])
+
+    def join(name: str, dtype: type = np.float64) -> npt.NDArray[np.generic]:
+        return np.concatenate([getattr(b, name) for b in books] or [np.zeros(0)]).astype(
+            dtype, copy=False
+        )
+
+    def offset(name: str) -> Ints:
+        parts = [getattr(b, name) + n_accounts[k] for k, b in enumerate(books)]
+        return np.concatenate(parts or [np.zeros(0)]).astype(np.intp, copy=False)
+
+    accounts: tuple[MarginAccount, ...] = ()
+    for b in books:
+        accounts += b.accounts
+    return Book(
+        accounts=accounts,
+        assets=tuple(assets),
+        fixed_usd=join("fixed_usd"),
+        coll_account=offset("coll_account"),
+        coll_asset=join("coll_asset", np.intp),
+        coll_weight=join("coll_weight"),
+        pos_account=offset("pos_account"),
+        pos_asset=join("pos_asset", np.intp),
+        pos_side=join("pos_side"),
+        pos_net_size=join("pos_net_size"),
+        pos_const_usd=join("pos_const_usd"),
+        pos_abs_size=join("pos_abs_size"),
+        pos_rate_size=join("pos_rate_size"),
+        pos_entry_mm_usd=join("pos_entry_mm_usd"),
+        pos_floor_usd=join("pos_floor_usd"),
+        pos_tiers=_padded([b.pos_tiers for b in books]),
+        pos_exposure=join("pos_exposure"),
+        shared=tuple(
+            (row + int(n_rows[k]), i + int(n_accounts[k]), p)
+            for k, b in enumerate(books)
+            for row, i, p in b.shared
+        ),
+        joint=join("joint", np.bool_),
+    )
+
+
+def holds_any(book: Book, asset_mask: Bools) -> Bools:
+    """Per account: whether it holds or trades an asset where ``asset_mask`` (by column) is set."""
+    n = len(book.accounts)
+    hits = _sum_by(book.coll_account, asset_mask[book.coll_asset].astype(np.float64), n)
+    hits += _sum_by(book.pos_account, asset_mask[book.pos_asset].astype(np.float64), n)
+    return hits > 0.0
+
+
+def min_by_account(book: Book, per_row: Floats) -> Floats:
+    """Per account the least of ``per_row`` (one value per position row) over its positions,
+    NaN ignored; +inf for an account without a value."""
+    out = np.full(len(book.accounts), np.inf)
+    np.fmin.at(out, book.pos_account, per_row)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,14 +297,6 @@ def _shared(book: Book, prices: Floats, liquidation: Floats, distance: Floats) -
         distance[row] = np.nan if dist is None else dist
 
 
-def _unknown(book: Book, bad_asset: Bools) -> Bools:
-    """Accounts holding or trading an asset whose price is bad."""
-    n = len(book.accounts)
-    hits = _sum_by(book.coll_account, bad_asset[book.coll_asset].astype(np.float64), n)
-    hits += _sum_by(book.pos_account, bad_asset[book.pos_asset].astype(np.float64), n)
-    return hits > 0.0
-
-
 def evaluate(book: Book, prices: Floats) -> BookHealth:
     """Health of every account and liquidation price of every position at one price tick.
 
@@ -233,7 +306,7 @@ def evaluate(book: Book, prices: Floats) -> BookHealth:
     ``unknown``: NaN values, never a health that reads as safe.
     """
     bad_asset = ~(np.isfinite(prices) & (prices > 0.0))
-    unknown = _unknown(book, bad_asset)
+    unknown = holds_any(book, bad_asset)
     # Value every account at a harmless stand-in price, then blank the unknown ones: NaN would
     # otherwise leak through comparisons as "healthy" (NaN > x is False either way round).
     prices = np.where(bad_asset, 1.0, prices)
@@ -260,28 +333,39 @@ def evaluate(book: Book, prices: Floats) -> BookHealth:
     return BookHealth(equity, maintenance, health, liquidation, distance, unknown)
 
 
-def account_healths(book: Book, result: BookHealth, prices: Floats) -> list[AccountHealth]:
+def account_healths(
+    book: Book, result: BookHealth, prices: Floats, indices: Sequence[int] | None = None
+) -> list[AccountHealth]:
     """``result`` as one scalar-module ``AccountHealth`` per account of ``book`` (same order),
-    for code that works account by account (the alert rules)."""
-    marks = prices[book.pos_asset].tolist()
-    liquidation = result.liquidation_price.tolist()
-    distance = result.distance_pct.tolist()
+    or per account of ``indices`` only, for code that works account by account (the alert
+    rules). Building these is the costly part of a tick: ask only for the accounts needed."""
+    everyone = indices is None
+    wanted = range(len(book.accounts)) if indices is None else indices
+    starts = np.searchsorted(book.pos_account, np.asarray(wanted, dtype=np.intp)).tolist()
+    # Whole columns to Python floats at once for the whole book; one by one for a few.
+    marks_all = prices[book.pos_asset]
+    pick = (lambda a: a.tolist()) if everyone else (lambda a: a)
+    marks, liquidation, distance = (
+        pick(marks_all),
+        pick(result.liquidation_price),
+        pick(result.distance_pct),
+    )
     by_asset = dict(zip(book.assets, prices.tolist(), strict=True))
-    out, row = [], 0
-    for i, account in enumerate(book.accounts):
+    out = []
+    for i, row in zip(wanted, starts, strict=True):
+        account = book.accounts[i]
         if result.unknown[i]:
             reason = bad_prices(by_asset, account.assets) or "bad price"
             out.append(unknown_health(account, by_asset, reason))
-            row += len(account.positions)
             continue
         risks = []
         for position in account.positions:
-            liq, dist = liquidation[row], distance[row]
+            liq, dist = float(liquidation[row]), float(distance[row])
             risks.append(
                 PositionRisk(
                     position.market,
                     position.asset,
-                    marks[row],
+                    float(marks[row]),
                     None if math.isnan(liq) else liq,
                     None if math.isnan(dist) else dist,
                 )

@@ -2,7 +2,7 @@
 
     runtime = ChainRuntime(group, engine, watched=["0xabc…"])
     sync = await runtime.sync()            # scan → read what changed, at the scanned block
-    rows = await runtime.book(sync)        # [(account_id, MarginAccount)] in scope, in memory
+    live = await runtime.book(sync)        # the open book in scope, compiled (``LiveBook``)
     await runtime.close()
 
 A tick costs what changed, not what exists: the scanners keep their adaptive ranges, only
@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterable, Sequence
 from sqlalchemy.engine import Engine
 
 from indexer.crash_points import crash_point
-from indexer.models import MarginAccount
 from indexer.protocols.base import ProtocolAdapter
 from indexer.refresh import owners_per_read, owners_to_refresh, refresh_owners
 from indexer.registry import json_decoder
@@ -48,6 +47,7 @@ from indexer.store.accounts import (
 )
 from indexer.store.cursors import ScanStore
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, in_scope
+from monitor.runtime.live_book import LiveBook
 from monitor.runtime.rolling import RollingRefresh
 
 FULL_REFRESH_S = 60.0
@@ -77,15 +77,12 @@ class ChainRuntime:
         self._scanners: list[Scanner] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read_whole = True  # the first sync reads everything: the database may lag
-        self._book: dict[int, MarginAccount] | None = None
-        self._rows: list[tuple[int, MarginAccount]] = []
+        self._book: LiveBook | None = None
         self._changed: set[str] = set()
         self._polled: dict[tuple[str, str], float] = {}
         self._rolling: dict[str, RollingRefresh] = {}
         self.at_risk: frozenset[str] = frozenset()
         """Owners (lower case) the monitor last found unknown or at warning or worse."""
-        self.book_version = 0
-        """Bumped whenever :meth:`book` returns a changed book (evaluation caches key on it)."""
 
     async def client(self) -> RpcClient:
         """The chain's node client, connected (chain id checked) on first use.
@@ -231,30 +228,25 @@ class ChainRuntime:
             phase = (zlib.crc32(owner.encode()) % 1024) / 1024 if spread else 0.0
             self._polled[protocol, owner] = now - phase * poll_s
 
-    async def book(self, sync: ChainSync) -> list[tuple[int, MarginAccount]]:
-        """The open accounts in scope, kept in memory: reloaded whole after a full refresh,
-        else only those of the owners re-read since the last call."""
+    async def book(self, sync: ChainSync) -> LiveBook:
+        """The open accounts in scope, kept in memory and compiled per protocol: loaded whole
+        after a full refresh, else only those of the owners re-read since the last call."""
         changed, self._changed = self._changed, set()
         if self._book is None:
             rows = await asyncio.to_thread(
                 load_accounts, self.engine, chain_id=self.group.chain.chain_id
             )
-            self._book = {i: a for i, a in rows if in_scope(sync.scopes, a)}
+            self._book = LiveBook((i, a) for i, a in rows if in_scope(sync.scopes, a))
         elif changed:
-            for account_id in [i for i, a in self._book.items() if a.owner in changed]:
-                del self._book[account_id]
+            self._book.drop_owners(changed)
             owners = sorted(changed)
             for start in range(0, len(owners), OWNERS_PER_STATEMENT):
                 rows = await asyncio.to_thread(
                     load_accounts, self.engine, chain_id=self.group.chain.chain_id,
                     owners=owners[start : start + OWNERS_PER_STATEMENT],
                 )  # fmt: skip
-                self._book.update((i, a) for i, a in rows if in_scope(sync.scopes, a))
-        else:
-            return self._rows
-        self._rows = sorted(self._book.items())
-        self.book_version += 1
-        return self._rows
+                self._book.add((i, a) for i, a in rows if in_scope(sync.scopes, a))
+        return self._book
 
 
 async def sync_chain(

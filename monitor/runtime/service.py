@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
+import numpy as np
 from sqlalchemy.engine import Engine
 
 from indexer.config.loader import Config
@@ -46,14 +48,16 @@ from monitor.alerts.chain_store import ChainDecided, ChainSubject, record_chain_
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
 from monitor.alerts.rules import Policy, PriceFreshness
+from monitor.alerts.screen import QuietBounds, quiet_accounts
 from monitor.delivery.outbox import pending_count
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
+from monitor.health.book import Book
+from monitor.health.tick import AccountView, ProtocolTick, value_book
 from monitor.health.volatility import MarketVolatility, Sigmas
 from monitor.latest.store import LatestWriter, Written
 from monitor.notify.channels import channels_for, paced_telegram
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, in_scope
-from monitor.runtime.evaluate import AccountView, CompiledBooks, evaluate_rows
 from monitor.runtime.heartbeat import TickSummary, format_status, record_tick
 from monitor.runtime.lease import acquire_lease, lease_ttl_s, release_leases, worker_name
 from monitor.subscriptions.routing import RouteTable
@@ -61,6 +65,12 @@ from monitor.subscriptions.service import load_routes, seed_from_config
 from monitor.watchlist import watched_wallets
 
 log = logging.getLogger("perpwatch.monitor")
+
+LATEST_EVERY_TICK_UP_TO = 500
+"""A book of at most this many accounts has its whole latest view rewritten every tick."""
+LATEST_CYCLE_TICKS = 60
+"""A larger book's quiet accounts are rewritten in slices, all of them every this many ticks
+(a minute at one tick per second); the accounts the rules judge are rewritten every tick."""
 
 
 def _log_latest_failure(chain: str, task: asyncio.Future[object]) -> None:
@@ -87,15 +97,20 @@ class Monitor:
         self._wallets: dict[str, WalletConfig] = {w.address.lower(): w for w in cfg.wallets}
         self._policies: dict[tuple[str, str], Policy] = {}
         self._heads: dict[int, tuple[int, float]] = {}
-        self._marks: dict[int, dict[str, float]] = {}
+        # (chain id, protocol) → asset → USD at the last tick: an alert's "moved since".
+        self._previous_prices: dict[tuple[int, str], dict[str, float]] = {}
         self._heartbeats = {(p.chain, p.name): p.price_heartbeat_s for p in cfg.protocols}
         watched = [w.address for w in cfg.wallets]
         self._watched = tuple(a.lower() for a in watched)
         self.runtimes = {
             g.chain.name: ChainRuntime(g, engine, watched=watched) for g in self.groups
         }
-        self._books = {g.chain.name: CompiledBooks() for g in self.groups}
         self._seen: dict[int, Hashable] = {}
+        # The stored alert level of every account this worker stepped since it took its chain
+        # (``apply_rules`` fills it): an account known to be ok can be screened as quiet.
+        self._levels: dict[int, Level] = {}
+        self._bounds: dict[tuple[str, str], tuple[Book, RouteTable, QuietBounds]] = {}
+        self._latest_cursor: dict[str, int] = {}
         self.worker = worker_name()
         self._holding: set[str] = set()
         self._chain_problems: dict[str, str] = {}
@@ -172,20 +187,21 @@ class Monitor:
             return self.last_ticks[group.chain.name]
         await self._widen_scope(group)
         sync = await runtime.sync()
-        rows = await runtime.book(sync)
-        views = evaluate_rows(rows, sync, self._books[group.chain.name], runtime.book_version)
+        live = await runtime.book(sync)
+        ticks = [value_book(p, *live.compiled(p), sync.prices.get(p, {})) for p in live.protocols()]
         for protocol, prices in sync.prices.items():
             self.latest_prices[(sync.chain_id, protocol)] = prices
-        await self._persist_latest(group.chain.name, sync, views)
-        stalled = self._head_stalled(group.chain, sync.block)
+        now = self.clock()
         sigmas = self._observe_prices(sync)
+        views = self._judged(group.chain, sync, ticks, sigmas, now)
+        latest = views + self._latest_slice(group.chain.name, ticks, views)
+        await self._persist_latest(group.chain.name, sync, latest)
+        stalled = self._head_stalled(group.chain, sync.block)
         if stalled is not None:
             # The node serves an old state: no account can be judged, the chain alerts once.
             read = unreadable(stalled, sync.block)
-            return await self._unreadable(group, read, [v.account for v in views], sync.block)
-        chain_alerts = await self._step_chain(
-            group, readable(sync.block), [v.account for v in views]
-        )
+            return await self._unreadable(group, read, live.accounts(), sync.block)
+        chain_alerts = await self._step_chain(group, readable(sync.block), live.accounts)
         # Per (protocol, assets), not per account: the same few answers for the whole book.
         freshness = functools.cache(
             lambda protocol, assets: self._freshness(group.chain, protocol, assets, sync)
@@ -196,7 +212,7 @@ class Monitor:
                 v.account,
                 v.health,
                 sync.block,
-                previous_marks=self._marks.get(v.account_id),
+                previous_marks=self._previous_prices.get((sync.chain_id, v.account.protocol)),
                 prices=freshness(v.account.protocol, v.account.assets),
                 marks_usd=sync.prices.get(v.account.protocol),
                 sigmas=sigmas.get(v.account.protocol),
@@ -204,7 +220,8 @@ class Monitor:
             for v in views
         ]
         # Only protocols without events poll their wallets (``ChainRuntime._due``), so only
-        # their accounts are worth judging here (a whole GMX book is not).
+        # their accounts are worth judging here (a whole GMX book is not). A quiet account is
+        # never at risk (it is below every trigger).
         eventless = [a.name for a in group.adapters if a.log_source() is None]
         runtime.at_risk = frozenset(
             o.account.owner.lower()
@@ -219,21 +236,24 @@ class Monitor:
             for account_id, account in ended
             if in_scope(sync.scopes, account)
         ]
-        stepped = self._changed(observations)
-        decided = await asyncio.to_thread(
-            apply_rules, self.engine, stepped, self.policy_for, self.route, self.clock()
-        )
-        for obs in observations:
-            if obs.health is not None and obs.health.known:  # a bad price is no mark
-                self._marks[obs.account_id] = {p.asset: p.mark_price for p in obs.health.positions}
+        stepped = self._changed(observations, now)
+        try:
+            decided = await asyncio.to_thread(
+                apply_rules, self.engine, stepped, self.policy_for, self.route, now, self._levels
+            )
+        except BaseException:
+            for obs in stepped:  # not recorded: step them again next tick
+                self._seen.pop(obs.account_id, None)
+            raise
+        for protocol, prices in sync.prices.items():
+            marks = self._previous_prices.setdefault((sync.chain_id, protocol), {})
+            marks.update((a, p) for a, p in prices.items() if math.isfinite(p) and p > 0.0)
         summary = TickSummary(
             chain=group.chain.name,
             block=sync.block,
             logs=sync.logs,
-            accounts=sum(not o.liquidated for o in observations),
-            unknown=sum(
-                (o.health is None or not o.health.known) and not o.liquidated for o in observations
-            ),
+            accounts=sum(len(t) for t in ticks),
+            unknown=sum(int(t.unknown.sum()) for t in ticks),
             alerts=tuple(decided),
             stepped=len(stepped),
             chain_alerts=tuple(chain_alerts),
@@ -257,6 +277,7 @@ class Monitor:
             self.latest[name].forget()
             self._chain_states.pop(name, None)
             self._seen.clear()
+            self._levels.clear()
             self._holding.add(name)
         elif not held:
             self._holding.discard(name)
@@ -287,11 +308,73 @@ class Monitor:
         pending = [t for t in self._latest_tasks.values() if not t.done()]
         await asyncio.gather(*pending, return_exceptions=True)
 
-    def _changed(self, observations: list[Observation]) -> list[Observation]:
+    def _judged(
+        self,
+        chain: ChainConfig,
+        sync: ChainSync,
+        ticks: list[ProtocolTick],
+        sigmas: Mapping[str, Sigmas],
+        now: datetime,
+    ) -> list[AccountView]:
+        """The accounts whose alert rules must run this tick: all but the quiet ones
+        (``monitor.alerts.screen``: stored level ok and every trigger far), as views."""
+        views: list[AccountView] = []
+        for tick in ticks:
+            if not len(tick):
+                continue
+            ids = tick.ids.tolist()
+            settled = np.fromiter((self._levels.get(i) is Level.OK for i in ids), bool, len(ids))
+            found = sigmas.get(tick.protocol)
+            stale = self._stale_assets(chain, tick.protocol, sync, now)
+            quiet = quiet_accounts(
+                tick, self._quiet_bounds(chain.name, tick), settled,
+                found.by_asset if found is not None else {}, stale,
+            )  # fmt: skip
+            views += tick.views(np.flatnonzero(~quiet).tolist())
+        return views
+
+    def _quiet_bounds(self, chain: str, tick: ProtocolTick) -> QuietBounds:
+        """Each account's screen bounds, rebuilt when the book or the routing table changes."""
+        cached = self._bounds.get((chain, tick.protocol))
+        if cached is not None and cached[0] is tick.book and cached[1] is self.routes:
+            return cached[2]
+        bounds = QuietBounds.of([self.policy_for(a) for a in tick.book.accounts])
+        self._bounds[chain, tick.protocol] = (tick.book, self.routes, bounds)
+        return bounds
+
+    def _stale_assets(
+        self, chain: ChainConfig, protocol: str, sync: ChainSync, now: datetime
+    ) -> set[str]:
+        """``protocol``'s assets whose price is older than its heartbeat at ``now`` (as
+        ``Report.staleness`` judges an account holding one)."""
+        return {
+            f.asset
+            for f in self._freshness(chain, protocol, sync.price_updated_at.get(protocol, {}), sync)
+            if (now - f.updated_at).total_seconds() > f.heartbeat_s
+        }
+
+    def _latest_slice(
+        self, chain: str, ticks: list[ProtocolTick], judged: list[AccountView]
+    ) -> list[AccountView]:
+        """Quiet accounts whose latest view is rewritten this tick: all of a small book, else a
+        slice turning over the book every ``LATEST_CYCLE_TICKS`` ticks (judged accounts are
+        written every tick)."""
+        done = {v.account_id for v in judged}
+        cursor, out = self._latest_cursor.get(chain, 0), []
+        take = 0
+        for tick in ticks:
+            n = len(tick)
+            take = max(LATEST_EVERY_TICK_UP_TO, math.ceil(n / LATEST_CYCLE_TICKS))
+            picks = range(n) if n <= take else [(cursor + j) % n for j in range(take)]
+            ids = tick.ids.tolist()
+            out += tick.views([i for i in picks if ids[i] not in done])
+        self._latest_cursor[chain] = cursor + take
+        return out
+
+    def _changed(self, observations: list[Observation], now: datetime) -> list[Observation]:
         """The observations whose rule inputs differ from that account's last step. The rules
         are a pure function of those inputs (``now`` enters only through price freshness,
         which is part of the key), so stepping an unchanged account again decides nothing."""
-        now = self.clock()
         changed = []
         for obs in observations:
             key = (rule_inputs(obs, now), self.policy_for(obs.account))
@@ -362,7 +445,7 @@ class Monitor:
     ) -> TickSummary:
         """A tick that could not judge the chain's accounts: the chain alert only. ``at``: when
         the tick began (a failed read is dated from its first attempt, not its last retry)."""
-        chain_alerts = await self._step_chain(group, read, accounts, at=at)
+        chain_alerts = await self._step_chain(group, read, lambda: accounts, at=at)
         summary = TickSummary(
             group.chain.name, block, 0, len(accounts), len(accounts), (),
             chain_alerts=tuple(chain_alerts), unreadable=read.reason,
@@ -374,20 +457,22 @@ class Monitor:
         self,
         group: ChainProtocols,
         read: ChainRead,
-        accounts: list[MarginAccount],
+        accounts: Callable[[], list[MarginAccount]],
         *,
         at: datetime | None = None,
     ) -> list[ChainDecided]:
         """Step the chain's alert state by this tick's ``read`` (at ``at``, default now); the
-        database only when the state changes (or is not known yet here)."""
+        database only when the state changes (or is not known yet here). ``accounts`` lists
+        the chain's accounts in scope, asked for only then."""
         name, now = group.chain.name, at or self.clock()
         known = self._chain_states.get(name)
         if known is not None:
             new, decisions = step_chain(known, read, self.chain_policy, now)
             if new == known and not decisions:
                 return []
+        in_scope_now = accounts()
         subject = ChainSubject(
-            group.chain.chain_id, name, len(accounts), self.routes.chain_channels(accounts)
+            group.chain.chain_id, name, len(in_scope_now), self.routes.chain_channels(in_scope_now)
         )
         state, decided = await asyncio.to_thread(
             record_chain_read, self.engine, subject, read, self.chain_policy, now

@@ -52,12 +52,12 @@ async def _ticks(world: World, engine: Engine, book_size: int) -> tuple[int, int
         rpc = await runtime.client()
         before = sum(s.requests for s in rpc.stats())
         quiet = await runtime.sync()
-        book = await runtime.book(quiet)
+        book = len(await runtime.book(quiet))  # the live book: it changes in place
         requests = sum(s.requests for s in rpc.stats()) - before
         _open(world, f"late{book_size}", 1)
         busy = await runtime.sync()
-        grown = await runtime.book(busy)
-        return requests, quiet.refreshed, len(book), busy.refreshed, len(grown)
+        grown = len(await runtime.book(busy))
+        return requests, quiet.refreshed, book, busy.refreshed, grown
     finally:
         await runtime.close()
 

@@ -25,6 +25,8 @@ FORBIDDEN_PACKAGES = {
 PURE = (
     "monitor.health.account",
     "monitor.health.book",
+    "monitor.health.chunked",
+    "monitor.health.tick",
     "monitor.runtime.rolling",
     "monitor.analysis.book",
     "monitor.analysis.drift",
@@ -38,6 +40,7 @@ PURE = (
     "monitor.alerts.policy",
     "monitor.alerts.levels",
     "monitor.alerts.chain",
+    "monitor.alerts.screen",
     "monitor.notify.message",
     "monitor.notify.chain_message",
     "monitor.notify.markup",
