@@ -5,7 +5,8 @@ whose fresh reading is below every warning and critical trigger changes nothing 
 nothing: ok stays ok, and ``since`` is kept. Most of a book is in that case at any moment, so a
 tick screens the whole book with array comparisons and builds Python objects only for the
 rest. The screen is conservative: where an array value is only a bound of what the rules would
-see (the joint move of an account trading several markets), that account is never quiet.
+see (the joint move of an account trading several markets, :func:`joint_move_floor`), the
+bound must clear the trigger.
 
     bounds = QuietBounds.of([policy_for(a) for a in book.accounts])
     quiet = quiet_accounts(tick, bounds, settled, sigmas, stale_assets)
@@ -59,11 +60,42 @@ def quiet_accounts(
     stale = np.array([a in stale_assets for a in book.assets], dtype=bool)
     distance = result.distance_pct
     sigma_of_asset = np.array([sigmas.get(a) or np.nan for a in book.assets], dtype=np.float64)
+    ones = np.ones(len(book.assets))
     with np.errstate(invalid="ignore", divide="ignore"):
         in_sigma = distance / 100.0 / sigma_of_asset[book.pos_asset]
-        move_pct, move_sigma = min_by_account(book, distance), min_by_account(book, in_sigma)
-        # A joint move of several markets can be nearer than any one of them: not bounded here.
-        far = (bounds.distance_pct == 0.0) | ((move_pct > bounds.distance_pct) & ~book.joint)
-        far &= (bounds.sigma == 0.0) | ((move_sigma > bounds.sigma) & ~book.joint)
+        move_pct = np.minimum(
+            min_by_account(book, distance),
+            np.where(book.joint, 100.0 * joint_move_floor(tick, ones), np.inf),
+        )
+        # σ_move is None (silent) unless σ is known for every market of the account.
+        no_sigma = holds_any(book, np.isnan(sigma_of_asset), collateral=False)
+        joint_sigma = np.where(book.joint, joint_move_floor(tick, sigma_of_asset), np.inf)
+        move_sigma = np.where(
+            no_sigma, np.inf, np.minimum(min_by_account(book, in_sigma), joint_sigma)
+        )
+        far = (bounds.distance_pct == 0.0) | (move_pct > bounds.distance_pct)
+        far &= (bounds.sigma == 0.0) | (move_sigma > bounds.sigma)
         healthy = result.health > bounds.health
     return settled & ~tick.unknown & ~holds_any(book, stale) & healthy & far
+
+
+def joint_move_floor(tick: ProtocolTick, scale: Floats) -> Floats:
+    """Per account, a lower bound of ``shock_to_liquidation`` along its adverse weights with
+    ``scale`` per asset (1: a fraction of the price; σ: in σ): every market moving by ``u·scale``
+    against the account at once.
+
+    Why it bounds: along that line equity falls exactly linearly, by ``|exposure|·P·scale`` per
+    unit of ``u`` for each market (collateral of the asset included), and maintenance rises at
+    most by ``(mm_rate + steepest tier rate)·|size|·P·scale`` per position (floors only flatten
+    it), so ``equity - maintenance`` cannot reach 0 before ``(equity - maintenance) / rate``.
+    +inf where nothing falls, or where a price or scale is missing: callers rule those out
+    (an unpriced account is unknown; without every σ the σ trigger is silent)."""
+    book, result = tick.book, tick.result
+    mark = tick.prices[book.pos_asset]
+    steepest = book.pos_tiers.rate.max(axis=1) if len(book.pos_account) else np.zeros(0)
+    maintenance_rate = book.pos_rate_size + steepest * book.pos_abs_size
+    per_row = (np.abs(book.pos_exposure) * book.pos_share + maintenance_rate) * mark
+    rate = np.bincount(book.pos_account, per_row * scale[book.pos_asset], len(book.accounts))
+    gap = result.equity_usd - result.maintenance_usd
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(rate > 0.0, gap / rate, np.inf)

@@ -70,6 +70,7 @@ class Book:
     pos_exposure: Floats  # equity per USD of this asset's price, across the account
     shared: tuple[tuple[int, int, int], ...]  # (row, account, position) for groups > 1
     joint: Bools  # per account: positions on several assets (a joint move can liquidate it)
+    pos_share: Floats  # 1 / rows sharing this row's (account, asset): sums once per asset
 
     def price_vector(self, prices: Mapping[str, float]) -> Floats:
         """Prices (USD per whole unit) in ``assets`` order. Raises KeyError if one is missing."""
@@ -178,7 +179,15 @@ def compile_accounts(
         pos_exposure=_floats([rows.exposure[i, a] for i, a, *_ in rows.positions]),
         shared=_shared_groups(rows.positions),
         joint=np.array([len({p.asset for p in a.positions}) > 1 for a in accounts], dtype=bool),
+        pos_share=_shares(rows.positions),
     )
+
+
+def _shares(positions: list[_PositionRow]) -> Floats:
+    count: dict[tuple[int, int], int] = {}
+    for i, a, *_ in positions:
+        count[i, a] = count.get((i, a), 0) + 1
+    return _floats([1.0 / count[i, a] for i, a, *_ in positions])
 
 
 def _padded(tiers: Sequence[TierArrays]) -> TierArrays:
@@ -236,14 +245,17 @@ def concat_books(books: Sequence[Book], assets: Sequence[str]) -> Book:
             for row, i, p in b.shared
         ),
         joint=join("joint", np.bool_),
+        pos_share=join("pos_share"),
     )
 
 
-def holds_any(book: Book, asset_mask: Bools) -> Bools:
-    """Per account: whether it holds or trades an asset where ``asset_mask`` (by column) is set."""
+def holds_any(book: Book, asset_mask: Bools, *, collateral: bool = True) -> Bools:
+    """Per account: whether it trades (or, with ``collateral``, holds) an asset where
+    ``asset_mask`` (by column) is set."""
     n = len(book.accounts)
-    hits = _sum_by(book.coll_account, asset_mask[book.coll_asset].astype(np.float64), n)
-    hits += _sum_by(book.pos_account, asset_mask[book.pos_asset].astype(np.float64), n)
+    hits = _sum_by(book.pos_account, asset_mask[book.pos_asset].astype(np.float64), n)
+    if collateral:
+        hits += _sum_by(book.coll_account, asset_mask[book.coll_asset].astype(np.float64), n)
     return hits > 0.0
 
 

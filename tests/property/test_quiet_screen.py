@@ -18,8 +18,8 @@ from indexer.config.sections import Thresholds
 from indexer.models import MarginAccount
 from monitor.alerts.levels import Level
 from monitor.alerts.rules import AlertState, Policy, Report, step
-from monitor.alerts.screen import QuietBounds, quiet_accounts
-from monitor.health.account import account_health
+from monitor.alerts.screen import QuietBounds, joint_move_floor, quiet_accounts
+from monitor.health.account import account_health, adverse_weights, shock_to_liquidation
 from monitor.health.book import compile_accounts
 from monitor.health.tick import value_book
 from monitor.health.volatility import sigma_move
@@ -118,3 +118,29 @@ def test_an_account_whose_joint_move_is_nearer_than_each_market_is_not_quiet() -
     policy = Policy.from_thresholds(between)
     assert step(AlertState(), Report.from_health(health), policy, NOW)[1]  # it would alert
     assert _quiet([cross], px, policy, {}) == [False]
+
+
+@given(cases)
+def test_the_joint_floor_never_exceeds_the_joint_move(case: Case) -> None:
+    book_accounts, px, _, sigmas = case
+    book = compile_accounts(book_accounts)
+    tick = value_book("p", np.arange(len(book_accounts)), book, px)
+    scales: list[dict[str, float] | None] = [None]
+    if all(a in sigmas for a in book.assets if a != "USDC"):
+        scales.append(sigmas)
+    for scale in scales:
+        vector = np.array([(scale or {}).get(a, 1.0) for a in book.assets])
+        floor = joint_move_floor(tick, vector).tolist()
+        for i, account in enumerate(book_accounts):
+            if not book.joint[i] or account_health(account, px).health <= 1.0:
+                continue
+            markets = {p.asset for p in account.positions}
+            weights = adverse_weights(
+                account, None if scale is None else {a: scale[a] for a in markets}
+            )
+            exact = shock_to_liquidation(account, px, weights)
+            assert exact is None or floor[i] <= exact * (1 + 1e-9) + 1e-12, (
+                account,
+                floor[i],
+                exact,
+            )
