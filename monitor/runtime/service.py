@@ -364,7 +364,7 @@ class Monitor:
         take = 0
         for tick in ticks:
             n = len(tick)
-            take = max(LATEST_EVERY_TICK_UP_TO, math.ceil(n / LATEST_CYCLE_TICKS))
+            take = n if n <= LATEST_EVERY_TICK_UP_TO else math.ceil(n / LATEST_CYCLE_TICKS)
             picks = range(n) if n <= take else [(cursor + j) % n for j in range(take)]
             ids = tick.ids.tolist()
             out += tick.views([i for i in picks if ids[i] not in done])
