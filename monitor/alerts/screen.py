@@ -76,7 +76,8 @@ def quiet_accounts(
         far = (bounds.distance_pct == 0.0) | (move_pct > bounds.distance_pct)
         far &= (bounds.sigma == 0.0) | (move_sigma > bounds.sigma)
         healthy = result.health > bounds.health
-    return settled & ~tick.unknown & ~holds_any(book, stale) & healthy & far
+    quiet: Bools = settled & ~tick.unknown & ~holds_any(book, stale) & healthy & far
+    return quiet
 
 
 def joint_move_floor(tick: ProtocolTick, scale: Floats) -> Floats:

@@ -209,14 +209,15 @@ def concat_books(books: Sequence[Book], assets: Sequence[str]) -> Book:
     n_accounts = np.cumsum([0] + [len(b.accounts) for b in books])
     n_rows = np.cumsum([0] + [len(b.pos_account) for b in books])
 
-    def join(name: str, dtype: type = np.float64) -> npt.NDArray[np.generic]:
-        return np.concatenate([getattr(b, name) for b in books] or [np.zeros(0)]).astype(
-            dtype, copy=False
-        )
+    def floats(name: str) -> Floats:
+        return np.concatenate([getattr(b, name) for b in books] or [np.zeros(0)])
+
+    def ints(name: str) -> Ints:
+        return np.concatenate([getattr(b, name) for b in books] or [np.zeros(0, np.intp)])
 
     def offset(name: str) -> Ints:
         parts = [getattr(b, name) + n_accounts[k] for k, b in enumerate(books)]
-        return np.concatenate(parts or [np.zeros(0)]).astype(np.intp, copy=False)
+        return np.concatenate(parts or [np.zeros(0, np.intp)]).astype(np.intp, copy=False)
 
     accounts: tuple[MarginAccount, ...] = ()
     for b in books:
@@ -224,28 +225,28 @@ def concat_books(books: Sequence[Book], assets: Sequence[str]) -> Book:
     return Book(
         accounts=accounts,
         assets=tuple(assets),
-        fixed_usd=join("fixed_usd"),
+        fixed_usd=floats("fixed_usd"),
         coll_account=offset("coll_account"),
-        coll_asset=join("coll_asset", np.intp),
-        coll_weight=join("coll_weight"),
+        coll_asset=ints("coll_asset"),
+        coll_weight=floats("coll_weight"),
         pos_account=offset("pos_account"),
-        pos_asset=join("pos_asset", np.intp),
-        pos_side=join("pos_side"),
-        pos_net_size=join("pos_net_size"),
-        pos_const_usd=join("pos_const_usd"),
-        pos_abs_size=join("pos_abs_size"),
-        pos_rate_size=join("pos_rate_size"),
-        pos_entry_mm_usd=join("pos_entry_mm_usd"),
-        pos_floor_usd=join("pos_floor_usd"),
+        pos_asset=ints("pos_asset"),
+        pos_side=floats("pos_side"),
+        pos_net_size=floats("pos_net_size"),
+        pos_const_usd=floats("pos_const_usd"),
+        pos_abs_size=floats("pos_abs_size"),
+        pos_rate_size=floats("pos_rate_size"),
+        pos_entry_mm_usd=floats("pos_entry_mm_usd"),
+        pos_floor_usd=floats("pos_floor_usd"),
         pos_tiers=_padded([b.pos_tiers for b in books]),
-        pos_exposure=join("pos_exposure"),
+        pos_exposure=floats("pos_exposure"),
         shared=tuple(
             (row + int(n_rows[k]), i + int(n_accounts[k]), p)
             for k, b in enumerate(books)
             for row, i, p in b.shared
         ),
-        joint=join("joint", np.bool_),
-        pos_share=join("pos_share"),
+        joint=np.concatenate([b.joint for b in books] or [np.zeros(0, bool)]),
+        pos_share=floats("pos_share"),
     )
 
 
@@ -351,17 +352,11 @@ def account_healths(
     """``result`` as one scalar-module ``AccountHealth`` per account of ``book`` (same order),
     or per account of ``indices`` only, for code that works account by account (the alert
     rules). Building these is the costly part of a tick: ask only for the accounts needed."""
-    everyone = indices is None
     wanted = range(len(book.accounts)) if indices is None else indices
     starts = np.searchsorted(book.pos_account, np.asarray(wanted, dtype=np.intp)).tolist()
-    # Whole columns to Python floats at once for the whole book; one by one for a few.
-    marks_all = prices[book.pos_asset]
-    pick = (lambda a: a.tolist()) if everyone else (lambda a: a)
-    marks, liquidation, distance = (
-        pick(marks_all),
-        pick(result.liquidation_price),
-        pick(result.distance_pct),
-    )
+    marks = prices[book.pos_asset].tolist()
+    liquidation = result.liquidation_price.tolist()
+    distance = result.distance_pct.tolist()
     by_asset = dict(zip(book.assets, prices.tolist(), strict=True))
     out = []
     for i, row in zip(wanted, starts, strict=True):
@@ -372,12 +367,12 @@ def account_healths(
             continue
         risks = []
         for position in account.positions:
-            liq, dist = float(liquidation[row]), float(distance[row])
+            liq, dist = liquidation[row], distance[row]
             risks.append(
                 PositionRisk(
                     position.market,
                     position.asset,
-                    float(marks[row]),
+                    marks[row],
                     None if math.isnan(liq) else liq,
                     None if math.isnan(dist) else dist,
                 )

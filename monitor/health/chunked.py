@@ -75,11 +75,12 @@ class ChunkedBook:
                 self._accounts.pop(key, None)
                 self._compiled.pop(key, None)
                 continue
-            ids = sorted(chunk)
-            book = compile_accounts([chunk[i] for i in ids], self._assets)
-            self._compiled[key] = (np.asarray(ids, dtype=np.int64), book)
+            order = sorted(chunk)
+            book = compile_accounts([chunk[i] for i in order], self._assets)
+            self._compiled[key] = (np.asarray(order, dtype=np.int64), book)
         self._dirty.clear()
         parts = [self._compiled[key] for key in sorted(self._compiled)]
         ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
-        self._whole = ids, concat_books([p[1] for p in parts], tuple(self._assets))
-        return self._whole
+        whole = ids, concat_books([p[1] for p in parts], tuple(self._assets))
+        self._whole = whole
+        return whole
