@@ -3,20 +3,26 @@
 Pure: no I/O.
 
 Compiling a book is Python work per account; a live book changes by a few accounts per block
-while holding tens of thousands. So accounts are kept in fixed chunks of ids (``id //
-chunk_size``), each compiled on its own, and a change recompiles only the chunks it touches;
-the whole book is their concatenation (a few NumPy copies). All chunks share one asset column
-order, which only grows.
+while holding tens of thousands. So accounts are kept in chunks, each compiled on its own, and a
+change recompiles only the chunks it touches; the whole book is their concatenation (a few NumPy
+copies). All chunks share one asset column order, which only grows.
+
+A chunk is a range of owner addresses (:func:`address_fraction`), not of account ids: the
+runtime re-reads owners in address order (the rolling whole-book refresh takes sorted owners,
+event-less wallets are polled at a phase given by their address), so one tick's re-reads fall
+into a few neighbouring chunks instead of dirtying most of them. An account read again with the
+same terms (only its block differs) dirties nothing and keeps its earlier read.
 
     >>> chunked = ChunkedBook()
     >>> chunked.put(7, account)
     >>> ids, book = chunked.compiled()     # ids[i] is the account id of book.accounts[i]
-    >>> chunked.remove(7)
+    >>> chunked.remove(7, account.owner)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -26,16 +32,25 @@ from monitor.health.book import Book, compile_accounts, concat_books
 
 Ids = npt.NDArray[np.int64]
 
-CHUNK_SIZE = 64
-"""Account ids per chunk: a change recompiles at most this many accounts, and a tick joins
-``accounts / CHUNK_SIZE`` chunks (a few milliseconds for 20,000 accounts)."""
+CHUNKS = 256
+"""Address ranges per book: 80 accounts a chunk at 20,000 accounts, and a tick that changed
+anything joins at most this many (a few milliseconds)."""
+
+
+def address_fraction(owner: str) -> float:
+    """Where ``owner`` (a 0x address) falls in the address space, in [0, 1); 0 if it is not
+    hexadecimal. Sorting by address sorts by this."""
+    try:
+        return int(owner[2:10], 16) / 2**32
+    except ValueError:
+        return 0.0
 
 
 class ChunkedBook:
-    """Accounts by id, compiled per chunk; see the module docstring."""
+    """Accounts by id, compiled per chunk of addresses; see the module docstring."""
 
-    def __init__(self, chunk_size: int = CHUNK_SIZE) -> None:
-        self.chunk_size = chunk_size
+    def __init__(self, chunks: int = CHUNKS) -> None:
+        self.chunks = chunks
         self._assets: dict[str, int] = {}
         self._accounts: dict[int, dict[int, MarginAccount]] = {}  # chunk → id → account
         self._compiled: dict[int, tuple[Ids, Book]] = {}
@@ -45,28 +60,35 @@ class ChunkedBook:
     def __len__(self) -> int:
         return sum(len(chunk) for chunk in self._accounts.values())
 
+    def _key(self, owner: str) -> int:
+        return int(address_fraction(owner) * self.chunks)
+
     def put(self, account_id: int, account: MarginAccount) -> None:
-        """Add or replace one account."""
-        key = account_id // self.chunk_size
-        self._accounts.setdefault(key, {})[account_id] = account
+        """Add or replace one account (a new read of the same terms changes nothing)."""
+        key = self._key(account.owner)
+        chunk = self._accounts.setdefault(key, {})
+        old = chunk.get(account_id)
+        if old is not None and replace(old, block_number=account.block_number) == account:
+            return
+        chunk[account_id] = account
         self._dirty.add(key)
 
-    def remove(self, account_id: int) -> None:
-        """Drop one account (no error if it is not here)."""
-        key = account_id // self.chunk_size
+    def remove(self, account_id: int, owner: str) -> None:
+        """Drop one account of ``owner`` (no error if it is not here)."""
+        key = self._key(owner)
         chunk = self._accounts.get(key)
         if chunk is not None and chunk.pop(account_id, None) is not None:
             self._dirty.add(key)
 
     def rows(self) -> Iterable[tuple[int, MarginAccount]]:
-        """Every ``(account id, account)``, by id."""
+        """Every ``(account id, account)``, in book order (chunk, then id)."""
         for key in sorted(self._accounts):
             chunk = self._accounts[key]
             for account_id in sorted(chunk):
                 yield account_id, chunk[account_id]
 
     def compiled(self) -> tuple[Ids, Book]:
-        """The account ids (ascending) and the compiled book, recompiling changed chunks only."""
+        """The account ids and the compiled book (same order), recompiling changed chunks only."""
         if self._whole is not None and not self._dirty:
             return self._whole
         for key in self._dirty:

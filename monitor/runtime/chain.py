@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy.engine import Engine
@@ -46,6 +45,7 @@ from indexer.store.accounts import (
     touched_owners,
 )
 from indexer.store.cursors import ScanStore
+from monitor.health.chunked import address_fraction
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, in_scope
 from monitor.runtime.live_book import LiveBook
 from monitor.runtime.rolling import RollingRefresh
@@ -220,12 +220,13 @@ class ChainRuntime:
     ) -> None:
         """Remember when ``owners`` were read. After a full refresh each owner is stamped as
         if read at a fixed phase of ``poll_s`` earlier, so polls spread evenly over the period
-        instead of all falling due on one tick."""
+        instead of all falling due on one tick. The phase is the owner's place in the address
+        space, so the wallets due together are neighbours in the compiled book's chunks."""
         if poll_s is None:
             return
         now = self.monotonic()
         for owner in owners:
-            phase = (zlib.crc32(owner.encode()) % 1024) / 1024 if spread else 0.0
+            phase = address_fraction(owner) if spread else 0.0
             self._polled[protocol, owner] = now - phase * poll_s
 
     async def book(self, sync: ChainSync) -> LiveBook:
@@ -238,14 +239,14 @@ class ChainRuntime:
             )
             self._book = LiveBook((i, a) for i, a in rows if in_scope(sync.scopes, a))
         elif changed:
-            self._book.drop_owners(changed)
             owners = sorted(changed)
             for start in range(0, len(owners), OWNERS_PER_STATEMENT):
+                some = owners[start : start + OWNERS_PER_STATEMENT]
                 rows = await asyncio.to_thread(
-                    load_accounts, self.engine, chain_id=self.group.chain.chain_id,
-                    owners=owners[start : start + OWNERS_PER_STATEMENT],
-                )  # fmt: skip
-                self._book.add((i, a) for i, a in rows if in_scope(sync.scopes, a))
+                    load_accounts, self.engine, chain_id=self.group.chain.chain_id, owners=some
+                )
+                found = [(i, a) for i, a in rows if in_scope(sync.scopes, a)]
+                self._book.replace_owners(some, found)
         return self._book
 
 

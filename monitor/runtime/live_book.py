@@ -2,8 +2,7 @@
 changed owner by owner.
 
     live = LiveBook(rows)                  # [(account_id, MarginAccount)]
-    live.drop_owners({"0xabc…"})           # their accounts were re-read: drop the old ones
-    live.add(rows_of_those_owners)
+    live.replace_owners(["0xabc…"], rows)  # their accounts as just re-read (none: all closed)
     ids, book = live.compiled("gmx_v2")    # only changed chunks recompile (``ChunkedBook``)
 """
 
@@ -33,11 +32,21 @@ class LiveBook:
             self._books.setdefault(account.protocol, ChunkedBook()).put(account_id, account)
             self._by_owner.setdefault(account.owner, {})[account_id] = account.protocol
 
-    def drop_owners(self, owners: Iterable[str]) -> None:
-        """Remove every account of ``owners`` (spelled as stored)."""
+    def replace_owners(
+        self, owners: Iterable[str], rows: Iterable[tuple[int, MarginAccount]]
+    ) -> None:
+        """Make ``rows`` the accounts of ``owners`` (spelled as stored): the others of theirs
+        are dropped, and an account read again with the same terms stays as it was."""
+        rows = list(rows)
+        kept = {account_id for account_id, _ in rows}
         for owner in owners:
-            for account_id, protocol in self._by_owner.pop(owner, {}).items():
-                self._books[protocol].remove(account_id)
+            for account_id, protocol in list(self._by_owner.get(owner, {}).items()):
+                if account_id not in kept:
+                    self._books[protocol].remove(account_id, owner)
+                    del self._by_owner[owner][account_id]
+            if not self._by_owner.get(owner, True):
+                del self._by_owner[owner]
+        self.add(rows)
 
     def protocols(self) -> list[str]:
         """The protocols with a book (possibly empty after removals), sorted."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,6 +12,9 @@ from indexer.models import MarginAccount
 from monitor.health.book import account_healths, compile_accounts, evaluate
 from monitor.health.chunked import ChunkedBook
 from tests.health_helpers import accounts, prices
+
+OWNERS = [f"0x{n:040x}" for n in (0, 1, 2**150, 2**155, 2**159, 2**160 - 1)]
+"""Owners across the address space (an account id keeps its owner, as on chain)."""
 
 # (account id, account or None to remove it), applied in order.
 edits = st.lists(
@@ -23,22 +28,27 @@ def _same(got: np.ndarray, want: np.ndarray) -> bool:
 
 @given(edits, st.integers(1, 8), prices())
 def test_a_chunked_book_after_any_edits_equals_a_fresh_compile(
-    steps: list[tuple[int, MarginAccount | None]], chunk_size: int, px: dict[str, float]
+    steps: list[tuple[int, MarginAccount | None]], chunks: int, px: dict[str, float]
 ) -> None:
-    chunked, expected = ChunkedBook(chunk_size), {}
-    for at, (account_id, account) in enumerate(steps):
-        if account is None:
-            chunked.remove(account_id)
+    chunked, expected = ChunkedBook(chunks), {}
+    for at, (account_id, drawn) in enumerate(steps):
+        owner = OWNERS[account_id % len(OWNERS)]
+        if drawn is None:
+            chunked.remove(account_id, owner)
             expected.pop(account_id, None)
-        else:
-            chunked.put(account_id, account)
-            expected[account_id] = account
+            continue
+        account = replace(drawn, owner=owner, block_number=at)
+        chunked.put(account_id, account)
+        prior = expected.get(account_id)
+        if prior is None or replace(prior, block_number=at) != account:
+            expected[account_id] = account  # a read of the same terms keeps the earlier one
         if at % 3 == 0:
             chunked.compiled()  # compile part-way: later edits must recompile their chunks
     ids, book = chunked.compiled()
-    assert ids.tolist() == sorted(expected)
-    assert [i for i, _ in chunked.rows()] == sorted(expected)
-    fresh = compile_accounts([expected[i] for i in sorted(expected)])
+    assert sorted(ids.tolist()) == sorted(expected)
+    assert [i for i, _ in chunked.rows()] == ids.tolist()
+    assert list(book.accounts) == [expected[i] for i in ids.tolist()]
+    fresh = compile_accounts([expected[i] for i in ids.tolist()])
     got = evaluate(book, book.price_vector(px))
     want = evaluate(fresh, fresh.price_vector(px))
     for field in ("equity_usd", "maintenance_usd", "health", "liquidation_price", "distance_pct"):
