@@ -1,15 +1,20 @@
-"""Which accounts a tick need not judge one by one: the quiet ones. Pure: no I/O.
+"""Which accounts a tick need not judge one by one: the steady ones. Pure: no I/O.
 
-Stepping the alert rules (``monitor.alerts.rules.step``) for an account whose state is ok and
-whose fresh reading is below every warning and critical trigger changes nothing and alerts
-nothing: ok stays ok, and ``since`` is kept. Most of a book is in that case at any moment, so a
-tick screens the whole book with array comparisons and builds Python objects only for the
-rest. The screen is conservative: where an array value is only a bound of what the rules would
-see (the joint move of an account trading several markets, :func:`joint_move_floor`), the
-bound must clear the trigger.
+Stepping the alert rules (``monitor.alerts.rules.step``) changes nothing and alerts nothing for
+an account whose stored level is a ladder level L (ok, warning, critical, liquidatable) and
+whose fresh reading fires no trigger of a level above L while L still holds (one of L's
+triggers has not cleared; ok always holds): ``held_level`` returns L, ``since`` is kept, and L
+was alerted when it was entered. At any moment most of a book is in that case (most of it at
+ok, far from every trigger), so a tick screens the whole book with array comparisons and
+builds Python objects only for the rest.
 
-    bounds = QuietBounds.of([policy_for(a) for a in book.accounts])
-    quiet = quiet_accounts(tick, bounds, settled, sigmas, stale_assets)
+The screen is conservative. The move to liquidation the rules see is the least of each
+position's own distance and, for an account trading several markets, of their joint move;
+"fires nothing above L" compares a lower bound of it (the joint part from
+:func:`joint_move_floor`), "L holds" an upper bound (the least single-position distance).
+
+    bounds = LevelBounds.of([policy_for(a) for a in book.accounts])
+    steady = steady_accounts(tick, bounds, ranks, sigmas, stale_assets)
 """
 
 from __future__ import annotations
@@ -19,43 +24,59 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from monitor.alerts.policy import LIQUIDATABLE_AT, Policy
-from monitor.health.book import Bools, Floats, holds_any, min_by_account
+from monitor.alerts.levels import Level
+from monitor.alerts.policy import LADDER, LIQUIDATABLE_AT, Policy
+from monitor.health.book import Bools, Floats, Ints, holds_any, min_by_account
 from monitor.health.tick import ProtocolTick
+
+NOT_ON_LADDER = -1
+"""The rank given to an account whose stored level is unknown, liquidated or not known here:
+never steady."""
+
+
+def ladder_rank(level: Level | None) -> int:
+    """``level``'s place on ``LADDER`` (ok 0 … liquidatable 3), else ``NOT_ON_LADDER``."""
+    return LADDER.index(level) if level in LADDER else NOT_ON_LADDER
 
 
 @dataclass(frozen=True, slots=True)
-class QuietBounds:
-    """Per account, the values a reading must stay above to fire nothing: health, and the
-    move to liquidation in percent and in σ (0: that trigger is off for the account)."""
+class LevelBounds:
+    """Per account (rows) and ladder level above ok (columns: warning, critical,
+    liquidatable), the trigger thresholds: health, move in percent and in σ (0: off); and
+    per account the factor a value must exceed a threshold by to clear (1 + clear margin)."""
 
     health: Floats
     distance_pct: Floats
     sigma: Floats
+    clear: Floats
 
     @classmethod
-    def of(cls, policies: Sequence[Policy]) -> QuietBounds:
-        """Bounds from each account's policy: the mildest of its levels' triggers (warning's,
-        unless a warning trigger is off and critical's is on)."""
-        health, distance, sigma = [], [], []
+    def of(cls, policies: Sequence[Policy]) -> LevelBounds:
+        """Bounds from each account's policy."""
+        health, distance, sigma, clear = [], [], [], []
         for policy in policies:
             t = policy.thresholds
-            health.append(max(t.warning, t.critical, LIQUIDATABLE_AT))
-            distance.append(max(t.warning_distance_pct, t.critical_distance_pct))
-            sigma.append(max(t.warning_sigma, t.critical_sigma))
-        return cls(*(np.asarray(v, dtype=np.float64) for v in (health, distance, sigma)))
+            health.append((t.warning, t.critical, LIQUIDATABLE_AT))
+            distance.append((t.warning_distance_pct, t.critical_distance_pct, 0.0))
+            sigma.append((t.warning_sigma, t.critical_sigma, 0.0))
+            clear.append(1.0 + t.clear_margin)
+        shape = (len(policies), 3)
+        health_rows, distance_rows, sigma_rows = (
+            np.asarray(v, dtype=np.float64).reshape(shape) for v in (health, distance, sigma)
+        )
+        return cls(health_rows, distance_rows, sigma_rows, np.asarray(clear, dtype=np.float64))
 
 
-def quiet_accounts(
+def steady_accounts(
     tick: ProtocolTick,
-    bounds: QuietBounds,
-    settled: Bools,
+    bounds: LevelBounds,
+    ranks: Ints,
     sigmas: Mapping[str, float],
     stale_assets: Collection[str],
 ) -> Bools:
-    """Per account of ``tick``: quiet (see the module docstring). ``settled``: its stored alert
-    level is ok; ``sigmas``: σ per asset (the σ trigger's unit); ``stale_assets``: assets whose
-    price is older than its heartbeat (an account holding one reads as unknown)."""
+    """Per account of ``tick``: steady (see the module docstring). ``ranks``: its stored alert
+    level's ``ladder_rank``; ``sigmas``: σ per asset (the σ trigger's unit); ``stale_assets``:
+    assets whose price is older than its heartbeat (an account holding one reads as unknown)."""
     book, result = tick.book, tick.result
     stale = np.array([a in stale_assets for a in book.assets], dtype=bool)
     distance = result.distance_pct
@@ -63,21 +84,37 @@ def quiet_accounts(
     ones = np.ones(len(book.assets))
     with np.errstate(invalid="ignore", divide="ignore"):
         in_sigma = distance / 100.0 / sigma_of_asset[book.pos_asset]
-        move_pct = np.minimum(
-            min_by_account(book, distance),
-            np.where(book.joint, 100.0 * joint_move_floor(tick, ones), np.inf),
-        )
-        # σ_move is None (silent) unless σ is known for every market of the account.
+        # Upper bounds: the least single-position value (the joint move can only be nearer).
+        move_pct_max = min_by_account(book, distance)
+        # σ_move is None (no trigger) unless σ is known for every market of the account.
         no_sigma = holds_any(book, np.isnan(sigma_of_asset), collateral=False)
-        joint_sigma = np.where(book.joint, joint_move_floor(tick, sigma_of_asset), np.inf)
-        move_sigma = np.where(
-            no_sigma, np.inf, np.minimum(min_by_account(book, in_sigma), joint_sigma)
+        move_sigma_max = np.where(no_sigma, np.inf, min_by_account(book, in_sigma))
+        # Lower bounds: the joint move's floor too.
+        move_pct_min = np.minimum(
+            move_pct_max, np.where(book.joint, 100.0 * joint_move_floor(tick, ones), np.inf)
         )
-        far = (bounds.distance_pct == 0.0) | (move_pct > bounds.distance_pct)
-        far &= (bounds.sigma == 0.0) | (move_sigma > bounds.sigma)
-        healthy = result.health > bounds.health
-    quiet: Bools = settled & ~tick.unknown & ~holds_any(book, stale) & healthy & far
-    return quiet
+        joint_sigma = np.where(book.joint, joint_move_floor(tick, sigma_of_asset), np.inf)
+        move_sigma_min = np.minimum(move_sigma_max, joint_sigma)
+        health = result.health[:, None]
+        silent = (
+            (health > bounds.health)
+            & ((bounds.distance_pct == 0.0) | (move_pct_min[:, None] > bounds.distance_pct))
+            & ((bounds.sigma == 0.0) | (move_sigma_min[:, None] > bounds.sigma))
+        )
+        clear = bounds.clear[:, None]
+        holds = (
+            (health <= bounds.health * clear)
+            | ((bounds.distance_pct > 0.0) & (move_pct_max[:, None] <= bounds.distance_pct * clear))
+            | ((bounds.sigma > 0.0) & (move_sigma_max[:, None] <= bounds.sigma * clear))
+        )
+    column = np.arange(1, 4)
+    # Nothing above the stored level fires, and the stored level (if above ok) still holds.
+    above_silent = np.all(silent | (column[None, :] <= ranks[:, None]), axis=1)
+    index = np.clip(ranks - 1, 0, 2)[:, None]
+    level_holds = (ranks == 0) | np.take_along_axis(holds, index, axis=1)[:, 0]
+    fresh = ~tick.unknown & ~holds_any(book, stale)
+    steady: Bools = (ranks >= 0) & fresh & above_silent & level_holds
+    return steady
 
 
 def joint_move_floor(tick: ProtocolTick, scale: Floats) -> Floats:

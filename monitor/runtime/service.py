@@ -48,7 +48,7 @@ from monitor.alerts.chain_store import ChainDecided, ChainSubject, record_chain_
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
 from monitor.alerts.rules import Policy, PriceFreshness
-from monitor.alerts.screen import QuietBounds, quiet_accounts
+from monitor.alerts.screen import LevelBounds, ladder_rank, steady_accounts
 from monitor.delivery.outbox import pending_count
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
 from monitor.health.book import Book
@@ -69,7 +69,7 @@ log = logging.getLogger("perpwatch.monitor")
 LATEST_EVERY_TICK_UP_TO = 500
 """A book of at most this many accounts has its whole latest view rewritten every tick."""
 LATEST_CYCLE_TICKS = 60
-"""A larger book's quiet accounts are rewritten in slices, all of them every this many ticks
+"""A larger book's steady accounts are rewritten in slices, all of them every this many ticks
 (a minute at one tick per second); the accounts the rules judge are rewritten every tick."""
 
 
@@ -107,9 +107,9 @@ class Monitor:
         }
         self._seen: dict[int, Hashable] = {}
         # The stored alert level of every account this worker stepped since it took its chain
-        # (``apply_rules`` fills it): an account known to be ok can be screened as quiet.
+        # (``apply_rules`` fills it): an account whose level is known can be screened steady.
         self._levels: dict[int, Level] = {}
-        self._bounds: dict[tuple[str, str], tuple[Book, RouteTable, QuietBounds]] = {}
+        self._bounds: dict[tuple[str, str], tuple[Book, RouteTable, LevelBounds]] = {}
         self._latest_cursor: dict[str, int] = {}
         self.worker = worker_name()
         self._holding: set[str] = set()
@@ -193,7 +193,7 @@ class Monitor:
             self.latest_prices[(sync.chain_id, protocol)] = prices
         now = self.clock()
         sigmas = self._observe_prices(sync)
-        views = self._judged(group.chain, sync, ticks, sigmas, now)
+        views, held_at_risk = self._judged(group.chain, sync, ticks, sigmas, now)
         latest = views + self._latest_slice(group.chain.name, ticks, views)
         await self._persist_latest(group.chain.name, sync, latest)
         stalled = self._head_stalled(group.chain, sync.block)
@@ -220,14 +220,14 @@ class Monitor:
             for v in views
         ]
         # Only protocols without events poll their wallets (``ChainRuntime._due``), so only
-        # their accounts are worth judging here (a whole GMX book is not). A quiet account is
-        # never at risk (it is below every trigger).
+        # their accounts are worth judging here (a whole GMX book is not). A steady account
+        # at critical or worse was not judged, but is at risk all the same.
         eventless = [a.name for a in group.adapters if a.log_source() is None]
         runtime.at_risk = frozenset(
             o.account.owner.lower()
             for o in observations
             if o.account.protocol in eventless and at_risk(o, self.policy_for(o.account))
-        )
+        ) | {owner for protocol, owner in held_at_risk if protocol in eventless}
         ended = await asyncio.to_thread(
             newly_liquidated, self.engine, group.chain.chain_id, eventless
         )
@@ -315,30 +315,35 @@ class Monitor:
         ticks: list[ProtocolTick],
         sigmas: Mapping[str, Sigmas],
         now: datetime,
-    ) -> list[AccountView]:
-        """The accounts whose alert rules must run this tick: all but the quiet ones
-        (``monitor.alerts.screen``: stored level ok and every trigger far), as views."""
+    ) -> tuple[list[AccountView], set[tuple[str, str]]]:
+        """The accounts whose alert rules must run this tick: all but the steady ones
+        (``monitor.alerts.screen``: their stored level stands and nothing above it fires), as
+        views; and (protocol, owner) of the steady accounts at critical or worse (at risk
+        without being judged: an event-less protocol polls them every tick)."""
         views: list[AccountView] = []
+        held_at_risk: set[tuple[str, str]] = set()
         for tick in ticks:
             if not len(tick):
                 continue
             ids = tick.ids.tolist()
-            settled = np.fromiter((self._levels.get(i) is Level.OK for i in ids), bool, len(ids))
+            ranks = np.fromiter((ladder_rank(self._levels.get(i)) for i in ids), np.intp, len(ids))
             found = sigmas.get(tick.protocol)
             stale = self._stale_assets(chain, tick.protocol, sync, now)
-            quiet = quiet_accounts(
-                tick, self._quiet_bounds(chain.name, tick), settled,
+            steady = steady_accounts(
+                tick, self._level_bounds(chain.name, tick), ranks,
                 found.by_asset if found is not None else {}, stale,
             )  # fmt: skip
-            views += tick.views(np.flatnonzero(~quiet).tolist())
-        return views
+            views += tick.views(np.flatnonzero(~steady).tolist())
+            risky = np.flatnonzero(steady & (ranks >= ladder_rank(Level.CRITICAL))).tolist()
+            held_at_risk.update((tick.protocol, tick.book.accounts[i].owner.lower()) for i in risky)
+        return views, held_at_risk
 
-    def _quiet_bounds(self, chain: str, tick: ProtocolTick) -> QuietBounds:
+    def _level_bounds(self, chain: str, tick: ProtocolTick) -> LevelBounds:
         """Each account's screen bounds, rebuilt when the book or the routing table changes."""
         cached = self._bounds.get((chain, tick.protocol))
         if cached is not None and cached[0] is tick.book and cached[1] is self.routes:
             return cached[2]
-        bounds = QuietBounds.of([self.policy_for(a) for a in tick.book.accounts])
+        bounds = LevelBounds.of([self.policy_for(a) for a in tick.book.accounts])
         self._bounds[chain, tick.protocol] = (tick.book, self.routes, bounds)
         return bounds
 
@@ -356,7 +361,7 @@ class Monitor:
     def _latest_slice(
         self, chain: str, ticks: list[ProtocolTick], judged: list[AccountView]
     ) -> list[AccountView]:
-        """Quiet accounts whose latest view is rewritten this tick: all of a small book, else a
+        """Steady accounts whose latest view is rewritten this tick: all of a small book, else a
         slice turning over the book every ``LATEST_CYCLE_TICKS`` ticks (judged accounts are
         written every tick)."""
         done = {v.account_id for v in judged}

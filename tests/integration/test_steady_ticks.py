@@ -1,5 +1,5 @@
-"""A tick judges only the accounts that could alert: price moves that leave an account far from
-every threshold step nothing, and a crash alerts exactly the accounts it takes past one."""
+"""A tick judges only the accounts that could alert: price moves that leave an account's level
+standing step nothing, and a crash alerts exactly the accounts it takes past a threshold."""
 
 from __future__ import annotations
 
@@ -69,3 +69,8 @@ def test_only_accounts_near_a_threshold_are_judged(devnet: Devnet, engine: Engin
     assert near  # the crash takes some accounts past warning...
     assert {d.account_id for d in crash.alerts} == near  # ...and each of them alerts
     assert len(near) <= crash.stepped < crash.accounts  # the rest (shorts) stay unjudged
+
+    world.move_prices(1.0001)
+    (after,) = asyncio.run(monitor.tick_all())
+    assert _past_a_threshold(monitor, engine) == near
+    assert (after.stepped, after.alerts) == (0, ())  # their warnings stand: none judged again
