@@ -158,7 +158,9 @@ async def _watch(world: World, monitor: Monitor, seconds: float, seed: int) -> d
         "rpc_call_equivalents_per_block": round(calls / blocks, 2) if blocks else None,
         "rpc_call_equivalents_per_tick": round(calls / len(tick_ms), 2) if tick_ms else None,
         "tick_ms_p50": _round(percentile(tick_ms, 50)),
+        "tick_ms_p90": _round(percentile(tick_ms, 90)),
         "tick_ms_p99": _round(percentile(tick_ms, 99)),
+        "tick_ms_max": _round(max(tick_ms, default=None)),
         "tick_list": ticks,
     }
 

@@ -8,6 +8,7 @@ transaction per chunk; see :func:`indexer.store.accounts.save_read` for what "co
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from sqlalchemy.engine import Engine
@@ -57,8 +58,10 @@ async def refresh_owners(
     for start in range(0, len(owners), per_read):
         chunk = owners[start : start + per_read]
         accounts = await run_read(rpc, adapter.read_accounts(chunk), block)
-        result = save_read(
-            engine, adapter.chain_id, adapter.name, chunk, accounts, read_block=block
+        # In a worker thread: a large read's transaction must not hold up the event loop
+        # (other chains, alert delivery).
+        result = await asyncio.to_thread(
+            save_read, engine, adapter.chain_id, adapter.name, chunk, accounts, read_block=block
         )
         written += result.written
         closed += result.closed
