@@ -177,8 +177,9 @@ class Monitor:
 
     async def tick(self, group: ChainProtocols) -> TickSummary:
         """One pass over ``group``'s chain; alerts are recorded with the states that caused
-        them (delivery is separate, see :meth:`deliver`). Only accounts whose rule inputs
-        changed since their last step are stepped (see :meth:`_changed`)."""
+        them (delivery is separate, see :meth:`deliver`). The whole book is valued; only the
+        accounts that are not steady (:meth:`_judged`) and whose rule inputs changed since
+        their last step (:meth:`_changed`) are stepped."""
         runtime = self.runtimes[group.chain.name]
         if not await self._hold(group):
             self.last_ticks[group.chain.name] = TickSummary(
