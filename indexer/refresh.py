@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Engine
 
+from indexer.models import MarginAccount
 from indexer.protocols.base import ProtocolAdapter
 from indexer.reads.execute import run_read
 from indexer.rpc.client import BlockTag, RpcClient
@@ -54,6 +55,7 @@ async def refresh_owners(
     if isinstance(block, str):
         block = (await rpc.get_block_header(block))["number"]
     written = closed = liquidated = 0
+    stored: list[tuple[int, MarginAccount]] = []
     per_read = owners_per_read(adapter)
     for start in range(0, len(owners), per_read):
         chunk = owners[start : start + per_read]
@@ -66,4 +68,5 @@ async def refresh_owners(
         written += result.written
         closed += result.closed
         liquidated += result.liquidated
-    return SaveResult(written, closed, liquidated)
+        stored += result.stored
+    return SaveResult(written, closed, liquidated, tuple(stored))

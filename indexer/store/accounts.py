@@ -12,7 +12,7 @@ reorgs roll back with the events, so the decision follows the chain that stands)
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,11 +51,13 @@ _COLLATERAL_FIELDS = ("asset", "amount_raw", "decimals", "price_feed", "haircut_
 
 @dataclass(frozen=True, slots=True)
 class SaveResult:
-    """What a save changed: accounts written, and accounts that left the open book."""
+    """What a save changed: accounts written, and accounts that left the open book.
+    ``stored``: each account written, with its id (as ``load_accounts`` would return it)."""
 
     written: int
     closed: int
     liquidated: int
+    stored: tuple[tuple[int, MarginAccount], ...] = ()
 
 
 def save_read(
@@ -81,7 +83,7 @@ def save_read(
     else:
         block = max((a.block_number for a in accounts), default=0)
     with engine.begin() as conn:
-        _upsert_all(conn, accounts)
+        ids = _upsert_all(conn, accounts)
         seen = {a.ref for a in accounts}
         vanished = [
             (i, ref)
@@ -113,7 +115,14 @@ def save_read(
                     _touched.c.block_number <= block,
                 )
             )
-    return SaveResult(len(accounts), closed, liquidated)
+    stored = tuple(
+        (
+            ids[a.chain_id, a.protocol, a.ref],
+            a if a.owner.islower() else replace(a, owner=a.owner.lower()),
+        )
+        for a in accounts
+    )  # as stored: the owner in lower case
+    return SaveResult(len(accounts), closed, liquidated, stored)
 
 
 def touched_owners(
@@ -271,11 +280,21 @@ def _account_values(account: MarginAccount, now: Any, prefix: str = "") -> dict[
     return {prefix + name: v for name, v in zip(_ACCOUNT_VALUES, values, strict=True)}
 
 
-def _upsert_all(conn: Connection, accounts: Sequence[MarginAccount]) -> None:
+def _as_stored(account: MarginAccount) -> MarginAccount:
+    """``account`` as ``load_accounts`` returns it once stored: the owner in lower case."""
+    owner = account.owner.lower()
+    return account if account.owner == owner else replace(account, owner=owner)
+
+
+def _upsert_all(
+    conn: Connection, accounts: Sequence[MarginAccount]
+) -> dict[tuple[int, str, str], int]:
     """Upsert ``accounts`` by (chain, protocol, ref), their positions and collateral replaced:
-    a few statements per chunk of accounts, not six per account (a tick re-reads hundreds)."""
+    a few statements per chunk of accounts, not six per account (a tick re-reads hundreds).
+    Returns the account id of each (chain, protocol, ref)."""
     latest = {(a.chain_id, a.protocol, a.ref): a for a in accounts}  # a repeated ref: the last
     by_book: dict[tuple[int, str], list[MarginAccount]] = {}
+    out: dict[tuple[int, str, str], int] = {}
     for (chain_id, protocol, _), account in latest.items():
         by_book.setdefault((chain_id, protocol), []).append(account)
     now = utcnow()
@@ -310,6 +329,8 @@ def _upsert_all(conn: Connection, accounts: Sequence[MarginAccount]) -> None:
             ]
             if collateral:
                 conn.execute(_collateral.insert(), collateral)
+            out.update(((chain_id, protocol, ref), i) for ref, i in ids.items())
+    return out
 
 
 def _ids_by_ref(conn: Connection, chain_id: int, protocol: str, refs: list[str]) -> dict[str, int]:

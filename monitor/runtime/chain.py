@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from sqlalchemy.engine import Engine
 
 from indexer.crash_points import crash_point
+from indexer.models import MarginAccount
 from indexer.protocols.base import ProtocolAdapter
 from indexer.refresh import owners_per_read, owners_to_refresh, refresh_owners
 from indexer.registry import json_decoder
@@ -39,7 +40,6 @@ from indexer.rpc.stats import EndpointStats
 from indexer.scan.runner import chain_settings, open_rpc
 from indexer.scan.scanner import Scanner
 from indexer.store.accounts import (
-    OWNERS_PER_STATEMENT,
     load_accounts,
     open_assets,
     touched_owners,
@@ -79,10 +79,17 @@ class ChainRuntime:
         self._read_whole = True  # the first sync reads everything: the database may lag
         self._book: LiveBook | None = None
         self._changed: set[str] = set()
+        self._read: list[tuple[int, MarginAccount]] = []  # the accounts of ``_changed``, read
         self._polled: dict[tuple[str, str], float] = {}
         self._rolling: dict[str, RollingRefresh] = {}
         self.at_risk: frozenset[str] = frozenset()
         """Owners (lower case) the monitor last found unknown or at warning or worse."""
+
+    @property
+    def live(self) -> LiveBook | None:
+        """The in-memory book as of the last :meth:`book` (None before it, or after
+        :meth:`forget`)."""
+        return self._book
 
     async def client(self) -> RpcClient:
         """The chain's node client, connected (chain id checked) on first use.
@@ -155,6 +162,7 @@ class ChainRuntime:
             sync.closed += saved.closed
             sync.liquidated += saved.liquidated
             self._changed.update(owners)
+            self._read += saved.stored
             assets = await asyncio.to_thread(
                 open_assets, self.engine, adapter.chain_id, adapter.name
             )
@@ -231,22 +239,20 @@ class ChainRuntime:
 
     async def book(self, sync: ChainSync) -> LiveBook:
         """The open accounts in scope, kept in memory and compiled per protocol: loaded whole
-        after a full refresh, else only those of the owners re-read since the last call."""
+        after a full refresh, else updated with the owners re-read since the last call (their
+        accounts as read: an owner whose read found none has none left)."""
         changed, self._changed = self._changed, set()
+        read, self._read = self._read, []
         if self._book is None:
             rows = await asyncio.to_thread(
                 load_accounts, self.engine, chain_id=self.group.chain.chain_id
             )
             self._book = LiveBook((i, a) for i, a in rows if in_scope(sync.scopes, a))
         elif changed:
-            owners = sorted(changed)
-            for start in range(0, len(owners), OWNERS_PER_STATEMENT):
-                some = owners[start : start + OWNERS_PER_STATEMENT]
-                rows = await asyncio.to_thread(
-                    load_accounts, self.engine, chain_id=self.group.chain.chain_id, owners=some
-                )
-                found = [(i, a) for i, a in rows if in_scope(sync.scopes, a)]
-                self._book.replace_owners(some, found)
+            # The accounts as just read and stored (``SaveResult.stored``), not reloaded.
+            self._book.replace_owners(
+                changed, [(i, a) for i, a in read if in_scope(sync.scopes, a)]
+            )
         return self._book
 
 

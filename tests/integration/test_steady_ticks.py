@@ -4,6 +4,7 @@ standing step nothing, and a crash alerts exactly the accounts it takes past a t
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,3 +75,16 @@ def test_only_accounts_near_a_threshold_are_judged(devnet: Devnet, engine: Engin
     (after,) = asyncio.run(monitor.tick_all())
     assert _past_a_threshold(monitor, engine) == near
     assert (after.stepped, after.alerts) == (0, ())  # their warnings stand: none judged again
+
+    # The book kept in memory (accounts as read, never reloaded) is what the database holds.
+    (group,) = monitor.groups
+    gone = world.gmx_positions[0]
+    world.gmx.close(gone.account, gone.market, gone.collateral, gone.is_long)
+    asyncio.run(monitor.tick_all())
+    live = monitor.runtimes[group.chain.name].live
+    assert live is not None
+    stored = [(i, a) for i, a in load_accounts(engine, chain_id=group.chain.chain_id)
+              if in_scope(group.scope_by_protocol, a)]  # fmt: skip
+    assert len(stored) == len(live) == first.accounts - 1
+    unblocked = lambda rows: [(i, replace(a, block_number=0)) for i, a in rows]  # noqa: E731
+    assert unblocked(live.rows()) == unblocked(sorted(stored))
