@@ -78,8 +78,11 @@ class ChainRuntime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read_whole = True  # the first sync reads everything: the database may lag
         self._book: LiveBook | None = None
-        self._changed: set[str] = set()
-        self._read: list[tuple[int, MarginAccount]] = []  # the accounts of ``_changed``, read
+        # Per protocol: the owners re-read since the last book(), and the accounts that read
+        # found. Per protocol, because a read of one protocol says nothing of an owner's
+        # accounts on another (a watched wallet is polled on every event-less protocol).
+        self._changed: dict[str, set[str]] = {}
+        self._read: dict[str, list[tuple[int, MarginAccount]]] = {}
         self._polled: dict[tuple[str, str], float] = {}
         self._rolling: dict[str, RollingRefresh] = {}
         self.at_risk: frozenset[str] = frozenset()
@@ -161,8 +164,8 @@ class ChainRuntime:
             sync.refreshed += saved.written
             sync.closed += saved.closed
             sync.liquidated += saved.liquidated
-            self._changed.update(owners)
-            self._read += saved.stored
+            self._changed.setdefault(adapter.name, set()).update(owners)
+            self._read.setdefault(adapter.name, []).extend(saved.stored)
             assets = await asyncio.to_thread(
                 open_assets, self.engine, adapter.chain_id, adapter.name
             )
@@ -241,8 +244,8 @@ class ChainRuntime:
         """The open accounts in scope, kept in memory and compiled per protocol: loaded whole
         after a full refresh, else updated with the owners re-read since the last call (their
         accounts as read: an owner whose read found none has none left)."""
-        changed, self._changed = self._changed, set()
-        read, self._read = self._read, []
+        changed, self._changed = self._changed, {}
+        read, self._read = self._read, {}
         if self._book is None:
             rows = await asyncio.to_thread(
                 load_accounts, self.engine, chain_id=self.group.chain.chain_id
@@ -250,9 +253,9 @@ class ChainRuntime:
             self._book = LiveBook((i, a) for i, a in rows if in_scope(sync.scopes, a))
         elif changed:
             # The accounts as just read and stored (``SaveResult.stored``), not reloaded.
-            self._book.replace_owners(
-                changed, [(i, a) for i, a in read if in_scope(sync.scopes, a)]
-            )
+            for protocol, owners in changed.items():
+                found = [(i, a) for i, a in read.get(protocol, []) if in_scope(sync.scopes, a)]
+                self._book.replace_owners(protocol, owners, found)
         return self._book
 
 

@@ -2,7 +2,7 @@
 changed owner by owner.
 
     live = LiveBook(rows)                  # [(account_id, MarginAccount)]
-    live.replace_owners(["0xabc…"], rows)  # their accounts as just re-read (none: all closed)
+    live.replace_owners("gmx_v2", ["0xabc…"], rows)  # as just re-read (none: all closed)
     ids, book = live.compiled("gmx_v2")    # only changed chunks recompile (``ChunkedBook``)
 """
 
@@ -33,15 +33,16 @@ class LiveBook:
             self._by_owner.setdefault(account.owner, {})[account_id] = account.protocol
 
     def replace_owners(
-        self, owners: Iterable[str], rows: Iterable[tuple[int, MarginAccount]]
+        self, protocol: str, owners: Iterable[str], rows: Iterable[tuple[int, MarginAccount]]
     ) -> None:
-        """Make ``rows`` the accounts of ``owners`` (spelled as stored): the others of theirs
-        are dropped, and an account read again with the same terms stays as it was."""
+        """Make ``rows`` the accounts of ``owners`` (spelled as stored) on ``protocol``: their
+        other accounts there are dropped (those on other protocols stay), and an account read
+        again with the same terms stays as it was."""
         rows = list(rows)
         kept = {account_id for account_id, _ in rows}
         for owner in owners:
-            for account_id, protocol in list(self._by_owner.get(owner, {}).items()):
-                if account_id not in kept:
+            for account_id, on in list(self._by_owner.get(owner, {}).items()):
+                if on == protocol and account_id not in kept:
                     self._books[protocol].remove(account_id, owner)
                     del self._by_owner[owner][account_id]
             if not self._by_owner.get(owner, True):

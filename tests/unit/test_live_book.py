@@ -1,0 +1,38 @@
+"""The runtime's in-memory book follows re-reads protocol by protocol."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from monitor.runtime.live_book import LiveBook
+from tests.health_helpers import gmx_account, two_asset_cross, usdc
+
+OWNER = "0x" + "ab" * 20
+
+
+def _book() -> tuple[LiveBook, int, int]:
+    gmx = replace(gmx_account(True, usdc(1_000)), protocol="gmx_v2", owner=OWNER)
+    hl = replace(two_asset_cross(), protocol="hyperliquid", owner=OWNER)
+    return LiveBook([(1, gmx), (2, hl)]), 1, 2
+
+
+def test_a_read_that_finds_nothing_drops_the_owners_accounts_on_that_protocol_only() -> None:
+    live, gmx_id, _ = _book()
+    live.replace_owners("hyperliquid", [OWNER], [])  # polled there, nothing open
+    assert [i for i, _ in live.rows()] == [gmx_id]  # the GMX account of the same owner stays
+    assert len(live) == 1
+    ids, book = live.compiled("hyperliquid")
+    assert (ids.tolist(), len(book.accounts)) == ([], 0)
+
+
+def test_a_read_replaces_changed_accounts_and_keeps_unchanged_ones() -> None:
+    live, gmx_id, _ = _book()
+    _, before = live.compiled("gmx_v2")
+    ((_, gmx),) = [(i, a) for i, a in live.rows() if i == gmx_id]
+    live.replace_owners("gmx_v2", [OWNER], [(gmx_id, replace(gmx, block_number=99))])
+    assert live.compiled("gmx_v2")[1] is before  # same terms: nothing recompiled
+    richer = replace(gmx, collateral=(usdc(2_000),), block_number=100)
+    live.replace_owners("gmx_v2", [OWNER], [(gmx_id, richer)])
+    _, after = live.compiled("gmx_v2")
+    assert after.accounts == (richer,)
+    assert len(live) == 2
