@@ -20,6 +20,7 @@ account) go through ``monitor.health.account.liquidation_price``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -219,11 +220,8 @@ def concat_books(books: Sequence[Book], assets: Sequence[str]) -> Book:
         parts = [getattr(b, name) + n_accounts[k] for k, b in enumerate(books)]
         return np.concatenate(parts or [np.zeros(0, np.intp)]).astype(np.intp, copy=False)
 
-    accounts: tuple[MarginAccount, ...] = ()
-    for b in books:
-        accounts += b.accounts
     return Book(
-        accounts=accounts,
+        accounts=tuple(itertools.chain.from_iterable(b.accounts for b in books)),
         assets=tuple(assets),
         fixed_usd=floats("fixed_usd"),
         coll_account=offset("coll_account"),
