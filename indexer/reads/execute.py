@@ -3,13 +3,13 @@
     accounts = await run_read(rpc, adapter.read_accounts(owners), block=head)
 
 Calls are packed into ``aggregate3`` batches of ``read.batch_size`` sub-calls (each sub-call may
-fail on its own, ``allowFailure``); batches go out concurrently, all pinned to the same block so
-the answer is one consistent snapshot, and results are handed back in call order.
+fail on its own, ``allowFailure``); the batches go out together as one JSON-RPC batch, all
+pinned to the same block so the answer is one consistent snapshot, and results are handed back
+in call order.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -36,16 +36,15 @@ async def run_read(rpc: RpcClient, read: Read[T], block: BlockTag = "latest") ->
     """
     if block == "latest":
         block = await rpc.block_number()
-    results = await asyncio.gather(
-        *(_aggregate(rpc, batch, block) for batch in plan_batches(read.calls, read.batch_size))
+    batches = plan_batches(read.calls, read.batch_size)
+    # One JSON-RPC batch for all the aggregate3 calls: one HTTP request per read (per
+    # ``max_batch_size`` calls), where one request per batch made a wallet poll of a few
+    # hundred owners dozens of requests.
+    answers = await rpc.eth_calls(
+        [(MULTICALL3_ADDRESS, encode_aggregate3(batch)) for batch in batches], block
     )
-    flat: list[CallResult] = [item for batch in results for item in batch]
+    rpc.call_equivalents += sum(len(batch) - 1 for batch in batches)  # each eth_call counted
+    flat: list[CallResult] = [item for ret in answers for item in decode_aggregate3(ret)]
     if read.follow is not None:
         return await run_read(rpc, read.follow(flat), block)
     return read.decode(flat)
-
-
-async def _aggregate(rpc: RpcClient, batch: Sequence[Call3], block: BlockTag) -> list[CallResult]:
-    ret = await rpc.eth_call(MULTICALL3_ADDRESS, encode_aggregate3(batch), block)
-    rpc.call_equivalents += len(batch) - 1  # the eth_call itself was counted
-    return decode_aggregate3(ret)

@@ -258,16 +258,33 @@ class RpcClient:
         result = await self.request(
             "eth_call", [{"to": to, "data": "0x" + data.hex()}, _tag(block)]
         )
-        if not isinstance(result, str) or not result.startswith("0x"):
-            raise DecodeError(f"eth_call: expected 0x data, got {result!r:.80}")
-        try:
-            return bytes.fromhex(result[2:])
-        except ValueError:
-            raise DecodeError(f"eth_call: bad hex {result!r:.80}") from None
+        return _return_data(result)
+
+    async def eth_calls(
+        self, calls: Sequence[tuple[str, bytes]], block: BlockTag = "latest"
+    ) -> list[bytes]:
+        """Return data of several read-only ``(to, data)`` calls at one ``block``, sent as
+        JSON-RPC batches (one HTTP request per ``max_batch_size`` calls, not one per call).
+        Raises as :meth:`eth_call` does, for the first call that fails."""
+        tag = _tag(block)
+        results = await self.batch(
+            [("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag]) for to, data in calls]
+        )
+        return [_return_data(result) for result in results]
 
     def stats(self) -> list[EndpointStats]:
         """Per-URL counters (requests, failures, last head seen) for stall and lag reports."""
         return self._exchange.stats()
+
+
+def _return_data(result: object) -> bytes:
+    """The bytes of an ``eth_call`` result. Raises ``DecodeError`` unless it is 0x hex."""
+    if not isinstance(result, str) or not result.startswith("0x"):
+        raise DecodeError(f"eth_call: expected 0x data, got {result!r:.80}")
+    try:
+        return bytes.fromhex(result[2:])
+    except ValueError:
+        raise DecodeError(f"eth_call: bad hex {result!r:.80}") from None
 
 
 def _header(result: object, block: BlockTag) -> BlockHeader:

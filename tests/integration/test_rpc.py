@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 import pytest
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,6 +22,9 @@ from indexer.errors import (
     RpcError,
     RpcRangeTooLarge,
 )
+from indexer.protocols.base import Read
+from indexer.reads.execute import run_read
+from indexer.reads.multicall import Call3
 from indexer.redact import MASK, redact_text, redact_url
 from indexer.retry import parse_retry_after
 from indexer.rpc.client import RpcClient
@@ -65,6 +70,7 @@ class Node:
         self.faults: dict[str, list[Fault_]] = {}
         self.seen: list[tuple[str, Any]] = []  # (host, decoded body) of every request
         self.reverse_batches = False
+        self.echo_aggregate3 = False  # answer aggregate3 with each sub-call's data as its return
 
     def fail(self, host: str, *faults: Fault_) -> None:
         self.faults.setdefault(host, []).extend(faults)
@@ -80,6 +86,12 @@ class Node:
                 return {"result": None}
             block = {"number": hex(number), "hash": f"0x{number:064x}", "timestamp": hex(number)}
             return {"result": block | {"parentHash": f"0x{number - 1:064x}"}}
+        if method == "eth_call" and self.echo_aggregate3:
+            (sub_calls,) = abi_decode(
+                ["(address,bool,bytes)[]"], bytes.fromhex(params[0]["data"][10:])
+            )
+            results = [(True, data) for _, _, data in sub_calls]
+            return {"result": "0x" + abi_encode(["(bool,bytes)[]"], [results]).hex()}
         if method == "eth_call":
             return {"error": {"code": 3, "message": "execution reverted", "data": "0x08c379a0"}}
         if method == "eth_getLogs":
@@ -259,6 +271,30 @@ def test_batch_item_error_is_mapped_like_a_single_one() -> None:
     calls = [("eth_blockNumber", []), ("eth_call", [{"to": "0x" + "11" * 20}, "latest"])]
     with pytest.raises(RpcError, match="execution reverted"):
         run(client(node, clock).batch(calls))
+
+
+def test_a_read_of_several_multicall_batches_is_one_request_at_one_block() -> None:
+    node, clock = Node(head=0x50), FakeClock()
+    node.echo_aggregate3 = True
+    node.reverse_batches = True  # answers out of order must still come back in call order
+    calls = tuple(Call3("0x" + "11" * 20, bytes([i]) * 4) for i in range(7))
+    read = Read(calls, lambda results: [data for _, data in results], batch_size=3)
+    rpc = client(node, clock)
+    assert run(run_read(rpc, read, block=0x40)) == [bytes([i]) * 4 for i in range(7)]
+    assert len(node.seen) == 1  # three aggregate3 calls, one JSON-RPC batch
+    ((_, body),) = node.seen
+    assert [item["method"] for item in body] == ["eth_call"] * 3
+    assert {item["params"][1] for item in body} == {"0x40"}
+    assert rpc.call_equivalents == 7  # the node's work is still counted per sub-call
+
+
+def test_a_reverting_batch_of_a_read_raises_at_once() -> None:
+    node, clock = Node(), FakeClock()
+    calls = tuple(Call3("0x" + "11" * 20, b"\x01", allow_failure=False) for _ in range(4))
+    with pytest.raises(RpcError, match="execution reverted"):
+        run(run_read(client(node, clock), Read(calls, list, batch_size=2), block=1))
+    assert len(node.seen) == 1
+    assert clock.sleeps == []
 
 
 def test_block_not_found() -> None:
