@@ -28,6 +28,7 @@ from indexer.models import (
 )
 from indexer.scan.rows import TouchKind
 from indexer.store.columns import utcnow
+from indexer.store.engine import write_transaction
 from indexer.store.tables import Account, AccountEnding, TouchedAccount
 from indexer.store.tables import Collateral as CollateralRow
 from indexer.store.tables import Position as PositionRow
@@ -82,7 +83,9 @@ def save_read(
         block = read_block
     else:
         block = max((a.block_number for a in accounts), default=0)
-    with engine.begin() as conn:
+    # It reads (the owners' open accounts) before it writes, beside other writers (the other
+    # protocols' reads of a tick, the API, the bot): take the write lock up front.
+    with write_transaction(engine) as conn:
         ids = _upsert_all(conn, accounts)
         seen = {a.ref for a in accounts}
         vanished = [

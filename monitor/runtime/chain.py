@@ -26,12 +26,14 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TypeVar, cast
 
 from sqlalchemy.engine import Engine
 
 from indexer.crash_points import crash_point
 from indexer.models import MarginAccount
+from indexer.prices import PriceSource
 from indexer.protocols.base import ProtocolAdapter
 from indexer.refresh import owners_per_read, owners_to_refresh, refresh_owners
 from indexer.registry import json_decoder
@@ -49,6 +51,8 @@ from monitor.health.chunked import address_fraction
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, in_scope
 from monitor.runtime.live_book import LiveBook
 from monitor.runtime.rolling import RollingRefresh
+
+T = TypeVar("T")
 
 FULL_REFRESH_S = 60.0
 """Default period of the whole-book re-read (fees and funding drift between events); 0 re-reads
@@ -151,31 +155,49 @@ class ChainRuntime:
         if sync.logs:
             crash_point("tick-scanned")  # a test hook; see indexer.crash_points
         sync.scopes = self.group.scope_by_protocol
-        for adapter, prices, scope, poll_s in zip(
-            self.group.adapters,
-            self.group.price_sources,
-            self.group.scopes,
-            self.group.poll_s,
-            strict=True,
-        ):
-            owners = await asyncio.to_thread(self._owners, adapter, scope, full, poll_s)
-            saved = await refresh_owners(rpc, self.engine, adapter, owners, block=block)
-            self._mark_polled(adapter.name, owners, poll_s, spread=full)
-            sync.refreshed += saved.written
-            sync.closed += saved.closed
-            sync.liquidated += saved.liquidated
-            self._changed.setdefault(adapter.name, set()).update(owners)
-            self._read.setdefault(adapter.name, []).extend(saved.stored)
-            assets = await asyncio.to_thread(
-                open_assets, self.engine, adapter.chain_id, adapter.name
+        # The protocols' reads are independent: while one waits on the node, the others read
+        # (at a busy node the sum of their round trips made the tick miss the block time).
+        await settled(
+            self._sync_protocol(rpc, sync, full, adapter, prices, scope, poll_s)
+            for adapter, prices, scope, poll_s in zip(
+                self.group.adapters,
+                self.group.price_sources,
+                self.group.scopes,
+                self.group.poll_s,
+                strict=True,
             )
-            book = await prices.read(rpc, assets, block)
-            sync.prices[adapter.name] = book.prices
-            sync.price_updated_at[adapter.name] = book.updated_at
+        )
+        names = [adapter.name for adapter in self.group.adapters]  # in config order, as read
+        sync.prices = {name: sync.prices[name] for name in names}
+        sync.price_updated_at = {name: sync.price_updated_at[name] for name in names}
         if full:
             self._read_whole, self._book = False, None
             self._rolling.clear()  # the next cycle starts from this complete read
         return sync
+
+    async def _sync_protocol(
+        self,
+        rpc: RpcClient,
+        sync: ChainSync,
+        full: bool,
+        adapter: ProtocolAdapter,
+        prices: PriceSource,
+        scope: frozenset[str] | None,
+        poll_s: float | None,
+    ) -> None:
+        """One protocol's part of :meth:`sync`: re-read its owners due, then its prices."""
+        owners = await asyncio.to_thread(self._owners, adapter, scope, full, poll_s)
+        saved = await refresh_owners(rpc, self.engine, adapter, owners, block=sync.block)
+        self._mark_polled(adapter.name, owners, poll_s, spread=full)
+        sync.refreshed += saved.written
+        sync.closed += saved.closed
+        sync.liquidated += saved.liquidated
+        self._changed.setdefault(adapter.name, set()).update(owners)
+        self._read.setdefault(adapter.name, []).extend(saved.stored)
+        assets = await asyncio.to_thread(open_assets, self.engine, adapter.chain_id, adapter.name)
+        book = await prices.read(rpc, assets, sync.block)
+        sync.prices[adapter.name] = book.prices
+        sync.price_updated_at[adapter.name] = book.updated_at
 
     def _owners(
         self,
@@ -257,6 +279,18 @@ class ChainRuntime:
                 found = [(i, a) for i, a in read.get(protocol, []) if in_scope(sync.scopes, a)]
                 self._book.replace_owners(protocol, owners, found)
         return self._book
+
+
+async def settled(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    """Run ``awaitables`` concurrently and let each one finish, then raise the first failure
+    (in the given order) or return the results. A failure cancels none of the others: a
+    protocol's read that was stored is also remembered (its owners marked changed), so the
+    in-memory book never misses what the database holds."""
+    results = await asyncio.gather(*awaitables, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast(list[T], results)
 
 
 async def sync_chain(

@@ -8,6 +8,8 @@ joins the in-memory book; a full refresh re-reads everyone.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,8 +21,10 @@ from devnet.gmx import deploy_gmx, devnet_address
 from devnet.hyperliquid import install_hyperliquid
 from devnet.scenario import World
 from indexer.config.loader import Config
+from indexer.prices import PriceBook, PriceSource
+from indexer.rpc.client import RpcClient
 from monitor.runtime.chain import ChainRuntime
-from monitor.runtime.chain_pass import by_chain
+from monitor.runtime.chain_pass import ChainSync, by_chain
 
 pytestmark = pytest.mark.chain
 
@@ -72,3 +76,43 @@ def test_a_price_only_tick_costs_the_same_whatever_the_book_size(
     assert (busy_reads, grown) == (1, book_size + 1)  # only the new position
     # Scan (head, logs, headers), price reads: a handful, never one per account.
     assert requests <= 8, requests
+
+
+class _Rendezvous:
+    """A price source that holds each protocol's read until every protocol of the chain has
+    started one: read one after another, the first read would wait forever."""
+
+    def __init__(self, inner: PriceSource, arrived: list[str], everyone: asyncio.Event, n: int):
+        self.inner, self.arrived, self.everyone, self.n = inner, arrived, everyone, n
+
+    async def read(self, rpc: RpcClient, assets: Sequence[str], block: int) -> PriceBook:
+        self.arrived.append(type(self.inner).__name__)
+        if len(self.arrived) == self.n:
+            self.everyone.set()
+        await asyncio.wait_for(self.everyone.wait(), timeout=20)
+        return await self.inner.read(rpc, assets, block)
+
+
+def test_the_protocols_of_a_chain_are_read_side_by_side(devnet: Devnet, engine: Engine) -> None:
+    world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
+    raw: dict[str, Any] = demo_config(world, "sqlite://").model_dump(mode="json", exclude_none=True)
+    raw["protocols"] = [p for p in raw["protocols"] if p["name"] in ("gmx_v2", "hyperliquid")]
+    (group,) = by_chain(Config.model_validate(raw))
+    _open(world, "side", 1)
+    arrived: list[str] = []
+
+    async def sync() -> ChainSync:
+        everyone = asyncio.Event()  # made on the loop that waits on it
+        sources = tuple(
+            _Rendezvous(p, arrived, everyone, len(group.adapters)) for p in group.price_sources
+        )
+        runtime = ChainRuntime(replace(group, price_sources=sources), engine)
+        try:
+            return await runtime.sync()
+        finally:
+            await runtime.close()
+
+    synced = asyncio.run(sync())
+    assert len(arrived) == 2
+    assert list(synced.prices) == ["gmx_v2", "hyperliquid"]  # in config order, however read
+    assert synced.prices["gmx_v2"]["ETH"] > 0  # the reads went through
