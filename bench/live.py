@@ -161,6 +161,11 @@ async def _watch(world: World, monitor: Monitor, seconds: float, seed: int) -> d
         "tick_ms_p90": _round(percentile(tick_ms, 90)),
         "tick_ms_p99": _round(percentile(tick_ms, 99)),
         "tick_ms_max": _round(max(tick_ms, default=None)),
+        # Which ticks were slow (1 = the first after the startup read): a slow start and a
+        # slow steady state call for different fixes.
+        "slowest_ticks": [
+            [i + 1, round(ms)] for i, ms in sorted(enumerate(tick_ms), key=lambda t: -t[1])[:5]
+        ],
         "tick_list": ticks,
     }
 

@@ -9,7 +9,10 @@ transaction per chunk; see :func:`indexer.store.accounts.save_read` for what "co
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 
@@ -18,6 +21,8 @@ from indexer.protocols.base import ProtocolAdapter
 from indexer.reads.execute import run_read
 from indexer.rpc.client import BlockTag, RpcClient
 from indexer.store.accounts import SaveResult, open_owners, save_read, touched_owners
+
+R = TypeVar("R")
 
 OWNERS_PER_READ = 250  # ~61k gas per GMX owner: 15M gas per read, well under 30M
 
@@ -46,11 +51,15 @@ async def refresh_owners(
     owners: Sequence[str],
     *,
     block: BlockTag = "latest",
+    save_lock: AbstractContextManager[object] | None = None,
 ) -> SaveResult:
     """Read and store every account of ``owners`` at ``block``; totals over all chunks.
 
     A tag (``"latest"``, ``"safe"``…) is pinned to its block number first, so that every chunk
     reads the same block and the touches consumed are exactly those that read covered.
+    ``save_lock`` is held around each save (in its worker thread): reads that run side by side
+    then store one after another, handed over at once, where SQLite's own wait for its write
+    lock sleeps in steps of up to 100 ms.
     """
     if isinstance(block, str):
         block = (await rpc.get_block_header(block))["number"]
@@ -62,11 +71,17 @@ async def refresh_owners(
         accounts = await run_read(rpc, adapter.read_accounts(chunk), block)
         # In a worker thread: a large read's transaction must not hold up the event loop
         # (other chains, alert delivery).
-        result = await asyncio.to_thread(
+        save = functools.partial(
             save_read, engine, adapter.chain_id, adapter.name, chunk, accounts, read_block=block
         )
+        result = await asyncio.to_thread(_locked, save_lock or nullcontext(), save)
         written += result.written
         closed += result.closed
         liquidated += result.liquidated
         stored += result.stored
     return SaveResult(written, closed, liquidated, tuple(stored))
+
+
+def _locked(lock: AbstractContextManager[object], fn: Callable[[], R]) -> R:
+    with lock:
+        return fn()

@@ -267,13 +267,17 @@ def _save(conn: Connection, account_id: int, state: AlertState, *, exists: bool)
 
 
 def newly_liquidated(
-    engine: Engine, chain_id: int, eventless_protocols: Collection[str]
+    engine: Engine,
+    chain_id: int,
+    eventless_protocols: Collection[str],
+    breached: Collection[int] = (),
 ) -> list[tuple[int, MarginAccount]]:
     """Liquidated accounts of ``chain_id`` not yet alerted as liquidated.
 
     For protocols that emit no liquidation event (``eventless_protocols``, e.g. Hyperliquid,
     whose liquidations happen on HyperCore), an account that disappeared (closed) while its
-    alert level was liquidatable is taken to have been liquidated and recorded so.
+    alert level was liquidatable, or whose id is in ``breached`` (gone below its maintenance
+    margin: ``monitor.alerts.inference``), is taken to have been liquidated and recorded so.
     """
     accounts, states = _accounts_table(), _states
     joined = accounts.outerjoin(states, states.c.account_id == accounts.c.id)
@@ -281,7 +285,7 @@ def newly_liquidated(
     inferred = sa.and_(
         accounts.c.status == AccountStatus.CLOSED.value,
         accounts.c.protocol.in_(list(eventless_protocols)),
-        alerted == Level.LIQUIDATABLE.value,
+        sa.or_(alerted == Level.LIQUIDATABLE.value, accounts.c.id.in_(list(breached))),
     )
     reported = sa.and_(
         accounts.c.status == AccountStatus.LIQUIDATED.value, alerted != Level.LIQUIDATED.value

@@ -63,22 +63,26 @@ class ChunkedBook:
     def _key(self, owner: str) -> int:
         return int(address_fraction(owner) * self.chunks)
 
-    def put(self, account_id: int, account: MarginAccount) -> None:
-        """Add or replace one account (a new read of the same terms changes nothing)."""
+    def put(self, account_id: int, account: MarginAccount) -> MarginAccount | None:
+        """Add or replace one account (a new read of the same terms changes nothing); returns
+        the account it replaced, if any."""
         key = self._key(account.owner)
         chunk = self._accounts.setdefault(key, {})
         old = chunk.get(account_id)
         if old is not None and replace(old, block_number=account.block_number) == account:
-            return
+            return old
         chunk[account_id] = account
         self._dirty.add(key)
+        return old
 
-    def remove(self, account_id: int, owner: str) -> None:
-        """Drop one account of ``owner`` (no error if it is not here)."""
+    def remove(self, account_id: int, owner: str) -> MarginAccount | None:
+        """Drop one account of ``owner`` and return it (None if it is not here)."""
         key = self._key(owner)
         chunk = self._accounts.get(key)
-        if chunk is not None and chunk.pop(account_id, None) is not None:
+        account = None if chunk is None else chunk.pop(account_id, None)
+        if account is not None:
             self._dirty.add(key)
+        return account
 
     def rows(self) -> Iterable[tuple[int, MarginAccount]]:
         """Every ``(account id, account)``, in book order (chunk, then id)."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar, cast
@@ -89,6 +90,11 @@ class ChainRuntime:
         self._read: dict[str, list[tuple[int, MarginAccount]]] = {}
         self._polled: dict[tuple[str, str], float] = {}
         self._rolling: dict[str, RollingRefresh] = {}
+        # The protocols of a tick read side by side and store one at a time (see sync).
+        self._save_lock = threading.Lock()
+        self.lost: list[tuple[int, MarginAccount]] = []
+        """The accounts that lost positions in the last :meth:`book` (gone from the chain, or
+        read again without a position), as last held."""
         self.at_risk: frozenset[str] = frozenset()
         """Owners (lower case) the monitor last found unknown or at warning or worse."""
 
@@ -187,7 +193,9 @@ class ChainRuntime:
     ) -> None:
         """One protocol's part of :meth:`sync`: re-read its owners due, then its prices."""
         owners = await asyncio.to_thread(self._owners, adapter, scope, full, poll_s)
-        saved = await refresh_owners(rpc, self.engine, adapter, owners, block=sync.block)
+        saved = await refresh_owners(
+            rpc, self.engine, adapter, owners, block=sync.block, save_lock=self._save_lock
+        )
         self._mark_polled(adapter.name, owners, poll_s, spread=full)
         sync.refreshed += saved.written
         sync.closed += saved.closed
@@ -265,9 +273,11 @@ class ChainRuntime:
     async def book(self, sync: ChainSync) -> LiveBook:
         """The open accounts in scope, kept in memory and compiled per protocol: loaded whole
         after a full refresh, else updated with the owners re-read since the last call (their
-        accounts as read: an owner whose read found none has none left)."""
+        accounts as read: an owner whose read found none has none left; the accounts that lost
+        positions are in :attr:`lost` until the next call)."""
         changed, self._changed = self._changed, {}
         read, self._read = self._read, {}
+        self.lost = []
         if self._book is None:
             rows = await asyncio.to_thread(
                 load_accounts, self.engine, chain_id=self.group.chain.chain_id
@@ -277,7 +287,7 @@ class ChainRuntime:
             # The accounts as just read and stored (``SaveResult.stored``), not reloaded.
             for protocol, owners in changed.items():
                 found = [(i, a) for i, a in read.get(protocol, []) if in_scope(sync.scopes, a)]
-                self._book.replace_owners(protocol, owners, found)
+                self.lost += self._book.replace_owners(protocol, owners, found)
         return self._book
 
 

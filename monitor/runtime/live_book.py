@@ -26,28 +26,40 @@ class LiveBook:
     def __len__(self) -> int:
         return sum(len(ids) for ids in self._by_owner.values())
 
-    def add(self, rows: Iterable[tuple[int, MarginAccount]]) -> None:
-        """Add (or replace) accounts."""
+    def add(self, rows: Iterable[tuple[int, MarginAccount]]) -> list[tuple[int, MarginAccount]]:
+        """Add (or replace) accounts; returns those replaced that lost a position (a market
+        they held is not in the new state), as they were."""
+        shrunk = []
         for account_id, account in rows:
-            self._books.setdefault(account.protocol, ChunkedBook()).put(account_id, account)
+            book = self._books.setdefault(account.protocol, ChunkedBook())
+            old = book.put(account_id, account)
             self._by_owner.setdefault(account.owner, {})[account_id] = account.protocol
+            if old is not None and _markets(old) - _markets(account):
+                shrunk.append((account_id, old))
+        return shrunk
 
     def replace_owners(
         self, protocol: str, owners: Iterable[str], rows: Iterable[tuple[int, MarginAccount]]
-    ) -> None:
+    ) -> list[tuple[int, MarginAccount]]:
         """Make ``rows`` the accounts of ``owners`` (spelled as stored) on ``protocol``: their
         other accounts there are dropped (those on other protocols stay), and an account read
-        again with the same terms stays as it was."""
+        again with the same terms stays as it was. Returns, as they were last held, the
+        accounts that lost positions: those dropped (gone from the chain: closed or
+        liquidated) and those read again without a position they held (a cross account whose
+        positions a liquidation closed keeps its balance)."""
         rows = list(rows)
         kept = {account_id for account_id, _ in rows}
+        lost: list[tuple[int, MarginAccount]] = []
         for owner in owners:
             for account_id, on in list(self._by_owner.get(owner, {}).items()):
                 if on == protocol and account_id not in kept:
-                    self._books[protocol].remove(account_id, owner)
+                    account = self._books[protocol].remove(account_id, owner)
+                    if account is not None:
+                        lost.append((account_id, account))
                     del self._by_owner[owner][account_id]
             if not self._by_owner.get(owner, True):
                 del self._by_owner[owner]
-        self.add(rows)
+        return lost + self.add(rows)
 
     def protocols(self) -> list[str]:
         """The protocols with a book (possibly empty after removals), sorted."""
@@ -64,3 +76,7 @@ class LiveBook:
     def accounts(self) -> list[MarginAccount]:
         """Every account, protocol by protocol."""
         return [a for p in self.protocols() for _, a in self._books[p].rows()]
+
+
+def _markets(account: MarginAccount) -> set[str]:
+    return {p.market for p in account.positions}

@@ -45,6 +45,7 @@ from monitor.alerts.chain import (
     unreadable,
 )
 from monitor.alerts.chain_store import ChainDecided, ChainSubject, record_chain_read
+from monitor.alerts.inference import liquidated_when_gone
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
 from monitor.alerts.rules import Policy, PriceFreshness
@@ -229,13 +230,24 @@ class Monitor:
             for o in observations
             if o.account.protocol in eventless and at_risk(o, self.policy_for(o.account))
         ) | {owner for protocol, owner in held_at_risk if protocol in eventless}
+        # Event-less venues tell no liquidation: infer it (``monitor.alerts.inference``).
+        lost = [(i, a) for i, a in runtime.lost if a.protocol in eventless]
+        breached = set(liquidated_when_gone(lost, sync.prices))
         ended = await asyncio.to_thread(
-            newly_liquidated, self.engine, group.chain.chain_id, eventless
+            newly_liquidated, self.engine, group.chain.chain_id, eventless, breached
         )
+        # A cross account whose positions a liquidation closed keeps its balance: it is still
+        # open (so not among ``ended``), and liquidated all the same, as it was last held.
+        ended_ids = {account_id for account_id, _ in ended}
+        ended += [(i, a) for i, a in lost if i in breached and i not in ended_ids]
+        ended = [(i, a) for i, a in ended if in_scope(sync.scopes, a)]
+        # Its fresh reading this tick (a balance, no position) would first close the episode
+        # as recovered; the liquidation is the news, and the next tick reads it afresh.
+        liquidated_ids = {account_id for account_id, _ in ended}
+        observations = [o for o in observations if o.account_id not in liquidated_ids]
         observations += [
             Observation(account_id, account, None, sync.block, liquidated=True)
             for account_id, account in ended
-            if in_scope(sync.scopes, account)
         ]
         stepped = self._changed(observations, now)
         try:

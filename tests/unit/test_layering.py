@@ -41,6 +41,7 @@ PURE = (
     "monitor.alerts.levels",
     "monitor.alerts.chain",
     "monitor.alerts.screen",
+    "monitor.alerts.inference",
     "monitor.notify.message",
     "monitor.notify.chain_message",
     "monitor.notify.markup",

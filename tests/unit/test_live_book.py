@@ -17,8 +17,10 @@ def _book() -> tuple[LiveBook, int, int]:
 
 
 def test_a_read_that_finds_nothing_drops_the_owners_accounts_on_that_protocol_only() -> None:
-    live, gmx_id, _ = _book()
-    live.replace_owners("hyperliquid", [OWNER], [])  # polled there, nothing open
+    live, gmx_id, hl_id = _book()
+    ((_, hl),) = [(i, a) for i, a in live.rows() if i == hl_id]
+    lost = live.replace_owners("hyperliquid", [OWNER], [])  # polled there, nothing open
+    assert lost == [(hl_id, hl)]  # as it was last held
     assert [i for i, _ in live.rows()] == [gmx_id]  # the GMX account of the same owner stays
     assert len(live) == 1
     ids, book = live.compiled("hyperliquid")
@@ -36,3 +38,14 @@ def test_a_read_replaces_changed_accounts_and_keeps_unchanged_ones() -> None:
     _, after = live.compiled("gmx_v2")
     assert after.accounts == (richer,)
     assert len(live) == 2
+
+
+def test_an_account_read_again_without_a_position_is_reported_as_it_was() -> None:
+    live, _, hl_id = _book()
+    ((_, hl),) = [(i, a) for i, a in live.rows() if i == hl_id]
+    assert len(hl.positions) == 2
+    kept = replace(hl, positions=hl.positions[:1], block_number=hl.block_number + 1)
+    assert live.replace_owners("hyperliquid", [OWNER], [(hl_id, kept)]) == [(hl_id, hl)]
+    grown = replace(hl, block_number=hl.block_number + 2)  # a position back: nothing lost
+    assert live.replace_owners("hyperliquid", [OWNER], [(hl_id, grown)]) == []
+    assert live.replace_owners("hyperliquid", [OWNER], [(hl_id, grown)]) == []  # unchanged
