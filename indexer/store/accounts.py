@@ -109,6 +109,7 @@ def save_read(
                 .values(status=status.value, updated_at=utcnow(), **read_at)
             )
             conn.execute(_positions.delete().where(_positions.c.account_id == account_id))
+        liquidated += _liquidated_after_close(conn, chain_id, protocol, owners_lc, block)
         if owners_lc:
             conn.execute(
                 _touched.delete().where(
@@ -365,6 +366,41 @@ def _last_endings(
         )
         out.update((ref, TouchKind(kind)) for ref, kind in rows)
     return out
+
+
+def _liquidated_after_close(
+    conn: Connection, chain_id: int, protocol: str, owners: list[str], block: int
+) -> int:
+    """Relabel as liquidated the closed accounts of ``owners`` with a liquidation event above
+    the read that closed them and at or below ``block``; returns how many.
+
+    A read at the head can find an account already gone whose liquidation event is in the next
+    block (a node that serves the block being mined as the head's state), so it was stored as a
+    close; the liquidation's own event touches the owner, whose next read lands here. The
+    events of the chain decide how an account ended, not the order in which they were seen.
+    """
+    if not owners or not block:
+        return 0
+    later = sa.exists().where(
+        _endings.c.chain_id == _accounts.c.chain_id,
+        _endings.c.protocol == _accounts.c.protocol,
+        _endings.c.ref == _accounts.c.ref,
+        _endings.c.kind == TouchKind.LIQUIDATED.value,
+        _endings.c.block_number > _accounts.c.block_number,
+        _endings.c.block_number <= block,
+    )
+    result = conn.execute(
+        _accounts.update()
+        .where(
+            _accounts.c.chain_id == chain_id,
+            _accounts.c.protocol == protocol,
+            _accounts.c.owner.in_(owners),
+            _accounts.c.status == AccountStatus.CLOSED.value,
+            later,
+        )
+        .values(status=AccountStatus.LIQUIDATED.value, block_number=block, updated_at=utcnow())
+    )
+    return int(result.rowcount or 0)
 
 
 def _open_refs(

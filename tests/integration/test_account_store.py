@@ -102,3 +102,20 @@ def test_touched_owners_among_a_scope_leaves_the_rest_unscanned(engine: Engine) 
     # more owners than one statement binds
     many = {f"0x{i:040x}" for i in range(1200)} | {OWNER}
     assert touched_owners(engine, 42161, "test", among=many) == [OWNER]
+
+
+def test_a_close_read_a_block_before_its_liquidation_event_becomes_a_liquidation(
+    engine: Engine,
+) -> None:
+    save_read(engine, 42161, "test", [OWNER], [_open_account(5)], read_block=5)
+    # The read at block 8 already finds the account gone: stored as a close...
+    assert save_read(engine, 42161, "test", [OWNER], [], read_block=8).closed == 1
+    # ...but the liquidation's own event is in block 9, and a liquidation at 12 is not seen
+    # by a read at 10.
+    _touch(engine, 9, TouchKind.LIQUIDATED)
+    assert save_read(engine, 42161, "test", [OWNER], [], read_block=8).liquidated == 0
+    result = save_read(engine, 42161, "test", [OWNER], [], read_block=10)
+    assert (result.closed, result.liquidated) == (0, 1)
+    ((_, ended),) = load_accounts(engine, status=None)
+    assert (ended.status, ended.block_number) == (AccountStatus.LIQUIDATED, 10)
+    assert save_read(engine, 42161, "test", [OWNER], [], read_block=11).liquidated == 0  # once
