@@ -374,10 +374,10 @@ def _liquidated_after_close(
     """Relabel as liquidated the closed accounts of ``owners`` with a liquidation event above
     the read that closed them and at or below ``block``; returns how many.
 
-    A read at the head can find an account already gone whose liquidation event is in the next
-    block (a node that serves the block being mined as the head's state), so it was stored as a
-    close; the liquidation's own event touches the owner, whose next read lands here. The
-    events of the chain decide how an account ended, not the order in which they were seen.
+    Seen on a devnet under load: a read pinned to the head block found gTrade trades gone whose
+    liquidation event is in the next block, so they were stored as closes. The liquidation's
+    own event touches the owner, whose next read lands here: the events of the chain decide how
+    an account ended, not the order in which perpwatch saw them.
     """
     if not owners or not block:
         return 0
