@@ -87,14 +87,15 @@ def liquidation_metrics(
     liquidated: Sequence[tuple[str, int]], alerts: Sequence[AlertFact], engine: Engine
 ) -> dict[str, Any]:
     """Warned-before, endings and missed ``liquidated`` alerts, matched by ref and block as
-    ``devnet.demo`` does. GMX refs are position keys (``0x…``); Hyperliquid refs contain ``:``
-    and their liquidations are inferred (no event), so they are counted apart."""
+    ``devnet.demo`` does. GMX refs are position keys (``0x…``), gTrade refs ``trader:index``;
+    both venues tell a liquidation by an event. Hyperliquid refs (``owner:cross:dex``,
+    ``owner:isolated:asset``) are counted apart: their liquidations are inferred (no event)."""
     by_ref: dict[str, list[AlertFact]] = {}
     for alert in alerts:
         by_ref.setdefault(alert.ref, []).append(alert)
     statuses = read_statuses(engine)
     warned = early = closed = 0
-    missed_gmx = missed_hl = 0
+    missed_events = missed_hl = 0
     leads: list[int] = []
     for ref, block in liquidated:
         mine = by_ref.get(ref, [])
@@ -106,21 +107,30 @@ def liquidation_metrics(
             leads.append(block - min(a.block for a in before if a.episode == last_episode))
         closed += statuses.get(ref) is AccountStatus.CLOSED
         if not any(a.level is Level.LIQUIDATED for a in mine):
-            if ":" in ref:
+            if _is_hyperliquid(ref):
                 missed_hl += 1
             else:
-                missed_gmx += 1
+                missed_events += 1
     return {
         "liquidations": len(liquidated),
-        "liquidations_hyperliquid": sum(":" in ref for ref, _ in liquidated),
+        "liquidations_gtrade": sum(_is_gtrade(ref) for ref, _ in liquidated),
+        "liquidations_hyperliquid": sum(_is_hyperliquid(ref) for ref, _ in liquidated),
         "warned_before": warned,
         "warned_before_liquidatable": early,
         "recorded_as_closed": closed,
-        "missed_liquidated_alerts": missed_gmx,
+        "missed_liquidated_alerts": missed_events,
         "missed_liquidated_alerts_hyperliquid": missed_hl,
         "first_alert_lead_blocks_min": min(leads, default=None),
         "first_alert_lead_blocks_median": statistics.median(leads) if leads else None,
     }
+
+
+def _is_hyperliquid(ref: str) -> bool:
+    return ":cross:" in ref or ":isolated:" in ref
+
+
+def _is_gtrade(ref: str) -> bool:
+    return ":" in ref and not _is_hyperliquid(ref)
 
 
 def duplicate_alerts(alerts: Sequence[AlertFact], notifier: CountingNotifier) -> int:

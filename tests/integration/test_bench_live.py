@@ -14,6 +14,7 @@ KEYS = (
     "duplicate_alerts", "alert_latency_blocks_p50", "alert_latency_blocks_p99",
     "first_alert_lead_blocks_min", "first_alert_lead_blocks_median", "rpc_calls_per_block",
     "baseline_rpc_calls_per_block", "tick_ms_p50", "tick_ms_p99", "peak_rss_mb",
+    "liquidations_gtrade", "liquidations_hyperliquid", "slowest_ticks",
 )  # fmt: skip
 
 
@@ -30,5 +31,6 @@ def test_bench_live_reports_its_keys_and_invariants(capsys: pytest.CaptureFixtur
     assert summary["baseline_recorded_as_closed"] == 0
     assert summary["duplicate_alerts"] == 0
     assert summary["missed_liquidated_alerts"] == 0
+    assert summary["missed_liquidated_alerts_hyperliquid"] == 0
     assert summary["warned_before"] <= summary["liquidations"]
     assert summary["rpc_calls_per_block"] > 0
