@@ -31,6 +31,5 @@ def test_bench_live_reports_its_keys_and_invariants(capsys: pytest.CaptureFixtur
     assert summary["baseline_recorded_as_closed"] == 0
     assert summary["duplicate_alerts"] == 0
     assert summary["missed_liquidated_alerts"] == 0
-    assert summary["missed_liquidated_alerts_hyperliquid"] == 0
     assert summary["warned_before"] <= summary["liquidations"]
     assert summary["rpc_calls_per_block"] > 0
