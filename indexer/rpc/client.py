@@ -255,10 +255,7 @@ class RpcClient:
 
     async def eth_call(self, to: str, data: bytes, block: BlockTag = "latest") -> bytes:
         """Return data of a read-only call. Raises ``RpcError`` (``.data`` = revert data)."""
-        result = await self.request(
-            "eth_call", [{"to": to, "data": "0x" + data.hex()}, _tag(block)]
-        )
-        return _return_data(result)
+        return _return_data(await self.request("eth_call", _call_params(to, data, _tag(block))))
 
     async def eth_calls(
         self, calls: Sequence[tuple[str, bytes]], block: BlockTag = "latest"
@@ -267,14 +264,16 @@ class RpcClient:
         JSON-RPC batches (one HTTP request per ``max_batch_size`` calls, not one per call).
         Raises as :meth:`eth_call` does, for the first call that fails."""
         tag = _tag(block)
-        results = await self.batch(
-            [("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag]) for to, data in calls]
-        )
+        results = await self.batch([("eth_call", _call_params(to, d, tag)) for to, d in calls])
         return [_return_data(result) for result in results]
 
     def stats(self) -> list[EndpointStats]:
         """Per-URL counters (requests, failures, last head seen) for stall and lag reports."""
         return self._exchange.stats()
+
+
+def _call_params(to: str, data: bytes, tag: str) -> list[Any]:
+    return [{"to": to, "data": "0x" + data.hex()}, tag]
 
 
 def _return_data(result: object) -> bytes:

@@ -20,20 +20,19 @@ from collections.abc import Iterable, Mapping
 
 from indexer.models import MarginAccount
 from monitor.alerts.policy import LIQUIDATABLE_AT
-from monitor.health.account import account_health, bad_prices
+from monitor.health.account import account_health
 
 
 def liquidated_when_gone(
     gone: Iterable[tuple[int, MarginAccount]], marks: Mapping[str, Mapping[str, float]]
 ) -> list[int]:
     """Ids of the ``gone`` accounts (id, last state) at or below health 1 at ``marks``
-    (protocol → asset → USD); an account whose marks are missing or unusable is not counted."""
+    (protocol → asset → USD); an account whose marks are missing or unusable is not counted
+    (an unusable price makes its health NaN, which compares below nothing)."""
     out = []
     for account_id, account in gone:
         prices = marks.get(account.protocol, {})
         if any(asset not in prices for asset in account.assets):
-            continue
-        if bad_prices(prices, account.assets) is not None:
             continue
         if account_health(account, prices).health <= LIQUIDATABLE_AT:
             out.append(account_id)

@@ -65,7 +65,7 @@ class ChunkedBook:
 
     def put(self, account_id: int, account: MarginAccount) -> MarginAccount | None:
         """Add or replace one account (a new read of the same terms changes nothing); returns
-        the account it replaced, if any."""
+        the account held under ``account_id`` before, if any."""
         key = self._key(account.owner)
         chunk = self._accounts.setdefault(key, {})
         old = chunk.get(account_id)
