@@ -48,6 +48,12 @@ class ChainProtocols:
         """Protocol name → the owners the monitor covers (None: every account)."""
         return {a.name: s for a, s in zip(self.adapters, self.scopes, strict=True)}
 
+    @property
+    def eventless(self) -> frozenset[str]:
+        """The protocols that emit no events (Hyperliquid): their wallets are polled and
+        their liquidations inferred."""
+        return frozenset(a.name for a in self.adapters if a.log_source() is None)
+
 
 _Entry = tuple[ProtocolAdapter, PriceSource, frozenset[str] | None, float | None]
 

@@ -115,6 +115,9 @@ class Monitor:
         self.worker = worker_name()
         self._holding: set[str] = set()
         self._chain_problems: dict[str, str] = {}
+        # Per chain: accounts of event-less venues inferred liquidated (``_infer_liquidations``)
+        # and not yet recorded, as last held.
+        self._breached: dict[str, dict[int, MarginAccount]] = {}
         # Chain alerts (``monitor.alerts.chain``): the stored state of each chain this worker
         # holds, so that a tick on a healthy chain costs no database round trip.
         self.chain_policy = ChainPolicy(
@@ -190,6 +193,7 @@ class Monitor:
         await self._widen_scope(group)
         sync = await runtime.sync()
         live = await runtime.book(sync)
+        self._infer_liquidations(group, runtime.lost, sync.prices)
         ticks = [value_book(p, *live.compiled(p), sync.prices.get(p, {})) for p in live.protocols()]
         for protocol, prices in sync.prices.items():
             self.latest_prices[(sync.chain_id, protocol)] = prices
@@ -224,22 +228,20 @@ class Monitor:
         # Only protocols without events poll their wallets (``ChainRuntime._due``), so only
         # their accounts are worth judging here (a whole GMX book is not). A steady account
         # at critical or worse was not judged, but is at risk all the same.
-        eventless = [a.name for a in group.adapters if a.log_source() is None]
+        eventless = group.eventless
         runtime.at_risk = frozenset(
             o.account.owner.lower()
             for o in observations
             if o.account.protocol in eventless and at_risk(o, self.policy_for(o.account))
         ) | {owner for protocol, owner in held_at_risk if protocol in eventless}
-        # Event-less venues tell no liquidation: infer it (``monitor.alerts.inference``).
-        lost = [(i, a) for i, a in runtime.lost if a.protocol in eventless]
-        breached = set(liquidated_when_gone(lost, sync.prices))
+        breached = self._breached.setdefault(group.chain.name, {})
         ended = await asyncio.to_thread(
-            newly_liquidated, self.engine, group.chain.chain_id, eventless, breached
+            newly_liquidated, self.engine, group.chain.chain_id, eventless, set(breached)
         )
         # A cross account whose positions a liquidation closed keeps its balance: it is still
         # open (so not among ``ended``), and liquidated all the same, as it was last held.
         ended_ids = {account_id for account_id, _ in ended}
-        ended += [(i, a) for i, a in lost if i in breached and i not in ended_ids]
+        ended += [(i, a) for i, a in breached.items() if i not in ended_ids]
         ended = [(i, a) for i, a in ended if in_scope(sync.scopes, a)]
         # Its fresh reading this tick (a balance, no position) would first close the episode
         # as recovered; the liquidation is the news, and the next tick reads it afresh.
@@ -258,6 +260,7 @@ class Monitor:
             for obs in stepped:  # not recorded: step them again next tick
                 self._seen.pop(obs.account_id, None)
             raise
+        breached.clear()  # recorded (or out of scope): inferred once
         for protocol, prices in sync.prices.items():
             marks = self._previous_prices.setdefault((sync.chain_id, protocol), {})
             marks.update((a, p) for a, p in prices.items() if math.isfinite(p) and p > 0.0)
@@ -276,6 +279,22 @@ class Monitor:
         )
         self.last_ticks[group.chain.name] = summary
         return summary
+
+    def _infer_liquidations(
+        self,
+        group: ChainProtocols,
+        lost: list[tuple[int, MarginAccount]],
+        marks: Mapping[str, Mapping[str, float]],
+    ) -> None:
+        """Event-less venues tell no liquidation: of the accounts that lost positions in this
+        tick's read, remember those its marks put at or below maintenance
+        (``monitor.alerts.inference``) until a tick records them. The loss is seen once, in
+        the read that found it; a tick that fails after it must not forget it."""
+        candidates = [(i, a) for i, a in lost if a.protocol in group.eventless]
+        if candidates:
+            by_id = dict(candidates)
+            breached = self._breached.setdefault(group.chain.name, {})
+            breached.update((i, by_id[i]) for i in liquidated_when_gone(candidates, marks))
 
     async def _hold(self, group: ChainProtocols) -> bool:
         """Take or renew this worker's lease on the chain. Taking a chain over (or back)
