@@ -203,6 +203,8 @@ class TouchedAccount(SQLModel, table=True):
     """
 
     __tablename__ = "touched_accounts"
+    # Who was touched among some owners (a wallets-only monitor, every tick; see migration 0009).
+    __table_args__ = (sa.Index("ix_touched_accounts_owner", "chain_id", "protocol", "owner"),)
 
     chain_id: NonNegative = Field(primary_key=True, sa_type=sa.BigInteger)
     protocol: str = Field(primary_key=True, sa_type=sa.String(32))

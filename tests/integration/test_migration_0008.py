@@ -74,7 +74,8 @@ def test_0008_keeps_deliveries_and_holds_chain_alerts(empty_engine: Engine) -> N
         _migrate(conn, "0007")
         _old_alert(conn)
 
-    assert upgrade(engine) == ("0007", "0008")  # perpwatch's upgrade, as `perpwatch db upgrade`
+    # perpwatch's upgrade (as `perpwatch db upgrade`), through 0008 to the newest revision
+    assert upgrade(engine)[0] == "0007"
     assert _count(engine, "outbox") == 1  # the rebuilt alerts table cascaded nothing
     with engine.begin() as conn:
         _chain_alert(conn, 2, None, 42161)

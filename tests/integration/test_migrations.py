@@ -54,13 +54,16 @@ TABLES = {
     "chain_alert_states",
 }
 
-REVISION_NEXT = '''"""Add cursors.note."""
+HEAD = "0009"
+"""The newest migration perpwatch ships."""
+
+REVISION_NEXT = f'''"""Add cursors.note."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "9999"
-down_revision = "0008"
+down_revision = "{HEAD}"
 branch_labels = None
 depends_on = None
 
@@ -94,9 +97,9 @@ def test_upgrade_creates_every_table_from_any_directory(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    assert upgrade(empty_engine) == (None, "0008")
+    assert upgrade(empty_engine) == (None, HEAD)
     assert _table_names(empty_engine) == TABLES | {"alembic_version"}
-    assert upgrade(empty_engine) == ("0008", "0008")
+    assert upgrade(empty_engine) == (HEAD, HEAD)
     assert list(elsewhere.iterdir()) == []
 
 
@@ -114,7 +117,7 @@ def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(engine: En
         command.downgrade(config, "base")
     assert _table_names(engine) <= {"alembic_version"}
     assert current_revision(engine) is None
-    assert upgrade(engine) == (None, "0008")
+    assert upgrade(engine) == (None, HEAD)
 
 
 def test_enum_columns_are_checked_by_the_database(engine: Engine) -> None:
@@ -147,11 +150,12 @@ def test_ensure_schema_refuses_an_out_of_date_database(engine: Engine, scripts_n
     with pytest.raises(SchemaError) as caught:
         ensure_schema(engine, script_location=scripts_next)
     message = str(caught.value)
-    assert "database schema is at 0008, perpwatch needs 9999: run `perpwatch db upgrade`" in message
+    expected = f"database schema is at {HEAD}, perpwatch needs 9999: run `perpwatch db upgrade`"
+    assert expected in message
     assert "\n" not in message
     assert "note" not in {c["name"] for c in sa.inspect(engine).get_columns("cursors")}
 
-    assert upgrade(engine, script_location=scripts_next) == ("0008", "9999")
+    assert upgrade(engine, script_location=scripts_next) == (HEAD, "9999")
     ensure_schema(engine, script_location=scripts_next)
     assert "note" in {c["name"] for c in sa.inspect(engine).get_columns("cursors")}
 
