@@ -79,7 +79,7 @@ class Scanner:
         """Index from ``from_block`` (default: the cursor) to ``to_block`` (default and cap: the
         safe head), then return. Re-indexing blocks already stored is harmless (rows are
         unique), and the cursor never moves backwards because of ``from_block``."""
-        start = self.store.next_block(self.source) if from_block is None else from_block
+        start = await self._next_block() if from_block is None else from_block
         head = await self.rpc.block_number()
         target = head - self.settings.finality_blocks
         if to_block is not None:
@@ -87,7 +87,7 @@ class Scanner:
         progress = ScanProgress(first_block=start, target_block=target, next_block=start)
         await self._check_tip(head, progress)
         if from_block is None:
-            start = self.store.next_block(self.source)
+            start = await self._next_block()
         await self._scan(start, target, head, progress)
         return progress
 
@@ -97,7 +97,7 @@ class Scanner:
         Raises ``RetryableError`` subclasses only after the client's own retries are spent;
         reports a head that stops moving (a stalled node) as a warning every stall period.
         """
-        start = self.store.next_block(self.source)
+        start = await self._next_block()
         progress = progress or ScanProgress(
             first_block=start, target_block=start - 1, next_block=start
         )
@@ -116,13 +116,21 @@ class Scanner:
             await self._check_tip(head, progress)
             target = head - self.settings.finality_blocks
             progress.target_block = max(progress.target_block, target)
-            await self._scan(self.store.next_block(self.source), target, head, progress)
+            await self._scan(await self._next_block(), target, head, progress)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.block_time_s)
 
+    # The store's calls run in worker threads: a monitor's event loop also serves other
+    # chains and alert delivery, and a write (a rollback) may wait on SQLite's lock.
+    async def _next_block(self) -> int:
+        return await asyncio.to_thread(self.store.next_block, self.source)
+
+    async def _stored_hashes(self) -> dict[int, str]:
+        return await asyncio.to_thread(self.store.block_hashes, self.source.chain_id)
+
     async def _check_tip(self, head: int, progress: ScanProgress) -> None:
         """Roll back when the last stored block is no longer canonical (a reorg at the tip)."""
-        stored = self.store.block_hashes(self.source.chain_id)
+        stored = await self._stored_hashes()
         if not stored:
             return
         top = max(stored)
@@ -148,7 +156,7 @@ class Scanner:
             )
             return
         fork = find_fork_point(stored, canonical)
-        removed = self.store.rollback_above(self.source.chain_id, fork)
+        removed = await asyncio.to_thread(self.store.rollback_above, self.source.chain_id, fork)
         progress.reorgs += 1
         progress.next_block = min(progress.next_block, fork + 1)
         log.warning(
@@ -166,8 +174,8 @@ class Scanner:
                 return
             except ChainMoved as exc:
                 log.info("chain moved under the scan (%s): checking for a reorg", exc)
-                await self._handle_reorg(self.store.block_hashes(self.source.chain_id), progress)
-                start = self.store.next_block(self.source)
+                await self._handle_reorg(await self._stored_hashes(), progress)
+                start = await self._next_block()
                 head = await self.rpc.block_number()
                 end = min(end, head - self.settings.finality_blocks)
 
