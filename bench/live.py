@@ -7,8 +7,10 @@ Each phase builds the ``perpwatch devnet`` world (``devnet.live``: the three sim
 accounts, a few hundred opens per block: ``devnet.txbatch``), then interval-mines 1 s blocks
 with prices on a seeded random walk and a keeper liquidating whatever the simulators allow (a
 thread), while the production monitor (``Monitor.tick_or_unknown`` then ``deliver``) ticks
-once per block time on this process's event loop, on SQLite in a temporary directory, for M
-minutes.
+once per block time for M minutes, on SQLite in a temporary directory. The monitor runs in a
+process of its own (``bench.live_monitor``), as ``perpwatch run`` runs beside a node: the
+market's Python work (the keeper dry-runs every position each block) does not share its
+interpreter. ``peak_rss_mb`` is that process's peak.
 
 - ``perpwatch``: the monitor as ``perpwatch run`` builds it (incremental ticks, whole-book
   re-read every 60 s, or over ``owners / owners_per_read`` blocks for a larger book).
@@ -36,17 +38,16 @@ bench's head reads) is not counted. Metric definitions: ``bench.live_metrics``.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import resource
+import multiprocessing
 import sys
 import tempfile
 import threading
-import time
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 import orjson
-from web3 import Web3
 
 from bench.live_metrics import (
     CountingNotifier,
@@ -57,97 +58,24 @@ from bench.live_metrics import (
     percentile,
     read_alerts,
 )
+from bench.live_monitor import BLOCK_TIME_S, MonitorJob, watch_in_child
 from devnet.demo import demo_config
 from devnet.live import live_world, run_market
 from devnet.scenario import World
-from indexer.rpc.client import RpcClient
 from indexer.store.engine import ensure_schema, make_engine
-from monitor.runtime.chain import ChainRuntime
-from monitor.runtime.service import Monitor
 
-BLOCK_TIME_S = 1.0
-"""``demo_config`` declares 1 s blocks, and the issue's benchmark is at 1 s blocks."""
-SETTLE_TICKS = 2
-"""Ticks after the market stops, so the keeper's last liquidations are seen (not measured)."""
+MARKET_JOIN_S = 60.0
+"""How long the market thread may take to finish its last step once told to stop."""
 
 
-class RequestCount:
-    """HTTP requests and ``eth_call`` equivalents made by the monitor's node clients. A tick
-    that finds the node unreadable closes its client and the next opens a new one, so counts
-    are kept per client."""
-
-    def __init__(self) -> None:
-        self._by_client: dict[int, tuple[int, int]] = {}
-
-    def see(self, client: RpcClient) -> None:
-        requests = sum(s.requests for s in client.stats())
-        self._by_client[id(client)] = (requests, client.call_equivalents)
-
-    @property
-    def total(self) -> tuple[int, int]:
-        """(HTTP requests, eth_call equivalents) so far."""
-        counts = list(self._by_client.values())
-        return sum(r for r, _ in counts), sum(c for _, c in counts)
-
-
-async def _watch(world: World, monitor: Monitor, seconds: float, seed: int) -> dict[str, Any]:
-    """Tick the monitor once per block time while the market runs in a thread."""
-    group = monitor.groups[0]  # demo_config has one chain
-    runtime = monitor.runtimes[group.chain.name]
-    # The bench's own view of the head: a separate client, so perpwatch's counts exclude it.
-    node = Web3(Web3.HTTPProvider(world.devnet.anvil.rpc_url))
-    first = await monitor.tick_or_unknown(group)  # the whole book, built with automine
-    await monitor.deliver()
-    requests = RequestCount()
-    requests.see(await runtime.client())
-    requests_before = requests.total
-    head_before = await asyncio.to_thread(node.eth.get_block_number)
-    stop = threading.Event()
-    failed: list[BaseException] = []
-
-    def market_loop() -> None:
-        # A market that dies (keeper error) must fail the bench, not leave a quiet chain.
-        try:
-            run_market(world, block_time_s=BLOCK_TIME_S, stop=stop, seed=seed)
-        except BaseException as exc:
-            failed.append(exc)
-            raise
-
-    market = threading.Thread(target=market_loop, name="bench-market", daemon=True)
-    ticks = [TickFact(first.block, first.block, head_before, 0.0)]
-    loop = asyncio.get_running_loop()
-    market.start()
-    started = next_at = loop.time()
-    try:
-        while loop.time() < started + seconds and not failed:
-            t0 = time.perf_counter()
-            summary = await monitor.tick_or_unknown(group)
-            ms = (time.perf_counter() - t0) * 1000
-            head_after = await asyncio.to_thread(node.eth.get_block_number)
-            ticks.append(TickFact(summary.block, ticks[-1].block, head_after, ms))
-            requests.see(await runtime.client())
-            await monitor.deliver()
-            # Tick at the block time; a tick that overran starts the next one at once.
-            next_at = max(next_at + BLOCK_TIME_S, loop.time())
-            await asyncio.sleep(next_at - loop.time())
-    finally:
-        stop.set()
-        await asyncio.to_thread(market.join)
-    if failed:
-        await monitor.close()
-        raise RuntimeError("the market thread died; see its traceback above") from failed[0]
-    head_after_market = await asyncio.to_thread(node.eth.get_block_number)
-    spent = requests.total[0] - requests_before[0]
-    calls = requests.total[1] - requests_before[1]
-    for _ in range(SETTLE_TICKS):
-        await asyncio.sleep(BLOCK_TIME_S)
-        await monitor.tick_or_unknown(group)
-        await monitor.deliver()
-    await monitor.close()
-    blocks = head_after_market - head_before
+def _tick_metrics(watched: dict[str, Any]) -> dict[str, Any]:
+    """Per block and per tick costs, and tick times, from what the monitor process saw."""
+    ticks: list[TickFact] = watched["tick_list"]
     tick_ms = [t.ms for t in ticks[1:]]
+    blocks, spent = watched["blocks"], watched["rpc_requests"]
+    calls = watched["rpc_call_equivalents"]
     return {
-        "accounts_watched": first.accounts,
+        "accounts_watched": watched["accounts_watched"],
         "blocks": blocks,
         "ticks": len(tick_ms),
         "rpc_requests": spent,
@@ -166,8 +94,68 @@ async def _watch(world: World, monitor: Monitor, seconds: float, seed: int) -> d
         "slowest_ticks": [
             [i + 1, round(ms)] for i, ms in sorted(enumerate(tick_ms), key=lambda t: -t[1])[:5]
         ],
-        "tick_list": ticks,
     }
+
+
+def _watch(world: World, job: MonitorJob, seed: int) -> dict[str, Any]:
+    """Run the monitor in a child process (``bench.live_monitor``) while the market runs here
+    in a thread; the monitor's result."""
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads, no sockets
+    ours, theirs = ctx.Pipe()
+    child = ctx.Process(target=watch_in_child, args=(job, theirs), name="bench-monitor")
+    child.start()
+    theirs.close()
+    stop = threading.Event()
+    failed: list[BaseException] = []
+
+    def market_loop() -> None:
+        # A market that dies (keeper error) must fail the bench, not leave a quiet chain.
+        try:
+            run_market(world, block_time_s=BLOCK_TIME_S, stop=stop, seed=seed)
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+
+    market = threading.Thread(target=market_loop, name="bench-market", daemon=True)
+    try:
+        _expect(ours, child, "ready")
+        market.start()
+        while not _ready(ours, child):
+            if failed and not stop.is_set():
+                stop.set()
+                ours.send(("abort",))
+        _expect(ours, child, "done")
+        stop.set()
+        market.join(MARKET_JOIN_S)
+        ours.send(("stopped", repr(failed[0]) if failed else None))
+        _, result = _expect(ours, child, "result")
+    finally:
+        stop.set()
+        child.join(MARKET_JOIN_S)
+        if child.is_alive():
+            child.kill()
+    return result  # type: ignore[no-any-return]
+
+
+def _ready(conn: Connection, child: BaseProcess) -> bool:
+    """Whether the child has said something; raises if it died without a word."""
+    if conn.poll(0.5):
+        return True
+    if not child.is_alive():
+        raise RuntimeError(f"the monitor process died (exit code {child.exitcode})")
+    return False
+
+
+def _expect(conn: Connection, child: BaseProcess, kind: str) -> tuple[Any, ...]:
+    """The child's next message, which must be ``kind``; its traceback if it failed."""
+    while not _ready(conn, child):
+        pass
+    message: tuple[Any, ...] = conn.recv()
+    if message[0] == "error":
+        raise RuntimeError(f"the monitor process failed:\n{message[1]}")
+    if message[0] != kind:
+        raise RuntimeError(f"the monitor process said {message[0]!r}, expected {kind!r}")
+    return message
 
 
 def run_phase(*, accounts: int, minutes: float, seed: int, baseline: bool,
@@ -178,20 +166,14 @@ def run_phase(*, accounts: int, minutes: float, seed: int, baseline: bool,
         cfg = demo_config(world, f"sqlite:///{db}")
         engine = make_engine(cfg.database_url)
         ensure_schema(engine)
-        notifier = CountingNotifier()
-        monitor = Monitor(cfg, engine, {"console": notifier})
-        if baseline:
-            watched = [w.address for w in cfg.wallets]
-            for group in monitor.groups:
-                monitor.runtimes[group.chain.name] = ChainRuntime(
-                    group, engine, watched=watched, full_refresh_s=0.0
-                )
-        watched_run = asyncio.run(_watch(world, monitor, minutes * 60, seed))
-        ticks: list[TickFact] = watched_run.pop("tick_list")
+        job = MonitorJob(cfg.model_dump(mode="json", exclude_none=True), baseline, minutes * 60)
+        watched = _watch(world, job, seed)
+        notifier = CountingNotifier(watched["sent"])
         alerts = read_alerts(engine)
-        latency = alert_latency(alerts, ticks)
+        latency = alert_latency(alerts, watched["tick_list"])
         out = {
-            **watched_run,
+            **_tick_metrics(watched),
+            "monitor_peak_rss_mb": watched["peak_rss_mb"],
             **liquidation_metrics(world.liquidated, alerts, engine),
             "alerts": len(alerts),
             "duplicate_alerts": duplicate_alerts(alerts, notifier),
@@ -208,23 +190,18 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def _peak_rss_mb() -> float:
-    # ru_maxrss is KiB on Linux; anvil is another process and is not included.
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 BASELINE_KEYS = ("blocks", "ticks", "liquidations", "warned_before", "recorded_as_closed",
                  "rpc_calls_per_block", "rpc_calls_per_tick", "rpc_call_equivalents_per_block",
                  "rpc_call_equivalents_per_tick", "tick_ms_p50", "tick_ms_p99")  # fmt: skip
 
 
 def run(accounts: int, minutes: float, seed: int = 7, baseline: bool = True) -> dict[str, Any]:
-    """Both phases, perpwatch first (so ``peak_rss_mb`` is its peak, world building included)."""
+    """Both phases, perpwatch first."""
     with tempfile.TemporaryDirectory(prefix="perpwatch-bench-live-") as tmp:
         summary: dict[str, Any] = {"accounts": accounts, "minutes": minutes, "seed": seed}
         summary.update(run_phase(accounts=accounts, minutes=minutes, seed=seed,
                                  baseline=False, workdir=Path(tmp)))  # fmt: skip
-        summary["peak_rss_mb"] = _peak_rss_mb()
+        summary["peak_rss_mb"] = summary.pop("monitor_peak_rss_mb")  # the monitor's process
         if not baseline:
             return summary
         base = run_phase(accounts=accounts, minutes=minutes, seed=seed, baseline=True,
