@@ -1,5 +1,6 @@
 """Metrics only the running monitor knows (``perpwatch run --metrics-port``): tick duration,
-logs ingested, alerts decided, RPC requests and failures per URL, head lag.
+logs ingested, alerts decided (about accounts and about chains), RPC requests and failures per
+URL, head lag.
 
     metrics = ProcessMetrics(monitor)       # registers a tick listener on ``monitor``
     metrics.serve(host, port)               # a daemon thread answering GET /metrics
@@ -72,6 +73,10 @@ class ProcessMetrics:
             "perpwatch_alerts_decided", "Alerts decided by the monitor's ticks.",
             ["chain", "level"], registry=self.registry,
         )  # fmt: skip
+        self.chain_alerts = Counter(
+            "perpwatch_chain_alerts_decided", "Chain alerts (an outage, its recovery) decided.",
+            ["chain", "level"], registry=self.registry,
+        )  # fmt: skip
         self.registry.register(_NodeCollector(monitor))
         monitor.tick_listeners.append(self.observe)
 
@@ -83,6 +88,8 @@ class ProcessMetrics:
         self.refreshed.labels(chain).inc(summary.stepped)
         for decided in summary.alerts:
             self.alerts.labels(chain, decided.decision.level.value).inc()
+        for chain_decided in summary.chain_alerts:
+            self.chain_alerts.labels(chain, chain_decided.decision.level.value).inc()
 
     def serve(self, host: str, port: int) -> WSGIServer:
         """Answer ``GET /metrics`` on ``host:port`` from a daemon thread; the server."""
