@@ -72,6 +72,8 @@ def _tick_metrics(watched: dict[str, Any]) -> dict[str, Any]:
     """Per block and per tick costs, and tick times, from what the monitor process saw."""
     ticks: list[TickFact] = watched["tick_list"]
     tick_ms = [t.ms for t in ticks[1:]]
+    phases: list[dict[str, float]] = watched["phase_list"]
+    slowest = sorted(range(len(tick_ms)), key=lambda i: -tick_ms[i])[:5]
     blocks, spent = watched["blocks"], watched["rpc_requests"]
     calls = watched["rpc_call_equivalents"]
     return {
@@ -91,10 +93,25 @@ def _tick_metrics(watched: dict[str, Any]) -> dict[str, Any]:
         "tick_ms_max": _round(max(tick_ms, default=None)),
         # Which ticks were slow (1 = the first after the startup read): a slow start and a
         # slow steady state call for different fixes.
-        "slowest_ticks": [
-            [i + 1, round(ms)] for i, ms in sorted(enumerate(tick_ms), key=lambda t: -t[1])[:5]
-        ],
+        "slowest_ticks": [[i + 1, round(tick_ms[i])] for i in slowest],
+        # Where the time went (``monitor.runtime.phases``): per phase over all ticks, and in
+        # each of the slowest.
+        "tick_phase_ms_p50": _phase_percentiles(phases, 50),
+        "tick_phase_ms_p99": _phase_percentiles(phases, 99),
+        "slowest_tick_phases_ms": [_ms(phases[i]) for i in slowest],
     }
+
+
+def _phase_percentiles(phases: list[dict[str, float]], q: float) -> dict[str, float | None]:
+    names = dict.fromkeys(name for tick in phases for name in tick)  # in the order marked
+    return {
+        name: _round(percentile([1000 * tick.get(name, 0.0) for tick in phases], q))
+        for name in names
+    }
+
+
+def _ms(phase_s: dict[str, float]) -> dict[str, float]:
+    return {name: round(1000 * seconds, 1) for name, seconds in phase_s.items()}
 
 
 def _watch(world: World, job: MonitorJob, seed: int) -> dict[str, Any]:

@@ -113,6 +113,7 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
     requests_before = requests.total
     head_before = await asyncio.to_thread(node.eth.get_block_number)
     ticks = [TickFact(first.block, first.block, head_before, 0.0)]
+    phases: list[dict[str, float]] = []  # per measured tick: phase → seconds
     conn.send(("ready",))
     loop = asyncio.get_running_loop()
     started = next_at = loop.time()
@@ -122,6 +123,7 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
         ms = (time.perf_counter() - t0) * 1000
         head_after = await asyncio.to_thread(node.eth.get_block_number)
         ticks.append(TickFact(summary.block, ticks[-1].block, head_after, ms))
+        phases.append(dict(summary.phase_s))
         requests.see(await runtime.client())
         await monitor.deliver()
         # Tick at the block time; a tick that overran starts the next one at once.
@@ -146,6 +148,7 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
         "rpc_requests": spent,
         "rpc_call_equivalents": calls,
         "tick_list": ticks,
+        "phase_list": phases,
     }
 
 

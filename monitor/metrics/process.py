@@ -1,6 +1,6 @@
-"""Metrics only the running monitor knows (``perpwatch run --metrics-port``): tick duration,
-logs ingested, alerts decided (about accounts and about chains), RPC requests and failures per
-URL, head lag.
+"""Metrics only the running monitor knows (``perpwatch run --metrics-port``): tick duration
+(whole and per phase), logs ingested, alerts decided (about accounts and about chains), RPC
+requests and failures per URL, head lag.
 
     metrics = ProcessMetrics(monitor)       # registers a tick listener on ``monitor``
     metrics.serve(host, port)               # a daemon thread answering GET /metrics
@@ -61,6 +61,11 @@ class ProcessMetrics:
             "perpwatch_tick_duration_seconds", "Seconds per monitor tick.", ["chain"],
             buckets=TICK_BUCKETS_S, registry=self.registry,
         )  # fmt: skip
+        self.phase_seconds = Histogram(
+            "perpwatch_tick_phase_seconds",
+            "Seconds per phase of a monitor tick (scan, read, value, judge, latest, rules, "
+            "record).", ["chain", "phase"], buckets=TICK_BUCKETS_S, registry=self.registry,
+        )  # fmt: skip
         self.logs = Counter(
             "perpwatch_logs_ingested", "Event logs indexed by the monitor's ticks.", ["chain"],
             registry=self.registry,
@@ -84,6 +89,8 @@ class ProcessMetrics:
         if not summary.leased:
             return  # another worker ticked the chain: this process did nothing
         self.tick_seconds.labels(chain).observe(seconds)
+        for phase, phase_s in summary.phase_s.items():
+            self.phase_seconds.labels(chain, phase).observe(phase_s)
         self.logs.labels(chain).inc(summary.logs)
         self.refreshed.labels(chain).inc(summary.stepped)
         for decided in summary.alerts:

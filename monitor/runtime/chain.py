@@ -151,13 +151,16 @@ class ChainRuntime:
         scan and a later read would make a position vanish with no liquidation event indexed.
         """
         rpc = await self.client()
+        started = time.perf_counter()
         results = [await scanner.backfill() for scanner in self._scanners]
         if results:
             block = min(r.next_block for r in results) - 1
         else:
             block = await rpc.block_number() - self.group.chain.finality_blocks
         full = self.full_refresh_s <= 0 or self._read_whole
-        sync = ChainSync(self.group.chain.chain_id, block, logs=sum(r.logs for r in results))
+        scan_s = time.perf_counter() - started
+        logs = sum(r.logs for r in results)
+        sync = ChainSync(self.group.chain.chain_id, block, logs=logs, scan_s=scan_s)
         if sync.logs:
             crash_point("tick-scanned")  # a test hook; see indexer.crash_points
         sync.scopes = self.group.scope_by_protocol

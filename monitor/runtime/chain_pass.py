@@ -89,6 +89,8 @@ class ChainSync:
     scopes: dict[str, frozenset[str] | None] = field(default_factory=dict)
     """Protocol name → the owners the monitor covers (None: every account)."""
     logs: int = 0
+    scan_s: float = 0.0
+    """Wall seconds the scan took (the rest of the sync is reads)."""
     refreshed: int = 0
     closed: int = 0
     liquidated: int = 0

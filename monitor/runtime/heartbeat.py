@@ -7,7 +7,7 @@ log.info(format_status(["arbitrum"], {"arbitrum": summary}, pending=3))
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -38,6 +38,9 @@ class TickSummary:
     """The chain's own alerts (its outage or recovery, ``monitor.alerts.chain``)."""
     unreadable: str | None = None
     """Why the chain could not be read (its accounts are all unknown), None when it was."""
+    phase_s: Mapping[str, float] = field(default_factory=dict)
+    """Wall seconds per phase of the tick (``monitor.runtime.phases.TICK_PHASES``); empty for
+    a tick that did not judge the chain's accounts."""
 
 
 def format_status(chains: Sequence[str], last: Mapping[str, TickSummary], pending: int) -> str:

@@ -61,6 +61,7 @@ from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, in_scope
 from monitor.runtime.heartbeat import TickSummary, format_status, record_tick
 from monitor.runtime.lease import acquire_lease, lease_ttl_s, release_leases, worker_name
+from monitor.runtime.phases import Phases
 from monitor.subscriptions.routing import RouteTable
 from monitor.subscriptions.service import load_routes, seed_from_config
 from monitor.watchlist import watched_wallets
@@ -191,23 +192,29 @@ class Monitor:
             )
             return self.last_ticks[group.chain.name]
         await self._widen_scope(group)
+        phases = Phases()
         sync = await runtime.sync()
+        phases.mark("read", split=("scan", sync.scan_s))
         live = await runtime.book(sync)
         self._infer_liquidations(group, runtime.lost, sync.prices)
         ticks = [value_book(p, *live.compiled(p), sync.prices.get(p, {})) for p in live.protocols()]
+        phases.mark("value")
         for protocol, prices in sync.prices.items():
             self.latest_prices[(sync.chain_id, protocol)] = prices
         now = self.clock()
         sigmas = self._observe_prices(sync)
         views, held_at_risk = self._judged(group.chain, sync, ticks, sigmas, now)
         latest = views + self._latest_slice(group.chain.name, ticks, views)
+        phases.mark("judge")
         await self._persist_latest(group.chain.name, sync, latest)
+        phases.mark("latest")
         stalled = self._head_stalled(group.chain, sync.block)
         if stalled is not None:
             # The node serves an old state: no account can be judged, the chain alerts once.
             read = unreadable(stalled, sync.block)
             return await self._unreadable(group, read, live.accounts(), sync.block)
         chain_alerts = await self._step_chain(group, readable(sync.block), live.accounts)
+        phases.mark("rules")
         # Per (protocol, assets), not per account: the same few answers for the whole book.
         freshness = functools.cache(
             lambda protocol, assets: self._freshness(group.chain, protocol, assets, sync)
@@ -252,6 +259,7 @@ class Monitor:
             for account_id, account in ended
         ]
         stepped = self._changed(observations, now)
+        phases.mark("judge")
         try:
             decided = await asyncio.to_thread(
                 apply_rules, self.engine, stepped, self.policy_for, self.route, now, self._levels
@@ -261,6 +269,7 @@ class Monitor:
                 self._seen.pop(obs.account_id, None)
             raise
         breached.clear()  # recorded (or out of scope): inferred once
+        phases.mark("rules")
         for protocol, prices in sync.prices.items():
             marks = self._previous_prices.setdefault((sync.chain_id, protocol), {})
             marks.update((a, p) for a, p in prices.items() if math.isfinite(p) and p > 0.0)
@@ -273,10 +282,12 @@ class Monitor:
             alerts=tuple(decided),
             stepped=len(stepped),
             chain_alerts=tuple(chain_alerts),
+            phase_s=phases.seconds,
         )
         await asyncio.to_thread(
             record_tick, self.engine, group.chain.chain_id, summary, self.clock(), self.worker
         )
+        phases.mark("record")  # the summary holds the dict: it sees this phase too
         self.last_ticks[group.chain.name] = summary
         return summary
 

@@ -7,6 +7,7 @@ import orjson
 import pytest
 
 from bench.live import main
+from monitor.runtime.phases import TICK_PHASES
 
 KEYS = (
     "accounts", "blocks", "liquidations", "warned_before", "warned_before_liquidatable",
@@ -14,7 +15,8 @@ KEYS = (
     "duplicate_alerts", "alert_latency_blocks_p50", "alert_latency_blocks_p99",
     "first_alert_lead_blocks_min", "first_alert_lead_blocks_median", "rpc_calls_per_block",
     "baseline_rpc_calls_per_block", "tick_ms_p50", "tick_ms_p99", "peak_rss_mb",
-    "liquidations_gtrade", "liquidations_hyperliquid", "slowest_ticks",
+    "liquidations_gtrade", "liquidations_hyperliquid", "slowest_ticks", "tick_phase_ms_p50",
+    "tick_phase_ms_p99", "slowest_tick_phases_ms",
 )  # fmt: skip
 
 
@@ -33,3 +35,5 @@ def test_bench_live_reports_its_keys_and_invariants(capsys: pytest.CaptureFixtur
     assert summary["missed_liquidated_alerts"] == 0
     assert summary["warned_before"] <= summary["liquidations"]
     assert summary["rpc_calls_per_block"] > 0
+    assert set(summary["tick_phase_ms_p50"]) == set(TICK_PHASES)
+    assert len(summary["slowest_tick_phases_ms"]) == len(summary["slowest_ticks"])

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from devnet.demo import demo_config
 from devnet.scenario import World
 from monitor.metrics.process import ProcessMetrics
+from monitor.runtime.phases import TICK_PHASES
 from monitor.runtime.service import Monitor
 from tests.api_helpers import free_port, parse_metrics
 from tests.monitor_helpers import world as world
@@ -50,3 +51,13 @@ def test_run_metrics_count_ticks_logs_rpc_requests_and_head_lag(
     assert requests
     assert sum(requests) > 0
     assert samples["perpwatch_head_lag_blocks", chain] >= 0
+    # Every tick judged the chain: each phase was timed, and the phases fit in the tick.
+    phases = {
+        dict(labels)["phase"]: value
+        for (name, labels), value in samples.items()
+        if name == "perpwatch_tick_phase_seconds_sum"
+    }
+    assert set(phases) == set(TICK_PHASES)
+    assert sum(phases.values()) <= samples["perpwatch_tick_duration_seconds_sum", chain]
+    counts = [v for (n, _), v in samples.items() if n == "perpwatch_tick_phase_seconds_count"]
+    assert counts == [4] * len(TICK_PHASES)
