@@ -203,11 +203,12 @@ class PerpwatchBot:
     def _history(self, sub: Target) -> list[HistoryLine]:
         outbox, alerts = OutboxMessage.__table__, Alert.__table__  # type: ignore[attr-defined]
         accounts = Account.__table__  # type: ignore[attr-defined]
+        # A chain alert (an outage, its recovery) has no account: the outer join keeps it.
         query = (
             sa.select(outbox.c.sent_at, alerts.c.level, accounts.c.owner, accounts.c.protocol,
                       alerts.c.payload)
             .join(alerts, alerts.c.id == outbox.c.alert_id)
-            .join(accounts, accounts.c.id == alerts.c.account_id)
+            .outerjoin(accounts, accounts.c.id == alerts.c.account_id)
             .where(outbox.c.channel == sub.channel, outbox.c.status == OutboxStatus.SENT)
             .order_by(outbox.c.id.desc())
             .limit(HISTORY_LINES)
@@ -215,7 +216,8 @@ class PerpwatchBot:
         with self.engine.connect() as conn:
             return [
                 HistoryLine(r.sent_at.strftime("%Y-%m-%d %H:%M"), str(r.level), r.owner,
-                            r.protocol, r.payload.get("health"))
+                            r.protocol, r.payload.get("health"),
+                            chain=None if r.owner is not None else r.payload.get("chain"))
                 for r in conn.execute(query)
             ]  # fmt: skip
 

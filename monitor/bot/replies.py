@@ -38,13 +38,15 @@ class AccountLine:
 
 @dataclass(frozen=True, slots=True)
 class HistoryLine:
-    """One alert sent to the chat: when (``at``, ISO text), level and the wallet."""
+    """One alert sent to the chat: when (``at``, ISO text), level and the wallet; a chain
+    alert has no wallet (``owner`` None) and names its ``chain``."""
 
     at: str
     level: str
-    owner: str
-    protocol: str
+    owner: str | None
+    protocol: str | None
     health: float | None
+    chain: str | None = None
 
 
 def mode_line(account: MarginAccount) -> str:
@@ -153,8 +155,12 @@ def history_text(lines: Sequence[HistoryLine]) -> str:
     """/history: the latest alerts sent to the chat, newest first."""
     if not lines:
         return "no alert was sent to this chat yet"
-    return "\n".join(
-        f"{h.at} {h.level} · {short_wallet(h.owner)} {h.protocol}"
-        + (f" · health {h.health:.2f}" if h.health is not None else "")
-        for h in lines
-    )
+    return "\n".join(map(_history_line, lines))
+
+
+def _history_line(h: HistoryLine) -> str:
+    if h.owner is None:  # the chain's own alert: its outage (level unknown) or recovery
+        what = "outage" if h.level == "unknown" else h.level
+        return f"{h.at} chain {what} · {h.chain}"
+    health = f" · health {h.health:.2f}" if h.health is not None else ""
+    return f"{h.at} {h.level} · {short_wallet(h.owner)} {h.protocol}{health}"

@@ -16,6 +16,7 @@ from monitor.alerts.chain_store import ChainSubject, record_chain_read
 from monitor.bot.app import Chat
 from monitor.bot.cursor import load_offset
 from monitor.subscriptions.service import Target, subscriber_info, watched
+from monitor.tables import OutboxMessage, OutboxStatus
 from tests.bot_helpers import OWNER, Waits, converse, make_bot, store_cross_account
 from tests.fixtures.telegram_api import TelegramApi
 
@@ -188,3 +189,32 @@ def test_status_says_an_account_is_unknown_while_its_chain_cannot_be_read(engine
     assert "liquidation $" not in status
     record_chain_read(engine, subject, readable(5), ChainPolicy(), since + timedelta(seconds=9))
     assert "BTC long: liquidation $" in ask("/status")  # readable again: values are fresh
+
+
+def test_history_lists_the_chain_alerts_sent_to_the_chat(engine: Engine) -> None:
+    bot = make_bot(engine)
+    chat = Chat(PRIVATE, is_group=False, user=PRIVATE)
+
+    async def admin() -> bool:
+        return True
+
+    since = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    channel = Target("telegram", str(PRIVATE)).channel
+    subject = ChainSubject(42161, "arbitrum", 1, (channel,))
+    record_chain_read(engine, subject, unreadable("refused"), ChainPolicy(), since)
+    for minutes in (4, 5):  # readable for the recovery wait (60 s): recovered
+        at = since + timedelta(minutes=minutes)
+        record_chain_read(engine, subject, readable(5), ChainPolicy(), at)
+    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        sent = conn.execute(
+            outbox.update()
+            .where(outbox.c.channel == channel)
+            .values(status=OutboxStatus.SENT, sent_at=since + timedelta(minutes=6))
+        ).rowcount
+    assert sent == 2
+    lines = asyncio.run(bot.answer(chat, "/history", admin)).splitlines()
+    assert lines == [
+        "2026-12-03 12:06 chain recovered · arbitrum",
+        "2026-12-03 12:06 chain outage · arbitrum",
+    ]
