@@ -33,6 +33,7 @@ from indexer.config.loader import Config
 from indexer.rpc.client import RpcClient
 from indexer.store.engine import make_engine
 from monitor.runtime.chain import ChainRuntime
+from monitor.runtime.scheduler import CHECKPOINT_INTERVAL_S
 from monitor.runtime.service import Monitor
 
 BLOCK_TIME_S = 1.0
@@ -115,6 +116,7 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
     ticks = [TickFact(first.block, first.block, head_before, 0.0)]
     phases: list[dict[str, float]] = []  # per measured tick: phase → seconds
     conn.send(("ready",))
+    checkpoints = asyncio.create_task(_checkpoint_every(monitor, CHECKPOINT_INTERVAL_S))
     loop = asyncio.get_running_loop()
     started = next_at = loop.time()
     while loop.time() < started + seconds and not conn.poll():
@@ -129,6 +131,7 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
         # Tick at the block time; a tick that overran starts the next one at once.
         next_at = max(next_at + BLOCK_TIME_S, loop.time())
         await asyncio.sleep(next_at - loop.time())
+    checkpoints.cancel()
     conn.send(("done",))
     why = await asyncio.to_thread(_until_stopped, conn)
     if why is not None:
@@ -150,6 +153,13 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
         "tick_list": ticks,
         "phase_list": phases,
     }
+
+
+async def _checkpoint_every(monitor: Monitor, seconds: float) -> None:
+    """What ``perpwatch run``'s scheduler does beside the ticks (``Monitor.checkpoint``)."""
+    while True:
+        await asyncio.sleep(seconds)
+        await monitor.checkpoint()
 
 
 def _until_stopped(conn: Connection) -> str | None:

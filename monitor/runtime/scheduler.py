@@ -1,6 +1,6 @@
 """Production scheduling with APScheduler 3 (every apscheduler import lives here).
 
-    await run_until_stopped(monitor, stop)     # one tick job per chain + one delivery job
+    await run_until_stopped(monitor, stop)     # one tick job per chain, delivery, status, WAL
 
 Each chain is ticked at its block time and the outbox drained every second. ``max_instances=1``
 and coalescing mean a slow tick is never run twice at once nor queued up: the next run simply
@@ -24,6 +24,9 @@ log = logging.getLogger("perpwatch.scheduler")
 DELIVERY_INTERVAL_S = 1.0
 STATUS_INTERVAL_S = 60.0
 """How often ``run`` logs its one-line status (chains' last ticks, deliveries pending)."""
+CHECKPOINT_INTERVAL_S = 5.0
+"""How often ``run`` checkpoints an SQLite database's write-ahead log (``Monitor.checkpoint``),
+so that no tick's commit has to."""
 
 
 class _Guarded:
@@ -83,6 +86,16 @@ def build_scheduler(monitor: Monitor) -> tuple[AsyncIOScheduler, list[_Guarded]]
         next_run_time=start + timedelta(seconds=STATUS_INTERVAL_S),
     )
     jobs.append(status)
+    if monitor.engine.dialect.name == "sqlite":
+        checkpoint = _Guarded("checkpoint", monitor.checkpoint)
+        scheduler.add_job(
+            checkpoint.__call__,
+            "interval",
+            seconds=CHECKPOINT_INTERVAL_S,
+            id=checkpoint.name,
+            next_run_time=start + timedelta(seconds=CHECKPOINT_INTERVAL_S),
+        )
+        jobs.append(checkpoint)
     return scheduler, jobs
 
 

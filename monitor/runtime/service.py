@@ -29,6 +29,7 @@ from indexer.errors import DependencyError, RetryableError
 from indexer.models import MarginAccount
 from indexer.store.accounts import load_accounts
 from indexer.store.columns import utcnow
+from indexer.store.engine import checkpoint_wal
 from monitor.alerts.apply import (
     Observation,
     apply_rules,
@@ -430,6 +431,11 @@ class Monitor:
                 self._seen[obs.account_id] = key
                 changed.append(obs)
         return changed
+
+    async def checkpoint(self) -> None:
+        """On SQLite, checkpoint the write-ahead log off the tick path (``checkpoint_wal``);
+        ``perpwatch run`` does so every ``CHECKPOINT_INTERVAL_S``."""
+        await asyncio.to_thread(checkpoint_wal, self.engine)
 
     async def status_line(self) -> str:
         """One line for operators: each chain's last tick, and alerts waiting for delivery."""
