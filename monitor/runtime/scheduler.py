@@ -46,56 +46,35 @@ class _Guarded:
 
 
 def build_scheduler(monitor: Monitor) -> tuple[AsyncIOScheduler, list[_Guarded]]:
-    """A scheduler with a tick job per chain and the delivery job, not yet started."""
+    """A scheduler with a tick job per chain, delivery, the status line and (SQLite) the
+    checkpoint job, not yet started."""
     scheduler = AsyncIOScheduler(
         timezone=UTC,
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
-    jobs = []
+    jobs: list[_Guarded] = []
     start = datetime.now(UTC)
-    for group in monitor.groups:
-        tick = _Guarded(
-            f"tick:{group.chain.name}", functools.partial(monitor.tick_or_unknown, group)
-        )
+
+    def every(seconds: float, name: str, job: Callable[[], Awaitable[object]], *,
+              first: datetime = start) -> None:  # fmt: skip
+        guarded = _Guarded(name, job)
         # The bound coroutine method, not the instance: APScheduler awaits a job only if it is
         # a coroutine function, and runs anything else (an object with an async __call__ too)
         # in a thread, where the coroutine is created and never awaited.
         scheduler.add_job(
-            tick.__call__,
-            "interval",
-            seconds=group.chain.block_time,
-            id=tick.name,
-            next_run_time=start,
+            guarded.__call__, "interval", seconds=seconds, id=name, next_run_time=first
         )
-        jobs.append(tick)
-    deliver = _Guarded("deliver", monitor.deliver)
-    scheduler.add_job(
-        deliver.__call__,
-        "interval",
-        seconds=DELIVERY_INTERVAL_S,
-        id=deliver.name,
-        next_run_time=start,
-    )
-    jobs.append(deliver)
-    status = _Guarded("status", functools.partial(_log_status, monitor))
-    scheduler.add_job(
-        status.__call__,
-        "interval",
-        seconds=STATUS_INTERVAL_S,
-        id=status.name,
-        next_run_time=start + timedelta(seconds=STATUS_INTERVAL_S),
-    )
-    jobs.append(status)
+        jobs.append(guarded)
+
+    for group in monitor.groups:
+        tick = functools.partial(monitor.tick_or_unknown, group)
+        every(group.chain.block_time, f"tick:{group.chain.name}", tick)
+    every(DELIVERY_INTERVAL_S, "deliver", monitor.deliver)
+    every(STATUS_INTERVAL_S, "status", functools.partial(_log_status, monitor),
+          first=start + timedelta(seconds=STATUS_INTERVAL_S))  # fmt: skip
     if monitor.engine.dialect.name == "sqlite":
-        checkpoint = _Guarded("checkpoint", monitor.checkpoint)
-        scheduler.add_job(
-            checkpoint.__call__,
-            "interval",
-            seconds=CHECKPOINT_INTERVAL_S,
-            id=checkpoint.name,
-            next_run_time=start + timedelta(seconds=CHECKPOINT_INTERVAL_S),
-        )
-        jobs.append(checkpoint)
+        every(CHECKPOINT_INTERVAL_S, "checkpoint", monitor.checkpoint,
+              first=start + timedelta(seconds=CHECKPOINT_INTERVAL_S))  # fmt: skip
     return scheduler, jobs
 
 
