@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 
 from indexer.crash_points import crash_point
 from indexer.models import MarginAccount
-from indexer.prices import PriceSource
+from indexer.prices import PriceBook, PriceSource
 from indexer.protocols.base import ProtocolAdapter
 from indexer.refresh import owners_per_read, owners_to_refresh, refresh_owners
 from indexer.registry import json_decoder
@@ -54,6 +54,7 @@ from monitor.runtime.live_book import LiveBook
 from monitor.runtime.rolling import RollingRefresh
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 FULL_REFRESH_S = 60.0
 """Default period of the whole-book re-read (fees and funding drift between events); 0 re-reads
@@ -90,6 +91,8 @@ class ChainRuntime:
         self._read: dict[str, list[tuple[int, MarginAccount]]] = {}
         self._polled: dict[tuple[str, str], float] = {}
         self._rolling: dict[str, RollingRefresh] = {}
+        # Per protocol: the assets to price (every asset an account in the book holds).
+        self._assets: dict[str, set[str]] = {}
         # The protocols of a tick read side by side and store one at a time (see sync).
         self._save_lock = threading.Lock()
         self.lost: list[tuple[int, MarginAccount]] = []
@@ -143,6 +146,7 @@ class ChainRuntime:
         self._read_whole, self._book = True, None
         self._polled.clear()
         self._rolling.clear()
+        self._assets.clear()
 
     async def sync(self) -> ChainSync:
         """Scan to the safe head, re-read what changed at exactly the scanned block, read prices.
@@ -196,8 +200,18 @@ class ChainRuntime:
     ) -> None:
         """One protocol's part of :meth:`sync`: re-read its owners due, then its prices."""
         owners = await asyncio.to_thread(self._owners, adapter, scope, full, poll_s)
-        saved = await refresh_owners(
-            rpc, self.engine, adapter, owners, block=sync.block, save_lock=self._save_lock
+        known = self._assets.get(adapter.name)
+        if known is None or full:
+            known = set(
+                await asyncio.to_thread(open_assets, self.engine, adapter.chain_id, adapter.name)
+            )
+        # The prices of the assets already held are read while the owners are: both are
+        # pinned to the scanned block, and neither waits for the other's round trip.
+        saved, book = await settled_pair(
+            refresh_owners(
+                rpc, self.engine, adapter, owners, block=sync.block, save_lock=self._save_lock
+            ),
+            prices.read(rpc, sorted(known), sync.block),
         )
         self._mark_polled(adapter.name, owners, poll_s, spread=full)
         sync.refreshed += saved.written
@@ -205,8 +219,13 @@ class ChainRuntime:
         sync.liquidated += saved.liquidated
         self._changed.setdefault(adapter.name, set()).update(owners)
         self._read.setdefault(adapter.name, []).extend(saved.stored)
-        assets = await asyncio.to_thread(open_assets, self.engine, adapter.chain_id, adapter.name)
-        book = await prices.read(rpc, assets, sync.block)
+        new = {asset for _, account in saved.stored for asset in account.assets} - known
+        if new:  # a market nobody held until this read
+            more = await prices.read(rpc, sorted(new), sync.block)
+            book = PriceBook(book.prices | more.prices, book.updated_at | more.updated_at)
+        # Every asset an account in the book holds stays priced (a few markets no longer
+        # held are too, until the next full read).
+        self._assets[adapter.name] = known | new
         sync.prices[adapter.name] = book.prices
         sync.price_updated_at[adapter.name] = book.updated_at
 
@@ -292,6 +311,15 @@ class ChainRuntime:
                 found = [(i, a) for i, a in read.get(protocol, []) if in_scope(sync.scopes, a)]
                 self.lost += self._book.replace_owners(protocol, owners, found)
         return self._book
+
+
+async def settled_pair(first: Awaitable[T], second: Awaitable[U]) -> tuple[T, U]:
+    """:func:`settled` for two awaitables of different types."""
+    a, b = await asyncio.gather(first, second, return_exceptions=True)
+    for result in (a, b):
+        if isinstance(result, BaseException):
+            raise result
+    return cast(T, a), cast(U, b)
 
 
 async def settled(awaitables: Iterable[Awaitable[T]]) -> list[T]:

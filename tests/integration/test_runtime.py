@@ -79,14 +79,18 @@ def test_a_price_only_tick_costs_the_same_whatever_the_book_size(
 
 
 class _Rendezvous:
-    """A price source that holds each protocol's read until every protocol of the chain has
-    started one: read one after another, the first read would wait forever."""
+    """A price source that holds each protocol's first read until every protocol of the chain
+    has started one: read one after another, the first read would wait forever. (A second
+    read, of the markets the owners' read found new, passes.)"""
 
     def __init__(self, inner: PriceSource, arrived: list[str], everyone: asyncio.Event, n: int):
         self.inner, self.arrived, self.everyone, self.n = inner, arrived, everyone, n
+        self.first = True
 
     async def read(self, rpc: RpcClient, assets: Sequence[str], block: int) -> PriceBook:
-        self.arrived.append(type(self.inner).__name__)
+        if self.first:
+            self.first = False
+            self.arrived.append(type(self.inner).__name__)
         if len(self.arrived) == self.n:
             self.everyone.set()
         await asyncio.wait_for(self.everyone.wait(), timeout=20)
@@ -116,3 +120,30 @@ def test_the_protocols_of_a_chain_are_read_side_by_side(devnet: Devnet, engine: 
     assert len(arrived) == 2
     assert list(synced.prices) == ["gmx_v2", "hyperliquid"]  # in config order, however read
     assert synced.prices["gmx_v2"]["ETH"] > 0  # the reads went through
+
+
+def test_a_market_new_to_the_book_is_priced_in_the_tick_that_reads_it(
+    devnet: Devnet, engine: Engine
+) -> None:
+    world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
+    (group,) = by_chain(_gmx_only(world))
+
+    async def ticks() -> tuple[ChainSync, ChainSync, ChainSync]:
+        runtime = ChainRuntime(group, engine, full_refresh_s=3600.0)
+        try:
+            _open(world, "eth", 2)
+            first = await runtime.sync()
+            owner = devnet_address("btc:0").lower()
+            world.gmx.increase(owner, "BTC/USD", "USDC", True, 1_000 * USDC, 4_000 * E30)
+            opened = await runtime.sync()  # BTC: found by this read, priced after it
+            world.gmx.set_price("BTC", 61_000)
+            return first, opened, await runtime.sync()
+        finally:
+            await runtime.close()
+
+    first, opened, quiet = asyncio.run(ticks())
+    assert "BTC" not in first.prices["gmx_v2"]  # nobody held it
+    assert opened.refreshed == 1
+    assert opened.prices["gmx_v2"]["BTC"] == pytest.approx(60_000)
+    assert opened.prices["gmx_v2"]["ETH"] > 0
+    assert quiet.prices["gmx_v2"]["BTC"] == pytest.approx(61_000)  # priced from then on
