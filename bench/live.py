@@ -38,10 +38,12 @@ bench's head reads) is not counted. Metric definitions: ``bench.live_metrics``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import multiprocessing
 import sys
 import tempfile
 import threading
+import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -124,11 +126,15 @@ def _watch(world: World, job: MonitorJob, seed: int) -> dict[str, Any]:
     theirs.close()
     stop = threading.Event()
     failed: list[BaseException] = []
+    steps: list[float] = []  # when each market step (a price move, then the keeper) ended
+
+    def step(_n: int, _factor: object, _done: int) -> None:
+        steps.append(time.monotonic())
 
     def market_loop() -> None:
         # A market that dies (keeper error) must fail the bench, not leave a quiet chain.
         try:
-            run_market(world, block_time_s=BLOCK_TIME_S, stop=stop, seed=seed)
+            run_market(world, block_time_s=BLOCK_TIME_S, stop=stop, seed=seed, on_step=step)
         except BaseException as exc:
             failed.append(exc)
             raise
@@ -146,11 +152,16 @@ def _watch(world: World, job: MonitorJob, seed: int) -> dict[str, Any]:
         market.join(MARKET_JOIN_S)
         ours.send(("stopped", repr(failed[0]) if failed else None))
         _, result = _expect(ours, child, "result")
+        if market.is_alive():
+            raise RuntimeError(f"the market's last step did not end within {MARKET_JOIN_S} s")
     finally:
         stop.set()
         child.join(MARKET_JOIN_S)
         if child.is_alive():
             child.kill()
+    gaps = [b - a for a, b in itertools.pairwise(steps)]
+    result["market_steps"] = len(steps)
+    result["market_step_s_max"] = round(max(gaps), 1) if gaps else None
     return result  # type: ignore[no-any-return]
 
 
@@ -191,6 +202,9 @@ def run_phase(*, accounts: int, minutes: float, seed: int, baseline: bool,
         out = {
             **_tick_metrics(watched),
             "monitor_peak_rss_mb": watched["peak_rss_mb"],
+            # Price moves made (one per block time at most): fewer means a slow keeper.
+            "market_steps": watched["market_steps"],
+            "market_step_s_max": watched["market_step_s_max"],
             **liquidation_metrics(world.liquidated, alerts, engine),
             "alerts": len(alerts),
             "duplicate_alerts": duplicate_alerts(alerts, notifier),

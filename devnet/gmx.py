@@ -106,11 +106,15 @@ class GmxDeployment:
 
         Raises ValueError if ``usd`` has more digits than the feed.
         """
+        transact(self.set_price_call(asset, usd))
+
+    def set_price_call(self, asset: str, usd: int | str | Decimal) -> ContractFunction:
+        """:meth:`set_price` as a call not yet sent."""
         token = self.token(asset)
         answer = Decimal(usd) * 10**token.feed_decimals
         if answer != answer.to_integral_value():
             raise ValueError(f"{usd} has more than {token.feed_decimals} decimals")
-        transact(token.feed.functions.setAnswer(int(answer)))
+        return token.feed.functions.setAnswer(int(answer))
 
     def oracle_price(self, asset: str) -> int:
         """The simulator's price of ``asset``: USD per smallest unit times 1e30."""
@@ -253,12 +257,18 @@ class GmxDeployment:
 
     def liquidate(self, account: str, market: str, collateral: str, is_long: bool) -> bool:
         """Try to liquidate as a keeper; True if it went through, False if GMX's rule refused."""
-        args = self._position_args(account, market, collateral, is_long)
         try:
-            transact(self.exchange.functions.liquidatePosition(*args))
+            transact(self.liquidate_call(account, market, collateral, is_long))
         except TransactionReverted:
             return False
         return True
+
+    def liquidate_call(
+        self, account: str, market: str, collateral: str, is_long: bool
+    ) -> ContractFunction:
+        """:meth:`liquidate` as a call not yet sent."""
+        args = self._position_args(account, market, collateral, is_long)
+        return self.exchange.functions.liquidatePosition(*args)
 
     def _position_args(
         self, account: str, market: str, collateral: str, is_long: bool

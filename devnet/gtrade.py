@@ -146,10 +146,20 @@ class GTradeDeployment:
     ) -> None:
         """Move a pair's feed to ``usd``; with ``wick``, a round at the wick comes first (an
         intrabar extreme that gTrade's lookback sees even though the close does not)."""
+        for fn in self.set_price_calls(asset, usd, wick=wick):
+            transact(fn)
+
+    def set_price_calls(
+        self, asset: str, usd: Decimal | str | int, *, wick: Decimal | str | None = None
+    ) -> list[ContractFunction]:
+        """:meth:`set_price` as calls not yet sent (the round at the wick first); the price is
+        taken as set."""
         feed = self.feeds[asset]
-        for price in ([wick] if wick is not None else []) + [usd]:
-            transact(feed.functions.setAnswer(_exact(price, FEED_DECIMALS, f"{asset} price")))
         self.prices_usd[asset] = Decimal(usd)
+        return [
+            feed.functions.setAnswer(_exact(price, FEED_DECIMALS, f"{asset} price"))
+            for price in ([wick] if wick is not None else []) + [usd]
+        ]
         for index, c in enumerate(self.collaterals.values(), start=1):
             if c.follows == asset:
                 usd_e8 = _exact(Decimal(usd), 8, "collateral price")
@@ -233,12 +243,15 @@ class GTradeDeployment:
 
     def liquidate(self, trader: str, index: int, from_round: int = 0) -> None:
         """Liquidate; raises ``TransactionReverted`` unless the lookback allows it."""
-        who = Web3.to_checksum_address(trader)
-        transact(self.diamond.functions.liquidate(who, index, from_round))
+        transact(self.liquidate_fn(trader, index, from_round))
+
+    def liquidate_fn(self, trader: str, index: int, from_round: int) -> ContractFunction:
+        """:meth:`liquidate` as a call not yet sent."""
+        return self.diamond.functions.liquidate(Web3.to_checksum_address(trader), index, from_round)
 
     def liquidate_call(self, trader: str, index: int, from_round: int) -> tuple[str, bytes]:
         """(target, calldata) of a liquidation, for the keeper's Multicall3 dry run."""
-        fn = self.diamond.functions.liquidate(Web3.to_checksum_address(trader), index, from_round)
+        fn = self.liquidate_fn(trader, index, from_round)
         return self.diamond.address, bytes.fromhex(calldata(fn)[2:])
 
 
@@ -321,12 +334,13 @@ class GTradeBook:
             send(self.gt.open_call(trader, pair, symbol, amount, leverage, long=long))
             self.trades.append(GTradeTrade(trader, first + offset, pair))
 
-    def move(self, asset: str, close: Decimal, previous: Decimal) -> None:
-        """Move a pair to ``close`` through a wick beyond it in the move's direction."""
+    def move_calls(self, asset: str, close: Decimal, previous: Decimal) -> list[ContractFunction]:
+        """The feed rounds that move a pair to ``close`` through a wick beyond it in the move's
+        direction (none for an asset gTrade does not list)."""
         if asset not in self.gt.pairs:
-            return
+            return []
         wick = (close + (close - previous) * WICK_SHARE).quantize(Decimal("0.0001"))
-        self.gt.set_price(asset, close, wick=wick if wick != close else None)
+        return self.gt.set_price_calls(asset, close, wick=wick if wick != close else None)
 
     def start_lookbacks(self) -> None:
         """The next keeper pass looks at rounds from the next one on."""
@@ -341,13 +355,13 @@ class GTradeBook:
             for t in self.trades
         ]
 
-    def liquidate(self, verdicts: Sequence[bool]) -> list[GTradeTrade]:
-        """Liquidate the trades whose dry run succeeded; returns them (removed from ``trades``)."""
-        done = []
-        for trade, ok in zip(list(self.trades), verdicts, strict=True):
-            if ok:
-                self.gt.liquidate(trade.trader, trade.index, self.lookback_from[trade.pair])
-                self.trades.remove(trade)
-                done.append(trade)
+    def liquidations(self, verdicts: Sequence[bool]) -> list[tuple[GTradeTrade, ContractFunction]]:
+        """The liquidation of each trade whose dry run succeeded (``verdicts`` in ``trades``
+        order), not yet sent; the next pass looks at the rounds published after this one."""
+        due = [
+            (trade, self.gt.liquidate_fn(trade.trader, trade.index, self.lookback_from[trade.pair]))
+            for trade, ok in zip(self.trades, verdicts, strict=True)
+            if ok
+        ]
         self.start_lookbacks()
-        return done
+        return due

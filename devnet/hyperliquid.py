@@ -122,8 +122,15 @@ class HlDeployment:
 
     def set_mark(self, coin: str, mark_usd: Amount, oracle_usd: Amount | None = None) -> None:
         """Set mark and oracle prices (USD per coin; oracle defaults to the mark)."""
-        oracle = None if oracle_usd is None else self.price_raw(coin, oracle_usd)
-        self.set_prices_raw(coin, self.price_raw(coin, mark_usd), oracle)
+        transact(self.set_mark_call(coin, mark_usd, oracle_usd))
+
+    def set_mark_call(
+        self, coin: str, mark_usd: Amount, oracle_usd: Amount | None = None
+    ) -> ContractFunction:
+        """:meth:`set_mark` as a call not yet sent."""
+        mark = self.price_raw(coin, mark_usd)
+        oracle = mark if oracle_usd is None else self.price_raw(coin, oracle_usd)
+        return self.core.functions.setPrices(self.perp(coin).index, mark, oracle)
 
     def deposit(self, user: str, usd: Amount) -> None:
         """Credit ``usd`` to ``user``'s cross balance."""
@@ -178,8 +185,11 @@ class HlDeployment:
 
     def liquidate(self, user: str, coin: str, *, keeper: str | None = None) -> None:
         """Liquidate; raises ``TransactionReverted`` unless the position is liquidatable."""
-        fn = self.core.functions.liquidate(Web3.to_checksum_address(user), self.perp(coin).index)
-        transact(fn, sender=keeper)
+        transact(self.liquidate_call(user, coin), sender=keeper)
+
+    def liquidate_call(self, user: str, coin: str) -> ContractFunction:
+        """:meth:`liquidate` as a call not yet sent."""
+        return self.core.functions.liquidate(Web3.to_checksum_address(user), self.perp(coin).index)
 
     # -- raw reads (through HlCore's own ABI, for assertions) ----------------------------------
 

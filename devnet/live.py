@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from devnet.demo import demo_config
 from devnet.deploy import start_devnet
 from devnet.scenario import World, build_world
 from devnet.toml import write_config
+from devnet.txbatch import GAS_PER_TX, PER_BLOCK, send_pipelined
 
 STATES_KEPT = 64
 """Block states anvil keeps in memory (``--prune-history``): reads pinned to a block up to about
@@ -76,17 +78,26 @@ def run_market(
     walk: Walk = Walk(),
     on_step: Callable[[int, Decimal, int], None] | None = None,
 ) -> int:
-    """Interval-mine at ``block_time_s`` and move prices once per block time, the keeper
-    liquidating after every move, until ``stop`` is set. Returns the liquidations."""
+    """Interval-mine at ``block_time_s`` and move prices at most once per block time, the
+    keeper liquidating after every move, until ``stop`` is set. A move waits until it is mined
+    and the keeper's pass until its liquidations are, so prices move every block or two.
+    Returns the liquidations."""
     anvil = world.devnet.anvil
     anvil.request("evm_setAutomine", [False])
     anvil.request("evm_setIntervalMining", [max(1, round(block_time_s))])
+    # A crash's liquidations fit a block or two (by gas limit, not gas used, anvil packs them).
+    anvil.request("evm_setBlockGasLimit", [hex(GAS_PER_TX * PER_BLOCK)])
     rng = random.Random(seed)
     liquidations, step = 0, 0
-    while not stop.wait(block_time_s):
+    next_at = time.monotonic() + block_time_s
+    while not stop.wait(max(0.0, next_at - time.monotonic())):
+        next_at = max(next_at + block_time_s, time.monotonic())
         factor = walk.factor(rng)
-        world.move_prices(factor)
-        done = world.liquidate_what_is_allowed()
+        # Each step's transactions are sent at once and mined by the chain's own clock: one
+        # block for the move, one for the keeper's pass (sent one by one, waiting for each
+        # receipt, a step took a block time per transaction).
+        world.move_prices(factor, send=send_pipelined)
+        done = world.liquidate_what_is_allowed(send=send_pipelined)
         liquidations += done
         step += 1
         if on_step is not None:

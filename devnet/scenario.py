@@ -11,8 +11,9 @@ devnet label (no key behind it): the simulators take the account as an argument.
 
 from __future__ import annotations
 
+import functools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,9 +22,9 @@ from typing import Any
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 
-from devnet.deploy import Devnet, calldata, dry_run, transact
+from devnet.deploy import Devnet, TransactionReverted, calldata, dry_run, transact
 from devnet.gmx import GmxDeployment, deploy_gmx, devnet_address
-from devnet.gtrade import GTradeBook, deploy_gtrade
+from devnet.gtrade import GTradeBook, GTradeTrade, deploy_gtrade
 from devnet.hyperliquid import HlDeployment, install_hyperliquid
 from devnet.txbatch import TxBatch
 from indexer.reads.multicall import Call3
@@ -32,6 +33,21 @@ E30 = 10**30
 
 Send = Callable[[ContractFunction], Any]
 """Sends (``transact``) or queues (``TxBatch.add``) one simulator call."""
+SendAll = Callable[[Devnet, Sequence[ContractFunction]], Sequence[int | None]]
+"""Sends simulator calls; per call, the block that mined it, or None if it reverted.
+``send_each`` sends one at a time, ``devnet.txbatch.send_pipelined`` all at once on an
+interval-mined chain."""
+
+
+def send_each(_devnet: Devnet, calls: Sequence[ContractFunction]) -> list[int | None]:
+    """``transact`` each call in turn (on automine, a block each)."""
+    mined: list[int | None] = []
+    for fn in calls:
+        try:
+            mined.append(int(transact(fn)["blockNumber"]))
+        except TransactionReverted:
+            mined.append(None)
+    return mined
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +88,10 @@ class World:
     def hl_traders(self) -> list[str]:
         return sorted({p.account for p in self.hl_positions})
 
-    def move_prices(self, factor: float | Decimal) -> None:
-        """Multiply every asset's price (GMX feeds and Hyperliquid marks) by ``factor``."""
+    def move_prices(self, factor: float | Decimal, send: SendAll | None = None) -> None:
+        """Multiply every asset's price (GMX feeds, Hyperliquid marks, gTrade feeds) by
+        ``factor``; ``send`` sends the transactions (default: one at a time, ``transact``)."""
+        calls: list[ContractFunction] = []
         for asset, usd in list(self.prices_usd.items()):
             if asset == "USDC":
                 continue
@@ -83,18 +101,21 @@ class World:
             new = (usd * Decimal(str(factor))).quantize(quantum)
             self.prices_usd[asset] = new
             if asset in ("BTC", "ETH"):
-                self.gmx.set_price(asset, new)
+                calls.append(self.gmx.set_price_call(asset, new))
             if asset in self.hl.perps:
-                self.hl.set_mark(asset, new)
+                calls.append(self.hl.set_mark_call(asset, new))
             if self.gtrade is not None:
-                self.gtrade.move(asset, new, usd)
+                calls += self.gtrade.move_calls(asset, new, usd)
+        if None in (send or send_each)(self.devnet, calls):
+            raise TransactionReverted("a price move reverted")
 
-    def liquidate_what_is_allowed(self) -> int:
+    def liquidate_what_is_allowed(self, send: SendAll | None = None) -> int:
         """The keeper: liquidate every position the simulators' own rules allow now.
 
-        Every candidate is first tried in one Multicall3 ``eth_call`` (the simulators revert
-        unless their rule allows it, so success is the verdict); only those are sent.
-        Returns how many were liquidated.
+        Every candidate is first tried in a Multicall3 dry run (the simulators revert unless
+        their rule allows it, so success is the verdict); only those are sent, by ``send``
+        (default: one at a time, ``transact``). One liquidation per cross account (it closes
+        all its cross positions). Returns how many went through.
         """
         gmx_calls = [self._keeper_call(g) for g in self.gmx_positions]
         hl_calls = [self._keeper_call(p) for p in self.hl_positions]
@@ -104,28 +125,53 @@ class World:
             return 0
         verdicts = dry_run(self.devnet, calls + [Call3(t, data) for t, data in gt_calls],
                            KEEPER_CHECKS_PER_CALL)  # fmt: skip
-        done = 0
-        for position, ok in zip(list(self.gmx_positions), verdicts[: len(gmx_calls)],
-                                strict=True):  # fmt: skip
-            if ok and self.gmx.liquidate(
-                position.account, position.market, position.collateral, position.is_long
-            ):
-                key = self.gmx.position_key(
-                    position.account, position.market, position.collateral, position.is_long
-                )
-                self.gmx_positions.remove(position)
-                self.liquidated.append(("0x" + key.hex(), self.devnet.w3.eth.block_number))
-                done += 1
-        hl_verdicts = verdicts[len(gmx_calls) : len(calls)]
-        for hl_position, ok in zip(list(self.hl_positions), hl_verdicts, strict=True):
-            if ok and hl_position in self.hl_positions and self._liquidate_hl(hl_position):
-                done += 1
+        due: list[tuple[ContractFunction, Callable[[int], None]]] = [
+            (self.gmx.liquidate_call(g.account, g.market, g.collateral, g.is_long),
+             functools.partial(self._gmx_liquidated, g))
+            for g, ok in zip(self.gmx_positions, verdicts[: len(gmx_calls)], strict=True) if ok
+        ]  # fmt: skip
+        cross_taken: set[str] = set()
+        for p, ok in zip(self.hl_positions, verdicts[len(gmx_calls) : len(calls)], strict=True):
+            if not ok or (not p.isolated and p.account in cross_taken):
+                continue
+            if not p.isolated:
+                cross_taken.add(p.account)
+            due.append((self.hl.liquidate_call(p.account, p.coin),
+                        functools.partial(self._hl_liquidated, p)))  # fmt: skip
         if self.gtrade is not None:
-            gone = self.gtrade.liquidate(verdicts[len(calls) :])
-            block = self.devnet.w3.eth.block_number
-            self.liquidated += [(trade.ref, block) for trade in gone]
-            done += len(gone)
-        return done
+            for trade, fn in self.gtrade.liquidations(verdicts[len(calls) :]):
+                due.append((fn, functools.partial(self._gtrade_liquidated, trade)))
+        mined = (send or send_each)(self.devnet, [fn for fn, _ in due])
+        for (_, record), block in zip(due, mined, strict=True):
+            if block is not None:
+                record(block)
+        return sum(block is not None for block in mined)
+
+    def _gmx_liquidated(self, position: GmxPosition, block: int) -> None:
+        key = self.gmx.position_key(
+            position.account, position.market, position.collateral, position.is_long
+        )
+        self.gmx_positions.remove(position)
+        self.liquidated.append(("0x" + key.hex(), block))
+
+    def _hl_liquidated(self, p: HlPosition, block: int) -> None:
+        # A cross liquidation closes every cross position of the account.
+        gone = (
+            [p]
+            if p.isolated
+            else [q for q in self.hl_positions if q.account == p.account and not q.isolated]
+        )
+        for q in gone:
+            self.hl_positions.remove(q)
+        # perpwatch's refs: owner:cross:<dex> and owner:isolated:<asset id>
+        index = self.hl.perp(p.coin).index
+        ref = f"{p.account}:isolated:{index}" if p.isolated else f"{p.account}:cross:0"
+        self.liquidated.append((ref, block))
+
+    def _gtrade_liquidated(self, trade: GTradeTrade, block: int) -> None:
+        assert self.gtrade is not None
+        self.gtrade.trades.remove(trade)
+        self.liquidated.append((trade.ref, block))
 
     def _keeper_call(self, position: GmxPosition | HlPosition) -> Call3:
         """The liquidation of ``position`` as a Multicall3 sub-call, encoded once (the keeper
@@ -145,24 +191,6 @@ class World:
             found = Call3(fn.address, bytes.fromhex(calldata(fn)[2:]))
             self._keeper_calls[position] = found
         return found
-
-    def _liquidate_hl(self, p: HlPosition) -> bool:
-        if not self.hl.is_liquidatable(p.account, p.coin):
-            return False  # an earlier cross liquidation of the same account took it
-        self.hl.liquidate(p.account, p.coin)
-        # A cross liquidation closes every cross position of the account.
-        gone = (
-            [p]
-            if p.isolated
-            else [q for q in self.hl_positions if q.account == p.account and not q.isolated]
-        )
-        for q in gone:
-            self.hl_positions.remove(q)
-        # perpwatch's refs: owner:cross:<dex> and owner:isolated:<asset id>
-        index = self.hl.perp(p.coin).index
-        ref = f"{p.account}:isolated:{index}" if p.isolated else f"{p.account}:cross:0"
-        self.liquidated.append((ref, self.devnet.w3.eth.block_number))
-        return True
 
 
 def build_world(

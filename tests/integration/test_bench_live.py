@@ -16,7 +16,7 @@ KEYS = (
     "first_alert_lead_blocks_min", "first_alert_lead_blocks_median", "rpc_calls_per_block",
     "baseline_rpc_calls_per_block", "tick_ms_p50", "tick_ms_p99", "peak_rss_mb",
     "liquidations_gtrade", "liquidations_hyperliquid", "slowest_ticks", "tick_phase_ms_p50",
-    "tick_phase_ms_p99", "slowest_tick_phases_ms",
+    "tick_phase_ms_p99", "slowest_tick_phases_ms", "market_steps", "market_step_s_max",
 )  # fmt: skip
 
 
@@ -28,6 +28,7 @@ def test_bench_live_reports_its_keys_and_invariants(capsys: pytest.CaptureFixtur
     assert set(KEYS) <= summary.keys()
     assert summary["accounts"] == 10
     assert summary["blocks"] > 0
+    assert summary["market_steps"] > 0
     assert summary["baseline_blocks"] > 0
     assert summary["recorded_as_closed"] == 0
     assert summary["baseline_recorded_as_closed"] == 0

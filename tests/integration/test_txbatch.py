@@ -11,7 +11,7 @@ from eth_utils.address import to_checksum_address
 from devnet.deploy import Devnet, TransactionReverted, calldata, start_devnet
 from devnet.scenario import World, build_world
 from devnet.solc import Artifact
-from devnet.txbatch import TxBatch
+from devnet.txbatch import TxBatch, send_pipelined
 
 pytestmark = pytest.mark.chain
 
@@ -70,3 +70,21 @@ def test_calldata_is_what_web3_encodes(devnet: Devnet) -> None:
     counter = devnet.deploy("Counter", 5)
     fn = counter.functions.add(2**200)
     assert calldata(fn) == counter.encode_abi("add", args=[2**200])
+
+
+def test_pipelined_sends_are_mined_by_the_chain_and_a_revert_is_none(
+    artifacts: dict[str, Artifact],
+) -> None:
+    with start_devnet(artifacts=artifacts) as devnet:
+        counter = devnet.deploy("Counter", 5)
+        devnet.anvil.request("evm_setAutomine", [False])
+        devnet.anvil.request("evm_setIntervalMining", [1])
+        before = devnet.w3.eth.block_number
+        fns = [counter.functions.add(2), counter.functions.boom(1), counter.functions.add(3)]
+        mined = send_pipelined(devnet, fns)
+        assert mined[1] is None  # reverted, and the others still went through
+        assert mined[0] is not None
+        assert mined[0] == mined[2]  # one block: nothing waited for another's receipt
+        assert before < mined[0] <= before + 2
+        assert counter.functions.count().call() == 10
+        assert send_pipelined(devnet, []) == []
