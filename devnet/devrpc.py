@@ -82,7 +82,11 @@ class DevRpc:
             {"jsonrpc": "2.0", "id": i, "method": method, "params": list(params)}
             for i, (method, params) in zip(ids, calls, strict=True)
         ]
-        by_id: dict[int, Mapping[str, Any]] = {a["id"]: a for a in self._post(body)}
+        answers = self._post(body)
+        if isinstance(answers, Mapping):  # the batch as a whole refused (anvil caps its size)
+            _result(f"a batch of {len(calls)} calls", answers)
+            raise AnvilRpcError(f"a batch of {len(calls)} calls", 0, "no answer per call")
+        by_id: dict[int, Mapping[str, Any]] = {a["id"]: a for a in answers}
         return [_result(method, by_id[i]) for i, (method, _) in zip(ids, calls, strict=True)]
 
     def _post(self, body: Any) -> Any:

@@ -9,6 +9,7 @@ import pytest
 from eth_utils.address import to_checksum_address
 
 from devnet.deploy import Devnet, TransactionReverted, calldata, start_devnet
+from devnet.devrpc import AnvilRpcError
 from devnet.scenario import World, build_world
 from devnet.solc import Artifact
 from devnet.txbatch import TxBatch, send_pipelined
@@ -88,3 +89,10 @@ def test_pipelined_sends_are_mined_by_the_chain_and_a_revert_is_none(
         assert before < mined[0] <= before + 2
         assert counter.functions.count().call() == 10
         assert send_pipelined(devnet, []) == []
+
+
+def test_a_batch_anvil_refuses_whole_raises_its_error(devnet: Devnet) -> None:
+    # anvil answers one error object, not one answer per call, to a body of a few megabytes.
+    call = {"to": "0x" + "11" * 20, "data": "0x" + "00" * 16_000}
+    with pytest.raises(AnvilRpcError, match="a batch of 250 calls: Invalid request"):
+        devnet.anvil.request_batch([("eth_call", [call, "latest"])] * 250)
