@@ -31,7 +31,7 @@ from indexer.store.tables import Account
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
 from monitor.alerts.rules import AlertDecision, AlertState, Policy, PriceFreshness, Report, step
-from monitor.delivery.outbox import enqueue
+from monitor.delivery.outbox import NewAlert, enqueue_many
 from monitor.health.account import AccountHealth
 from monitor.health.volatility import Sigmas, position_sigma, sigma_move
 from monitor.notify.message import AlertPayload, PositionPayload
@@ -94,6 +94,8 @@ def apply_rules(
     decided: list[Decided] = []
     with engine.begin() as conn:
         states = _load(conn, [o.account_id for o in observations])
+        changed: dict[int, AlertState] = {}
+        alerts: list[tuple[Observation, AlertDecision, NewAlert]] = []
         for obs in observations:
             state = states.get(obs.account_id, AlertState())
             if obs.liquidated and state.level is Level.LIQUIDATED:
@@ -103,20 +105,21 @@ def apply_rules(
             new, decisions = step(state, report, policy_for(obs.account), now)
             seen[obs.account_id] = new.level
             if _decisive(new) != _decisive(state):
-                _save(conn, obs.account_id, new, exists=obs.account_id in states)
+                changed[obs.account_id] = new
             for decision in decisions:
-                payload = alert_payload(obs, decision, report.move_sigma)
-                alert_id = enqueue(
-                    conn,
-                    obs.account_id,
-                    decision.level,
-                    decision.episode,
-                    dict(payload),
-                    route(obs.account, decision.level, _reading(report)),
-                    now=now,
+                payload = dict(alert_payload(obs, decision, report.move_sigma))
+                channels = route(obs.account, decision.level, _reading(report))
+                new_alert = NewAlert(
+                    obs.account_id, decision.level, decision.episode, payload, channels
                 )
-                if alert_id is not None:
-                    decided.append(Decided(obs.account_id, alert_id, decision, obs.block_number))
+                alerts.append((obs, decision, new_alert))
+        _save_all(conn, changed, states.keys())
+        ids = enqueue_many(conn, [new_alert for _, _, new_alert in alerts], now=now)
+        decided += [
+            Decided(obs.account_id, alert_id, decision, obs.block_number)
+            for (obs, decision, _), alert_id in zip(alerts, ids, strict=True)
+            if alert_id is not None
+        ]
         if decided:
             crash_point("alerts-before-commit")
     if decided:
@@ -251,8 +254,31 @@ def _decisive(state: AlertState) -> Hashable:
     return state.level, state.episode, state.alerted, state.since
 
 
-def _save(conn: Connection, account_id: int, state: AlertState, *, exists: bool) -> None:
-    values = {
+def _save_all(conn: Connection, changed: Mapping[int, AlertState], stored: Collection[int]) -> None:
+    """Write the ``changed`` states: an update of the ``stored`` ones, an insert of the rest
+    (one statement each, however many accounts a crash moved)."""
+    rows = [{"b_account_id": i, **_state_values(state)} for i, state in changed.items()]
+    updates = [row for row in rows if row["b_account_id"] in stored]
+    inserts = [row for row in rows if row["b_account_id"] not in stored]
+    if updates:
+        columns: dict[str, object] = {
+            name: sa.bindparam(name) for name in _state_values(AlertState())
+        }
+        stmt = (
+            _states.update()
+            .where(_states.c.account_id == sa.bindparam("b_account_id"))
+            .values(**columns)
+        )
+        conn.execute(stmt, updates)
+    if inserts:
+        conn.execute(
+            _states.insert(),
+            [{"account_id": row.pop("b_account_id"), **row} for row in inserts],
+        )
+
+
+def _state_values(state: AlertState) -> dict[str, object]:
+    return {
         "level": state.level.value,
         "episode": state.episode,
         "alerted": sorted(level.value for level in state.alerted),
@@ -260,10 +286,6 @@ def _save(conn: Connection, account_id: int, state: AlertState, *, exists: bool)
         "since": state.since,
         "updated_at": state.updated_at,
     }
-    if exists:
-        conn.execute(_states.update().where(_states.c.account_id == account_id).values(**values))
-    else:
-        conn.execute(_states.insert().values(account_id=account_id, **values))
 
 
 def newly_liquidated(

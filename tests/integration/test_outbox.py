@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from indexer.store.engine import session
 from monitor.alerts.levels import Level
 from monitor.delivery.outbox import (
+    NewAlert,
     QueueRow,
     RetryPolicy,
     ack,
@@ -21,6 +22,7 @@ from monitor.delivery.outbox import (
     claimable,
     due_channels,
     enqueue,
+    enqueue_many,
     fail,
     release,
 )
@@ -43,6 +45,40 @@ def test_enqueue_is_idempotent(engine: Engine) -> None:
     assert statuses(engine, "console") == [("pending", 0)]
     assert statuses(engine, "webhook") == [("pending", 0)]
     assert statuses(engine, "telegram:1") == []
+
+
+def test_enqueue_many_writes_what_is_new_and_returns_ids_in_order(engine: Engine) -> None:
+    accounts = [add_account(engine, f"0x{i:02x}") for i in range(3)]
+    with session(engine) as s:
+        old = enqueue(s, accounts[1], "warning", 1, alert_payload(), ["console"], now=T0)
+    batch = [
+        NewAlert(accounts[0], Level.CRITICAL, 1, alert_payload(n=0), ["console", "telegram:1"]),
+        NewAlert(accounts[1], Level.WARNING, 1, alert_payload(n=1), ["console"]),  # exists
+        NewAlert(accounts[2], Level.WARNING, 2, alert_payload(n=2), ["console", "console"]),
+        NewAlert(accounts[0], Level.LIQUIDATABLE, 1, alert_payload(n=3), []),
+    ]
+    with engine.begin() as conn:
+        ids = enqueue_many(conn, batch, now=T0)
+    assert ids[1] is None
+    new = [i for i in ids if i is not None]
+    assert len(new) == 3
+    assert old is not None
+    assert sorted(new) == new  # written in the given order
+    assert min(new) > old
+    assert statuses(engine, "console") == [("pending", 0)] * 3  # the old one and two new
+    assert statuses(engine, "telegram:1") == [("pending", 0)]
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, account_id, level, episode FROM alerts")).all()
+    assert {(i, a, str(level), e) for i, a, level, e in rows} == {
+        (old, accounts[1], "warning", 1),
+        (ids[0], accounts[0], "critical", 1),
+        (ids[2], accounts[2], "warning", 2),
+        (ids[3], accounts[0], "liquidatable", 1),
+    }
+    with pytest.raises(ValueError, match="not an alert"), engine.begin() as conn:
+        enqueue_many(conn, [NewAlert(accounts[2], Level.OK, 3, alert_payload(), [])], now=T0)
+    with engine.begin() as conn:
+        assert enqueue_many(conn, [], now=T0) == []
 
 
 def test_enqueue_rides_the_callers_transaction(engine: Engine) -> None:
