@@ -198,21 +198,22 @@ class ChainRuntime:
         scope: frozenset[str] | None,
         poll_s: float | None,
     ) -> None:
-        """One protocol's part of :meth:`sync`: re-read its owners due, then its prices."""
+        """One protocol's part of :meth:`sync`: re-read its owners due and read its prices."""
         owners = await asyncio.to_thread(self._owners, adapter, scope, full, poll_s)
         known = self._assets.get(adapter.name)
         if known is None or full:
             known = set(
                 await asyncio.to_thread(open_assets, self.engine, adapter.chain_id, adapter.name)
             )
-        # The prices of the assets already held are read while the owners are: both are
-        # pinned to the scanned block, and neither waits for the other's round trip.
-        saved, book = await settled_pair(
-            refresh_owners(
-                rpc, self.engine, adapter, owners, block=sync.block, save_lock=self._save_lock
-            ),
-            prices.read(rpc, sorted(known), sync.block),
+        refresh = refresh_owners(
+            rpc, self.engine, adapter, owners, block=sync.block, save_lock=self._save_lock
         )
+        if known:
+            # The prices of the assets already held are read while the owners are: both are
+            # pinned to the scanned block, and neither waits for the other's round trip.
+            saved, book = await settled_pair(refresh, prices.read(rpc, sorted(known), sync.block))
+        else:  # nothing held yet: one read after the owners', of what they hold
+            saved, book = await refresh, None
         self._mark_polled(adapter.name, owners, poll_s, spread=full)
         sync.refreshed += saved.written
         sync.closed += saved.closed
@@ -220,7 +221,9 @@ class ChainRuntime:
         self._changed.setdefault(adapter.name, set()).update(owners)
         self._read.setdefault(adapter.name, []).extend(saved.stored)
         new = {asset for _, account in saved.stored for asset in account.assets} - known
-        if new:  # a market nobody held until this read
+        if book is None:
+            book = await prices.read(rpc, sorted(new), sync.block)
+        elif new:  # a market nobody held until this read
             more = await prices.read(rpc, sorted(new), sync.block)
             book = PriceBook(book.prices | more.prices, book.updated_at | more.updated_at)
         # Every asset an account in the book holds stays priced (a few markets no longer
