@@ -152,18 +152,19 @@ class GTradeDeployment:
     def set_price_calls(
         self, asset: str, usd: Decimal | str | int, *, wick: Decimal | str | None = None
     ) -> list[ContractFunction]:
-        """:meth:`set_price` as calls not yet sent (the round at the wick first); the price is
-        taken as set."""
+        """:meth:`set_price` as calls not yet sent (the round at the wick first, then the price
+        of every collateral that follows the pair); the price is taken as set."""
         feed = self.feeds[asset]
         self.prices_usd[asset] = Decimal(usd)
-        return [
+        calls = [
             feed.functions.setAnswer(_exact(price, FEED_DECIMALS, f"{asset} price"))
             for price in ([wick] if wick is not None else []) + [usd]
         ]
         for index, c in enumerate(self.collaterals.values(), start=1):
             if c.follows == asset:
                 usd_e8 = _exact(Decimal(usd), 8, "collateral price")
-                transact(self.diamond.functions.setCollateralPriceUsd(index, usd_e8))
+                calls.append(self.diamond.functions.setCollateralPriceUsd(index, usd_e8))
+        return calls
 
     def latest_round(self, asset: str) -> int:
         return int(call(self.feeds[asset].functions.latestRound()))

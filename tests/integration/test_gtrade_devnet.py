@@ -198,3 +198,13 @@ def test_a_wick_that_the_close_hides_is_seen_by_both_lookbacks(
         gt.liquidate(who, index)
     gt.liquidate(who, index, start)
     assert asyncio.run(tick())["BTC:low"] == float(close)  # the next interval starts afresh
+
+
+def test_a_pair_move_moves_the_collateral_that_follows_it(gt: GTradeDeployment) -> None:
+    weth = gt.collateral_index("WETH")  # follows ETH
+    get = gt.diamond.functions.getCollateralPriceUsd
+    gt.set_price("ETH", "2600", wick="2650")
+    assert get(weth).call() == 2600 * 10**8  # the close, not the wick
+    calls = gt.set_price_calls("ETH", "2400")
+    assert len(calls) == 2  # the feed round, then the collateral
+    assert get(weth).call() == 2600 * 10**8  # not sent yet
