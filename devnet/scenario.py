@@ -88,7 +88,7 @@ class World:
     def hl_traders(self) -> list[str]:
         return sorted({p.account for p in self.hl_positions})
 
-    def move_prices(self, factor: float | Decimal, send: SendAll | None = None) -> None:
+    def move_prices(self, factor: float | Decimal, send: SendAll = send_each) -> None:
         """Multiply every asset's price (GMX feeds, Hyperliquid marks, gTrade feeds) by
         ``factor``; ``send`` sends the transactions (default: one at a time, ``transact``)."""
         calls: list[ContractFunction] = []
@@ -106,10 +106,10 @@ class World:
                 calls.append(self.hl.set_mark_call(asset, new))
             if self.gtrade is not None:
                 calls += self.gtrade.move_calls(asset, new, usd)
-        if None in (send or send_each)(self.devnet, calls):
+        if None in send(self.devnet, calls):
             raise TransactionReverted("a price move reverted")
 
-    def liquidate_what_is_allowed(self, send: SendAll | None = None) -> int:
+    def liquidate_what_is_allowed(self, send: SendAll = send_each) -> int:
         """The keeper: liquidate every position the simulators' own rules allow now.
 
         Every candidate is first tried in a Multicall3 dry run (the simulators revert unless
@@ -141,7 +141,7 @@ class World:
         if self.gtrade is not None:
             for trade, fn in self.gtrade.liquidations(verdicts[len(calls) :]):
                 due.append((fn, functools.partial(self._gtrade_liquidated, trade)))
-        mined = (send or send_each)(self.devnet, [fn for fn, _ in due])
+        mined = send(self.devnet, [fn for fn, _ in due])
         for (_, record), block in zip(due, mined, strict=True):
             if block is not None:
                 record(block)

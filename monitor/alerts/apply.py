@@ -257,24 +257,20 @@ def _decisive(state: AlertState) -> Hashable:
 def _save_all(conn: Connection, changed: Mapping[int, AlertState], stored: Collection[int]) -> None:
     """Write the ``changed`` states: an update of the ``stored`` ones, an insert of the rest
     (one statement each, however many accounts a crash moved)."""
-    rows = [{"b_account_id": i, **_state_values(state)} for i, state in changed.items()]
-    updates = [row for row in rows if row["b_account_id"] in stored]
-    inserts = [row for row in rows if row["b_account_id"] not in stored]
+    updates = [{"b_account_id": i, **_state_values(s)} for i, s in changed.items() if i in stored]
+    inserts = [{"account_id": i, **_state_values(s)} for i, s in changed.items() if i not in stored]
     if updates:
         columns: dict[str, object] = {
-            name: sa.bindparam(name) for name in _state_values(AlertState())
+            name: sa.bindparam(name) for name in updates[0] if name != "b_account_id"
         }
         stmt = (
             _states.update()
             .where(_states.c.account_id == sa.bindparam("b_account_id"))
-            .values(**columns)
+            .values(columns)
         )
         conn.execute(stmt, updates)
     if inserts:
-        conn.execute(
-            _states.insert(),
-            [{"account_id": row.pop("b_account_id"), **row} for row in inserts],
-        )
+        conn.execute(_states.insert(), inserts)
 
 
 def _state_values(state: AlertState) -> dict[str, object]:

@@ -118,11 +118,11 @@ def enqueue_many(
         ValueError: an alert's level is ``ok`` or its episode is negative; nothing is written.
     """
     for alert in alerts:
-        _check_alert(Level(alert.level), alert.episode)
-    ids: dict[tuple[int, str, int], int] = {}
+        _check_alert(alert.level, alert.episode)
+    ids: dict[tuple[int, Level, int], int] = {}
     if alerts:
         rows = [
-            {"account_id": a.account_id, "level": Level(a.level), "episode": a.episode,
+            {"account_id": a.account_id, "level": a.level, "episode": a.episode,
              "created_at": now, "payload": dict(a.payload)}
             for a in alerts
         ]  # fmt: skip
@@ -133,8 +133,8 @@ def enqueue_many(
             .returning(_alerts.c.id, _alerts.c.account_id, _alerts.c.level, _alerts.c.episode)
         )
         for alert_id, account_id, level, episode in conn.execute(stmt, rows):
-            ids[int(account_id), Level(level).value, int(episode)] = int(alert_id)
-    found = [ids.get((a.account_id, Level(a.level).value, a.episode)) for a in alerts]
+            ids[int(account_id), Level(level), int(episode)] = int(alert_id)
+    found = [ids.get((a.account_id, a.level, a.episode)) for a in alerts]
     outbox = [
         row
         for alert, alert_id in zip(alerts, found, strict=True)

@@ -318,10 +318,7 @@ class ChainRuntime:
 
 async def settled_pair(first: Awaitable[T], second: Awaitable[U]) -> tuple[T, U]:
     """:func:`settled` for two awaitables of different types."""
-    a, b = await asyncio.gather(first, second, return_exceptions=True)
-    for result in (a, b):
-        if isinstance(result, BaseException):
-            raise result
+    a, b = await settled([cast(Awaitable[object], first), second])
     return cast(T, a), cast(U, b)
 
 
