@@ -2,8 +2,9 @@
 
     result = await refresh_owners(rpc, engine, adapter, owners, block=head)
 
-One adapter read per chunk of owners (each read one consistent block), saved in one
-transaction per chunk; see :func:`indexer.store.accounts.save_read` for what "complete" means.
+One adapter read per chunk of owners (all at one block, a few in flight at once), saved in
+one transaction per chunk, in order; see :func:`indexer.store.accounts.save_read` for what
+"complete" means.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from indexer.store.accounts import SaveResult, open_owners, save_read, touched_o
 R = TypeVar("R")
 
 OWNERS_PER_READ = 250  # ~61k gas per GMX owner: 15M gas per read, well under 30M
+READS_IN_FLIGHT = 3
+"""Chunks of one refresh read side by side: enough to keep the node busy while perpwatch
+decodes and stores, few enough not to crowd out other requests (prices, other protocols)."""
 
 
 def owners_per_read(adapter: ProtocolAdapter) -> int:
@@ -63,22 +67,37 @@ async def refresh_owners(
     """
     if isinstance(block, str):
         block = (await rpc.get_block_header(block))["number"]
+    per_read = owners_per_read(adapter)
+    chunks = [owners[start : start + per_read] for start in range(0, len(owners), per_read)]
+    # The chunks' reads overlap (at most READS_IN_FLIGHT at once): while the node executes one,
+    # the previous one is decoded and stored. Saves stay one at a time, in order.
+    in_flight = asyncio.Semaphore(READS_IN_FLIGHT)
+
+    async def read(chunk: Sequence[str]) -> list[MarginAccount]:
+        async with in_flight:
+            return await run_read(rpc, adapter.read_accounts(chunk), block)
+
+    reads = [asyncio.ensure_future(read(chunk)) for chunk in chunks]
     written = closed = liquidated = 0
     stored: list[tuple[int, MarginAccount]] = []
-    per_read = owners_per_read(adapter)
-    for start in range(0, len(owners), per_read):
-        chunk = owners[start : start + per_read]
-        accounts = await run_read(rpc, adapter.read_accounts(chunk), block)
-        # In a worker thread: a large read's transaction must not hold up the event loop
-        # (other chains, alert delivery).
-        save = functools.partial(
-            save_read, engine, adapter.chain_id, adapter.name, chunk, accounts, read_block=block
-        )
-        result = await asyncio.to_thread(_locked, save_lock or nullcontext(), save)
-        written += result.written
-        closed += result.closed
-        liquidated += result.liquidated
-        stored += result.stored
+    try:
+        for chunk, pending in zip(chunks, reads, strict=True):
+            accounts = await pending
+            # In a worker thread: a large read's transaction must not hold up the event loop
+            # (other chains, alert delivery).
+            save = functools.partial(
+                save_read, engine, adapter.chain_id, adapter.name, chunk, accounts,
+                read_block=block,
+            )  # fmt: skip
+            result = await asyncio.to_thread(_locked, save_lock or nullcontext(), save)
+            written += result.written
+            closed += result.closed
+            liquidated += result.liquidated
+            stored += result.stored
+    finally:
+        for pending in reads:
+            pending.cancel()  # after a failure, the reads not yet stored are not wanted
+        await asyncio.gather(*reads, return_exceptions=True)
     return SaveResult(written, closed, liquidated, tuple(stored))
 
 

@@ -68,6 +68,15 @@ class ProtocolAdapter(Protocol):
         ...
 
 
+def events_end_accounts(adapter: ProtocolAdapter) -> bool:
+    """Whether the adapter's ending touches (``TouchKind.CLOSED``/``LIQUIDATED``) are final:
+    the account they name is gone at that block, whatever else the block did to its owner's
+    other accounts. An adapter says so with ``events_end_accounts = True``; the monitor then
+    ends such accounts from their events and confirms them with a later read
+    (``indexer.store.accounts.end_from_events``)."""
+    return getattr(adapter, "events_end_accounts", False) is True
+
+
 class Quote(Protocol):
     """A price and when its source last updated it (Unix seconds)."""
 

@@ -11,9 +11,9 @@ reorgs roll back with the events, so the decision follows the chain that stands)
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -38,6 +38,8 @@ _positions = PositionRow.__table__  # type: ignore[attr-defined]
 _collateral = CollateralRow.__table__  # type: ignore[attr-defined]
 _touched = TouchedAccount.__table__  # type: ignore[attr-defined]
 _endings = AccountEnding.__table__  # type: ignore[attr-defined]
+
+T = TypeVar("T")
 
 OWNERS_PER_STATEMENT = 500
 """Owners bound in one ``IN (…)`` (SQLite allows at most 999 parameters per statement)."""
@@ -93,22 +95,7 @@ def save_read(
             for i, ref in _open_refs(conn, chain_id, protocol, owners_lc)
             if ref not in seen
         ]
-        endings = _last_endings(conn, chain_id, protocol, [ref for _, ref in vanished], block)
-        closed = liquidated = 0
-        read_at = {"block_number": block} if block else {}  # 0: a read that named no block
-        for account_id, ref in vanished:
-            gone = endings.get(ref) is TouchKind.LIQUIDATED
-            status = AccountStatus.LIQUIDATED if gone else AccountStatus.CLOSED
-            liquidated += gone
-            closed += not gone
-            # The block is the read's: a reorg below it must re-read the account (the close or
-            # liquidation it saw may be gone), see ScanStore.rollback_above.
-            conn.execute(
-                _accounts.update()
-                .where(_accounts.c.id == account_id)
-                .values(status=status.value, updated_at=utcnow(), **read_at)
-            )
-            conn.execute(_positions.delete().where(_positions.c.account_id == account_id))
+        closed, liquidated = _end_accounts(conn, chain_id, protocol, vanished, block)
         liquidated += _liquidated_after_close(conn, chain_id, protocol, owners_lc, block)
         if owners_lc:
             conn.execute(
@@ -136,21 +123,92 @@ def touched_owners(
     case), only those owners. A monitor watching a few wallets of a whole protocol passes them:
     the touches of everyone else are never consumed by its reads, and would otherwise come back
     (and grow with the protocol) on every call."""
+    return sorted(touched_owner_states(engine, chain_id, protocol, among))
+
+
+def touched_owner_states(
+    engine: Engine,
+    chain_id: int,
+    protocol: str,
+    among: Collection[str] | None = None,
+    *,
+    block: int | None = None,
+) -> dict[str, bool]:
+    """Each touched owner (see :func:`touched_owners`) → whether every touch of it still to
+    read is an ending (a close or liquidation) at or below ``block`` (any block if None):
+    such an owner's news is already known from events (:func:`end_from_events`)."""
+    plain = _touched.c.kind == TouchKind.TOUCHED.value
+    if block is not None:
+        plain = sa.or_(plain, _touched.c.block_number > block)
+    has_plain = sa.func.max(sa.case((plain, 1), else_=0))
     query = (
-        sa.select(_touched.c.owner)
+        sa.select(_touched.c.owner, has_plain)
         .where(_touched.c.chain_id == chain_id, _touched.c.protocol == protocol)
-        .distinct()
+        .group_by(_touched.c.owner)
     )
-    if among is None:
-        with engine.connect() as conn:
-            return sorted(owner for (owner,) in conn.execute(query))
-    wanted = sorted(among)
-    found: set[str] = set()
     with engine.connect() as conn:
-        for start in range(0, len(wanted), OWNERS_PER_STATEMENT):
-            chunk = wanted[start : start + OWNERS_PER_STATEMENT]
-            found.update(o for (o,) in conn.execute(query.where(_touched.c.owner.in_(chunk))))
-    return sorted(found)
+        if among is None:
+            return {str(owner): not plain_ for owner, plain_ in conn.execute(query)}
+        found: dict[str, bool] = {}
+        for chunk in _chunks(sorted(among), OWNERS_PER_STATEMENT):
+            rows = conn.execute(query.where(_touched.c.owner.in_(chunk)))
+            found.update((str(owner), not plain_) for owner, plain_ in rows)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class EndResult:
+    """What :func:`end_from_events` changed: each account ended, as ``(id, owner)``."""
+
+    closed: int
+    liquidated: int
+    ended: tuple[tuple[int, str], ...]
+
+
+def end_from_events(
+    engine: Engine, chain_id: int, protocol: str, owners: Sequence[str], block: int
+) -> EndResult:
+    """Close or liquidate, without reading the chain, the open accounts of ``owners`` whose
+    touch at or below ``block`` is an ending event; how each ended is decided as
+    :func:`save_read` decides it (the latest ending in ``account_endings``), at ``block``.
+
+    For protocols whose ending events are final (a GMX v2 liquidation or full close, a gTrade
+    ``TradeClosed``): a crash's thousand liquidations need no read to be known. The touches are
+    left in place: a read still confirms the owners later (an account reopened under the same
+    ref in the block that ended it would otherwise be missed), and a restart re-reads them.
+    """
+    owners_lc = sorted({o.lower() for o in owners})
+    vanished: list[tuple[int, str]] = []
+    owner_of: dict[int, str] = {}
+    with write_transaction(engine) as conn:
+        for chunk in _chunks(owners_lc, OWNERS_PER_STATEMENT):
+            ending = (
+                sa.select(_touched.c.ref)
+                .where(
+                    _touched.c.chain_id == chain_id,
+                    _touched.c.protocol == protocol,
+                    _touched.c.owner.in_(chunk),
+                    _touched.c.kind != TouchKind.TOUCHED.value,
+                    _touched.c.block_number <= block,
+                )
+                .scalar_subquery()
+            )
+            rows = conn.execute(
+                sa.select(_accounts.c.id, _accounts.c.ref, _accounts.c.owner).where(
+                    _accounts.c.chain_id == chain_id,
+                    _accounts.c.protocol == protocol,
+                    _accounts.c.ref.in_(ending),
+                    _accounts.c.status == AccountStatus.OPEN.value,
+                )
+            )
+            for account_id, ref, owner in rows:
+                vanished.append((int(account_id), str(ref)))
+                owner_of[int(account_id)] = str(owner)
+        closed, liquidated = _end_accounts(conn, chain_id, protocol, vanished, block)
+        for chunk in _chunks(owners_lc, OWNERS_PER_STATEMENT):
+            liquidated += _liquidated_after_close(conn, chain_id, protocol, chunk, block)
+    ended = tuple((i, owner_of[i]) for i, _ in vanished)
+    return EndResult(closed, liquidated, ended)
 
 
 def open_owners(engine: Engine, chain_id: int, protocol: str) -> list[str]:
@@ -259,8 +317,7 @@ def _children(
 ) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {}
     names = list(fields)
-    for start in range(0, len(ids), 900):  # SQLite caps bound parameters per statement
-        chunk = ids[start : start + 900]
+    for chunk in _chunks(ids, 900):  # SQLite caps bound parameters per statement
         query = sa.select(table.c.account_id, *(table.c[n] for n in names)).where(
             table.c.account_id.in_(chunk)
         )
@@ -303,8 +360,7 @@ def _upsert_all(
         by_book.setdefault((chain_id, protocol), []).append(account)
     now = utcnow()
     for (chain_id, protocol), book in by_book.items():
-        for start in range(0, len(book), OWNERS_PER_STATEMENT):
-            chunk = book[start : start + OWNERS_PER_STATEMENT]
+        for chunk in _chunks(book, OWNERS_PER_STATEMENT):
             refs = [a.ref for a in chunk]
             ids = _ids_by_ref(conn, chain_id, protocol, refs)
             new = [a for a in chunk if a.ref not in ids]
@@ -353,13 +409,13 @@ def _last_endings(
 ) -> dict[str, TouchKind]:
     """The kind of each ref's latest ending event at or below ``block`` (canonical chain)."""
     out: dict[str, TouchKind] = {}
-    for start in range(0, len(refs), 900):  # SQLite caps bound parameters per statement
+    for chunk in _chunks(refs, 900):  # SQLite caps bound parameters per statement
         rows = conn.execute(
             sa.select(_endings.c.ref, _endings.c.kind)
             .where(
                 _endings.c.chain_id == chain_id,
                 _endings.c.protocol == protocol,
-                _endings.c.ref.in_(refs[start : start + 900]),
+                _endings.c.ref.in_(chunk),
                 _endings.c.block_number <= block,
             )
             .order_by(_endings.c.block_number)
@@ -368,8 +424,37 @@ def _last_endings(
     return out
 
 
+def _end_accounts(
+    conn: Connection, chain_id: int, protocol: str, vanished: list[tuple[int, str]], block: int
+) -> tuple[int, int]:
+    """Close or liquidate ``vanished`` ``(id, ref)`` accounts (see the module docstring) and
+    drop their positions; returns (closed, liquidated)."""
+    endings = _last_endings(conn, chain_id, protocol, [ref for _, ref in vanished], block)
+    gone: dict[bool, list[int]] = {True: [], False: []}  # liquidated? → ids
+    for account_id, ref in vanished:
+        gone[endings.get(ref) is TouchKind.LIQUIDATED].append(account_id)
+    # The block is the read's: a reorg below it must re-read the account (the close or
+    # liquidation it saw may be gone), see ScanStore.rollback_above.
+    read_at = {"block_number": block} if block else {}  # 0: a read that named no block
+    for liquidated, ids in gone.items():
+        status = AccountStatus.LIQUIDATED if liquidated else AccountStatus.CLOSED
+        for chunk in _chunks(ids, 900):  # SQLite caps bound parameters per statement
+            conn.execute(
+                _accounts.update()
+                .where(_accounts.c.id.in_(chunk))
+                .values(status=status.value, updated_at=utcnow(), **read_at)
+            )
+            conn.execute(_positions.delete().where(_positions.c.account_id.in_(chunk)))
+    return len(gone[False]), len(gone[True])
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 def _liquidated_after_close(
-    conn: Connection, chain_id: int, protocol: str, owners: list[str], block: int
+    conn: Connection, chain_id: int, protocol: str, owners: Sequence[str], block: int
 ) -> int:
     """Relabel as liquidated the closed accounts of ``owners`` with a liquidation event above
     the read that closed them and at or below ``block``; returns how many.

@@ -24,6 +24,7 @@ delivery.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import threading
 import time
@@ -35,7 +36,7 @@ from sqlalchemy.engine import Engine
 from indexer.crash_points import crash_point
 from indexer.models import MarginAccount
 from indexer.prices import PriceBook, PriceSource
-from indexer.protocols.base import ProtocolAdapter
+from indexer.protocols.base import ProtocolAdapter, events_end_accounts
 from indexer.refresh import owners_per_read, owners_to_refresh, refresh_owners
 from indexer.registry import json_decoder
 from indexer.rpc.client import RpcClient
@@ -43,9 +44,11 @@ from indexer.rpc.stats import EndpointStats
 from indexer.scan.runner import chain_settings, open_rpc
 from indexer.scan.scanner import Scanner
 from indexer.store.accounts import (
+    EndResult,
+    end_from_events,
     load_accounts,
     open_assets,
-    touched_owners,
+    touched_owner_states,
 )
 from indexer.store.cursors import ScanStore
 from monitor.health.chunked import address_fraction
@@ -91,6 +94,10 @@ class ChainRuntime:
         self._read: dict[str, list[tuple[int, MarginAccount]]] = {}
         self._polled: dict[tuple[str, str], float] = {}
         self._rolling: dict[str, RollingRefresh] = {}
+        # Per protocol: owners whose accounts events ended, not yet read since (insertion
+        # order: oldest first), and the accounts ended since the last book(), as (id, owner).
+        self._unconfirmed: dict[str, dict[str, None]] = {}
+        self._ended: dict[str, list[tuple[int, str]]] = {}
         # Per protocol: the assets to price (every asset an account in the book holds).
         self._assets: dict[str, set[str]] = {}
         # The protocols of a tick read side by side and store one at a time (see sync).
@@ -147,6 +154,8 @@ class ChainRuntime:
         self._polled.clear()
         self._rolling.clear()
         self._assets.clear()
+        self._unconfirmed.clear()
+        self._ended.clear()
 
     async def sync(self) -> ChainSync:
         """Scan to the safe head, re-read what changed at exactly the scanned block, read prices.
@@ -199,7 +208,21 @@ class ChainRuntime:
         poll_s: float | None,
     ) -> None:
         """One protocol's part of :meth:`sync`: re-read its owners due and read its prices."""
-        owners = await asyncio.to_thread(self._owners, adapter, scope, full, poll_s)
+        owners, ending = await asyncio.to_thread(
+            self._owners, adapter, scope, full, poll_s, sync.block
+        )
+        if ending:
+
+            def end() -> EndResult:
+                with self._save_lock:
+                    return end_from_events(
+                        self.engine, adapter.chain_id, adapter.name, ending, sync.block
+                    )
+
+            ended = await asyncio.to_thread(end)
+            sync.closed += ended.closed
+            sync.liquidated += ended.liquidated
+            self._ended.setdefault(adapter.name, []).extend(ended.ended)
         known = self._assets.get(adapter.name)
         if known is None or full:
             known = set(
@@ -215,6 +238,10 @@ class ChainRuntime:
         else:  # nothing held yet: one read after the owners', of what they hold
             saved, book = await refresh, None
         self._mark_polled(adapter.name, owners, poll_s, spread=full)
+        unconfirmed = self._unconfirmed.get(adapter.name)
+        if unconfirmed:  # read at this block: what the events said is now confirmed
+            for owner in owners:
+                unconfirmed.pop(owner, None)
         sync.refreshed += saved.written
         sync.closed += saved.closed
         sync.liquidated += saved.liquidated
@@ -238,11 +265,18 @@ class ChainRuntime:
         scope: frozenset[str] | None,
         full: bool,
         poll_s: float | None,
-    ) -> list[str]:
-        """Who to re-read: on a full refresh every touched, open and watched owner; else the
-        touched owners, this tick's slice of the whole book (:class:`RollingRefresh`) and the
-        watched wallets of an event-less protocol that are due (see :meth:`_due`). With a
-        wallet scope, only those wallets are read (the rest of the book is indexed, not read).
+        block: int,
+    ) -> tuple[list[str], list[str]]:
+        """Who to re-read, and whose accounts to end from their events without a read.
+
+        On a full refresh every touched, open and watched owner is read. Else the touched
+        owners, this tick's slice of the whole book (:class:`RollingRefresh`) and the watched
+        wallets of an event-less protocol that are due (see :meth:`_due`); but where the
+        protocol's endings are final (``events_end_accounts``), an owner whose every touch
+        ended an account is ended from the events now and read later, a read's worth per tick
+        (:meth:`_confirmations`): a crash's thousand liquidations cost no read in the tick
+        that sees them. With a wallet scope, only those wallets are read (the rest of the book
+        is indexed, not read).
         """
 
         def everyone() -> list[str]:
@@ -250,11 +284,19 @@ class ChainRuntime:
                 return sorted(scope)
             return owners_to_refresh(self.engine, adapter, self.watched)
 
+        ending: list[str] = []
         if full:
             owners = set(everyone())
+            self._unconfirmed.pop(adapter.name, None)  # everyone touched is read now
         else:
-            touched = touched_owners(self.engine, adapter.chain_id, adapter.name, among=scope)
-            owners = set(touched)
+            touched = touched_owner_states(
+                self.engine, adapter.chain_id, adapter.name, among=scope, block=block
+            )
+            owners = {o for o, ended in touched.items() if not ended}
+            if events_end_accounts(adapter):
+                ending = self._confirmations(adapter, touched, owners)
+            else:
+                owners.update(touched)
             rolling = self._rolling.get(adapter.name)
             if rolling is None:
                 # At most one read's worth of owners per block time: the slice costs one
@@ -267,7 +309,19 @@ class ChainRuntime:
                 owners.update(self._due(adapter.name, candidates, poll_s))
         if scope is not None:
             owners &= scope
-        return sorted(owners)
+        return sorted(owners), ending
+
+    def _confirmations(
+        self, adapter: ProtocolAdapter, touched: dict[str, bool], owners: set[str]
+    ) -> list[str]:
+        """Up to a read's worth of the unconfirmed (oldest first) join ``owners``, to be read
+        this tick; then the owners whose touches all ended accounts and are new since the last
+        tick (returned: to end now) join the unconfirmed, to be read in a later tick."""
+        unconfirmed = self._unconfirmed.setdefault(adapter.name, {})
+        owners.update(itertools.islice(unconfirmed, owners_per_read(adapter)))
+        new = sorted(o for o, ended in touched.items() if ended and o not in unconfirmed)
+        unconfirmed.update(dict.fromkeys(new))
+        return new
 
     def _due(self, protocol: str, owners: Iterable[str], poll_s: float | None) -> list[str]:
         """The ``owners`` of an event-less protocol to poll now: at risk, never read, or last
@@ -302,6 +356,7 @@ class ChainRuntime:
         positions are in :attr:`lost` until the next call)."""
         changed, self._changed = self._changed, {}
         read, self._read = self._read, {}
+        ended, self._ended = self._ended, {}
         self.lost = []
         if self._book is None:
             rows = await asyncio.to_thread(
@@ -313,6 +368,9 @@ class ChainRuntime:
             for protocol, owners in changed.items():
                 found = [(i, a) for i, a in read.get(protocol, []) if in_scope(sync.scopes, a)]
                 self.lost += self._book.replace_owners(protocol, owners, found)
+        if self._book is not None:  # (loaded whole, it has none of them)
+            for protocol, gone in ended.items():
+                self.lost += self._book.remove(protocol, gone)
         return self._book
 
 

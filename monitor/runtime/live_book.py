@@ -51,15 +51,27 @@ class LiveBook:
         kept = {account_id for account_id, _ in rows}
         lost: list[tuple[int, MarginAccount]] = []
         for owner in owners:
-            for account_id, on in list(self._by_owner.get(owner, {}).items()):
-                if on == protocol and account_id not in kept:
-                    account = self._books[protocol].remove(account_id, owner)
-                    if account is not None:
-                        lost.append((account_id, account))
-                    del self._by_owner[owner][account_id]
-            if not self._by_owner.get(owner, True):
-                del self._by_owner[owner]
+            held = self._by_owner.get(owner, {})
+            lost += self.remove(protocol, [(i, owner) for i in held if i not in kept])
         return lost + self.add(rows)
+
+    def remove(
+        self, protocol: str, rows: Iterable[tuple[int, str]]
+    ) -> list[tuple[int, MarginAccount]]:
+        """Drop the ``(account id, owner)`` accounts of ``protocol`` (ended: closed or
+        liquidated); returns those that were here, as they were last held."""
+        lost = []
+        for account_id, owner in rows:
+            held = self._by_owner.get(owner, {})
+            if held.get(account_id) != protocol:
+                continue
+            account = self._books[protocol].remove(account_id, owner)
+            if account is not None:
+                lost.append((account_id, account))
+            del held[account_id]
+            if not held:
+                del self._by_owner[owner]
+        return lost
 
     def protocols(self) -> list[str]:
         """The protocols with a book (possibly empty after removals), sorted."""

@@ -11,7 +11,14 @@ from indexer.models import AccountStatus, MarginAccount, MarginMode
 from indexer.protocols.hyperliquid.margin import MarginTier, tiers_for
 from indexer.scan.rows import LogSource, Touch, TouchKind
 from indexer.scan.scanner import RangeBatch
-from indexer.store.accounts import load_accounts, open_assets, save_read, touched_owners
+from indexer.store.accounts import (
+    end_from_events,
+    load_accounts,
+    open_assets,
+    save_read,
+    touched_owner_states,
+    touched_owners,
+)
 from indexer.store.cursors import ScanStore
 from tests.health_helpers import account, gmx_position, hl_position, usdc
 
@@ -48,6 +55,31 @@ def test_touches_above_the_read_block_stay(engine: Engine) -> None:
     _touch(engine, 9, TouchKind.LIQUIDATED)
     save_read(engine, 42161, "test", [OWNER], [], read_block=8)
     assert touched_owners(engine, 42161, "test") == [OWNER]
+
+
+def test_an_owner_is_ended_by_events_only_if_every_touch_up_to_the_block_is_an_ending(
+    engine: Engine,
+) -> None:
+    _touch(engine, 9, TouchKind.LIQUIDATED)
+    assert touched_owner_states(engine, 42161, "test", block=9) == {OWNER: True}
+    assert touched_owner_states(engine, 42161, "test", block=8) == {OWNER: False}  # not yet
+    assert touched_owner_states(engine, 42161, "test", among=["0x01"], block=9) == {}
+    _touch(engine, 10)  # a later plain touch: something to read
+    assert touched_owner_states(engine, 42161, "test", block=10) == {OWNER: False}
+
+
+def test_ending_from_events_decides_like_a_read_and_keeps_the_touch(engine: Engine) -> None:
+    save_read(engine, 42161, "test", [OWNER], [_open_account(5)], read_block=5)
+    _touch(engine, 7, TouchKind.LIQUIDATED)
+    assert end_from_events(engine, 42161, "test", [OWNER], block=6).ended == ()  # above it
+    result = end_from_events(engine, 42161, "test", [OWNER], block=7)
+    (account_id,) = [i for i, _ in load_accounts(engine, status=None)]
+    assert (result.closed, result.liquidated, result.ended) == (0, 1, ((account_id, OWNER),))
+    ((_, ended),) = load_accounts(engine, status=None)
+    assert (ended.status, ended.block_number, ended.positions) == (AccountStatus.LIQUIDATED, 7, ())
+    assert touched_owners(engine, 42161, "test") == [OWNER]  # a read confirms it later
+    again = end_from_events(engine, 42161, "test", [OWNER], block=7)
+    assert (again.liquidated, again.ended) == (0, ())  # once
 
 
 def test_open_assets_lists_what_open_accounts_hold_and_trade(engine: Engine) -> None:

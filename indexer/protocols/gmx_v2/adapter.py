@@ -69,6 +69,9 @@ class GmxV2Adapter:
     """
 
     name = PROTOCOL
+    # A liquidation order always takes the whole size (LiquidationUtils sets sizeDeltaUsd to
+    # position.sizeInUsd()), and a decrease is a close only when it leaves sizeInUsd at 0.
+    events_end_accounts = True
 
     def __init__(
         self,

@@ -76,6 +76,9 @@ class GTradeAdapter:
     """
 
     name = d.PROTOCOL
+    # TradeClosed and a LIQ_CLOSE LimitExecuted end the trade, and a trader's next trade takes
+    # a new index (the ref is trader:index), so an ended ref never comes back.
+    events_end_accounts = True
 
     def __init__(
         self,
