@@ -14,7 +14,9 @@ position's own distance and, for an account trading several markets, of their jo
 :func:`joint_move_floor`), "L holds" an upper bound (the least single-position distance).
 
     bounds = LevelBounds.of([policy_for(a) for a in book.accounts])
-    steady = steady_accounts(tick, bounds, ranks, sigmas, stale_assets)
+    moves = Moves.of(tick, sigmas)
+    steady = steady_accounts(tick, bounds, ranks, moves, stale_assets)
+    cold = far_from_warning(tick, bounds, moves, margin=1.25)  # safe to re-read rarely
 """
 
 from __future__ import annotations
@@ -67,45 +69,77 @@ class LevelBounds:
         return cls(health_rows, distance_rows, sigma_rows, np.asarray(clear, dtype=np.float64))
 
 
+@dataclass(frozen=True, slots=True)
+class Moves:
+    """Per account, bounds of the move to liquidation the rules would see: in percent and in
+    σ, a lower bound (the joint move's floor included) and an upper one (the least
+    single-position distance). +inf where there is no such trigger value."""
+
+    pct_min: Floats
+    pct_max: Floats
+    sigma_min: Floats
+    sigma_max: Floats
+
+    @classmethod
+    def of(cls, tick: ProtocolTick, sigmas: Mapping[str, float]) -> Moves:
+        """The bounds for ``tick``; ``sigmas``: σ per asset (the σ trigger's unit)."""
+        book, distance = tick.book, tick.result.distance_pct
+        sigma_of_asset = np.array([sigmas.get(a) or np.nan for a in book.assets], dtype=np.float64)
+        ones = np.ones(len(book.assets))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            in_sigma = distance / 100.0 / sigma_of_asset[book.pos_asset]
+            # Upper bounds: the least single-position value (the joint move can only be nearer).
+            pct_max = min_by_account(book, distance)
+            # σ_move is None (no trigger) unless σ is known for every market of the account.
+            no_sigma = holds_any(book, np.isnan(sigma_of_asset), collateral=False)
+            sigma_max = np.where(no_sigma, np.inf, min_by_account(book, in_sigma))
+            # Lower bounds: the joint move's floor too.
+            pct_min = np.minimum(
+                pct_max, np.where(book.joint, 100.0 * joint_move_floor(tick, ones), np.inf)
+            )
+            joint_sigma = np.where(book.joint, joint_move_floor(tick, sigma_of_asset), np.inf)
+            sigma_min = np.minimum(sigma_max, joint_sigma)
+        return cls(pct_min, pct_max, sigma_min, sigma_max)
+
+
+def _silent(tick: ProtocolTick, bounds: LevelBounds, moves: Moves, margin: float = 1.0) -> Bools:
+    """Per account and level above ok: no trigger fires even at ``margin`` times its threshold."""
+    health = tick.result.health[:, None]
+    with np.errstate(invalid="ignore"):
+        silent: Bools = (
+            (health > bounds.health * margin)
+            & (
+                (bounds.distance_pct == 0.0)
+                | (moves.pct_min[:, None] > bounds.distance_pct * margin)
+            )
+            & ((bounds.sigma == 0.0) | (moves.sigma_min[:, None] > bounds.sigma * margin))
+        )
+    return silent
+
+
 def steady_accounts(
     tick: ProtocolTick,
     bounds: LevelBounds,
     ranks: Ints,
-    sigmas: Mapping[str, float],
+    moves: Moves,
     stale_assets: Collection[str],
 ) -> Bools:
     """Per account of ``tick``: steady (see the module docstring). ``ranks``: its stored alert
-    level's ``ladder_rank``; ``sigmas``: σ per asset (the σ trigger's unit); ``stale_assets``:
+    level's ``ladder_rank``; ``moves``: ``Moves.of(tick, σ per asset)``; ``stale_assets``:
     assets whose price is older than its heartbeat (an account holding one reads as unknown)."""
-    book, result = tick.book, tick.result
+    book = tick.book
     stale = np.array([a in stale_assets for a in book.assets], dtype=bool)
-    distance = result.distance_pct
-    sigma_of_asset = np.array([sigmas.get(a) or np.nan for a in book.assets], dtype=np.float64)
-    ones = np.ones(len(book.assets))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        in_sigma = distance / 100.0 / sigma_of_asset[book.pos_asset]
-        # Upper bounds: the least single-position value (the joint move can only be nearer).
-        move_pct_max = min_by_account(book, distance)
-        # σ_move is None (no trigger) unless σ is known for every market of the account.
-        no_sigma = holds_any(book, np.isnan(sigma_of_asset), collateral=False)
-        move_sigma_max = np.where(no_sigma, np.inf, min_by_account(book, in_sigma))
-        # Lower bounds: the joint move's floor too.
-        move_pct_min = np.minimum(
-            move_pct_max, np.where(book.joint, 100.0 * joint_move_floor(tick, ones), np.inf)
-        )
-        joint_sigma = np.where(book.joint, joint_move_floor(tick, sigma_of_asset), np.inf)
-        move_sigma_min = np.minimum(move_sigma_max, joint_sigma)
-        health = result.health[:, None]
-        silent = (
-            (health > bounds.health)
-            & ((bounds.distance_pct == 0.0) | (move_pct_min[:, None] > bounds.distance_pct))
-            & ((bounds.sigma == 0.0) | (move_sigma_min[:, None] > bounds.sigma))
-        )
-        clear = bounds.clear[:, None]
+    silent = _silent(tick, bounds, moves)
+    clear = bounds.clear[:, None]
+    with np.errstate(invalid="ignore"):
+        health = tick.result.health[:, None]
         holds = (
             (health <= bounds.health * clear)
-            | ((bounds.distance_pct > 0.0) & (move_pct_max[:, None] <= bounds.distance_pct * clear))
-            | ((bounds.sigma > 0.0) & (move_sigma_max[:, None] <= bounds.sigma * clear))
+            | (
+                (bounds.distance_pct > 0.0)
+                & (moves.pct_max[:, None] <= bounds.distance_pct * clear)
+            )
+            | ((bounds.sigma > 0.0) & (moves.sigma_max[:, None] <= bounds.sigma * clear))
         )
     column = np.arange(1, 4)
     # Nothing above the stored level fires, and the stored level (if above ok) still holds.
@@ -115,6 +149,14 @@ def steady_accounts(
     fresh = ~tick.unknown & ~holds_any(book, stale)
     steady: Bools = (ranks >= 0) & fresh & above_silent & level_holds
     return steady
+
+
+def far_from_warning(tick: ProtocolTick, bounds: LevelBounds, moves: Moves, margin: float) -> Bools:
+    """Per account of ``tick``: known, and no trigger would fire even at ``margin`` times its
+    threshold (``margin`` > 1). Fees and funding accrue slowly, so such an account cannot drift
+    to a warning between two reads far apart; prices are applied every tick regardless."""
+    far: Bools = ~tick.unknown & np.all(_silent(tick, bounds, moves, margin), axis=1)
+    return far
 
 
 def joint_move_floor(tick: ProtocolTick, scale: Floats) -> Floats:

@@ -7,11 +7,12 @@
 
 A tick costs what changed, not what exists: the scanners keep their adaptive ranges, only
 owners touched by events since the last tick are re-read, and the open book is kept in memory
-and re-priced. The whole book is re-read once per ``full_refresh_s``, a slice per tick
-(``monitor.runtime.rolling``), which bounds the drift of what no event reports (borrowing and
-funding accrue every second) without one slow tick; a slice is at most one read's worth of
-owners per block time, so a book larger than that many owners per ``full_refresh_s`` is re-read
-over a longer cycle (``owners / owners_per_read`` block times) rather than at a higher cost.
+and re-priced. The whole book is re-read in slices, a slice per tick (``monitor.runtime.rolling``),
+which bounds the drift of what no event reports (borrowing and funding accrue every second)
+without one slow tick: the owners of an account near a warning once per ``full_refresh_s``, the
+rest (most of a book, too far from any threshold for drift to matter soon) ten times less
+often. A slice is at most one read's worth of owners per block time and tier, so a book larger
+than that is re-read over a longer cycle rather than at a higher cost.
 Protocols without events (Hyperliquid) cannot say when a trader changed their own account, so
 their watched wallets are polled: those at risk (``at_risk``: critical or worse, or unknown;
 set by the monitor after each evaluation) every tick, the rest once per
@@ -54,7 +55,7 @@ from indexer.store.cursors import ScanStore
 from monitor.health.chunked import address_fraction
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, in_scope
 from monitor.runtime.live_book import LiveBook
-from monitor.runtime.rolling import RollingRefresh
+from monitor.runtime.rolling import TieredRefresh
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -93,7 +94,7 @@ class ChainRuntime:
         self._changed: dict[str, set[str]] = {}
         self._read: dict[str, list[tuple[int, MarginAccount]]] = {}
         self._polled: dict[tuple[str, str], float] = {}
-        self._rolling: dict[str, RollingRefresh] = {}
+        self._rolling: dict[str, TieredRefresh] = {}
         # Per protocol: owners whose accounts events ended, not yet read since (insertion
         # order: oldest first), and the accounts ended since the last book(), as (id, owner).
         self._unconfirmed: dict[str, dict[str, None]] = {}
@@ -107,6 +108,10 @@ class ChainRuntime:
         read again without a position), as last held."""
         self.at_risk: frozenset[str] = frozenset()
         """Owners (lower case) the monitor last found unknown or at warning or worse."""
+        self.warm: dict[str, frozenset[str]] = {}
+        """Per protocol, owners (lower case) of an account the monitor last found not far from
+        a warning (``far_from_warning``): the whole-book re-read takes them ten times as often
+        as the rest (``TieredRefresh``)."""
 
     @property
     def live(self) -> LiveBook | None:
@@ -299,11 +304,13 @@ class ChainRuntime:
                 owners.update(touched)
             rolling = self._rolling.get(adapter.name)
             if rolling is None:
-                # At most one read's worth of owners per block time: the slice costs one
-                # request per tick however large the book (the cycle stretches instead).
+                # At most one read's worth of owners per block time and tier: the slice
+                # costs a request or two per tick however large the book (the cycle
+                # stretches instead).
                 per_s = owners_per_read(adapter) / self.group.chain.block_time
-                rolling = self._rolling[adapter.name] = RollingRefresh(self.full_refresh_s, per_s)
-            owners.update(rolling.take(self.monotonic(), everyone))
+                rolling = self._rolling[adapter.name] = TieredRefresh(self.full_refresh_s, per_s)
+            warm = self.warm.get(adapter.name, frozenset())
+            owners.update(rolling.take(self.monotonic(), everyone, warm))
             if adapter.log_source() is None:
                 candidates = scope if scope is not None else self.watched
                 owners.update(self._due(adapter.name, candidates, poll_s))

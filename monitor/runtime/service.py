@@ -50,7 +50,13 @@ from monitor.alerts.inference import liquidated_when_gone
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
 from monitor.alerts.rules import Policy, PriceFreshness
-from monitor.alerts.screen import LevelBounds, ladder_rank, steady_accounts
+from monitor.alerts.screen import (
+    LevelBounds,
+    Moves,
+    far_from_warning,
+    ladder_rank,
+    steady_accounts,
+)
 from monitor.delivery.outbox import pending_count
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
 from monitor.health.book import Book
@@ -63,6 +69,7 @@ from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, in_s
 from monitor.runtime.heartbeat import TickSummary, format_status, record_tick
 from monitor.runtime.lease import acquire_lease, lease_ttl_s, release_leases, worker_name
 from monitor.runtime.phases import Phases
+from monitor.runtime.rolling import COLD_MARGIN
 from monitor.subscriptions.routing import RouteTable
 from monitor.subscriptions.service import load_routes, seed_from_config
 from monitor.watchlist import watched_wallets
@@ -204,7 +211,7 @@ class Monitor:
             self.latest_prices[(sync.chain_id, protocol)] = prices
         now = self.clock()
         sigmas = self._observe_prices(sync)
-        views, held_at_risk = self._judged(group.chain, sync, ticks, sigmas, now)
+        views, held_at_risk, runtime.warm = self._judged(group.chain, sync, ticks, sigmas, now)
         latest = views + self._latest_slice(group.chain.name, ticks, views)
         phases.mark("judge")
         await self._persist_latest(group.chain.name, sync, latest)
@@ -359,28 +366,32 @@ class Monitor:
         ticks: list[ProtocolTick],
         sigmas: Mapping[str, Sigmas],
         now: datetime,
-    ) -> tuple[list[AccountView], set[tuple[str, str]]]:
+    ) -> tuple[list[AccountView], set[tuple[str, str]], dict[str, frozenset[str]]]:
         """The accounts whose alert rules must run this tick: all but the steady ones
         (``monitor.alerts.screen``: their stored level stands and nothing above it fires), as
-        views; and (protocol, owner) of the steady accounts at critical or worse (at risk
-        without being judged: an event-less protocol polls them every tick)."""
+        views; (protocol, owner) of the steady accounts at critical or worse (at risk without
+        being judged: an event-less protocol polls them every tick); and per protocol the
+        owners of an account not far from a warning (``far_from_warning``), whose drift the
+        runtime's whole-book re-read bounds more tightly than everyone else's."""
         views: list[AccountView] = []
         held_at_risk: set[tuple[str, str]] = set()
+        warm: dict[str, frozenset[str]] = {}
         for tick in ticks:
             if not len(tick):
                 continue
             ids = tick.ids.tolist()
             ranks = np.fromiter((ladder_rank(self._levels.get(i)) for i in ids), np.intp, len(ids))
             found = sigmas.get(tick.protocol)
+            moves = Moves.of(tick, found.by_asset if found is not None else {})
+            bounds = self._level_bounds(chain.name, tick)
             stale = self._stale_assets(chain, tick.protocol, sync, now)
-            steady = steady_accounts(
-                tick, self._level_bounds(chain.name, tick), ranks,
-                found.by_asset if found is not None else {}, stale,
-            )  # fmt: skip
+            steady = steady_accounts(tick, bounds, ranks, moves, stale)
             views += tick.views(np.flatnonzero(~steady).tolist())
             risky = np.flatnonzero(steady & (ranks >= ladder_rank(Level.CRITICAL))).tolist()
             held_at_risk.update((tick.protocol, tick.book.accounts[i].owner.lower()) for i in risky)
-        return views, held_at_risk
+            near = np.flatnonzero(~far_from_warning(tick, bounds, moves, COLD_MARGIN)).tolist()
+            warm[tick.protocol] = frozenset(tick.book.accounts[i].owner.lower() for i in near)
+        return views, held_at_risk, warm
 
     def _level_bounds(self, chain: str, tick: ProtocolTick) -> LevelBounds:
         """Each account's screen bounds, rebuilt when the book or the routing table changes."""

@@ -8,7 +8,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.runtime.rolling import RollingRefresh
+from monitor.runtime.rolling import RollingRefresh, TieredRefresh
 
 PERIOD_S = 60.0
 
@@ -79,3 +79,37 @@ def test_a_rate_cap_keeps_each_take_flat_and_stretches_the_cycle(
         assert first_cycle == owners  # done within the stretched cycle
     else:
         assert len(first_cycle) <= math.floor(size * now / cycle_s)
+
+
+def test_warm_owners_are_re_read_each_period_and_the_rest_ten_times_less_often() -> None:
+    book = [f"o{i:03}" for i in range(100)]
+    warm = frozenset(book[:10])
+    tiers, loads, taken = TieredRefresh(PERIOD_S), [], []
+
+    def load() -> list[str]:
+        loads.append(1)
+        return book
+
+    for second in range(0, 601):  # a tick a second; a cycle restarts on the tick after its end
+        taken += tiers.take(float(second), load, warm)
+    counts = {owner: taken.count(owner) for owner in book}
+    assert {counts[o] for o in warm} == {9, 10}  # a cycle every 61 s, the tenth under way
+    assert {counts[o] for o in book if o not in warm} == {1}  # one cycle of 600 s
+    assert len(loads) == 10  # both cycles started from one load, then one per warm cycle
+
+
+@given(st.sets(st.integers(0, 99)), st.lists(st.floats(0.01, 30.0), min_size=1, max_size=80))
+def test_the_tiers_take_every_owner_once_before_either_cycle_ends(
+    warm_ids: set[int], steps: list[float]
+) -> None:
+    book = [f"o{i:03}" for i in range(100)]
+    warm = frozenset(book[i] for i in warm_ids)
+    tiers, now, taken = TieredRefresh(PERIOD_S), 0.0, []
+    tiers.take(now, lambda: book, warm)
+    for step in steps:
+        now += step
+        if now >= PERIOD_S:
+            break
+        taken += tiers.take(now, lambda: book, warm)
+    assert len(taken) == len(set(taken))  # none twice within the first warm period
+    assert {o for o in taken if o not in warm} <= set(book) - warm

@@ -20,10 +20,16 @@ from indexer.models import MarginAccount
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import LADDER, covered_by
 from monitor.alerts.rules import AlertState, Policy, Report, step
-from monitor.alerts.screen import LevelBounds, joint_move_floor, steady_accounts
+from monitor.alerts.screen import (
+    LevelBounds,
+    Moves,
+    far_from_warning,
+    joint_move_floor,
+    steady_accounts,
+)
 from monitor.health.account import account_health, adverse_weights, shock_to_liquidation
 from monitor.health.book import compile_accounts
-from monitor.health.tick import value_book
+from monitor.health.tick import ProtocolTick, value_book
 from monitor.health.volatility import sigma_move
 from tests.health_helpers import MARKS, accounts, gmx_account, prices, two_asset_cross, usdc
 
@@ -63,7 +69,7 @@ def _steady(
     tick = value_book("p", ids, book, px)
     bounds = LevelBounds.of([policy] * len(book_accounts))
     ranks = np.full(len(book_accounts), rank, dtype=np.intp)
-    return steady_accounts(tick, bounds, ranks, sigmas, set(stale)).tolist()
+    return steady_accounts(tick, bounds, ranks, Moves.of(tick, sigmas), set(stale)).tolist()
 
 
 def _stored(level: Level) -> AlertState:
@@ -94,6 +100,43 @@ def test_a_steady_account_steps_to_nothing(case: Case, rank: int) -> None:
         new, decisions = step(state, report, policy, NOW)
         kept = (new.level, new.episode, new.alerted, new.since)
         assert (kept, decisions) == ((state.level, state.episode, state.alerted, state.since), [])
+
+
+@given(cases, st.floats(1.0, 2.0))
+def test_an_account_far_from_warning_fires_nothing_even_at_the_scaled_thresholds(
+    case: Case, margin: float
+) -> None:
+    """What the whole-book re-read takes as cold (re-read rarely) would not be warned even
+    with every threshold ``margin`` times higher; and at margin 1 every account steady at ok
+    is cold."""
+    book_accounts, px, limits, sigmas = case
+    book = compile_accounts(book_accounts)
+    tick = value_book("p", np.arange(len(book_accounts)), book, px)
+    bounds = LevelBounds.of([Policy.from_thresholds(limits)] * len(book_accounts))
+    moves = Moves.of(tick, sigmas)
+    far = far_from_warning(tick, bounds, moves, margin).tolist()
+    scaled = Policy.from_thresholds(
+        limits.model_copy(
+            update={
+                name: getattr(limits, name) * margin
+                for name in ("warning", "critical", "warning_distance_pct",
+                             "critical_distance_pct", "warning_sigma", "critical_sigma")
+            }
+        )
+    )  # fmt: skip
+    for account, is_far in zip(book_accounts, far, strict=True):
+        health = account_health(account, px)
+        report = Report.from_health(
+            health, move_sigma=sigma_move(account, px, sigmas, health.positions)
+        )
+        if is_far:
+            assert step(AlertState(), report, scaled, NOW)[1] == []
+    assert all(far_from_warning(tick, bounds, moves, 1.0) >= _steady_at_ok(tick, bounds, moves))
+
+
+def _steady_at_ok(tick: ProtocolTick, bounds: LevelBounds, moves: Moves) -> np.ndarray:
+    ranks = np.zeros(len(tick), dtype=np.intp)
+    return steady_accounts(tick, bounds, ranks, moves, set())
 
 
 @given(cases)
