@@ -16,7 +16,8 @@ than that is re-read over a longer cycle rather than at a higher cost.
 Protocols without events (Hyperliquid) cannot say when a trader changed their own account, so
 their watched wallets are polled: those at risk (``at_risk``: critical or worse, or unknown;
 set by the monitor after each evaluation) every tick, the rest once per
-the protocol's ``poll_s``, spread evenly over that period. After a start (or :meth:`forget`)
+the protocol's ``poll_s``, spread evenly over that period; at most ``POLL_READS_PER_TICK``
+reads' worth a tick, the wallets read longest ago first (a crash puts thousands at risk). After a start (or :meth:`forget`)
 the first tick re-reads everything at once: the database may be behind the chain. Database
 work runs in worker threads, so one chain's commits never stall another chain or alert
 delivery.
@@ -25,6 +26,7 @@ delivery.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import math
 import threading
@@ -63,6 +65,10 @@ U = TypeVar("U")
 FULL_REFRESH_S = 60.0
 """Default period of the whole-book re-read (fees and funding drift between events); 0 re-reads
 everything on every tick."""
+
+
+POLL_READS_PER_TICK = 2
+"""Reads' worth of wallets an event-less protocol polls per tick at most (``_due``)."""
 
 
 class ChainRuntime:
@@ -313,7 +319,8 @@ class ChainRuntime:
             owners.update(rolling.take(self.monotonic(), everyone, warm))
             if adapter.log_source() is None:
                 candidates = scope if scope is not None else self.watched
-                owners.update(self._due(adapter.name, candidates, poll_s))
+                budget = POLL_READS_PER_TICK * owners_per_read(adapter)
+                owners.update(self._due(adapter.name, candidates, poll_s, budget))
         if scope is not None:
             owners &= scope
         return sorted(owners), ending
@@ -330,17 +337,22 @@ class ChainRuntime:
         unconfirmed.update(dict.fromkeys(new))
         return new
 
-    def _due(self, protocol: str, owners: Iterable[str], poll_s: float | None) -> list[str]:
+    def _due(
+        self, protocol: str, owners: Iterable[str], poll_s: float | None, budget: int
+    ) -> list[str]:
         """The ``owners`` of an event-less protocol to poll now: at risk, never read, or last
-        read ``poll_s`` ago (every one of them when ``poll_s`` is None)."""
+        read ``poll_s`` ago (every one of them when ``poll_s`` is None); at most ``budget`` of
+        them, those read longest ago first. In a crash thousands of wallets turn critical at
+        once, and polling them all in one tick made it as slow as that many reads; past the
+        budget they take turns, each read again within a few ticks."""
         if poll_s is None:
             return list(owners)
-        now = self.monotonic()
-        return [
-            o
-            for o in owners
-            if o in self.at_risk or now - self._polled.get((protocol, o), -math.inf) >= poll_s
-        ]
+        now, polled = self.monotonic(), self._polled
+        last = {o: polled.get((protocol, o), -math.inf) for o in owners}
+        due = [(t, o) for o, t in last.items() if o in self.at_risk or now - t >= poll_s]
+        if len(due) > budget:
+            due = heapq.nsmallest(budget, due)
+        return [o for _, o in due]
 
     def _mark_polled(
         self, protocol: str, owners: Iterable[str], poll_s: float | None, *, spread: bool

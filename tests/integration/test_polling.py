@@ -110,3 +110,45 @@ def test_event_less_wallets_are_polled_once_per_period_and_at_risk_ones_every_ti
     assert all(polled.count(w) == 1 for w in wallets[1:]), polled
     # ... spread out: no tick reads every wallet again.
     assert max(per_tick) < len(wallets)
+
+
+def test_at_risk_wallets_past_the_budget_take_turns(
+    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash puts thousands of wallets at risk at once: a tick polls at most a budget of
+    them (here 3 of 8), those read longest ago first, so each is read every few ticks."""
+    world = build_world(devnet, gmx_traders=1, hl_traders=8, seed=6)
+    wallets = sorted(w.lower() for w in world.hl_traders)
+    (group,) = by_chain(_only(world, "hyperliquid", poll_s=POLL_S))
+    (adapter,) = group.adapters
+    monkeypatch.setattr(adapter, "owners_per_read", 1, raising=False)
+    monkeypatch.setattr("monitor.runtime.chain.POLL_READS_PER_TICK", 3)
+    clock = Clock()
+
+    async def main() -> list[list[str]]:
+        runtime = ChainRuntime(group, engine, full_refresh_s=3600.0, monotonic=clock)
+        ticks: list[list[str]] = []
+        seen = runtime._mark_polled
+
+        def spy(protocol: str, owners: Any, poll_s: float | None, *, spread: bool) -> None:
+            ticks[-1].extend(owners)
+            seen(protocol, owners, poll_s, spread=spread)
+
+        runtime._mark_polled = spy  # type: ignore[method-assign]
+        try:
+            ticks.append([])
+            await runtime.sync()  # the full refresh reads every wallet once
+            runtime.at_risk = frozenset(wallets)
+            for _ in range(6):
+                clock.now += 1.0
+                ticks.append([])
+                await runtime.sync()
+            return ticks
+        finally:
+            await runtime.close()
+
+    full, *polls = asyncio.run(main())
+    assert sorted(full) == wallets
+    assert [len(p) for p in polls] == [3] * 6
+    for start in range(len(polls) - 2):  # any three ticks in a row read every wallet
+        assert set(polls[start] + polls[start + 1] + polls[start + 2]) == set(wallets)
