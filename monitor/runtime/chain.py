@@ -19,8 +19,8 @@ set by the monitor after each evaluation) every tick, the rest once per
 the protocol's ``poll_s``, spread evenly over that period; at most ``POLL_READS_PER_TICK``
 reads' worth a tick, the wallets read longest ago first (a crash puts thousands at risk).
 After a start (or :meth:`forget`) the first tick re-reads everything at once: the database
-may be behind the chain. Database work runs in worker threads, so one chain's commits never stall another chain or alert
-delivery.
+may be behind the chain. Database work runs in worker threads, so one chain's commits never
+stall another chain or alert delivery.
 """
 
 from __future__ import annotations
