@@ -281,7 +281,7 @@ class ChainRuntime:
         """Who to re-read, and whose accounts to end from their events without a read.
 
         On a full refresh every touched, open and watched owner is read. Else the touched
-        owners, this tick's slice of the whole book (:class:`RollingRefresh`) and the watched
+        owners, this tick's slice of the whole book (:class:`TieredRefresh`) and the watched
         wallets of an event-less protocol that are due (see :meth:`_due`); but where the
         protocol's endings are final (``events_end_accounts``), an owner whose every touch
         ended an account is ended from the events now and read later, a read's worth per tick
