@@ -204,6 +204,42 @@ def _padded(tiers: Sequence[TierArrays]) -> TierArrays:
     return TierArrays(stack("lower_usd", np.inf), stack("rate", 0.0), stack("deduction_usd", 0.0))
 
 
+def select_accounts(book: Book, keep: Bools) -> Book:
+    """``book`` with only the accounts where ``keep`` is true, as if compiled from them alone
+    (with the same asset columns): dropping accounts needs no recompile, since every row
+    depends on its own account only."""
+    keep = np.asarray(keep, dtype=bool)
+    new_index = np.cumsum(keep) - 1  # old account → new account (where kept)
+    coll = keep[book.coll_account]
+    pos = keep[book.pos_account]
+    new_row = np.cumsum(pos) - 1
+    tiers = book.pos_tiers
+    return Book(
+        accounts=tuple(a for a, k in zip(book.accounts, keep.tolist(), strict=True) if k),
+        assets=book.assets,
+        fixed_usd=book.fixed_usd[keep],
+        coll_account=new_index[book.coll_account[coll]].astype(np.intp, copy=False),
+        coll_asset=book.coll_asset[coll],
+        coll_weight=book.coll_weight[coll],
+        pos_account=new_index[book.pos_account[pos]].astype(np.intp, copy=False),
+        pos_asset=book.pos_asset[pos],
+        pos_side=book.pos_side[pos],
+        pos_net_size=book.pos_net_size[pos],
+        pos_const_usd=book.pos_const_usd[pos],
+        pos_abs_size=book.pos_abs_size[pos],
+        pos_rate_size=book.pos_rate_size[pos],
+        pos_entry_mm_usd=book.pos_entry_mm_usd[pos],
+        pos_floor_usd=book.pos_floor_usd[pos],
+        pos_tiers=TierArrays(tiers.lower_usd[pos], tiers.rate[pos], tiers.deduction_usd[pos]),
+        pos_exposure=book.pos_exposure[pos],
+        shared=tuple(
+            (int(new_row[row]), int(new_index[i]), p) for row, i, p in book.shared if keep[i]
+        ),
+        joint=book.joint[keep],
+        pos_share=book.pos_share[pos],
+    )
+
+
 def concat_books(books: Sequence[Book], assets: Sequence[str]) -> Book:
     """One ``Book`` of ``books`` in order, as if compiled together. Every book must have been
     compiled with the same ``assets`` dict (its final order is ``assets``)."""

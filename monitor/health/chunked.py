@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer.models import MarginAccount
-from monitor.health.book import Book, compile_accounts, concat_books
+from monitor.health.book import Book, compile_accounts, concat_books, select_accounts
 
 Ids = npt.NDArray[np.int64]
 
@@ -54,7 +54,8 @@ class ChunkedBook:
         self._assets: dict[str, int] = {}
         self._accounts: dict[int, dict[int, MarginAccount]] = {}  # chunk → id → account
         self._compiled: dict[int, tuple[Ids, Book]] = {}
-        self._dirty: set[int] = set()
+        self._dirty: set[int] = set()  # chunks to recompile
+        self._removed: set[int] = set()  # chunks that only lost accounts since compiled
         self._whole: tuple[Ids, Book] | None = None
 
     def __len__(self) -> int:
@@ -81,7 +82,7 @@ class ChunkedBook:
         chunk = self._accounts.get(key)
         account = None if chunk is None else chunk.pop(account_id, None)
         if account is not None:
-            self._dirty.add(key)
+            self._removed.add(key)
         return account
 
     def rows(self) -> Iterable[tuple[int, MarginAccount]]:
@@ -93,18 +94,27 @@ class ChunkedBook:
 
     def compiled(self) -> tuple[Ids, Book]:
         """The account ids and the compiled book (same order), recompiling changed chunks only."""
-        if self._whole is not None and not self._dirty:
+        if self._whole is not None and not self._dirty and not self._removed:
             return self._whole
-        for key in self._dirty:
+        for key in self._dirty | self._removed:
             chunk = self._accounts.get(key)
             if not chunk:
                 self._accounts.pop(key, None)
                 self._compiled.pop(key, None)
                 continue
+            held = self._compiled.get(key)
+            if key not in self._dirty and held is not None:
+                # Only removals: the rows that stay are as compiled (a crash ends a thousand
+                # accounts across most chunks; recompiling them all took a whole book's time).
+                ids, book = held
+                keep = np.fromiter((i in chunk for i in ids.tolist()), bool, len(ids))
+                self._compiled[key] = (ids[keep], select_accounts(book, keep))
+                continue
             order = sorted(chunk)
             book = compile_accounts([chunk[i] for i in order], self._assets)
             self._compiled[key] = (np.asarray(order, dtype=np.int64), book)
         self._dirty.clear()
+        self._removed.clear()
         parts = [self._compiled[key] for key in sorted(self._compiled)]
         ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
         whole = ids, concat_books([p[1] for p in parts], tuple(self._assets))
