@@ -89,7 +89,7 @@ async def refresh_owners(
                 save_read, engine, adapter.chain_id, adapter.name, chunk, accounts,
                 read_block=block,
             )  # fmt: skip
-            result = await asyncio.to_thread(_locked, save_lock or nullcontext(), save)
+            result = await asyncio.to_thread(locked, save_lock or nullcontext(), save)
             written += result.written
             closed += result.closed
             liquidated += result.liquidated
@@ -101,6 +101,7 @@ async def refresh_owners(
     return SaveResult(written, closed, liquidated, tuple(stored))
 
 
-def _locked(lock: AbstractContextManager[object], fn: Callable[[], R]) -> R:
+def locked(lock: AbstractContextManager[object], fn: Callable[[], R]) -> R:
+    """``fn()`` with ``lock`` held (for ``asyncio.to_thread``: the wait happens in the worker)."""
     with lock:
         return fn()

@@ -178,8 +178,7 @@ def end_from_events(
     ref in the block that ended it would otherwise be missed), and a restart re-reads them.
     """
     owners_lc = sorted({o.lower() for o in owners})
-    vanished: list[tuple[int, str]] = []
-    owner_of: dict[int, str] = {}
+    found: list[tuple[int, str, str]] = []  # (id, ref, owner)
     with write_transaction(engine) as conn:
         for chunk in _chunks(owners_lc, OWNERS_PER_STATEMENT):
             ending = (
@@ -201,14 +200,12 @@ def end_from_events(
                     _accounts.c.status == AccountStatus.OPEN.value,
                 )
             )
-            for account_id, ref, owner in rows:
-                vanished.append((int(account_id), str(ref)))
-                owner_of[int(account_id)] = str(owner)
+            found += [(int(i), str(ref), str(owner)) for i, ref, owner in rows]
+        vanished = [(i, ref) for i, ref, _ in found]
         closed, liquidated = _end_accounts(conn, chain_id, protocol, vanished, block)
         for chunk in _chunks(owners_lc, OWNERS_PER_STATEMENT):
             liquidated += _liquidated_after_close(conn, chain_id, protocol, chunk, block)
-    ended = tuple((i, owner_of[i]) for i, _ in vanished)
-    return EndResult(closed, liquidated, ended)
+    return EndResult(closed, liquidated, tuple((i, owner) for i, _, owner in found))
 
 
 def open_owners(engine: Engine, chain_id: int, protocol: str) -> list[str]:

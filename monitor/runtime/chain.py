@@ -26,6 +26,7 @@ stall another chain or alert delivery.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import math
@@ -40,14 +41,13 @@ from indexer.crash_points import crash_point
 from indexer.models import MarginAccount
 from indexer.prices import PriceBook, PriceSource
 from indexer.protocols.base import ProtocolAdapter, events_end_accounts
-from indexer.refresh import owners_per_read, owners_to_refresh, refresh_owners
+from indexer.refresh import locked, owners_per_read, owners_to_refresh, refresh_owners
 from indexer.registry import json_decoder
 from indexer.rpc.client import RpcClient
 from indexer.rpc.stats import EndpointStats
 from indexer.scan.runner import chain_settings, open_rpc
 from indexer.scan.scanner import Scanner
 from indexer.store.accounts import (
-    EndResult,
     end_from_events,
     load_accounts,
     open_assets,
@@ -223,14 +223,10 @@ class ChainRuntime:
             self._owners, adapter, scope, full, poll_s, sync.block
         )
         if ending:
-
-            def end() -> EndResult:
-                with self._save_lock:
-                    return end_from_events(
-                        self.engine, adapter.chain_id, adapter.name, ending, sync.block
-                    )
-
-            ended = await asyncio.to_thread(end)
+            end = functools.partial(
+                end_from_events, self.engine, adapter.chain_id, adapter.name, ending, sync.block
+            )
+            ended = await asyncio.to_thread(locked, self._save_lock, end)
             sync.closed += ended.closed
             sync.liquidated += ended.liquidated
             self._ended.setdefault(adapter.name, []).extend(ended.ended)
