@@ -72,6 +72,11 @@ class Account(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("chain_id", "protocol", "ref", name="uq_accounts_chain_protocol_ref"),
         sa.Index("ix_accounts_owner", "owner"),
+        # A read's owners within one book (migration 0010): the unique key's (chain, protocol)
+        # prefix would be the whole book.
+        sa.Index("ix_accounts_book_owner", "chain_id", "protocol", "owner", "status"),
+        # Accounts that ended since a block (the monitor's liquidation lookup, every tick).
+        sa.Index("ix_accounts_status_block", "chain_id", "status", "block_number"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -27,6 +27,7 @@ from indexer.config.loader import Config
 from indexer.config.sections import ChainConfig, WalletConfig
 from indexer.errors import DependencyError, RetryableError
 from indexer.models import MarginAccount
+from indexer.scan.data import ScanSettings
 from indexer.store.accounts import load_accounts
 from indexer.store.columns import utcnow
 from indexer.store.engine import checkpoint_wal
@@ -127,6 +128,10 @@ class Monitor:
         # Per chain: accounts of event-less venues inferred liquidated (``_infer_liquidations``)
         # and not yet recorded, as last held.
         self._breached: dict[str, dict[int, MarginAccount]] = {}
+        # Per chain: the lowest block a liquidation not yet alerted can be stored at, once a
+        # tick's rules committed (``newly_liquidated``'s ``since_block``); unset, it looks at
+        # every account that ever ended (after a start or a takeover: what happened meanwhile).
+        self._ended_since: dict[str, int] = {}
         # Chain alerts (``monitor.alerts.chain``): the stored state of each chain this worker
         # holds, so that a tick on a healthy chain costs no database round trip.
         self.chain_policy = ChainPolicy(
@@ -251,8 +256,11 @@ class Monitor:
         ) | {owner for protocol, owner in held_at_risk if protocol in eventless}
         breached = self._breached.setdefault(group.chain.name, {})
         ended = await asyncio.to_thread(
-            newly_liquidated, self.engine, group.chain.chain_id, eventless, set(breached)
-        )
+            functools.partial(
+                newly_liquidated, self.engine, group.chain.chain_id, eventless, set(breached),
+                since_block=self._ended_since.get(group.chain.name),
+            )
+        )  # fmt: skip
         # A cross account whose positions a liquidation closed keeps its balance: it is still
         # open (so not among ``ended``), and liquidated all the same, as it was last held.
         ended_ids = {account_id for account_id, _ in ended}
@@ -277,6 +285,9 @@ class Monitor:
                 self._seen.pop(obs.account_id, None)
             raise
         breached.clear()  # recorded (or out of scope): inferred once
+        # Every end stored so far is at or below this block and now alerted; later ones are
+        # stored at a later tick's block, or a reorg's re-read, never deeper than the window.
+        self._ended_since[group.chain.name] = sync.block - ScanSettings().reorg_window
         phases.mark("rules")
         for protocol, prices in sync.prices.items():
             marks = self._previous_prices.setdefault((sync.chain_id, protocol), {})
@@ -327,6 +338,7 @@ class Monitor:
             self.runtimes[name].forget()
             self.latest[name].forget()
             self._chain_states.pop(name, None)
+            self._ended_since.pop(name, None)
             self._seen.clear()
             self._levels.clear()
             self._holding.add(name)

@@ -3,8 +3,14 @@ owners' touches up to the read's block are consumed, even when the read found no
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from indexer.models import AccountStatus, MarginAccount, MarginMode
@@ -20,6 +26,8 @@ from indexer.store.accounts import (
     touched_owners,
 )
 from indexer.store.cursors import ScanStore
+from indexer.store.engine import make_engine, upgrade
+from monitor.alerts.apply import newly_liquidated
 from tests.health_helpers import account, gmx_position, hl_position, usdc
 
 OWNER = "0x00000000000000000000000000000000000000aa"
@@ -151,3 +159,66 @@ def test_a_close_read_a_block_before_its_liquidation_event_becomes_a_liquidation
     ((_, ended),) = load_accounts(engine, status=None)
     assert (ended.status, ended.block_number) == (AccountStatus.LIQUIDATED, 10)
     assert save_read(engine, 42161, "test", [OWNER], [], read_block=11).liquidated == 0  # once
+
+
+@contextmanager
+def _statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement ``engine`` executes meanwhile, with its parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def test_storing_a_read_looks_up_its_owners_not_the_whole_book(tmp_path: Path) -> None:
+    """SQLite's plan for every owner lookup of a stored read: the (chain, protocol, owner)
+    index. Through the unique (chain, protocol, ref) key instead, each store scanned every
+    account the protocol ever had, closed ones too."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'plans.db'}")
+    upgrade(engine)
+    others = [replace(_open_account(5), owner=f"0x{i:040x}", ref=str(i)) for i in range(50)]
+    save_read(engine, 42161, "test", [a.owner for a in others], others, read_block=5)
+    save_read(engine, 42161, "test", [OWNER], [_open_account(6)], read_block=6)
+    with _statements(engine) as seen:
+        save_read(engine, 42161, "test", [OWNER], [], read_block=8)
+        end_from_events(engine, 42161, "test", [OWNER], block=9)
+    by_owner = [(s, p) for s, p in seen if re.search(r"(?<!touched_)accounts\.owner IN", s)]
+    assert len(by_owner) >= 3  # open refs; liquidated after close, from both calls
+    with engine.connect() as conn:
+        for statement, parameters in by_owner:
+            plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+            searches = [row[-1] for row in plan if " accounts " in f" {row[-1]} "]
+            assert searches, plan
+            assert all("ix_accounts_book_owner" in s for s in searches), plan
+    engine.dispose()
+
+
+def test_unalerted_liquidations_are_looked_up_from_a_block_on(engine: Engine) -> None:
+    """``newly_liquidated(since_block=…)`` finds the ends stored at or above the block (an end
+    is stored with the block of the read that found it), and the ``breached`` ids wherever
+    they are; without a block, every end not yet alerted."""
+    hl_owner = "0x00000000000000000000000000000000000000bb"
+    save_read(engine, 42161, "test", [OWNER], [_open_account(5)], read_block=5)
+    hl_account = replace(_open_account(5), owner=hl_owner, protocol="hl")
+    save_read(engine, 42161, "hl", [hl_owner], [hl_account],
+              read_block=5)  # fmt: skip
+    _touch(engine, 9, TouchKind.LIQUIDATED)
+    save_read(engine, 42161, "test", [OWNER], [], read_block=10)  # liquidated, stored at 10
+    save_read(engine, 42161, "hl", [hl_owner], [], read_block=6)  # closed at 6: no event
+    ((liquidated_id, _),) = load_accounts(engine, status=AccountStatus.LIQUIDATED)
+    ((closed_id, _),) = load_accounts(engine, status=AccountStatus.CLOSED)
+
+    def found(since: int | None, breached: set[int] = set()) -> set[int]:  # noqa: B006
+        return {i for i, _ in newly_liquidated(engine, 42161, ["hl"], breached, since_block=since)}
+
+    assert found(None) == found(10) == {liquidated_id}
+    assert found(11) == set()
+    assert found(11, {closed_id}) == {closed_id}  # breached below the block: inferred anyway
+    ((_, inferred),) = load_accounts(engine, status=None, ids=[closed_id])
+    assert inferred.status is AccountStatus.LIQUIDATED

@@ -54,7 +54,7 @@ TABLES = {
     "chain_alert_states",
 }
 
-HEAD = "0009"
+HEAD = "0010"
 """The newest migration perpwatch ships."""
 
 REVISION_NEXT = f'''"""Add cursors.note."""
