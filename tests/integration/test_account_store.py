@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -222,3 +223,23 @@ def test_unalerted_liquidations_are_looked_up_from_a_block_on(engine: Engine) ->
     assert found(11, {closed_id}) == {closed_id}  # breached below the block: inferred anyway
     ((_, inferred),) = load_accounts(engine, status=None, ids=[closed_id])
     assert inferred.status is AccountStatus.LIQUIDATED
+
+
+def test_a_read_stores_exact_integers_at_the_extremes(engine: Engine) -> None:
+    """Positions and collateral go to the database as driver-level rows: the exact-integer
+    columns must still hold any int256/uint256, and refuse what is outside."""
+    opened = _open_account(5)
+    (position,) = opened.positions
+    wide = replace(position, size_raw=-(2**255), entry_notional_usd_e30=2**256 - 1,
+                   pending_fees_usd_e30=-(2**200))  # fmt: skip
+    rich = replace(opened.collateral[0], amount_raw=2**256 - 1)
+    extreme = replace(opened, positions=(wide,), collateral=(rich,))
+    save_read(engine, 42161, "test", [OWNER], [extreme], read_block=5)
+    ((_, stored),) = load_accounts(engine)
+    assert stored.positions == extreme.positions
+    assert stored.collateral == extreme.collateral
+    too_big = replace(extreme, collateral=(replace(extreme.collateral[0], amount_raw=2**256),))
+    with pytest.raises(ValueError, match="outside"):
+        save_read(engine, 42161, "test", [OWNER], [too_big], read_block=6)
+    ((_, unchanged),) = load_accounts(engine)
+    assert unchanged == stored  # the failed save wrote nothing
