@@ -228,7 +228,13 @@ def _worker(args: argparse.Namespace) -> None:
         count, elapsed = run_web3(args.url, fill, Path(args.db), args.blocks)
     else:
         count, elapsed = run_perpwatch(args.url, fill, args.shape, args.db, Path(args.workdir))
-    print(json.dumps({"logs": count, "seconds": elapsed, "peak_rss_mb": _peak_rss_mb()}))
+    result = {"logs": count, "seconds": elapsed, "peak_rss_mb": _peak_rss_mb()}
+    print(json.dumps(result), flush=True)
+    if args.worker == "cryo":
+        # cryo's Rust runtime keeps threads that may release the GIL while the interpreter
+        # finalizes ("PyGILState_Release: thread state … must be current"), aborting a run
+        # whose result is already printed: leave without finalizing.
+        os._exit(0)
 
 
 def _measure(

@@ -103,6 +103,24 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+SQLITE_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+"""How SQLAlchemy's SQLite ``DATETIME`` stores a timestamp (its ``_storage_format``)."""
+
+
+def driver_datetime(value: datetime | None, *, postgres: bool) -> datetime | str | None:
+    """A :class:`UtcDateTime` value as a driver-level statement binds it (bypassing
+    SQLAlchemy's processing, see :mod:`indexer.store.bulk`): aware UTC for PostgreSQL, the
+    text SQLAlchemy would store for SQLite; so either reads back through the column type.
+
+    Raises ValueError on a naive datetime, as the column type does."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()}: pass a timezone-aware one")
+    value = value.astimezone(UTC)
+    return value if postgres else value.replace(tzinfo=None).strftime(SQLITE_DATETIME_FORMAT)
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC (the default for timestamp columns)."""
     return datetime.now(UTC)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -27,6 +28,8 @@ from indexer.models import AccountStatus, MarginAccount
 from indexer.protocols.plugin import plain_market
 from indexer.registry import PLUGINS
 from indexer.store.accounts import load_accounts
+from indexer.store.bulk import BulkInsert
+from indexer.store.columns import driver_datetime
 from indexer.store.tables import Account
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
@@ -113,7 +116,7 @@ def apply_rules(
                     obs.account_id, decision.level, decision.episode, payload, channels
                 )
                 alerts.append((obs, decision, new_alert))
-        _save_all(conn, changed, states.keys())
+        _save_all(conn, changed)
         ids = enqueue_many(conn, [new_alert for _, _, new_alert in alerts], now=now)
         decided += [
             Decided(obs.account_id, alert_id, decision, obs.block_number)
@@ -254,34 +257,38 @@ def _decisive(state: AlertState) -> Hashable:
     return state.level, state.episode, state.alerted, state.since
 
 
-def _save_all(conn: Connection, changed: Mapping[int, AlertState], stored: Collection[int]) -> None:
-    """Write the ``changed`` states: an update of the ``stored`` ones, an insert of the rest
-    (one statement each, however many accounts a crash moved)."""
-    updates = [{"b_account_id": i, **_state_values(s)} for i, s in changed.items() if i in stored]
-    inserts = [{"account_id": i, **_state_values(s)} for i, s in changed.items() if i not in stored]
-    if updates:
-        columns: dict[str, object] = {
-            name: sa.bindparam(name) for name in updates[0] if name != "b_account_id"
-        }
-        stmt = (
-            _states.update()
-            .where(_states.c.account_id == sa.bindparam("b_account_id"))
-            .values(columns)
-        )
-        conn.execute(stmt, updates)
-    if inserts:
-        conn.execute(_states.insert(), inserts)
+def _save_all(conn: Connection, changed: Mapping[int, AlertState]) -> None:
+    """Write the ``changed`` states, new or stored, as one multi-row upsert of plain tuples
+    (:mod:`indexer.store.bulk`): a crash moves thousands of accounts at once, and an update
+    per row through SQLAlchemy's parameter processing took a third of the rules' time."""
+    if not changed:
+        return
+    postgres = conn.dialect.name == "postgresql"
+    rows = [
+        (account_id, s.level.value, s.episode,
+         orjson.dumps(sorted(level.value for level in s.alerted)).decode(),
+         s.health if s.health is None or s.health < 1e300 else None,
+         driver_datetime(s.since, postgres=postgres),
+         driver_datetime(s.updated_at, postgres=postgres))
+        for account_id, s in changed.items()
+    ]  # fmt: skip
+    _STATE_UPSERT[postgres].execute(conn, rows)
 
 
-def _state_values(state: AlertState) -> dict[str, object]:
-    return {
-        "level": state.level.value,
-        "episode": state.episode,
-        "alerted": sorted(level.value for level in state.alerted),
-        "health": state.health if state.health is None or state.health < 1e300 else None,
-        "since": state.since,
-        "updated_at": state.updated_at,
-    }
+_STATE_COLUMNS = {
+    "account_id": "integer", "level": "text", "episode": "integer", "alerted": "json",
+    "health": "double precision", "since": "timestamptz", "updated_at": "timestamptz",
+}  # fmt: skip
+_STATE_UPSERT = {
+    postgres: BulkInsert(
+        "alert_states",
+        _STATE_COLUMNS,
+        "ON CONFLICT (account_id) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in _STATE_COLUMNS if c != "account_id"),
+        postgres=postgres,
+    )
+    for postgres in (False, True)
+}
 
 
 def newly_liquidated(

@@ -56,6 +56,7 @@ from monitor.alerts.screen import (
     Moves,
     far_from_warning,
     ladder_rank,
+    ladder_ranks,
     steady_accounts,
 )
 from monitor.delivery.outbox import pending_count
@@ -392,7 +393,7 @@ class Monitor:
             if not len(tick):
                 continue
             ids = tick.ids.tolist()
-            ranks = np.fromiter((ladder_rank(self._levels.get(i)) for i in ids), np.intp, len(ids))
+            ranks = ladder_ranks(self._levels, ids)
             found = sigmas.get(tick.protocol)
             moves = Moves.of(tick, found.by_asset if found is not None else {})
             bounds = self._level_bounds(chain.name, tick)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from indexer.config.sections import Thresholds
-from monitor.alerts.apply import apply_rules
+from monitor.alerts.apply import _load, apply_rules
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Policy
 from monitor.tables import AlertStateRow
@@ -46,3 +46,28 @@ def test_states_are_written_on_changes_only_and_decide_the_same(engine: Engine) 
     assert stored(engine) == [("ok", 2, 3.0)]
     assert step(1.4, 5) == [Level.WARNING]  # the next episode, as before
     assert stored(engine) == [("warning", 2, 1.4)]
+
+
+def test_stored_states_read_back_as_written(engine: Engine) -> None:
+    """States go in as one driver-level upsert of plain tuples (text timestamps on SQLite,
+    aware ones on PostgreSQL; ``alerted`` as JSON text): ``_load`` must read back exactly
+    what the rules held, for a state inserted and for one updated in place."""
+    ids_accounts = [owner_account(engine, owner) for owner in OWNERS[:2]]
+    policy = Policy(Thresholds())
+    later = NOON + timedelta(minutes=7, microseconds=123_456)
+    for now, health in ((NOON, 1.1), (later, 0.5)):  # a new row, then the same row updated
+        levels: dict[int, Level] = {}
+        apply_rules(engine, [observe(i, a, health) for i, a in ids_accounts], lambda a: policy,
+                    ["console"], now, levels)  # fmt: skip
+        with engine.connect() as conn:
+            loaded = _load(conn, [i for i, _ in ids_accounts])
+        for account_id, _ in ids_accounts:
+            state = loaded[account_id]
+            assert state.level is levels[account_id]
+            assert state.updated_at == now
+            assert state.since is not None
+            assert state.since.tzinfo is not None
+            assert state.health == health
+    alerted = {level for state in loaded.values() for level in state.alerted}
+    assert alerted == {Level.WARNING, Level.CRITICAL, Level.LIQUIDATABLE}
+    assert {s.since for s in loaded.values()} == {later}
