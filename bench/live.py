@@ -202,6 +202,8 @@ def run_phase(*, accounts: int, minutes: float, seed: int, baseline: bool,
         out = {
             **_tick_metrics(watched),
             "monitor_peak_rss_mb": watched["peak_rss_mb"],
+            # Full garbage collections the monitor ran between ticks (monitor.runtime.gc_pacing).
+            "full_collections": watched["full_collections"],
             # Price moves made (one per block time at most): fewer means a slow keeper.
             "market_steps": watched["market_steps"],
             "market_step_s_max": watched["market_step_s_max"],

@@ -33,6 +33,7 @@ from indexer.config.loader import Config
 from indexer.rpc.client import RpcClient
 from indexer.store.engine import make_engine
 from monitor.runtime.chain import ChainRuntime
+from monitor.runtime.gc_pacing import GcPacing
 from monitor.runtime.scheduler import CHECKPOINT_INTERVAL_S
 from monitor.runtime.service import Monitor
 
@@ -91,10 +92,13 @@ def _run(job: MonitorJob, conn: Connection) -> dict[str, Any]:
             monitor.runtimes[group.chain.name] = ChainRuntime(
                 group, engine, watched=watched, full_refresh_s=0.0
             )
+    pacing = GcPacing.attach(monitor)  # as `perpwatch run` does
     try:
         result = asyncio.run(_watch(monitor, job.seconds, conn))
     finally:
+        pacing.uninstall()
         engine.dispose()
+    result["full_collections"] = pacing.runs
     # ru_maxrss is KiB on Linux: this process only (the monitor, not the world or anvil).
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["sent"] = notifier.sent

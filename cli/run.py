@@ -21,6 +21,7 @@ from indexer.store.engine import ensure_schema
 from indexer.store.preflight import open_database
 from monitor.notify.channels import build_notifiers, close_notifiers
 from monitor.notify.console import ConsoleNotifier
+from monitor.runtime.gc_pacing import GcPacing
 from monitor.runtime.scheduler import run_until_stopped
 from monitor.runtime.service import Monitor
 
@@ -48,6 +49,7 @@ def run_monitor(
             notifiers["console"] = ConsoleNotifier(console)
         setup_logging(logging.INFO, debug=Debug.enabled, force=True)
         monitor = Monitor(cfg, engine, notifiers)
+        pacing = GcPacing.attach(monitor)
         exporter = None
         if metrics_port is not None:  # imported only when asked for: a plain `run` skips them
             from cli.listen import check_port
@@ -62,6 +64,7 @@ def run_monitor(
         try:
             run_interruptible(lambda stop: _main(monitor, stop), on_stop=_silence_shutdown)
         finally:
+            pacing.uninstall()
             if exporter is not None:
                 exporter.shutdown()
     finally:
