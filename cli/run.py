@@ -49,7 +49,6 @@ def run_monitor(
             notifiers["console"] = ConsoleNotifier(console)
         setup_logging(logging.INFO, debug=Debug.enabled, force=True)
         monitor = Monitor(cfg, engine, notifiers)
-        pacing = GcPacing.attach(monitor)
         exporter = None
         if metrics_port is not None:  # imported only when asked for: a plain `run` skips them
             from cli.listen import check_port
@@ -61,6 +60,7 @@ def run_monitor(
         logging.getLogger("perpwatch").info(
             "monitoring %s; channels: %s", chains, ", ".join(monitor.channels) or "none"
         )
+        pacing = GcPacing.attach(monitor)
         try:
             run_interruptible(lambda stop: _main(monitor, stop), on_stop=_silence_shutdown)
         finally:

@@ -352,38 +352,21 @@ class _Children:
     collateral: BulkInsert
     exact: Callable[[int], str | Decimal]
 
-    @classmethod
-    def on(cls, conn: Connection) -> _Children:
-        postgres = conn.dialect.name == "postgresql"
-        cached = _CHILDREN.get(postgres)
-        if cached is None:
-            # Exact integers as the column type stores them (indexer.store.columns).
-            exact: Callable[[int], str | Decimal] = Decimal if postgres else str
-            cached = _CHILDREN[postgres] = cls(
-                BulkInsert("positions", _POSITION_COLUMNS, "", postgres=postgres),
-                BulkInsert("collateral", _COLLATERAL_COLUMNS, "", postgres=postgres),
-                exact,
-            )
-        return cached
-
     def write(self, conn: Connection, accounts: Sequence[tuple[int, MarginAccount]]) -> None:
         exact = self.exact
         positions = [
-            (account_id, p.market, p.asset, exact(check_exact_int(p.size_raw)), p.size_decimals,
-             exact(check_exact_int(p.entry_notional_usd_e30)),
-             exact(check_exact_int(p.pending_fees_usd_e30)),
-             exact(check_exact_int(p.closing_fee_rate_e30)), exact(check_exact_int(p.mm_rate_e30)),
-             exact(check_exact_int(p.mm_rate_entry_e30)),
-             exact(check_exact_int(p.mm_floor_usd_e30)),
-             orjson.dumps(_tiers_json(p.mm_tiers)).decode())
+            (account_id, p.market, p.asset, exact(p.size_raw), p.size_decimals,
+             exact(p.entry_notional_usd_e30), exact(p.pending_fees_usd_e30),
+             exact(p.closing_fee_rate_e30), exact(p.mm_rate_e30), exact(p.mm_rate_entry_e30),
+             exact(p.mm_floor_usd_e30), orjson.dumps(_tiers_json(p.mm_tiers)).decode())
             for account_id, a in accounts
             for p in a.positions
         ]  # fmt: skip
         if positions:
             self.positions.execute(conn, positions)
         collateral = [
-            (account_id, c.asset, exact(check_exact_int(c.amount_raw)), c.decimals, c.price_feed,
-             exact(check_exact_int(c.haircut_e30)))
+            (account_id, c.asset, exact(c.amount_raw), c.decimals, c.price_feed,
+             exact(c.haircut_e30))
             for account_id, a in accounts
             for c in a.collateral
         ]  # fmt: skip
@@ -391,7 +374,6 @@ class _Children:
             self.collateral.execute(conn, collateral)
 
 
-_CHILDREN: dict[bool, _Children] = {}  # by dialect: PostgreSQL or not
 _POSITION_COLUMNS = {
     "account_id": "bigint", "market": "text", "asset": "text", "size_raw": "numeric",
     "size_decimals": "integer", "entry_notional_usd_e30": "numeric",
@@ -403,6 +385,26 @@ _COLLATERAL_COLUMNS = {
     "account_id": "bigint", "asset": "text", "amount_raw": "numeric", "decimals": "integer",
     "price_feed": "text", "haircut_e30": "numeric",
 }  # fmt: skip
+
+
+def _exact_text(value: int) -> str:
+    return str(check_exact_int(value))
+
+
+def _exact_decimal(value: int) -> Decimal:
+    return Decimal(check_exact_int(value))
+
+
+# By dialect (PostgreSQL or not); exact integers as the column type stores them
+# (indexer.store.columns.ExactIntType).
+_CHILDREN = {
+    postgres: _Children(
+        BulkInsert("positions", _POSITION_COLUMNS, "", postgres=postgres),
+        BulkInsert("collateral", _COLLATERAL_COLUMNS, "", postgres=postgres),
+        _exact_decimal if postgres else _exact_text,
+    )
+    for postgres in (False, True)
+}
 
 
 def _upsert_all(
@@ -417,7 +419,7 @@ def _upsert_all(
     for (chain_id, protocol, _), account in latest.items():
         by_book.setdefault((chain_id, protocol), []).append(account)
     now = utcnow()
-    children = _Children.on(conn)
+    children = _CHILDREN[conn.dialect.name == "postgresql"]
     for (chain_id, protocol), book in by_book.items():
         for chunk in _chunks(book, OWNERS_PER_STATEMENT):
             refs = [a.ref for a in chunk]
