@@ -73,25 +73,40 @@ class BulkInsert:
     """
 
     def __init__(
-        self, table: str, columns: Mapping[str, str], conflict: str, *, postgres: bool
+        self,
+        table: str,
+        columns: Mapping[str, str],
+        conflict: str,
+        *,
+        postgres: bool,
+        returning: Sequence[str] = (),
     ) -> None:
-        self.table, self.columns, self.conflict = table, dict(columns), conflict
-        self.postgres = postgres
+        """``returning``: columns of the inserted rows that :meth:`execute` returns."""
+        self.table, self.columns, self.postgres = table, dict(columns), postgres
+        self.conflict = conflict + (f" RETURNING {', '.join(returning)}" if returning else "")
+        self.returning = bool(returning)
         self.rows_per_statement = (
             PG_ROWS_PER_STATEMENT if postgres else max(1, PARAMS_PER_STATEMENT // len(columns))
         )
-        self._unnest = unnest_sql(table, self.columns, conflict)
+        self._unnest = unnest_sql(table, self.columns, self.conflict)
 
     @functools.cache  # noqa: B019 - a handful of statement texts per process
     def sql(self, rows: int) -> str:
         return insert_sql(self.table, tuple(self.columns), rows, self.conflict)
 
-    def execute(self, conn: Connection, params: Sequence[tuple[Any, ...]]) -> None:
-        """Insert ``params`` (one tuple per row, in ``columns`` order)."""
+    def execute(self, conn: Connection, params: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Insert ``params`` (one tuple per row, in ``columns`` order); the ``returning``
+        columns of each row inserted (none for a row the conflict clause skipped)."""
         execute = conn.exec_driver_sql
+        out: list[tuple[Any, ...]] = []
         for start, stop in chunks(len(params), self.rows_per_statement):
             part = params[start:stop]
             if self.postgres:
-                execute(self._unnest, tuple(list(column) for column in zip(*part, strict=True)))
+                result = execute(
+                    self._unnest, tuple(list(column) for column in zip(*part, strict=True))
+                )
             else:
-                execute(self.sql(stop - start), tuple(chain.from_iterable(part)))
+                result = execute(self.sql(stop - start), tuple(chain.from_iterable(part)))
+            if self.returning:
+                out += [tuple(row) for row in result]
+        return out

@@ -31,10 +31,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from indexer.store.bulk import BulkInsert
+from indexer.store.columns import driver_datetime
 from indexer.store.engine import upsert_insert
 from monitor.alerts.levels import Level
 from monitor.delivery.queue import (
@@ -119,31 +122,58 @@ def enqueue_many(
     """
     for alert in alerts:
         _check_alert(alert.level, alert.episode)
-    ids: dict[tuple[int, Level, int], int] = {}
-    if alerts:
-        rows = [
-            {"account_id": a.account_id, "level": a.level, "episode": a.episode,
-             "created_at": now, "payload": dict(a.payload)}
-            for a in alerts
-        ]  # fmt: skip
-        # One executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues").
-        stmt = (
-            upsert_insert(conn)(_alerts)
-            .on_conflict_do_nothing(index_elements=["account_id", "level", "episode"])
-            .returning(_alerts.c.id, _alerts.c.account_id, _alerts.c.level, _alerts.c.episode)
-        )
-        for alert_id, account_id, level, episode in conn.execute(stmt, rows):
-            ids[int(account_id), Level(level), int(episode)] = int(alert_id)
-    found = [ids.get((a.account_id, a.level, a.episode)) for a in alerts]
+    if not alerts:
+        return []
+    # Plain tuples to the driver (indexer.store.bulk): through SQLAlchemy's per-row parameter
+    # processing, recording a crash's 6,000 alerts cost more than the database's own work.
+    postgres = conn.dialect.name == "postgresql"
+    at = driver_datetime(now, postgres=postgres)
+    rows = [
+        (a.account_id, Level(a.level).value, a.episode, at,
+         orjson.dumps(dict(a.payload), option=orjson.OPT_SORT_KEYS).decode())
+        for a in alerts
+    ]  # fmt: skip
+    ids = {
+        (int(account_id), Level(level), int(episode)): int(alert_id)
+        for alert_id, account_id, level, episode in _NEW_ALERTS[postgres].execute(conn, rows)
+    }
+    found = [ids.get((a.account_id, Level(a.level), a.episode)) for a in alerts]
+    pending = OutboxStatus.PENDING.value
     outbox = [
-        row
+        (alert_id, channel, pending, 0, at)
         for alert, alert_id in zip(alerts, found, strict=True)
         if alert_id is not None
-        for row in _outbox_rows(alert_id, alert.channels, now)
+        for channel in dict.fromkeys(alert.channels)
     ]
     if outbox:
-        conn.execute(OUTBOX.insert(), outbox)
+        _NEW_DELIVERIES[postgres].execute(conn, outbox)
     return found
+
+
+_ALERT_COLUMNS = {"account_id": "integer", "level": "text", "episode": "integer",
+                  "created_at": "timestamptz", "payload": "jsonb"}  # fmt: skip
+_DELIVERY_COLUMNS = {"alert_id": "integer", "channel": "text", "status": "text",
+                     "attempts": "integer", "next_attempt_at": "timestamptz"}  # fmt: skip
+# By dialect (PostgreSQL or not). An alert that exists already is skipped, and not returned.
+_NEW_ALERTS = {
+    postgres: BulkInsert(
+        "alerts",
+        _ALERT_COLUMNS,
+        "ON CONFLICT (account_id, level, episode) DO NOTHING",
+        postgres=postgres,
+        returning=("id", "account_id", "level", "episode"),
+    )
+    for postgres in (False, True)
+}
+_NEW_DELIVERIES = {
+    postgres: BulkInsert(
+        "outbox",
+        _DELIVERY_COLUMNS,
+        "",
+        postgres=postgres,
+    )
+    for postgres in (False, True)
+}
 
 
 def enqueue_chain(

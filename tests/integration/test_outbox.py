@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from indexer.store.engine import session
 from monitor.alerts.levels import Level
@@ -26,7 +27,7 @@ from monitor.delivery.outbox import (
     fail,
     release,
 )
-from monitor.tables import OutboxMessage, OutboxStatus
+from monitor.tables import Alert, OutboxMessage, OutboxStatus
 from tests.outbox_helpers import T0, add_account, add_alerts, alert_payload, statuses
 
 POLICY = RetryPolicy(lease_s=60, base_s=10, cap_s=600, max_attempts=3)
@@ -79,6 +80,25 @@ def test_enqueue_many_writes_what_is_new_and_returns_ids_in_order(engine: Engine
         enqueue_many(conn, [NewAlert(accounts[2], Level.OK, 3, alert_payload(), [])], now=T0)
     with engine.begin() as conn:
         assert enqueue_many(conn, [], now=T0) == []
+
+
+def test_enqueue_many_stores_payloads_and_times_that_read_back_exactly(engine: Engine) -> None:
+    """Alerts and deliveries go to the driver as plain tuples (JSON text, timestamps as the
+    column stores them): reading them back through the tables gives what was enqueued."""
+    account = add_account(engine)
+    now = T0 + timedelta(seconds=7, microseconds=654_321)
+    payload = {**alert_payload(n=5), "move_sigma": None, "reason": "health 1.10 ≤ 1.15"}
+    with engine.begin() as conn:
+        (alert_id,) = enqueue_many(
+            conn, [NewAlert(account, Level.CRITICAL, 4, payload, ["console"])], now=now
+        )
+    with session(engine) as s:
+        alert = s.get(Alert, alert_id)
+        assert alert is not None
+        assert (alert.payload, alert.created_at, alert.level) == (payload, now, Level.CRITICAL)
+        (delivery,) = s.exec(select(OutboxMessage).where(OutboxMessage.alert_id == alert_id))
+        assert (delivery.channel, delivery.next_attempt_at) == ("console", now)
+        assert (delivery.status, delivery.attempts) == (OutboxStatus.PENDING, 0)
 
 
 def test_enqueue_rides_the_callers_transaction(engine: Engine) -> None:
