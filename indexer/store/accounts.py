@@ -11,9 +11,9 @@ reorgs roll back with the events, so the decision follows the chain that stands)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+import functools
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import orjson
@@ -30,8 +30,8 @@ from indexer.models import (
 )
 from indexer.scan.rows import TouchKind
 from indexer.store.bulk import BulkInsert
-from indexer.store.columns import check_exact_int, utcnow
-from indexer.store.engine import write_transaction
+from indexer.store.columns import driver_exact_int, utcnow
+from indexer.store.engine import is_postgres, write_transaction
 from indexer.store.tables import Account, AccountEnding, TouchedAccount
 from indexer.store.tables import Collateral as CollateralRow
 from indexer.store.tables import Position as PositionRow
@@ -47,12 +47,20 @@ T = TypeVar("T")
 OWNERS_PER_STATEMENT = 500
 """Owners bound in one ``IN (…)`` (SQLite allows at most 999 parameters per statement)."""
 
-_POSITION_FIELDS = (
-    "market", "asset", "size_raw", "size_decimals", "entry_notional_usd_e30",
-    "pending_fees_usd_e30", "closing_fee_rate_e30", "mm_rate_e30", "mm_rate_entry_e30",
-    "mm_floor_usd_e30", "mm_tiers",
-)  # fmt: skip
-_COLLATERAL_FIELDS = ("asset", "amount_raw", "decimals", "price_feed", "haircut_e30")
+# Column -> PostgreSQL type, in parameter order (account_id first).
+_POSITION_COLUMNS = {
+    "account_id": "bigint", "market": "text", "asset": "text", "size_raw": "numeric",
+    "size_decimals": "integer", "entry_notional_usd_e30": "numeric",
+    "pending_fees_usd_e30": "numeric", "closing_fee_rate_e30": "numeric",
+    "mm_rate_e30": "numeric", "mm_rate_entry_e30": "numeric", "mm_floor_usd_e30": "numeric",
+    "mm_tiers": "jsonb",
+}  # fmt: skip
+_COLLATERAL_COLUMNS = {
+    "account_id": "bigint", "asset": "text", "amount_raw": "numeric", "decimals": "integer",
+    "price_feed": "text", "haircut_e30": "numeric",
+}  # fmt: skip
+_POSITION_FIELDS = tuple(_POSITION_COLUMNS)[1:]
+_COLLATERAL_FIELDS = tuple(_COLLATERAL_COLUMNS)[1:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,70 +349,34 @@ def _as_stored(account: MarginAccount) -> MarginAccount:
     return account if account.owner == owner else replace(account, owner=owner)
 
 
-@dataclass(frozen=True, slots=True)
-class _Children:
-    """The positions and collateral of accounts, as driver-level multi-row inserts
-    (:mod:`indexer.store.bulk`): through SQLAlchemy's per-row parameter processing, a read's
-    positions cost more than the database's own work (a 250-account read was stored in
-    24 ms, half of it building parameters)."""
-
-    positions: BulkInsert
-    collateral: BulkInsert
-    exact: Callable[[int], str | Decimal]
-
-    def write(self, conn: Connection, accounts: Sequence[tuple[int, MarginAccount]]) -> None:
-        exact = self.exact
-        positions = [
-            (account_id, p.market, p.asset, exact(p.size_raw), p.size_decimals,
-             exact(p.entry_notional_usd_e30), exact(p.pending_fees_usd_e30),
-             exact(p.closing_fee_rate_e30), exact(p.mm_rate_e30), exact(p.mm_rate_entry_e30),
-             exact(p.mm_floor_usd_e30), orjson.dumps(_tiers_json(p.mm_tiers)).decode())
-            for account_id, a in accounts
-            for p in a.positions
-        ]  # fmt: skip
-        if positions:
-            self.positions.execute(conn, positions)
-        collateral = [
-            (account_id, c.asset, exact(c.amount_raw), c.decimals, c.price_feed,
-             exact(c.haircut_e30))
-            for account_id, a in accounts
-            for c in a.collateral
-        ]  # fmt: skip
-        if collateral:
-            self.collateral.execute(conn, collateral)
+def _write_children(conn: Connection, accounts: Sequence[tuple[int, MarginAccount]]) -> None:
+    """Insert the positions and collateral of ``(account id, account)`` as driver-level
+    multi-row statements (:mod:`indexer.store.bulk`): through SQLAlchemy's per-row parameter
+    processing, a read's positions cost more than the database's own work (a 250-account read
+    was stored in 24 ms, half of it building parameters)."""
+    exact = functools.partial(driver_exact_int, postgres=is_postgres(conn))
+    positions = [
+        (account_id, p.market, p.asset, exact(p.size_raw), p.size_decimals,
+         exact(p.entry_notional_usd_e30), exact(p.pending_fees_usd_e30),
+         exact(p.closing_fee_rate_e30), exact(p.mm_rate_e30), exact(p.mm_rate_entry_e30),
+         exact(p.mm_floor_usd_e30), orjson.dumps(_tiers_json(p.mm_tiers)).decode())
+        for account_id, a in accounts
+        for p in a.positions
+    ]  # fmt: skip
+    if positions:
+        _POSITIONS.execute(conn, positions)
+    collateral = [
+        (account_id, c.asset, exact(c.amount_raw), c.decimals, c.price_feed,
+         exact(c.haircut_e30))
+        for account_id, a in accounts
+        for c in a.collateral
+    ]  # fmt: skip
+    if collateral:
+        _COLLATERAL.execute(conn, collateral)
 
 
-_POSITION_COLUMNS = {
-    "account_id": "bigint", "market": "text", "asset": "text", "size_raw": "numeric",
-    "size_decimals": "integer", "entry_notional_usd_e30": "numeric",
-    "pending_fees_usd_e30": "numeric", "closing_fee_rate_e30": "numeric",
-    "mm_rate_e30": "numeric", "mm_rate_entry_e30": "numeric", "mm_floor_usd_e30": "numeric",
-    "mm_tiers": "jsonb",
-}  # fmt: skip
-_COLLATERAL_COLUMNS = {
-    "account_id": "bigint", "asset": "text", "amount_raw": "numeric", "decimals": "integer",
-    "price_feed": "text", "haircut_e30": "numeric",
-}  # fmt: skip
-
-
-def _exact_text(value: int) -> str:
-    return str(check_exact_int(value))
-
-
-def _exact_decimal(value: int) -> Decimal:
-    return Decimal(check_exact_int(value))
-
-
-# By dialect (PostgreSQL or not); exact integers as the column type stores them
-# (indexer.store.columns.ExactIntType).
-_CHILDREN = {
-    postgres: _Children(
-        BulkInsert("positions", _POSITION_COLUMNS, "", postgres=postgres),
-        BulkInsert("collateral", _COLLATERAL_COLUMNS, "", postgres=postgres),
-        _exact_decimal if postgres else _exact_text,
-    )
-    for postgres in (False, True)
-}
+_POSITIONS = BulkInsert("positions", _POSITION_COLUMNS, "")
+_COLLATERAL = BulkInsert("collateral", _COLLATERAL_COLUMNS, "")
 
 
 def _upsert_all(
@@ -419,7 +391,6 @@ def _upsert_all(
     for (chain_id, protocol, _), account in latest.items():
         by_book.setdefault((chain_id, protocol), []).append(account)
     now = utcnow()
-    children = _CHILDREN[conn.dialect.name == "postgresql"]
     for (chain_id, protocol), book in by_book.items():
         for chunk in _chunks(book, OWNERS_PER_STATEMENT):
             refs = [a.ref for a in chunk]
@@ -439,7 +410,7 @@ def _upsert_all(
                 old_ids = [ids[a.ref] for a in old]
                 conn.execute(_positions.delete().where(_positions.c.account_id.in_(old_ids)))
                 conn.execute(_collateral.delete().where(_collateral.c.account_id.in_(old_ids)))
-            children.write(conn, [(ids[a.ref], a) for a in chunk])
+            _write_children(conn, [(ids[a.ref], a) for a in chunk])
             out.update(((chain_id, protocol, ref), i) for ref, i in ids.items())
     return out
 

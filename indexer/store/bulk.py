@@ -1,8 +1,7 @@
 """Multi-row ``INSERT … VALUES (…), (…) ON CONFLICT …`` statements on the ingestion hot path.
 
-    events = BulkInsert("raw_events", ("chain_id", "block_number", …),
-                        "ON CONFLICT (chain_id, block_number, log_index) DO NOTHING",
-                        postgres=False)
+    events = BulkInsert("raw_events", {"chain_id": "bigint", "block_number": "bigint", …},
+                        "ON CONFLICT (chain_id, block_number, log_index) DO NOTHING")
     events.execute(conn, [(1, 2, …), (1, 3, …)])     # one statement per chunk of rows
 
 The DBAPI gets plain tuples: SQLAlchemy's per-row parameter processing costs as much as the
@@ -26,6 +25,8 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy.engine import Connection
+
+from indexer.store.engine import is_postgres
 
 
 def _sqlite_parameter_limit() -> int:
@@ -67,27 +68,21 @@ def chunks(count: int, per: int) -> list[tuple[int, int]]:
 
 
 class BulkInsert:
-    """One table's multi-row insert with a fixed conflict clause, on one dialect.
+    """One table's multi-row insert with a fixed conflict clause, in the form of the
+    connection's dialect (SQLite or PostgreSQL).
 
     ``columns`` maps each column, in parameter order, to its PostgreSQL type.
     """
 
     def __init__(
-        self,
-        table: str,
-        columns: Mapping[str, str],
-        conflict: str,
-        *,
-        postgres: bool,
+        self, table: str, columns: Mapping[str, str], conflict: str, *,
         returning: Sequence[str] = (),
-    ) -> None:
+    ) -> None:  # fmt: skip
         """``returning``: columns of the inserted rows that :meth:`execute` returns."""
-        self.table, self.columns, self.postgres = table, dict(columns), postgres
+        self.table, self.columns = table, dict(columns)
         self.conflict = conflict + (f" RETURNING {', '.join(returning)}" if returning else "")
         self.returning = bool(returning)
-        self.rows_per_statement = (
-            PG_ROWS_PER_STATEMENT if postgres else max(1, PARAMS_PER_STATEMENT // len(columns))
-        )
+        self.sqlite_rows_per_statement = max(1, PARAMS_PER_STATEMENT // len(columns))
         self._unnest = unnest_sql(table, self.columns, self.conflict)
 
     @functools.cache  # noqa: B019 - a handful of statement texts per process
@@ -98,10 +93,12 @@ class BulkInsert:
         """Insert ``params`` (one tuple per row, in ``columns`` order); the ``returning``
         columns of each row inserted (none for a row the conflict clause skipped)."""
         execute = conn.exec_driver_sql
+        postgres = is_postgres(conn)
+        per = PG_ROWS_PER_STATEMENT if postgres else self.sqlite_rows_per_statement
         out: list[tuple[Any, ...]] = []
-        for start, stop in chunks(len(params), self.rows_per_statement):
+        for start, stop in chunks(len(params), per):
             part = params[start:stop]
-            if self.postgres:
+            if postgres:
                 result = execute(
                     self._unnest, tuple(list(column) for column in zip(*part, strict=True))
                 )

@@ -62,10 +62,7 @@ class ExactIntType(TypeDecorator[int]):
     def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        value = check_exact_int(value)
-        # Decimal, not int: psycopg would send a big int as NUMERIC anyway, but an explicit
-        # Decimal keeps the parameter type stable for the statement cache.
-        return str(value) if dialect.name == "sqlite" else Decimal(value)
+        return driver_exact_int(value, postgres=dialect.name != "sqlite")
 
     def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
         if value is None:
@@ -90,9 +87,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()}: pass a timezone-aware one")
-        value = value.astimezone(UTC)
+        value = _aware_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
@@ -107,6 +102,15 @@ SQLITE_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 """How SQLAlchemy's SQLite ``DATETIME`` stores a timestamp (its ``_storage_format``)."""
 
 
+def driver_exact_int(value: int, *, postgres: bool) -> str | Decimal:
+    """An :class:`ExactIntType` value as bound: decimal text on SQLite, a Decimal on PostgreSQL
+    (not an int: psycopg would send a big int as NUMERIC anyway, but an explicit Decimal keeps
+    the parameter type stable for the statement cache). Also what a driver-level statement
+    (:mod:`indexer.store.bulk`) binds. Raises as :func:`check_exact_int`."""
+    value = check_exact_int(value)
+    return Decimal(value) if postgres else str(value)
+
+
 def driver_datetime(value: datetime | None, *, postgres: bool) -> datetime | str | None:
     """A :class:`UtcDateTime` value as a driver-level statement binds it (bypassing
     SQLAlchemy's processing, see :mod:`indexer.store.bulk`): aware UTC for PostgreSQL, the
@@ -115,10 +119,15 @@ def driver_datetime(value: datetime | None, *, postgres: bool) -> datetime | str
     Raises ValueError on a naive datetime, as the column type does."""
     if value is None:
         return None
+    value = _aware_utc(value)
+    return value if postgres else value.replace(tzinfo=None).strftime(SQLITE_DATETIME_FORMAT)
+
+
+def _aware_utc(value: datetime) -> datetime:
+    """``value`` in UTC; ValueError if it is naive (its zone would be a guess)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value.isoformat()}: pass a timezone-aware one")
-    value = value.astimezone(UTC)
-    return value if postgres else value.replace(tzinfo=None).strftime(SQLITE_DATETIME_FORMAT)
+    return value.astimezone(UTC)
 
 
 def utcnow() -> datetime:

@@ -26,7 +26,7 @@ from indexer.scan.rows import EventRow, LogSource, Touch, TouchKind
 from indexer.scan.touches import ending_params, touch_params
 from indexer.store.bulk import BulkInsert
 from indexer.store.columns import utcnow
-from indexer.store.engine import upsert_insert
+from indexer.store.engine import is_postgres, upsert_insert
 from indexer.store.tables import (
     Account,
     AccountEnding,
@@ -58,27 +58,24 @@ class ScanStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        postgres = self._postgres = engine.dialect.name == "postgresql"
+        self._postgres = is_postgres(engine)
         self._insert: Any = upsert_insert(engine)
         self._events = BulkInsert(
             "raw_events",
             _EVENT_COLUMNS,
             "ON CONFLICT (chain_id, block_number, log_index) DO NOTHING",
-            postgres=postgres,
         )
         # A block's hash, once per block with events (a rollback deletes it with them).
         self._blocks = BulkInsert(
             "blocks",
             {"chain_id": "bigint", "number": "bigint", "hash": "text"},
             "ON CONFLICT (chain_id, number) DO NOTHING",
-            postgres=postgres,
         )
         self._headers = BulkInsert(
             "block_hashes",
             {"chain_id": "bigint", "number": "bigint", "hash": "text", "parent_hash": "text"},
             "ON CONFLICT (chain_id, number) DO UPDATE SET "
             "hash = excluded.hash, parent_hash = excluded.parent_hash",
-            postgres=postgres,
         )
         self._touches = BulkInsert(
             "touched_accounts",
@@ -95,7 +92,6 @@ class ScanStore:
             # Re-indexing an old range must not replace a newer touch (a liquidation at block
             # 100 by a plain touch at block 50); a rollback lowers block_number first.
             "WHERE touched_accounts.block_number <= excluded.block_number",
-            postgres=postgres,
         )
         self._endings = BulkInsert(
             "account_endings",
@@ -108,7 +104,6 @@ class ScanStore:
             },
             "ON CONFLICT (chain_id, protocol, ref, block_number) DO UPDATE SET "
             f"kind = excluded.kind WHERE excluded.kind = '{TouchKind.LIQUIDATED.value}'",
-            postgres=postgres,
         )
 
     def next_block(self, source: LogSource) -> int:

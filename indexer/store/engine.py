@@ -148,10 +148,15 @@ def write_transaction(engine: Engine) -> AbstractContextManager[Connection]:
     return engine.execution_options(sqlite_immediate=True).begin()
 
 
+def is_postgres(bind: Engine | Connection) -> bool:
+    """Whether ``bind`` is on PostgreSQL (else SQLite, the only other backend)."""
+    return bind.dialect.name == "postgresql"
+
+
 def upsert_insert(bind: Engine | Connection) -> Any:
     """The ``insert`` construct with ``on_conflict_do_…`` for ``bind``'s dialect (PostgreSQL's
     or SQLite's; they spell upserts the same way)."""
-    return postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    return postgresql.insert if is_postgres(bind) else sqlite.insert
 
 
 @contextmanager

@@ -30,6 +30,7 @@ from indexer.registry import PLUGINS
 from indexer.store.accounts import load_accounts
 from indexer.store.bulk import BulkInsert
 from indexer.store.columns import driver_datetime
+from indexer.store.engine import is_postgres
 from indexer.store.tables import Account
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
@@ -263,7 +264,7 @@ def _save_all(conn: Connection, changed: Mapping[int, AlertState]) -> None:
     per row through SQLAlchemy's parameter processing took a third of the rules' time."""
     if not changed:
         return
-    postgres = conn.dialect.name == "postgresql"
+    postgres = is_postgres(conn)
     rows = [
         (account_id, s.level.value, s.episode,
          orjson.dumps(sorted(level.value for level in s.alerted)).decode(),
@@ -272,23 +273,19 @@ def _save_all(conn: Connection, changed: Mapping[int, AlertState]) -> None:
          driver_datetime(s.updated_at, postgres=postgres))
         for account_id, s in changed.items()
     ]  # fmt: skip
-    _STATE_UPSERT[postgres].execute(conn, rows)
+    _STATE_UPSERT.execute(conn, rows)
 
 
 _STATE_COLUMNS = {
     "account_id": "integer", "level": "text", "episode": "integer", "alerted": "json",
     "health": "double precision", "since": "timestamptz", "updated_at": "timestamptz",
 }  # fmt: skip
-_STATE_UPSERT = {
-    postgres: BulkInsert(
-        "alert_states",
-        _STATE_COLUMNS,
-        "ON CONFLICT (account_id) DO UPDATE SET "
-        + ", ".join(f"{c} = excluded.{c}" for c in _STATE_COLUMNS if c != "account_id"),
-        postgres=postgres,
-    )
-    for postgres in (False, True)
-}
+_STATE_UPSERT = BulkInsert(
+    "alert_states",
+    _STATE_COLUMNS,
+    "ON CONFLICT (account_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _STATE_COLUMNS if c != "account_id"),
+)
 
 
 def newly_liquidated(

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from indexer.store.bulk import BulkInsert
 from indexer.store.columns import driver_datetime
-from indexer.store.engine import upsert_insert
+from indexer.store.engine import is_postgres, upsert_insert
 from monitor.alerts.levels import Level
 from monitor.delivery.queue import (
     DEFAULT_POLICY,
@@ -126,8 +126,7 @@ def enqueue_many(
         return []
     # Plain tuples to the driver (indexer.store.bulk): through SQLAlchemy's per-row parameter
     # processing, recording a crash's 6,000 alerts cost more than the database's own work.
-    postgres = conn.dialect.name == "postgresql"
-    at = driver_datetime(now, postgres=postgres)
+    at = driver_datetime(now, postgres=is_postgres(conn))
     rows = [
         (a.account_id, Level(a.level).value, a.episode, at,
          orjson.dumps(dict(a.payload), option=orjson.OPT_SORT_KEYS).decode())
@@ -135,7 +134,7 @@ def enqueue_many(
     ]  # fmt: skip
     ids = {
         (int(account_id), Level(level), int(episode)): int(alert_id)
-        for alert_id, account_id, level, episode in _NEW_ALERTS[postgres].execute(conn, rows)
+        for alert_id, account_id, level, episode in _NEW_ALERTS.execute(conn, rows)
     }
     found = [ids.get((a.account_id, Level(a.level), a.episode)) for a in alerts]
     pending = OutboxStatus.PENDING.value
@@ -143,10 +142,10 @@ def enqueue_many(
         (alert_id, channel, pending, 0, at)
         for alert, alert_id in zip(alerts, found, strict=True)
         if alert_id is not None
-        for channel in dict.fromkeys(alert.channels)
+        for channel in _distinct(alert.channels)
     ]
     if outbox:
-        _NEW_DELIVERIES[postgres].execute(conn, outbox)
+        _NEW_DELIVERIES.execute(conn, outbox)
     return found
 
 
@@ -154,26 +153,14 @@ _ALERT_COLUMNS = {"account_id": "integer", "level": "text", "episode": "integer"
                   "created_at": "timestamptz", "payload": "jsonb"}  # fmt: skip
 _DELIVERY_COLUMNS = {"alert_id": "integer", "channel": "text", "status": "text",
                      "attempts": "integer", "next_attempt_at": "timestamptz"}  # fmt: skip
-# By dialect (PostgreSQL or not). An alert that exists already is skipped, and not returned.
-_NEW_ALERTS = {
-    postgres: BulkInsert(
-        "alerts",
-        _ALERT_COLUMNS,
-        "ON CONFLICT (account_id, level, episode) DO NOTHING",
-        postgres=postgres,
-        returning=("id", "account_id", "level", "episode"),
-    )
-    for postgres in (False, True)
-}
-_NEW_DELIVERIES = {
-    postgres: BulkInsert(
-        "outbox",
-        _DELIVERY_COLUMNS,
-        "",
-        postgres=postgres,
-    )
-    for postgres in (False, True)
-}
+# An alert that exists already is skipped, and not returned.
+_NEW_ALERTS = BulkInsert(
+    "alerts",
+    _ALERT_COLUMNS,
+    "ON CONFLICT (account_id, level, episode) DO NOTHING",
+    returning=("id", "account_id", "level", "episode"),
+)
+_NEW_DELIVERIES = BulkInsert("outbox", _DELIVERY_COLUMNS, "")
 
 
 def enqueue_chain(
@@ -224,12 +211,17 @@ def _check_alert(level: Level, episode: int) -> None:
 
 
 def _outbox_rows(alert_id: int, channels: Iterable[str], now: datetime) -> list[dict[str, Any]]:
-    """One pending delivery per channel (de-duplicated, order kept)."""
+    """One pending delivery per channel."""
     return [
         {"alert_id": alert_id, "channel": channel, "status": OutboxStatus.PENDING,
          "attempts": 0, "next_attempt_at": now}
-        for channel in dict.fromkeys(channels)
+        for channel in _distinct(channels)
     ]  # fmt: skip
+
+
+def _distinct(channels: Iterable[str]) -> list[str]:
+    """``channels`` once each, in their first order: an alert is delivered once per channel."""
+    return list(dict.fromkeys(channels))
 
 
 def claim(
