@@ -17,8 +17,9 @@ exact value becomes a float64 for the margin math; Python's int / int division r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from operator import attrgetter
 
 E30 = 10**30
 """Scale of every ``*_usd_e30`` and ``*_rate_e30`` integer."""
@@ -305,3 +306,12 @@ class MarginAccount:
     def assets(self) -> frozenset[str]:
         """Every asset whose price the margin math needs for this account."""
         return frozenset(c.asset for c in self.collateral) | {p.asset for p in self.positions}
+
+    def same_terms(self, other: MarginAccount) -> bool:
+        """Whether ``other`` equals this account but for the block each was read at (a re-read
+        that changed nothing). Compares the fields in place: building a copy at the other's
+        block to compare whole ran every check of ``__post_init__`` again, per account read."""
+        return _account_terms(self) == _account_terms(other)
+
+
+_account_terms = attrgetter(*(f.name for f in fields(MarginAccount) if f.name != "block_number"))

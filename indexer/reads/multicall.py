@@ -14,12 +14,12 @@ Usage::
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from indexer.decode.abi import abi_entry, function_signature, selector
 from indexer.decode.codec import compile_codec
+from indexer.decode.words import address_word, bool_word, uint_word
 
 MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
 
@@ -27,7 +27,6 @@ _ENTRY = abi_entry("multicall3/Multicall3.json", "aggregate3")
 AGGREGATE3_SELECTOR = selector(function_signature(_ENTRY))
 _RESULTS = compile_codec("tuple", _ENTRY["outputs"])
 
-_FALSE_WORD, _TRUE_WORD = bytes(32), (1).to_bytes(32, "big")
 # Each Call3 is a dynamic tuple: target, allowFailure, offset of callData (3 words), then bytes.
 _CALL_DATA_OFFSET = (3 * 32).to_bytes(32, "big")
 
@@ -44,34 +43,14 @@ class Call3:
     allow_failure: bool = True
 
 
-@functools.lru_cache(maxsize=4096)
-def _address_word(address: str) -> bytes:
-    """Left-padded 32-byte word of ``address``; cached because a batch repeats few targets.
-
-    Raises:
-        ValueError: not a 20-byte ``0x`` hex address.
-    """
-    try:
-        raw = bytes.fromhex(address[2:]) if address[:2] in ("0x", "0X") else b""
-    except ValueError:
-        raw = b""
-    if len(raw) != 20:
-        raise ValueError(f"not an address: {address!r}")
-    return bytes(12) + raw
-
-
-def _word(value: int) -> bytes:
-    return value.to_bytes(32, "big")
-
-
 def _encode_call(call: Call3) -> bytes:
     data = call.call_data
     return b"".join(
         (
-            _address_word(call.target),
-            _TRUE_WORD if call.allow_failure else _FALSE_WORD,
+            address_word(call.target),
+            bool_word(call.allow_failure),
             _CALL_DATA_OFFSET,
-            _word(len(data)),
+            uint_word(len(data)),
             data,
             bytes(-len(data) % 32),
         )
@@ -88,9 +67,9 @@ def encode_aggregate3(calls: Sequence[Call3]) -> bytes:
     heads = []
     offset = 32 * len(bodies)  # element offsets count from the first element head
     for body in bodies:
-        heads.append(_word(offset))
+        heads.append(uint_word(offset))
         offset += len(body)
-    return b"".join((AGGREGATE3_SELECTOR, _word(32), _word(len(bodies)), *heads, *bodies))
+    return b"".join((AGGREGATE3_SELECTOR, uint_word(32), uint_word(len(bodies)), *heads, *bodies))
 
 
 def decode_aggregate3(ret: bytes) -> list[tuple[bool, bytes]]:

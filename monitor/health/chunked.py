@@ -22,7 +22,6 @@ same terms (only its block differs) dirties nothing and keeps its earlier read.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -70,7 +69,7 @@ class ChunkedBook:
         key = self._key(account.owner)
         chunk = self._accounts.setdefault(key, {})
         old = chunk.get(account_id)
-        if old is not None and replace(old, block_number=account.block_number) == account:
+        if old is not None and old.same_terms(account):
             return old
         chunk[account_id] = account
         self._dirty.add(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from indexer.models import AccountStatus
 from monitor.runtime.live_book import LiveBook
 from tests.health_helpers import gmx_account, two_asset_cross, usdc
 
@@ -49,3 +50,22 @@ def test_an_account_read_again_without_a_position_is_reported_as_it_was() -> Non
     grown = replace(hl, block_number=hl.block_number + 2)  # a position back: nothing lost
     assert live.replace_owners("hyperliquid", [OWNER], [(hl_id, grown)]) == []
     assert live.replace_owners("hyperliquid", [OWNER], [(hl_id, grown)]) == []  # unchanged
+
+
+def test_same_terms_ignores_the_block_and_nothing_else() -> None:
+    gmx = replace(gmx_account(True, usdc(1_000)), protocol="gmx_v2", owner=OWNER)
+    assert gmx.same_terms(replace(gmx, block_number=gmx.block_number + 7))
+    hl = two_asset_cross()
+    changed = {
+        "chain_id": 10,
+        "protocol": "gtrade",
+        "owner": "0x" + "cd" * 20,
+        "ref": "other",
+        "mode": hl.mode,
+        "collateral": (usdc(2_000),),
+        "positions": (),
+        "fixed_requirement_usd_e30": 5,
+        "status": AccountStatus.CLOSED,
+    }
+    for name, value in changed.items():
+        assert not gmx.same_terms(replace(gmx, **{name: value})), name

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from eth_abi.abi import encode
-
 from indexer.decode.abi import selector
+from indexer.decode.words import address_word, uint_word
 from indexer.errors import ConfigError
 from indexer.models import MarginAccount
 from indexer.protocols.base import CallResult, Read
@@ -51,7 +50,8 @@ _GET_BLOCK_NUMBER = selector("getBlockNumber()")
 _GET_TIMESTAMP = selector("getCurrentBlockTimestamp()")
 _LATEST_ROUND_DATA = selector("latestRoundData()")
 _DECIMALS = selector("decimals()")
-_ALL = 2**256 - 1  # getBytes32ValuesAt clips `end` to the list length
+_ZERO_WORD = uint_word(0)
+_ALL_WORD = uint_word(2**256 - 1)  # getBytes32ValuesAt clips `end` to the list length
 _GET_BOOL = selector("getBool(bytes32)")
 
 
@@ -204,9 +204,8 @@ class GmxV2Adapter:
         return Read(tuple(calls), decode)
 
     def _positions(self, owner: str) -> Call3:
-        args = encode(
-            ["address", "address", "uint256", "uint256"], [self.data_store, owner, 0, _ALL]
-        )
+        # (dataStore, account, start, end): static words, packed without eth_abi (one per owner).
+        args = address_word(self.data_store) + address_word(owner) + _ZERO_WORD + _ALL_WORD
         return Call3(self.reader, _GET_ACCOUNT_POSITIONS + args)
 
     def _prices(self, feeds: Mapping[str, str], results: Sequence[CallResult]) -> dict[str, int]:

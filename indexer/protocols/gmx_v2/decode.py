@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from eth_abi.abi import encode
-from eth_utils.crypto import keccak
-
 from indexer.decode.abi import abi_entry
 from indexer.decode.codec import compile_codec
+from indexer.decode.words import address_word, bool_word, bytes32_word, keccak256
 from indexer.errors import DecodeError
 from indexer.models import E30
 from indexer.protocols.gmx_v2.keys import base_key
@@ -44,23 +42,19 @@ _DECIMALS = compile_codec(
 
 def cumulative_borrowing_factor_key(market: str, is_long: bool) -> bytes:
     """``Keys.cumulativeBorrowingFactorKey``: borrowing factor (1e30) accrued per market side."""
-    return bytes(
-        keccak(
-            encode(["bytes32", "address", "bool"], [CUMULATIVE_BORROWING_FACTOR, market, is_long])
-        )
+    return keccak256(
+        bytes32_word(CUMULATIVE_BORROWING_FACTOR) + address_word(market) + bool_word(is_long)
     )
 
 
 def funding_per_size_key(market: str, collateral_token: str, is_long: bool) -> bytes:
     """``Keys.fundingFeeAmountPerSizeKey``: funding owed per size (scale 1e45) by side and
     collateral token."""
-    return bytes(
-        keccak(
-            encode(
-                ["bytes32", "address", "address", "bool"],
-                [FUNDING_FEE_AMOUNT_PER_SIZE, market, collateral_token, is_long],
-            )
-        )
+    return keccak256(
+        bytes32_word(FUNDING_FEE_AMOUNT_PER_SIZE)
+        + address_word(market)
+        + address_word(collateral_token)
+        + bool_word(is_long)
     )
 
 

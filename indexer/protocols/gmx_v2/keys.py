@@ -15,21 +15,22 @@ Usage::
 from __future__ import annotations
 
 from eth_abi.abi import encode
-from eth_utils.crypto import keccak
 
-
-def _hash_encoded(types: list[str], values: list[object]) -> bytes:
-    return bytes(keccak(encode(types, values)))
+from indexer.decode.words import address_word as _a
+from indexer.decode.words import bool_word as _b
+from indexer.decode.words import bytes32_word as _k
+from indexer.decode.words import keccak256
 
 
 def base_key(name: str) -> bytes:
-    """``keccak256(abi.encode(name))``, the form of every constant in Keys.sol."""
-    return _hash_encoded(["string"], [name])
+    """``keccak256(abi.encode(name))``, the form of every constant in Keys.sol (a string is
+    dynamic: eth_abi encodes it; these are computed once, at import)."""
+    return keccak256(encode(["string"], [name]))
 
 
 def event_name_hash(event_name: str) -> bytes:
     """``keccak256(bytes(eventName))``: the EventLog1/EventLog2 ``topics[1]``."""
-    return bytes(keccak(text=event_name))
+    return keccak256(event_name.encode())
 
 
 ACCOUNT_POSITION_LIST = base_key("ACCOUNT_POSITION_LIST")
@@ -45,38 +46,32 @@ POSITION_FEE_FACTOR = base_key("POSITION_FEE_FACTOR")
 
 def account_position_list_key(account: str) -> bytes:
     """Key of the bytes32 set of an account's position keys (``getBytes32Count``/``ValuesAt``)."""
-    return _hash_encoded(["bytes32", "address"], [ACCOUNT_POSITION_LIST, account])
+    return keccak256(_k(ACCOUNT_POSITION_LIST) + _a(account))
 
 
 def position_key(account: str, market: str, collateral_token: str, is_long: bool) -> bytes:
     """``Position.getPositionKey``: one position per (account, market, collateral, side)."""
-    return _hash_encoded(
-        ["address", "address", "address", "bool"], [account, market, collateral_token, is_long]
-    )
+    return keccak256(_a(account) + _a(market) + _a(collateral_token) + _b(is_long))
 
 
 def min_collateral_factor_key(market: str) -> bytes:
     """Per-market minimum collateral factor (1e30 = 100 %), gates user orders only."""
-    return _hash_encoded(["bytes32", "address"], [MIN_COLLATERAL_FACTOR, market])
+    return keccak256(_k(MIN_COLLATERAL_FACTOR) + _a(market))
 
 
 def min_collateral_factor_for_liquidation_key(market: str) -> bytes:
     """Per-market liquidation threshold factor (1e30 = 100 %) applied to ``sizeInUsd``."""
-    return _hash_encoded(["bytes32", "address"], [MIN_COLLATERAL_FACTOR_FOR_LIQUIDATION, market])
+    return keccak256(_k(MIN_COLLATERAL_FACTOR_FOR_LIQUIDATION) + _a(market))
 
 
 def max_position_impact_factor_for_liquidations_key(market: str) -> bytes:
     """Per-market cap (1e30 = 100 % of ``sizeInUsd``) on negative impact counted at liquidation."""
-    return _hash_encoded(
-        ["bytes32", "address"], [MAX_POSITION_IMPACT_FACTOR_FOR_LIQUIDATIONS, market]
-    )
+    return keccak256(_k(MAX_POSITION_IMPACT_FACTOR_FOR_LIQUIDATIONS) + _a(market))
 
 
 def position_fee_factor_key(market: str, balance_was_improved: bool) -> bytes:
     """Per-market closing/opening fee factor (1e30 = 100 %); liquidation uses ``False``."""
-    return _hash_encoded(
-        ["bytes32", "address", "bool"], [POSITION_FEE_FACTOR, market, balance_was_improved]
-    )
+    return keccak256(_k(POSITION_FEE_FACTOR) + _a(market) + _b(balance_was_improved))
 
 
 # -- keys of the liquidation check's other terms (names as in Keys.sol) ------------------------
@@ -107,37 +102,32 @@ USE_OPEN_INTEREST_IN_TOKENS_FOR_BALANCE = base_key("USE_OPEN_INTEREST_IN_TOKENS_
 
 def market_key(base: bytes, market: str) -> bytes:
     """``keccak256(abi.encode(BASE, market))``: per-market keys (FUNDING_UPDATED_AT, …)."""
-    return _hash_encoded(["bytes32", "address"], [base, market])
+    return keccak256(_k(base) + _a(market))
 
 
 def market_flag_key(base: bytes, market: str, flag: bool) -> bytes:
     """``keccak256(abi.encode(BASE, market, flag))``: per market side (``isLong``) or per impact
     sign (``isPositive``) keys, e.g. BORROWING_FACTOR or POSITION_IMPACT_FACTOR."""
-    return _hash_encoded(["bytes32", "address", "bool"], [base, market, flag])
+    return keccak256(_k(base) + _a(market) + _b(flag))
 
 
 def open_interest_key(market: str, collateral_token: str, is_long: bool, in_tokens: bool) -> bytes:
     """OPEN_INTEREST (USD·1e30, at entry) or OPEN_INTEREST_IN_TOKENS (index token units) by
     market, collateral token and side; a side's total sums both collateral tokens."""
     base = OPEN_INTEREST_IN_TOKENS if in_tokens else OPEN_INTEREST
-    return _hash_encoded(
-        ["bytes32", "address", "address", "bool"], [base, market, collateral_token, is_long]
-    )
+    return keccak256(_k(base) + _a(market) + _a(collateral_token) + _b(is_long))
 
 
 def pool_amount_key(market: str, token: str) -> bytes:
     """POOL_AMOUNT: a market's pool of ``token`` (its smallest units)."""
-    return _hash_encoded(["bytes32", "address", "address"], [POOL_AMOUNT, market, token])
+    return keccak256(_k(POOL_AMOUNT) + _a(market) + _a(token))
 
 
 def max_pnl_factor_for_traders_key(market: str, is_long: bool) -> bytes:
     """``maxPnlFactorKey(MAX_PNL_FACTOR_FOR_TRADERS, market, isLong)`` (1e30 = 100 % of pool)."""
-    return _hash_encoded(
-        ["bytes32", "bytes32", "address", "bool"],
-        [MAX_PNL_FACTOR, MAX_PNL_FACTOR_FOR_TRADERS, market, is_long],
-    )
+    return keccak256(_k(MAX_PNL_FACTOR) + _k(MAX_PNL_FACTOR_FOR_TRADERS) + _a(market) + _b(is_long))
 
 
 def virtual_token_id_key(token: str) -> bytes:
     """VIRTUAL_TOKEN_ID of an index token: non-zero when virtual inventory applies."""
-    return _hash_encoded(["bytes32", "address"], [VIRTUAL_TOKEN_ID, token])
+    return keccak256(_k(VIRTUAL_TOKEN_ID) + _a(token))

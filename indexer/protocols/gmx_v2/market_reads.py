@@ -8,6 +8,7 @@ interest and pool amounts, as ``MarketUtils`` does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from indexer.protocols.gmx_v2 import keys as k
@@ -36,8 +37,10 @@ _IMPACT = (
 )
 
 
-def market_keys(m: GmxMarket) -> list[tuple[tuple[str, object], bytes]]:
-    """``((field, sub-key), DataStore key)`` for every ``getUint`` of market ``m``, in order."""
+@functools.cache
+def market_keys(m: GmxMarket) -> tuple[tuple[tuple[str, object], bytes], ...]:
+    """``((field, sub-key), DataStore key)`` for every ``getUint`` of market ``m``, in order.
+    Cached: a market's keys never change, and every read (and its decoding) asks for them."""
     t = m.market_token
     collaterals = (m.long_token, m.short_token)
     out: list[tuple[tuple[str, object], bytes]] = [
@@ -63,7 +66,7 @@ def market_keys(m: GmxMarket) -> list[tuple[tuple[str, object], bytes]]:
             ]
     for flag, token in zip(SIDES, collaterals, strict=True):
         out.append((("pool", flag), k.pool_amount_key(t, token)))
-    return out
+    return tuple(out)
 
 
 def market_params(m: GmxMarket, values: Sequence[int], virtual_token_id: int) -> MarketParams:

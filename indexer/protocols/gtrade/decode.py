@@ -17,10 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import encode
-
 from indexer.decode.abi import abi_entry, canonical_type, function_signature, selector
 from indexer.decode.codec import Codec, compile_codec
+from indexer.decode.words import encode_args
 from indexer.errors import DecodeError
 from indexer.protocols.base import CallResult
 from indexer.protocols.gtrade.margin import LiqParams
@@ -56,7 +55,7 @@ def _types(name: str) -> list[str]:
 
 def diamond_call(diamond: str, name: str, *args: Any) -> Call3:
     """A call of the diamond function ``name`` (its only overload in the ABI) with ``args``."""
-    return Call3(diamond, _selector(name) + encode(_types(name), list(args)))
+    return Call3(diamond, _selector(name) + encode_args(_types(name), args))
 
 
 def decode_output(name: str, result: CallResult) -> Any:

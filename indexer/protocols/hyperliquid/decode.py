@@ -19,6 +19,7 @@ from typing import Any
 
 from indexer.decode.abi import load_json
 from indexer.decode.codec import Codec, compile_codec
+from indexer.decode.words import address_word, uint_word
 from indexer.errors import DecodeError
 from indexer.protocols.base import CallResult
 from indexer.reads.multicall import Call3
@@ -80,34 +81,23 @@ def dex_of(perp: int) -> int:
     return 0 if perp < HIP3_FIRST_ASSET else (perp - HIP3_FIRST_ASSET) // 10_000
 
 
-def _word(value: int) -> bytes:
-    return value.to_bytes(32, "big")
-
-
-def _address_word(address: str) -> bytes:
-    raw = bytes.fromhex(address.removeprefix("0x"))
-    if len(raw) != 20:
-        raise ValueError(f"not an address: {address!r}")
-    return bytes(12) + raw
-
-
 def position_call(user: str, perp: int) -> Call3:
     """``position`` (uint16 perp, 0x…0800), or ``position2`` (uint32, 0x…0813) past 65535."""
     read = "position" if perp <= UINT16_MAX else "position2"
-    return Call3(_READS[read]["address"], _address_word(user) + _word(perp))
+    return Call3(_READS[read]["address"], address_word(user) + uint_word(perp))
 
 
 def mark_px_call(perp: int) -> Call3:
-    return Call3(_READS["markPx"]["address"], _word(perp))
+    return Call3(_READS["markPx"]["address"], uint_word(perp))
 
 
 def perp_asset_info_call(perp: int) -> Call3:
-    return Call3(_READS["perpAssetInfo"]["address"], _word(perp))
+    return Call3(_READS["perpAssetInfo"]["address"], uint_word(perp))
 
 
 def margin_summary_call(dex: int, user: str) -> Call3:
     """Note the argument order of the real precompile: (uint32 perpDexIndex, address user)."""
-    return Call3(_READS["accountMarginSummary"]["address"], _word(dex) + _address_word(user))
+    return Call3(_READS["accountMarginSummary"]["address"], uint_word(dex) + address_word(user))
 
 
 def _payload(result: CallResult, what: str) -> bytes:
