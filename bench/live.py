@@ -75,7 +75,10 @@ def _tick_metrics(watched: dict[str, Any]) -> dict[str, Any]:
     ticks: list[TickFact] = watched["tick_list"]
     tick_ms = [t.ms for t in ticks[1:]]
     phases: list[dict[str, float]] = watched["phase_list"]
+    # The longest single node request of each measured tick (as ``phases``, one per tick_ms).
+    node_ms = [1000 * s for s in watched["slowest_request_list"]]
     slowest = sorted(range(len(tick_ms)), key=lambda i: -tick_ms[i])[:5]
+    over = [i for i, ms in enumerate(tick_ms) if ms > BLOCK_TIME_S * 1000]
     blocks, spent = watched["blocks"], watched["rpc_requests"]
     calls = watched["rpc_call_equivalents"]
     return {
@@ -94,8 +97,17 @@ def _tick_metrics(watched: dict[str, Any]) -> dict[str, Any]:
         "tick_ms_p99": _round(percentile(tick_ms, 99)),
         "tick_ms_max": _round(max(tick_ms, default=None)),
         # Which ticks were slow (1 = the first after the startup read): a slow start and a
-        # slow steady state call for different fixes.
-        "slowest_ticks": [[i + 1, round(tick_ms[i])] for i in slowest],
+        # slow steady state call for different fixes. Each with its longest node request.
+        "slowest_ticks": [[i + 1, round(tick_ms[i]), round(node_ms[i])] for i in slowest],
+        "tick_slowest_request_ms_p50": _round(percentile(node_ms, 50)),
+        "tick_slowest_request_ms_p99": _round(percentile(node_ms, 99)),
+        # Ticks longer than the block time, and those of them that would have fit it had
+        # their longest node request been answered at once (the node, not perpwatch, made
+        # them late).
+        "ticks_over_block_time": len(over),
+        "ticks_over_block_time_by_node": sum(
+            tick_ms[i] - node_ms[i] <= BLOCK_TIME_S * 1000 for i in over
+        ),
         # Where the time went (``monitor.runtime.phases``): per phase over all ticks, and in
         # each of the slowest.
         "tick_phase_ms_p50": _phase_percentiles(phases, 50),

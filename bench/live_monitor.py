@@ -119,6 +119,7 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
     head_before = await asyncio.to_thread(node.eth.get_block_number)
     ticks = [TickFact(first.block, first.block, head_before, 0.0)]
     phases: list[dict[str, float]] = []  # per measured tick: phase → seconds
+    slowest_requests: list[float] = []  # per measured tick: its longest node request, seconds
     conn.send(("ready",))
     checkpoints = asyncio.create_task(_checkpoint_every(monitor, CHECKPOINT_INTERVAL_S))
     loop = asyncio.get_running_loop()
@@ -130,6 +131,7 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
         head_after = await asyncio.to_thread(node.eth.get_block_number)
         ticks.append(TickFact(summary.block, ticks[-1].block, head_after, ms))
         phases.append(dict(summary.phase_s))
+        slowest_requests.append(summary.slowest_request_s)
         requests.see(await runtime.client())
         await monitor.deliver()
         # Tick at the block time; a tick that overran starts the next one at once.
@@ -156,6 +158,7 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
         "rpc_call_equivalents": calls,
         "tick_list": ticks,
         "phase_list": phases,
+        "slowest_request_list": slowest_requests,
     }
 
 

@@ -271,6 +271,11 @@ class RpcClient:
         """Per-URL counters (requests, failures, last head seen) for stall and lag reports."""
         return self._exchange.stats()
 
+    def take_slowest_request_s(self) -> float:
+        """The longest single HTTP request (its round trip) since the last call, in seconds;
+        then start over. A monitor tick takes it to tell a slow node from slow work of its own."""
+        return self._exchange.take_slowest()
+
 
 def _call_params(to: str, data: bytes, tag: str) -> list[Any]:
     return [{"to": to, "data": "0x" + data.hex()}, tag]

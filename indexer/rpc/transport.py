@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,14 @@ class Exchange:
         self._timeout_s = timeout_s
         self._semaphore = semaphore
         self._retry = retry
+        self.slowest_s = 0.0
+        """The longest single HTTP exchange since :meth:`take_slowest` (its round trip only,
+        not the wait for a free connection): how long the node made perpwatch wait."""
+
+    def take_slowest(self) -> float:
+        """:attr:`slowest_s`, then start over from zero."""
+        slowest, self.slowest_s = self.slowest_s, 0.0
+        return slowest
 
     def stats(self) -> list[EndpointStats]:
         now = self._retry.clock()
@@ -197,6 +206,7 @@ class Exchange:
         content = orjson.dumps(payload if batch else payload[0])
         async with self._semaphore:
             endpoint.requests += 1
+            started = time.perf_counter()
             try:
                 # Streamed, not ``post``: the body is joined here and the response never keeps
                 # it. An httpx response sits in a reference cycle, so one holding a 10-100 MB
@@ -221,6 +231,8 @@ class Exchange:
                 raise RetryableError(
                     f"{type(exc).__name__} at {endpoint.label}: {detail}"
                 ) from None
+            finally:  # a request that failed kept perpwatch waiting too
+                self.slowest_s = max(self.slowest_s, time.perf_counter() - started)
         return read_answers(
             response.status_code,
             response.headers,

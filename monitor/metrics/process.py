@@ -66,6 +66,12 @@ class ProcessMetrics:
             "Seconds per phase of a monitor tick (scan, read, value, judge, latest, rules, "
             "record).", ["chain", "phase"], buckets=TICK_BUCKETS_S, registry=self.registry,
         )  # fmt: skip
+        self.slowest_request_seconds = Histogram(
+            "perpwatch_tick_slowest_rpc_seconds",
+            "The longest single request to the node in each monitor tick (a tick slow because "
+            "of its node shows here too).", ["chain"], buckets=TICK_BUCKETS_S,
+            registry=self.registry,
+        )  # fmt: skip
         self.logs = Counter(
             "perpwatch_logs_ingested", "Event logs indexed by the monitor's ticks.", ["chain"],
             registry=self.registry,
@@ -91,6 +97,7 @@ class ProcessMetrics:
         self.tick_seconds.labels(chain).observe(seconds)
         for phase, phase_s in summary.phase_s.items():
             self.phase_seconds.labels(chain, phase).observe(phase_s)
+        self.slowest_request_seconds.labels(chain).observe(summary.slowest_request_s)
         self.logs.labels(chain).inc(summary.logs)
         self.refreshed.labels(chain).inc(summary.stepped)
         for decided in summary.alerts:

@@ -175,6 +175,7 @@ class ChainRuntime:
         scan and a later read would make a position vanish with no liquidation event indexed.
         """
         rpc = await self.client()
+        rpc.take_slowest_request_s()  # this sync's requests only
         started = time.perf_counter()
         results = [await scanner.backfill() for scanner in self._scanners]
         if results:
@@ -206,6 +207,7 @@ class ChainRuntime:
         if full:
             self._read_whole, self._book = False, None
             self._rolling.clear()  # the next cycle starts from this complete read
+        sync.slowest_request_s = rpc.take_slowest_request_s()
         return sync
 
     async def _sync_protocol(

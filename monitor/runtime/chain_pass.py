@@ -91,6 +91,8 @@ class ChainSync:
     logs: int = 0
     scan_s: float = 0.0
     """Wall seconds the scan took (the rest of the sync is reads)."""
+    slowest_request_s: float = 0.0
+    """The longest single request to the node in this sync (``take_slowest_request_s``)."""
     refreshed: int = 0
     closed: int = 0
     liquidated: int = 0

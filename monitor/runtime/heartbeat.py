@@ -41,6 +41,9 @@ class TickSummary:
     phase_s: Mapping[str, float] = field(default_factory=dict)
     """Wall seconds per phase of the tick (``monitor.runtime.phases.TICK_PHASES``); empty for
     a tick that did not judge the chain's accounts."""
+    slowest_request_s: float = 0.0
+    """The longest single request to the node in the tick: a ``read`` phase that took about
+    this long waited on the node, not on perpwatch."""
 
 
 def format_status(chains: Sequence[str], last: Mapping[str, TickSummary], pending: int) -> str:

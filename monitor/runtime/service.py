@@ -303,6 +303,7 @@ class Monitor:
             stepped=len(stepped),
             chain_alerts=tuple(chain_alerts),
             phase_s=phases.seconds,
+            slowest_request_s=sync.slowest_request_s,
         )
         await asyncio.to_thread(
             record_tick, self.engine, group.chain.chain_id, summary, self.clock(), self.worker

@@ -17,6 +17,8 @@ KEYS = (
     "baseline_rpc_calls_per_block", "tick_ms_p50", "tick_ms_p99", "peak_rss_mb",
     "liquidations_gtrade", "liquidations_hyperliquid", "slowest_ticks", "tick_phase_ms_p50",
     "tick_phase_ms_p99", "slowest_tick_phases_ms", "market_steps", "market_step_s_max",
+    "tick_slowest_request_ms_p50", "tick_slowest_request_ms_p99", "ticks_over_block_time",
+    "ticks_over_block_time_by_node",
 )  # fmt: skip
 
 
@@ -38,3 +40,7 @@ def test_bench_live_reports_its_keys_and_invariants(capsys: pytest.CaptureFixtur
     assert summary["rpc_calls_per_block"] > 0
     assert set(summary["tick_phase_ms_p50"]) == set(TICK_PHASES)
     assert len(summary["slowest_tick_phases_ms"]) == len(summary["slowest_ticks"])
+    # Each slow tick with its longest node request, which is part of it; some tick asked.
+    assert all(0 <= node_ms <= ms + 1 for _, ms, node_ms in summary["slowest_ticks"])
+    assert summary["tick_slowest_request_ms_p99"] > 0
+    assert summary["ticks_over_block_time_by_node"] <= summary["ticks_over_block_time"]

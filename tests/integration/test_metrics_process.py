@@ -61,3 +61,7 @@ def test_run_metrics_count_ticks_logs_rpc_requests_and_head_lag(
     assert sum(phases.values()) <= samples["perpwatch_tick_duration_seconds_sum", chain]
     counts = [v for (n, _), v in samples.items() if n == "perpwatch_tick_phase_seconds_count"]
     assert counts == [4] * len(TICK_PHASES)
+    # Each tick's longest node request: every tick asked the node something, within the tick.
+    assert samples["perpwatch_tick_slowest_rpc_seconds_count", chain] == 4
+    slowest_s = samples["perpwatch_tick_slowest_rpc_seconds_sum", chain]
+    assert 0 < slowest_s <= samples["perpwatch_tick_duration_seconds_sum", chain]

@@ -405,6 +405,31 @@ def test_concurrency_is_bounded() -> None:
     assert peak == 2
 
 
+def test_the_slowest_request_is_measured_and_taken_once() -> None:
+    delays = iter([0.0, 0.08, 0.02, 0.0])
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(next(delays))
+        body = orjson.loads(request.content)
+        return httpx.Response(
+            200, content=orjson.dumps({"jsonrpc": "2.0", "id": body["id"], "result": "0x1"})
+        )
+
+    async def go() -> tuple[float, float, float]:
+        rpc = RpcClient([PRIMARY], chain_id=None, transport=httpx.MockTransport(handler))
+        for _ in range(3):
+            await rpc.block_number()
+        slowest = rpc.take_slowest_request_s()
+        again = rpc.take_slowest_request_s()  # taken: starts over
+        await rpc.block_number()  # a fourth, instant answer
+        return slowest, again, rpc.take_slowest_request_s()
+
+    slowest, again, last = run(go())
+    assert 0.08 <= slowest < 1.0
+    assert again == 0.0
+    assert 0.0 < last < 0.08
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
