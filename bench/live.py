@@ -101,9 +101,9 @@ def _tick_metrics(watched: dict[str, Any]) -> dict[str, Any]:
         "slowest_ticks": [[i + 1, round(tick_ms[i]), round(node_ms[i])] for i in slowest],
         "tick_slowest_request_ms_p50": _round(percentile(node_ms, 50)),
         "tick_slowest_request_ms_p99": _round(percentile(node_ms, 99)),
-        # Ticks longer than the block time, and those of them that would have fit it had
-        # their longest node request been answered at once (the node, not perpwatch, made
-        # them late).
+        # Ticks longer than the block time, and an estimate of those the node made late: they
+        # would have fit it had their longest request been answered at once (overlapping
+        # work would still have taken its time; several slow requests in a row count once).
         "ticks_over_block_time": len(over),
         "ticks_over_block_time_by_node": sum(
             tick_ms[i] - node_ms[i] <= BLOCK_TIME_S * 1000 for i in over

@@ -30,8 +30,9 @@ def address_word(address: str) -> bytes:
     Raises:
         ValueError: not a 20-byte ``0x`` hex address.
     """
-    try:
-        raw = bytes.fromhex(address[2:]) if address[:2] in ("0x", "0X") else b""
+    try:  # 42 characters: bytes.fromhex would skip whitespace that eth_abi refuses
+        ok = len(address) == 42 and address[:2] in ("0x", "0X")
+        raw = bytes.fromhex(address[2:]) if ok else b""
     except ValueError:
         raw = b""
     if len(raw) != 20:
@@ -120,8 +121,12 @@ def encode_args(types: Sequence[str], values: Sequence[object]) -> bytes:
     (``address``, ``bool``, ``bytes32``, ``uintN``, ``intN``) or a one-dimensional array of one
     (``T[]``), as every call on a hot path is; by eth_abi otherwise.
 
+    Stricter than eth_abi in places (an ``int`` subclass such as an ``IntEnum``, an address
+    without ``0x`` or as bytes, a ``bytes32`` shorter than 32 bytes are refused, not coerced).
+
     Raises:
-        ValueError: a value does not fit its type (eth_abi's own errors on its path).
+        ValueError: a value does not fit its type on the packed path.
+        eth_abi.exceptions.EncodingError: the same on eth_abi's path.
     """
     if len(types) != len(values):
         raise ValueError(f"{len(values)} values for {len(types)} types")
@@ -132,7 +137,9 @@ def encode_args(types: Sequence[str], values: Sequence[object]) -> bytes:
         if (pack := _PACKERS.get(kind)) is not None:
             heads.append(pack(value))
         elif kind.endswith("[]") and (pack := _PACKERS.get(kind[:-2])) is not None:
-            items = list(value)  # type: ignore[call-overload]
+            if not isinstance(value, list | tuple):  # as eth_abi: no sets, no generators
+                raise ValueError(f"not a {kind} list: {value!r}")
+            items = value
             tail = b"".join([uint_word(len(items)), *map(pack, items)])
             heads.append(uint_word(offset))
             tails.append(tail)

@@ -28,7 +28,7 @@ AGGREGATE3_SELECTOR = selector(function_signature(_ENTRY))
 _RESULTS = compile_codec("tuple", _ENTRY["outputs"])
 
 # Each Call3 is a dynamic tuple: target, allowFailure, offset of callData (3 words), then bytes.
-_CALL_DATA_OFFSET = (3 * 32).to_bytes(32, "big")
+_CALL_DATA_OFFSET = uint_word(3 * 32)
 
 
 @dataclass(frozen=True, slots=True)

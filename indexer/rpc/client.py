@@ -272,8 +272,9 @@ class RpcClient:
         return self._exchange.stats()
 
     def take_slowest_request_s(self) -> float:
-        """The longest single HTTP request (its round trip) since the last call, in seconds;
-        then start over. A monitor tick takes it to tell a slow node from slow work of its own."""
+        """The longest single HTTP request since the last call, in seconds (see
+        ``Exchange.slowest_s``); then start over. A monitor tick takes it to tell a slow node
+        from slow work of its own."""
         return self._exchange.take_slowest()
 
 

@@ -92,8 +92,10 @@ class Exchange:
         self._semaphore = semaphore
         self._retry = retry
         self.slowest_s = 0.0
-        """The longest single HTTP exchange since :meth:`take_slowest` (its round trip only,
-        not the wait for a free connection): how long the node made perpwatch wait."""
+        """The longest single HTTP exchange since :meth:`take_slowest`: from sending to the
+        whole answer read, as the event loop saw it (not the wait for a free connection; each
+        attempt of a retried call apart). Mostly the node; a loop kept busy by other work
+        (decoding, other chains) lengthens it too."""
 
     def take_slowest(self) -> float:
         """:attr:`slowest_s`, then start over from zero."""

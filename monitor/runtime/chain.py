@@ -90,6 +90,7 @@ class ChainRuntime:
         self.decoder = json_decoder()
         self.store = ScanStore(engine)
         self._rpc, self._owns_rpc = rpc, rpc is None
+        self._unconnected_s = 0.0  # the slowest request of a client that failed to connect
         self._scanners: list[Scanner] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read_whole = True  # the first sync reads everything: the database may lag
@@ -136,7 +137,11 @@ class ChainRuntime:
         self._loop = loop
         if self._rpc is None:
             rpc = open_rpc(self.group.chain)
-            await rpc.__aenter__()
+            try:
+                await rpc.__aenter__()
+            except BaseException:  # its attempts kept the tick waiting all the same
+                self._unconnected_s = max(self._unconnected_s, rpc.take_slowest_request_s())
+                raise
             self._rpc, self._scanners = rpc, []
         if not self._scanners:
             settings = chain_settings(self.group.chain)
@@ -153,6 +158,14 @@ class ChainRuntime:
         rpc, self._rpc, self._scanners = self._rpc, None, []
         if rpc is not None and self._owns_rpc:
             await rpc.aclose()
+
+    def take_slowest_request_s(self) -> float:
+        """The longest request to the node since this was last taken, a client's that failed
+        to connect included (see ``RpcClient.take_slowest_request_s``)."""
+        slowest, self._unconnected_s = self._unconnected_s, 0.0
+        if self._rpc is not None:
+            slowest = max(slowest, self._rpc.take_slowest_request_s())
+        return slowest
 
     def rpc_stats(self) -> list[EndpointStats]:
         """The node client's per-URL counters (none before it connected)."""
@@ -175,7 +188,7 @@ class ChainRuntime:
         scan and a later read would make a position vanish with no liquidation event indexed.
         """
         rpc = await self.client()
-        rpc.take_slowest_request_s()  # this sync's requests only
+        self.take_slowest_request_s()  # this sync's requests only
         started = time.perf_counter()
         results = [await scanner.backfill() for scanner in self._scanners]
         if results:
@@ -207,7 +220,7 @@ class ChainRuntime:
         if full:
             self._read_whole, self._book = False, None
             self._rolling.clear()  # the next cycle starts from this complete read
-        sync.slowest_request_s = rpc.take_slowest_request_s()
+        sync.slowest_request_s = self.take_slowest_request_s()
         return sync
 
     async def _sync_protocol(

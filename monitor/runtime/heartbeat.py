@@ -42,8 +42,9 @@ class TickSummary:
     """Wall seconds per phase of the tick (``monitor.runtime.phases.TICK_PHASES``); empty for
     a tick that did not judge the chain's accounts."""
     slowest_request_s: float = 0.0
-    """The longest single request to the node in the tick: a ``read`` phase that took about
-    this long waited on the node, not on perpwatch."""
+    """The longest single request to the node in the tick (``RpcClient.take_slowest_request_s``;
+    in a failed tick, that of its failed attempts): a ``read`` phase about this long was
+    mostly a wait on the node."""
 
 
 def format_status(chains: Sequence[str], last: Mapping[str, TickSummary], pending: int) -> str:

@@ -226,7 +226,9 @@ class Monitor:
         if stalled is not None:
             # The node serves an old state: no account can be judged, the chain alerts once.
             read = unreadable(stalled, sync.block)
-            return await self._unreadable(group, read, live.accounts(), sync.block)
+            return await self._unreadable(
+                group, read, live.accounts(), sync.block, slowest_request_s=sync.slowest_request_s
+            )
         chain_alerts = await self._step_chain(group, readable(sync.block), live.accounts)
         phases.mark("rules")
         # Per (protocol, assets), not per account: the same few answers for the whole book.
@@ -490,12 +492,16 @@ class Monitor:
             if self._chain_problems.get(name) != problem:
                 log.error("%s", problem)
                 self._chain_problems[name] = problem
-            await self.runtimes[name].close()  # reconnect (and re-check) next tick
+            runtime = self.runtimes[name]
+            waited_s = runtime.take_slowest_request_s()  # a node timing out is the news here
+            await runtime.close()  # reconnect (and re-check) next tick
             accounts = await asyncio.to_thread(self._in_scope_accounts, group)
             block = self._heads.get(group.chain.chain_id, (0, 0.0))[0]
             block = block or max((a.block_number for a in accounts), default=0)
             read = unreadable(str(exc), block)
-            return await self._unreadable(group, read, accounts, block, at=started)
+            return await self._unreadable(
+                group, read, accounts, block, at=started, slowest_request_s=waited_s
+            )
         if self._chain_problems.pop(name, None) is not None:
             log.warning("chain %s readable again", name)
         return summary
@@ -521,6 +527,7 @@ class Monitor:
         block: int,
         *,
         at: datetime | None = None,
+        slowest_request_s: float = 0.0,
     ) -> TickSummary:
         """A tick that could not judge the chain's accounts: the chain alert only. ``at``: when
         the tick began (a failed read is dated from its first attempt, not its last retry)."""
@@ -528,6 +535,7 @@ class Monitor:
         summary = TickSummary(
             group.chain.name, block, 0, len(accounts), len(accounts), (),
             chain_alerts=tuple(chain_alerts), unreadable=read.reason,
+            slowest_request_s=slowest_request_s,
         )  # fmt: skip
         self.last_ticks[group.chain.name] = summary
         return summary

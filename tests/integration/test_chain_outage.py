@@ -119,6 +119,7 @@ def test_an_rpc_outage_is_one_chain_alert_and_one_recovery_restart_included(
             summary = await monitor.tick_or_unknown(group)
         assert summary.unreadable is not None
         assert summary.unknown == summary.accounts > 0
+        assert summary.slowest_request_s > 0  # its failed attempts are timed too
         assert chain_alerts(engine) == [(Level.UNKNOWN, 1)]
         assert alert_rows(engine) == []  # no account alerted one by one
         assert shown_levels(engine) == {"unknown"}
@@ -196,6 +197,7 @@ def test_a_stalled_head_is_one_chain_alert_and_a_new_block_recovers_it(
             summary = await monitor.tick_or_unknown(group)
         assert summary.unreadable is not None
         assert "node head stalled" in summary.unreadable
+        assert summary.slowest_request_s > 0  # the stalled node answered, slow or not
         assert chain_alerts(engine) == [(Level.UNKNOWN, 1)]
         assert alert_rows(engine) == []
         devnet.anvil.request("evm_mine", [])

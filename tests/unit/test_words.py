@@ -72,7 +72,8 @@ def test_gmx_keys_match_eth_abi(account: str, market: str, token: str, flag: boo
 
 
 @pytest.mark.parametrize("bad", ["", "0x", "0x" + "ab" * 19, "0x" + "ab" * 21, "ab" * 20,
-                                 "0x" + "zz" * 20])  # fmt: skip
+                                 "0x" + "zz" * 20, "0x" + "ab" * 20 + "\n",
+                                 "0x" + "ab " * 13 + "ab" * 7])  # fmt: skip
 def test_a_malformed_address_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="not an address"):
         address_word(bad)
@@ -126,7 +127,8 @@ def test_other_types_go_through_eth_abi() -> None:
 
 @pytest.mark.parametrize(("kind", "value"), [("uint8", 256), ("uint8", -1), ("uint256", True),
                                              ("int64", 2**63), ("bool", 1), ("address", b"x" * 20),
-                                             ("uint32[]", [1, 2**32])])  # fmt: skip
+                                             ("uint32[]", [1, 2**32]), ("uint8[]", {1, 2}),
+                                             ("uint8[]", b"\x01")])  # fmt: skip
 def test_encode_args_refuses_what_does_not_fit(kind: str, value: object) -> None:
     with pytest.raises(ValueError, match=r"^not an? "):
         encode_args([kind], [value])

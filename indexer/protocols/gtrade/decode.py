@@ -19,7 +19,7 @@ from typing import Any
 
 from indexer.decode.abi import abi_entry, canonical_type, function_signature, selector
 from indexer.decode.codec import Codec, compile_codec
-from indexer.decode.words import encode_args
+from indexer.decode.words import encode_args, uint_word
 from indexer.errors import DecodeError
 from indexer.protocols.base import CallResult
 from indexer.protocols.gtrade.margin import LiqParams
@@ -238,7 +238,7 @@ def feed_calls(feed: str) -> list[Call3]:
 
 
 def round_call(feed: str, round_id: int) -> Call3:
-    return Call3(feed, GET_ROUND_DATA + round_id.to_bytes(32, "big"))
+    return Call3(feed, GET_ROUND_DATA + uint_word(round_id))
 
 
 def decode_round(result: CallResult, decimals: int) -> FeedRound | None:
