@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import orjson
@@ -89,15 +89,24 @@ def apply_rules(
     channels: Sequence[str] | Router,
     now: datetime,
     levels: dict[int, Level] | None = None,
+    known: dict[int, AlertState] | None = None,
 ) -> list[Decided]:
     """Step every observed account's alert state; record states and alerts atomically, each
     alert with an outbox row per channel ``channels`` names for it. ``levels``, when given,
-    receives each observed account's level after the step (as stored once this commits)."""
+    receives each observed account's level after the step (as stored once this commits).
+
+    ``known``, when given, holds the stored state of accounts stepped before (filled here once
+    this commits): those are not loaded again. Only the chain's lease holder may keep one (no
+    one else writes its accounts' states), and only while it holds the lease: a crash moves
+    thousands of accounts, and loading their states was a sixth of the rules' time."""
     seen: dict[int, Level] = {}
     route = channels if callable(channels) else _fixed(channels)
     decided: list[Decided] = []
+    account_ids = [o.account_id for o in observations]
     with engine.begin() as conn:
-        states = _load(conn, [o.account_id for o in observations])
+        cached = known if known is not None else {}
+        states = {i: cached[i] for i in account_ids if i in cached}
+        states.update(_load(conn, [i for i in account_ids if i not in cached]))
         changed: dict[int, AlertState] = {}
         alerts: list[tuple[Observation, AlertDecision, NewAlert]] = []
         for obs in observations:
@@ -118,10 +127,10 @@ def apply_rules(
                 )
                 alerts.append((obs, decision, new_alert))
         _save_all(conn, changed)
-        ids = enqueue_many(conn, [new_alert for _, _, new_alert in alerts], now=now)
+        alert_ids = enqueue_many(conn, [new_alert for _, _, new_alert in alerts], now=now)
         decided += [
             Decided(obs.account_id, alert_id, decision, obs.block_number)
-            for (obs, decision, _), alert_id in zip(alerts, ids, strict=True)
+            for (obs, decision, _), alert_id in zip(alerts, alert_ids, strict=True)
             if alert_id is not None
         ]
         if decided:
@@ -130,6 +139,9 @@ def apply_rules(
         crash_point("alerts-committed")
     if levels is not None:
         levels.update(seen)  # only once committed: a failed commit leaves the caller unsure
+    if known is not None:  # as stored now: changed, loaded, or no row (the initial state)
+        known.update((i, _as_stored(changed[i]) if i in changed else states.get(i, AlertState()))
+                     for i in account_ids)  # fmt: skip
     return decided
 
 
@@ -258,6 +270,18 @@ def _decisive(state: AlertState) -> Hashable:
     return state.level, state.episode, state.alerted, state.since
 
 
+def _stored_health(health: float | None) -> float | None:
+    """``health`` as its column keeps it: a finite double, else nothing (no liquidation
+    threshold is near 1e300; infinity and NaN are no reading)."""
+    return health if health is None or health < 1e300 else None
+
+
+def _as_stored(state: AlertState) -> AlertState:
+    """``state`` as :func:`_load` would read it back once :func:`_save_all` wrote it."""
+    health = _stored_health(state.health)
+    return state if health == state.health else replace(state, health=health)
+
+
 def _save_all(conn: Connection, changed: Mapping[int, AlertState]) -> None:
     """Write the ``changed`` states, new or stored, as one multi-row upsert of plain tuples
     (:mod:`indexer.store.bulk`): a crash moves thousands of accounts at once, and an update
@@ -268,7 +292,7 @@ def _save_all(conn: Connection, changed: Mapping[int, AlertState]) -> None:
     rows = [
         (account_id, s.level.value, s.episode,
          orjson.dumps(sorted(level.value for level in s.alerted)).decode(),
-         s.health if s.health is None or s.health < 1e300 else None,
+         _stored_health(s.health),
          driver_datetime(s.since, postgres=postgres),
          driver_datetime(s.updated_at, postgres=postgres))
         for account_id, s in changed.items()

@@ -50,7 +50,7 @@ from monitor.alerts.chain_store import ChainDecided, ChainSubject, record_chain_
 from monitor.alerts.inference import liquidated_when_gone
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
-from monitor.alerts.rules import Policy, PriceFreshness
+from monitor.alerts.rules import AlertState, Policy, PriceFreshness
 from monitor.alerts.screen import (
     LevelBounds,
     Moves,
@@ -121,6 +121,8 @@ class Monitor:
         # The stored alert level of every account this worker stepped since it took its chain
         # (``apply_rules`` fills it): an account whose level is known can be screened steady.
         self._levels: dict[int, Level] = {}
+        # And its whole stored alert state, which the rules then need not load again.
+        self._known_states: dict[int, AlertState] = {}
         self._bounds: dict[tuple[str, str], tuple[Book, RouteTable, LevelBounds]] = {}
         self._latest_cursor: dict[str, int] = {}
         self.worker = worker_name()
@@ -281,7 +283,14 @@ class Monitor:
         phases.mark("judge")
         try:
             decided = await asyncio.to_thread(
-                apply_rules, self.engine, stepped, self.policy_for, self.route, now, self._levels
+                apply_rules,
+                self.engine,
+                stepped,
+                self.policy_for,
+                self.route,
+                now,
+                self._levels,
+                self._known_states,
             )
         except BaseException:
             for obs in stepped:  # not recorded: step them again next tick
@@ -345,6 +354,7 @@ class Monitor:
             self._ended_since.pop(name, None)
             self._seen.clear()
             self._levels.clear()
+            self._known_states.clear()
             self._holding.add(name)
         elif not held:
             self._holding.discard(name)

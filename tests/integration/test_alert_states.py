@@ -3,6 +3,7 @@ change, not on every evaluation, and the rules decide the same from what was sto
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from indexer.config.sections import Thresholds
 from monitor.alerts.apply import _load, apply_rules
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Policy
+from monitor.alerts.rules import AlertState
 from monitor.tables import AlertStateRow
 from tests.subscription_helpers import OWNERS, observe, owner_account
 
@@ -71,3 +73,34 @@ def test_stored_states_read_back_as_written(engine: Engine) -> None:
     alerted = {level for state in loaded.values() for level in state.alerted}
     assert alerted == {Level.WARNING, Level.CRITICAL, Level.LIQUIDATABLE}
     assert {s.since for s in loaded.values()} == {later}
+
+
+def test_known_states_are_what_was_stored(engine: Engine) -> None:
+    """The lease holder's cache of stored states (``known``) must equal what ``_load`` reads
+    after every commit, whichever accounts changed, stayed, never had a row or went unknown;
+    and a cached state is used instead of the row."""
+    ids_accounts = [owner_account(engine, owner) for owner in OWNERS[:3]]
+    ids = [i for i, _ in ids_accounts]
+    policy = Policy(Thresholds())
+    known: dict[int, AlertState] = {}
+    # Per step, each account's health: ok throughout, a dip and back, unknown in between and
+    # back to a reading too large for its column.
+    paths = [(2.5, 2.4, 2.6, 2.5, 2.7), (2.5, 1.1, 0.5, 3.0, 1.4), (1.3, math.inf, 1.2, 0.9, 1e301)]
+    for minute, healths in enumerate(zip(*paths, strict=True)):
+        now = NOON + timedelta(minutes=minute, microseconds=123_457 * minute)
+        observations = [observe(i, a, h) for (i, a), h in zip(ids_accounts, healths, strict=True)]
+        apply_rules(engine, observations, lambda a: policy, ["console"], now, known=known)
+        with engine.connect() as conn:
+            loaded = _load(conn, ids)
+        assert {i: known[i] for i in ids} == {i: loaded.get(i, AlertState()) for i in ids}
+    quiet_id, quiet = ids_accounts[0]  # never left ok: no row at all
+    assert known[quiet_id] == AlertState()
+    # Told (in memory) that the account is already critical: a critical reading is no news.
+    known[quiet_id] = AlertState(Level.CRITICAL, 1, frozenset({Level.WARNING, Level.CRITICAL}))
+    later = NOON + timedelta(hours=1)
+    decided = apply_rules(engine, [observe(quiet_id, quiet, 1.1)], lambda a: policy, ["console"],
+                          later, known=known)  # fmt: skip
+    assert decided == []
+    decided = apply_rules(engine, [observe(quiet_id, quiet, 1.1)], lambda a: policy, ["console"],
+                          later)  # fmt: skip
+    assert [d.decision.level for d in decided] == [Level.CRITICAL]  # from the row: it was ok
