@@ -88,18 +88,16 @@ def apply_rules(
     policy_for: PolicyFor,
     channels: Sequence[str] | Router,
     now: datetime,
-    levels: dict[int, Level] | None = None,
     known: dict[int, AlertState] | None = None,
 ) -> list[Decided]:
     """Step every observed account's alert state; record states and alerts atomically, each
-    alert with an outbox row per channel ``channels`` names for it. ``levels``, when given,
-    receives each observed account's level after the step (as stored once this commits).
+    alert with an outbox row per channel ``channels`` names for it.
 
-    ``known``, when given, holds the stored state of accounts stepped before (filled here once
-    this commits): those are not loaded again. Only the chain's lease holder may keep one (no
+    ``known``, when given, holds the stored state of accounts stepped before, and receives
+    each observed account's state as stored once this commits (its level is what the steady
+    screen ranks): those are not loaded again. Only the chain's lease holder may keep one (no
     one else writes its accounts' states), and only while it holds the lease: a crash moves
     thousands of accounts, and loading their states was a sixth of the rules' time."""
-    seen: dict[int, Level] = {}
     route = channels if callable(channels) else _fixed(channels)
     decided: list[Decided] = []
     account_ids = [o.account_id for o in observations]
@@ -112,11 +110,9 @@ def apply_rules(
         for obs in observations:
             state = states.get(obs.account_id, AlertState())
             if obs.liquidated and state.level is Level.LIQUIDATED:
-                seen[obs.account_id] = state.level
                 continue  # already told; a second report would open a new episode
             report = _report(obs)
             new, decisions = step(state, report, policy_for(obs.account), now)
-            seen[obs.account_id] = new.level
             if _decisive(new) != _decisive(state):
                 changed[obs.account_id] = new
             for decision in decisions:
@@ -137,9 +133,9 @@ def apply_rules(
             crash_point("alerts-before-commit")
     if decided:
         crash_point("alerts-committed")
-    if levels is not None:
-        levels.update(seen)  # only once committed: a failed commit leaves the caller unsure
-    if known is not None:  # as stored now: changed, loaded, or no row (the initial state)
+    # Only once committed (a failed commit leaves the caller unsure), as stored now: changed,
+    # loaded, or no row (the initial state).
+    if known is not None:
         known.update((i, _as_stored(changed[i]) if i in changed else states.get(i, AlertState()))
                      for i in account_ids)  # fmt: skip
     return decided

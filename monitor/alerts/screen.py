@@ -28,6 +28,7 @@ import numpy as np
 
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import LADDER, LIQUIDATABLE_AT, Policy
+from monitor.alerts.rules import AlertState
 from monitor.health.book import Bools, Floats, Ints, holds_any, min_by_account
 from monitor.health.tick import ProtocolTick
 
@@ -41,10 +42,15 @@ def ladder_rank(level: Level | None) -> int:
     return _LADDER_RANK.get(level, NOT_ON_LADDER)
 
 
-def ladder_ranks(levels: Mapping[int, Level], ids: Sequence[int]) -> Ints:
-    """:func:`ladder_rank` of each of ``ids``'s stored level (``NOT_ON_LADDER`` if none)."""
-    rank, level = _LADDER_RANK.get, levels.get
-    return np.fromiter((rank(level(i), NOT_ON_LADDER) for i in ids), np.intp, len(ids))
+def ladder_ranks(states: Mapping[int, AlertState], ids: Sequence[int]) -> Ints:
+    """:func:`ladder_rank` of the level of each of ``ids``'s stored state (``NOT_ON_LADDER``
+    if none is known)."""
+    rank, state = _LADDER_RANK.get, states.get
+    return np.fromiter(
+        (rank(s.level if (s := state(i)) is not None else None, NOT_ON_LADDER) for i in ids),
+        np.intp,
+        len(ids),
+    )
 
 
 _LADDER_RANK: dict[Level | None, int] = {level: rank for rank, level in enumerate(LADDER)}

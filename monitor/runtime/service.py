@@ -118,10 +118,9 @@ class Monitor:
             g.chain.name: ChainRuntime(g, engine, watched=watched) for g in self.groups
         }
         self._seen: dict[int, Hashable] = {}
-        # The stored alert level of every account this worker stepped since it took its chain
-        # (``apply_rules`` fills it): an account whose level is known can be screened steady.
-        self._levels: dict[int, Level] = {}
-        # And its whole stored alert state, which the rules then need not load again.
+        # The stored alert state of every account this worker stepped since it took its chain
+        # (``apply_rules`` fills it): an account whose level is known can be screened steady,
+        # and the rules need not load its state again.
         self._known_states: dict[int, AlertState] = {}
         self._bounds: dict[tuple[str, str], tuple[Book, RouteTable, LevelBounds]] = {}
         self._latest_cursor: dict[str, int] = {}
@@ -289,7 +288,6 @@ class Monitor:
                 self.policy_for,
                 self.route,
                 now,
-                self._levels,
                 self._known_states,
             )
         except BaseException:
@@ -353,7 +351,6 @@ class Monitor:
             self._chain_states.pop(name, None)
             self._ended_since.pop(name, None)
             self._seen.clear()
-            self._levels.clear()
             self._known_states.clear()
             self._holding.add(name)
         elif not held:
@@ -406,7 +403,7 @@ class Monitor:
             if not len(tick):
                 continue
             ids = tick.ids.tolist()
-            ranks = ladder_ranks(self._levels, ids)
+            ranks = ladder_ranks(self._known_states, ids)
             found = sigmas.get(tick.protocol)
             moves = Moves.of(tick, found.by_asset if found is not None else {})
             bounds = self._level_bounds(chain.name, tick)

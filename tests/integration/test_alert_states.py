@@ -58,9 +58,10 @@ def test_stored_states_read_back_as_written(engine: Engine) -> None:
     policy = Policy(Thresholds())
     later = NOON + timedelta(minutes=7, microseconds=123_456)
     for now, health in ((NOON, 1.1), (later, 0.5)):  # a new row, then the same row updated
-        levels: dict[int, Level] = {}
+        known: dict[int, AlertState] = {}
         apply_rules(engine, [observe(i, a, health) for i, a in ids_accounts], lambda a: policy,
-                    ["console"], now, levels)  # fmt: skip
+                    ["console"], now, known)  # fmt: skip
+        levels = {i: state.level for i, state in known.items()}
         with engine.connect() as conn:
             loaded = _load(conn, [i for i, _ in ids_accounts])
         for account_id, _ in ids_accounts:

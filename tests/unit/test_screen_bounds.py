@@ -8,13 +8,15 @@ import numpy as np
 from indexer.config.sections import Thresholds
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import LIQUIDATABLE_AT, Policy
+from monitor.alerts.rules import AlertState
 from monitor.alerts.screen import NOT_ON_LADDER, LevelBounds, ladder_ranks
 
 
 def test_ranks_follow_the_ladder_and_leave_everything_else_off_it() -> None:
     levels = {1: Level.OK, 2: Level.WARNING, 3: Level.CRITICAL, 4: Level.LIQUIDATABLE,
               5: Level.UNKNOWN, 6: Level.LIQUIDATED}  # fmt: skip
-    ranks = ladder_ranks(levels, [4, 3, 2, 1, 5, 6, 7])
+    states = {i: AlertState(level) for i, level in levels.items()}
+    ranks = ladder_ranks(states, [4, 3, 2, 1, 5, 6, 7])
     assert ranks.tolist() == [3, 2, 1, 0, NOT_ON_LADDER, NOT_ON_LADDER, NOT_ON_LADDER]
 
 
