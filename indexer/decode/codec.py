@@ -27,6 +27,7 @@ from eth_abi.abi import is_encodable_type
 from eth_abi.exceptions import DecodingError
 from eth_abi.grammar import parse as parse_abi_type
 
+from indexer.decode.words import FALSE_WORD, TRUE_WORD
 from indexer.errors import DecodeError
 
 WordDecoder = Callable[[bytes], Any]
@@ -35,7 +36,6 @@ AbiParam = dict[str, Any]
 # --- 32-byte words: every decoder checks its padding, so garbage raises instead of decoding ---
 
 _ZERO12 = bytes(12)
-_FALSE, _TRUE = bytes(32), (1).to_bytes(32, "big")
 _ELEMENTARY = re.compile(r"(u?int)(\d*)|bytes(\d+)")
 
 
@@ -51,9 +51,9 @@ def _address(word: bytes) -> str:
 
 
 def _bool(word: bytes) -> bool:
-    if word == _TRUE:
+    if word == TRUE_WORD:
         return True
-    if word == _FALSE:
+    if word == FALSE_WORD:
         return False
     raise DecodeError("bool word is neither 0 nor 1")
 
