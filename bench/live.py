@@ -6,11 +6,11 @@ per-tick full re-read (issue 10, item 7).
 Each phase builds the ``perpwatch devnet`` world (``devnet.live``: the three simulators, N
 accounts, a few hundred opens per block: ``devnet.txbatch``), then interval-mines 1 s blocks
 with prices on a seeded random walk and a keeper liquidating whatever the simulators allow (a
-thread), while the production monitor (``Monitor.tick_or_unknown`` then ``deliver``) ticks
-once per block time for M minutes, on SQLite in a temporary directory. The monitor runs in a
-process of its own (``bench.live_monitor``), as ``perpwatch run`` runs beside a node: the
-market's Python work (the keeper dry-runs every position each block) does not share its
-interpreter. ``peak_rss_mb`` is that process's peak.
+thread), while the production monitor (``Monitor.tick_when_moved`` then ``deliver``) ticks
+as ``perpwatch run`` does, on every new head, for M minutes, on SQLite in a temporary
+directory. The monitor runs in a process of its own (``bench.live_monitor``), as ``perpwatch
+run`` runs beside a node: the market's Python work (the keeper dry-runs every position each
+block) does not share its interpreter. ``peak_rss_mb`` is that process's peak.
 
 - ``perpwatch``: the monitor as ``perpwatch run`` builds it (incremental ticks, whole-book
   re-read every 60 s, or over ``owners / owners_per_read`` blocks for a larger book).

@@ -74,13 +74,16 @@ class Scanner:
         return await self.rpc.block_number() - self.settings.finality_blocks
 
     async def backfill(
-        self, from_block: int | None = None, to_block: int | None = None
+        self, from_block: int | None = None, to_block: int | None = None, *, head: int | None = None
     ) -> ScanProgress:
         """Index from ``from_block`` (default: the cursor) to ``to_block`` (default and cap: the
         safe head), then return. Re-indexing blocks already stored is harmless (rows are
-        unique), and the cursor never moves backwards because of ``from_block``."""
+        unique), and the cursor never moves backwards because of ``from_block``. ``head``: the
+        node's head as just read by the caller (several scanners of one chain share one read);
+        by default the scan asks the node."""
         start = await self._next_block() if from_block is None else from_block
-        head = await self.rpc.block_number()
+        if head is None:
+            head = await self.rpc.block_number()
         target = head - self.settings.finality_blocks
         if to_block is not None:
             target = min(target, to_block)

@@ -94,6 +94,8 @@ class ChainRuntime:
         self._scanners: list[Scanner] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read_whole = True  # the first sync reads everything: the database may lag
+        self.synced_head = -1
+        """The node's head as the last :meth:`sync` scanned to (-1 before the first)."""
         self._book: LiveBook | None = None
         # Per protocol: the owners re-read since the last book(), and the accounts that read
         # found. Per protocol, because a read of one protocol says nothing of an owner's
@@ -181,20 +183,29 @@ class ChainRuntime:
         self._unconfirmed.clear()
         self._ended.clear()
 
-    async def sync(self) -> ChainSync:
+    async def head(self) -> int:
+        """The node's head block number (one ``eth_blockNumber``)."""
+        return await (await self.client()).block_number()
+
+    async def sync(self, head: int | None = None) -> ChainSync:
         """Scan to the safe head, re-read what changed at exactly the scanned block, read prices.
 
         Reading at the scanned block (never a later one) matters: a liquidation between the
         scan and a later read would make a position vanish with no liquidation event indexed.
+        ``head``: the node's head as the caller just read it (:meth:`head`); by default the sync
+        asks. Every scanner scans to this one head.
         """
         rpc = await self.client()
         self.take_slowest_request_s()  # this sync's requests only
         started = time.perf_counter()
-        results = [await scanner.backfill() for scanner in self._scanners]
+        if head is None:
+            head = await rpc.block_number()
+        self.synced_head = head
+        results = [await scanner.backfill(head=head) for scanner in self._scanners]
         if results:
             block = min(r.next_block for r in results) - 1
         else:
-            block = await rpc.block_number() - self.group.chain.finality_blocks
+            block = head - self.group.chain.finality_blocks
         full = self.full_refresh_s <= 0 or self._read_whole
         scan_s = time.perf_counter() - started
         logs = sum(r.logs for r in results)

@@ -2,9 +2,11 @@
 
     await run_until_stopped(monitor, stop)     # one tick job per chain, delivery, status, WAL
 
-Each chain is ticked at its block time and the outbox drained every second. ``max_instances=1``
-and coalescing mean a slow tick is never run twice at once nor queued up: the next run simply
-starts late. SIGINT/SIGTERM set ``stop``; running jobs finish before the function returns.
+Each chain's head is polled a few times per block time and the chain ticked as soon as it
+moved (``Monitor.tick_when_moved``; at least once per block time), and the outbox drained
+every second. ``max_instances=1`` and coalescing mean a slow tick is never run twice at once
+nor queued up: the next run simply starts late. SIGINT/SIGTERM set ``stop``; running jobs
+finish before the function returns.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.runtime.service import Monitor
+from monitor.runtime.service import HEAD_POLLS_PER_BLOCK, Monitor
 
 log = logging.getLogger("perpwatch.scheduler")
 
@@ -67,8 +69,8 @@ def build_scheduler(monitor: Monitor) -> tuple[AsyncIOScheduler, list[_Guarded]]
         jobs.append(guarded)
 
     for group in monitor.groups:
-        tick = functools.partial(monitor.tick_or_unknown, group)
-        every(group.chain.block_time, f"tick:{group.chain.name}", tick)
+        tick = functools.partial(monitor.tick_when_moved, group)
+        every(group.chain.block_time / HEAD_POLLS_PER_BLOCK, f"tick:{group.chain.name}", tick)
     every(DELIVERY_INTERVAL_S, "deliver", monitor.deliver)
     every(STATUS_INTERVAL_S, "status", functools.partial(_log_status, monitor),
           first=start + timedelta(seconds=STATUS_INTERVAL_S))  # fmt: skip

@@ -1,0 +1,108 @@
+"""``perpwatch run`` ticks a chain as soon as its head moves (``Monitor.tick_when_moved``): a
+poll without a new block costs one ``eth_blockNumber`` and ticks nothing, a new block is
+ticked at once with the head the poll read, and a head that does not move is still ticked once
+per block time."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from devnet.demo import demo_config
+from devnet.deploy import Devnet
+from devnet.scenario import build_world
+from indexer.rpc.client import RpcClient
+from monitor.runtime.service import Monitor
+
+pytestmark = pytest.mark.chain
+
+
+class HeadReads:
+    """Counts a client's ``eth_blockNumber`` reads and all its HTTP requests."""
+
+    def __init__(self, rpc: RpcClient, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.rpc, self.heads = rpc, 0
+        read_head = rpc.block_number
+
+        async def counted() -> int:
+            self.heads += 1
+            return await read_head()
+
+        monkeypatch.setattr(rpc, "block_number", counted)
+
+    @property
+    def requests(self) -> int:
+        return sum(s.requests for s in self.rpc.stats())
+
+
+def test_a_tick_starts_when_the_head_moves(
+    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = build_world(devnet, gmx_traders=3, hl_traders=1)
+    now = [100.0]
+    monitor = Monitor(demo_config(world, "sqlite://"), engine, {}, monotonic=lambda: now[0])
+    (group,) = monitor.groups
+    block_time = group.chain.block_time
+
+    async def go() -> None:
+        first = await monitor.tick_when_moved(group)  # the first tick runs whatever the head
+        assert first is not None
+        assert first.leased
+        reads = HeadReads(await monitor.runtimes[group.chain.name].client(), monkeypatch)
+
+        now[0] += block_time / 4
+        before = reads.requests
+        assert await monitor.tick_when_moved(group) is None  # the same head: nothing to do
+        assert (reads.heads, reads.requests - before) == (1, 1)
+
+        devnet.anvil.mine()
+        now[0] += block_time / 4
+        moved = await monitor.tick_when_moved(group)
+        assert moved is not None
+        assert moved.block == first.block + 1
+        # One head read for the poll and every scanner of the tick (three protocols).
+        assert reads.heads == 2
+
+        now[0] += block_time / 2
+        assert await monitor.tick_when_moved(group) is None
+        now[0] += block_time / 2  # a block time since the last tick began, no block
+        again = await monitor.tick_when_moved(group)
+        assert again is not None
+        assert again.block == moved.block
+        await monitor.close()
+
+    asyncio.run(go())
+
+
+def test_a_chain_not_held_is_not_polled(
+    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = build_world(devnet, gmx_traders=2, hl_traders=1)
+    cfg = demo_config(world, "sqlite://")
+    now = [100.0]
+    holder = Monitor(cfg, engine, {}, monotonic=lambda: now[0])
+    other = Monitor(cfg, engine, {}, monotonic=lambda: now[0])
+    (group,) = other.groups
+
+    async def go() -> None:
+        assert (await holder.tick_when_moved(group)) is not None
+        refused = await other.tick_when_moved(group)  # tries the lease: the holder has it
+        assert refused is not None
+        assert not refused.leased
+        reads = HeadReads(await other.runtimes[group.chain.name].client(), monkeypatch)
+        before = reads.requests
+        devnet.anvil.mine()
+        now[0] += group.chain.block_time / 2
+        assert await other.tick_when_moved(group) is None
+        # Not its chain: no poll until the next lease attempt.
+        assert (reads.heads, reads.requests - before) == (0, 0)
+        now[0] += group.chain.block_time / 2
+        retried = await other.tick_when_moved(group)
+        assert retried is not None
+        assert not retried.leased
+        await holder.close()
+        await other.close()
+
+    asyncio.run(go())
