@@ -486,8 +486,7 @@ class Monitor:
         else None; ``perpwatch run`` calls this ``HEAD_POLLS_PER_BLOCK`` times per block time.
 
         A tick then starts within a fraction of a block time of its block, where ticks on a
-        fixed timer start anywhere in it, and alerts come up to a block sooner (``bench.live``
-        at 20,000 accounts: alert latency p50 0 blocks, was 1). A poll costs one
+        fixed timer start anywhere in it, so alerts come up to a block sooner. A poll costs one
         ``eth_blockNumber``, which the tick reuses instead of reading the head again (once for
         all the chain's scanners). Without a move the chain is
         still ticked once per block time (a stalled head is news, and ticks renew the lease);
