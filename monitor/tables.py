@@ -1,4 +1,4 @@
-"""The monitor's database tables: health snapshots, alerts, their outbox and alert states.
+"""The monitor's database tables: alerts, their outbox and alert states.
 
 Like ``indexer.store.tables`` (whose column helpers they share), rows are built with
 ``validated``; every schema change needs a migration in ``indexer/store/migrations/versions``.
@@ -24,22 +24,6 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
-
-
-class HealthSnapshot(SQLModel, table=True):
-    """An account's health at a block; ``health`` is None where maintenance is zero."""
-
-    __tablename__ = "health_snapshots"
-    __table_args__ = (sa.Index("ix_health_snapshots_account_block", "account_id", "block_number"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    account_id: int = parent_key("health_snapshots", "account_id", "accounts")
-    block_number: NonNegative = Field(sa_type=sa.BigInteger)
-    equity_usd: float
-    maintenance_usd: float
-    health: float | None = None
-    level: Level = Field(sa_type=enum_column(Level, "ck_health_snapshots_level"))
-    computed_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class Alert(SQLModel, table=True):

@@ -2,7 +2,7 @@
 
 Both hold one row per key, upserted by ``monitor.latest.store.LatestWriter`` only when the
 value changed, so a tick whose prices did not move writes nothing. The account's alert level
-stays in ``alert_states`` (``monitor.tables.AlertStateRow``); ``health_snapshots`` is history.
+stays in ``alert_states`` (``monitor.tables.AlertStateRow``); no health history is kept.
 Every schema change needs a migration in ``indexer/store/migrations/versions``.
 """
 

@@ -36,7 +36,6 @@ TABLES = {
     "accounts",
     "positions",
     "collateral",
-    "health_snapshots",
     "alerts",
     "outbox",
     "raw_events",
@@ -54,7 +53,7 @@ TABLES = {
     "chain_alert_states",
 }
 
-HEAD = "0010"
+HEAD = "0011"
 """The newest migration perpwatch ships."""
 
 REVISION_NEXT = f'''"""Add cursors.note."""

@@ -26,7 +26,7 @@ from indexer.store.columns import (
 from indexer.store.engine import session
 from indexer.store.tables import Account, Collateral, MarginMode, Position, RawEvent, validated
 from monitor.alerts.levels import Level
-from monitor.tables import Alert, HealthSnapshot, OutboxMessage
+from monitor.tables import Alert, OutboxMessage
 
 OWNER = "0x" + "ab" * 20
 exact_ints = st.integers(min_value=INT256_MIN, max_value=UINT256_MAX)
@@ -255,8 +255,6 @@ def test_deleting_an_account_deletes_everything_it_owns(engine: Engine) -> None:
             db.add(_position(account.id))
             collateral = {"asset": "USDC", "amount_raw": 10**6, "decimals": 6, "price_feed": "p"}
             db.add(validated(Collateral, account_id=account.id, **collateral))
-            snapshot = {"block_number": 1, "equity_usd": 1.0, "maintenance_usd": 2.0}
-            db.add(validated(HealthSnapshot, account_id=account.id, level="warning", **snapshot))
             alert = validated(Alert, account_id=account.id, level="warning", episode=1)
             db.add(alert)
             db.flush()
@@ -265,7 +263,7 @@ def test_deleting_an_account_deletes_everything_it_owns(engine: Engine) -> None:
         db.delete(db.exec(select(Account).where(Account.ref == "doomed")).one())
     with session(engine) as db:
         kept_id = db.exec(select(Account.id)).one()
-        for model in (Position, Collateral, HealthSnapshot, Alert):
+        for model in (Position, Collateral, Alert):
             owners = db.exec(select(model.account_id)).all()
             assert owners == [kept_id], model.__name__
         assert len(db.exec(select(OutboxMessage)).all()) == 1
