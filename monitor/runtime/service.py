@@ -488,10 +488,10 @@ class Monitor:
         A tick then starts within a fraction of a block time of its block, where ticks on a
         fixed timer start anywhere in it, so alerts come up to a block sooner. A poll costs one
         ``eth_blockNumber``, which the tick reuses instead of reading the head again (once for
-        all the chain's scanners). Without a move the chain is
-        still ticked once per block time (a stalled head is news, and ticks renew the lease);
-        a chain this worker does not hold, or whose node is unreadable, is not polled but
-        ticked once per block time, as it was before.
+        all the chain's scanners). Without a move the chain is still ticked once per block
+        time (a stalled head is news, and ticks renew the lease); a chain this worker does not
+        hold, or whose node is unreadable, is not polled but ticked once per block time, as it
+        was before.
         """
         name = group.chain.name
         last = self._tick_started.get(name)
