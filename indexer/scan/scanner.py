@@ -74,13 +74,22 @@ class Scanner:
         return await self.rpc.block_number() - self.settings.finality_blocks
 
     async def backfill(
-        self, from_block: int | None = None, to_block: int | None = None, *, head: int | None = None
+        self,
+        from_block: int | None = None,
+        to_block: int | None = None,
+        *,
+        head: int | None = None,
+        check_tip: bool = True,
     ) -> ScanProgress:
         """Index from ``from_block`` (default: the cursor) to ``to_block`` (default and cap: the
         safe head), then return. Re-indexing blocks already stored is harmless (rows are
         unique), and the cursor never moves backwards because of ``from_block``. ``head``: the
         node's head as just read by the caller (several scanners of one chain share one read);
-        by default the scan asks the node."""
+        by default the scan asks the node. ``check_tip=False`` skips the check that the last
+        stored block is still canonical: the stored blocks are the chain's, not the source's,
+        so of several scanners of one chain in one pass the first one's check covers the rest
+        (a reorg it finds rolls every cursor of the chain back; what the others then fetch must
+        still link to the stored blocks)."""
         start = await self._next_block() if from_block is None else from_block
         if head is None:
             head = await self.rpc.block_number()
@@ -88,7 +97,8 @@ class Scanner:
         if to_block is not None:
             target = min(target, to_block)
         progress = ScanProgress(first_block=start, target_block=target, next_block=start)
-        await self._check_tip(head, progress)
+        if check_tip:
+            await self._check_tip(head, progress)
         if from_block is None:
             start = await self._next_block()
         await self._scan(start, target, head, progress)

@@ -193,7 +193,8 @@ class ChainRuntime:
         Reading at the scanned block (never a later one) matters: a liquidation between the
         scan and a later read would make a position vanish with no liquidation event indexed.
         ``head``: the node's head as the caller just read it (:meth:`head`); by default the sync
-        asks. Every scanner scans to this one head.
+        asks. Every scanner scans to this one head, and only the first checks that the stored
+        tip is still canonical (the stored blocks are the chain's, shared by its scanners).
         """
         rpc = await self.client()
         self.take_slowest_request_s()  # this sync's requests only
@@ -201,7 +202,10 @@ class ChainRuntime:
         if head is None:
             head = await rpc.block_number()
         self.synced_head = head
-        results = [await scanner.backfill(head=head) for scanner in self._scanners]
+        results = [
+            await scanner.backfill(head=head, check_tip=i == 0)  # one chain: one tip check
+            for i, scanner in enumerate(self._scanners)
+        ]
         if results:
             block = min(r.next_block for r in results) - 1
         else:

@@ -1,7 +1,7 @@
 """``perpwatch run`` ticks a chain as soon as its head moves (``Monitor.tick_when_moved``): a
 poll without a new block costs one ``eth_blockNumber`` and ticks nothing, a new block is
-ticked at once with the head the poll read, and a head that does not move is still ticked once
-per block time."""
+ticked at once with the head the poll read (and one check of the stored tip for all the chain's
+scanners), and a head that does not move is still ticked once per block time."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from devnet.demo import demo_config
 from devnet.deploy import Devnet
 from devnet.scenario import build_world
 from indexer.rpc.client import RpcClient
+from indexer.scan.scanner import Scanner, ScanProgress
 from monitor.runtime.service import Monitor
 
 pytestmark = pytest.mark.chain
@@ -37,13 +38,27 @@ class HeadReads:
         return sum(s.requests for s in self.rpc.stats())
 
 
+def count_tip_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The heads at which any scanner checks its stored tip, from now on."""
+    heads: list[int] = []
+    check = Scanner._check_tip
+
+    async def counted(self: Scanner, head: int, progress: ScanProgress) -> None:
+        heads.append(head)
+        await check(self, head, progress)
+
+    monkeypatch.setattr(Scanner, "_check_tip", counted)
+    return heads
+
+
 def test_a_tick_starts_when_the_head_moves(
     devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    world = build_world(devnet, gmx_traders=3, hl_traders=1)
+    world = build_world(devnet, gmx_traders=3, hl_traders=1, gtrade_traders=1)
     now = [100.0]
     monitor = Monitor(demo_config(world, "sqlite://"), engine, {}, monotonic=lambda: now[0])
     (group,) = monitor.groups
+    assert len([a for a in group.adapters if a.log_source() is not None]) == 2  # two scanners
     block_time = group.chain.block_time
 
     async def go() -> None:
@@ -59,11 +74,14 @@ def test_a_tick_starts_when_the_head_moves(
 
         devnet.anvil.mine()
         now[0] += block_time / 4
+        tip_checks = count_tip_checks(monkeypatch)
         moved = await monitor.tick_when_moved(group)
         assert moved is not None
         assert moved.block == first.block + 1
-        # One head read for the poll and every scanner of the tick (three protocols).
+        # One head read for the poll and every scanner of the tick (GMX's and gTrade's), and
+        # one check that the stored tip is canonical: the stored blocks are the chain's.
         assert reads.heads == 2
+        assert tip_checks == [moved.block]
 
         now[0] += block_time / 2
         assert await monitor.tick_when_moved(group) is None
