@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,14 +73,19 @@ def interrupt(
     after_s: float,
     sig: int = signal.SIGINT,
     env: dict[str, str] | None = None,
+    ready: threading.Event | None = None,
 ) -> tuple[Ended, float]:
-    """Start ``perpwatch args``, send ``sig`` after ``after_s``; (how it ended, seconds from the
-    signal to its exit)."""
+    """Start ``perpwatch args``, send ``sig`` ``after_s`` after it started (or, with ``ready``,
+    after ``ready`` was set: e.g. the node's first request, so that a slow start on a busy
+    machine is not mistaken for the state under test); (how it ended, seconds from the signal
+    to its exit)."""
     started = time.monotonic()
     proc = subprocess.Popen(
         command(*args), cwd=cwd, env=clean_env(env), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    if ready is not None:
+        assert ready.wait(WAIT_S), "it never got as far as the node"
     time.sleep(after_s)
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(sig)

@@ -151,7 +151,9 @@ def test_signal_while_the_node_hangs_is_honoured_at_once(
 ) -> None:
     node_config(tmp_path / CONFIG, hanging_node.url, tmp_path / "perpwatch.db")
     args = ("index", "--follow") if follow else ("index",)
-    result, after_signal_s = interrupt(tmp_path, *args, after_s=2.0, sig=sig)
+    # Once it waits on the node (its first request hangs), not a fixed time after its start.
+    ready = hanging_node.asked
+    result, after_signal_s = interrupt(tmp_path, *args, after_s=0.5, sig=sig, ready=ready)
     assert after_signal_s < SIGNAL_BOUND_S
     assert "Traceback" not in result.err
     if follow:
@@ -164,7 +166,7 @@ def test_signal_while_the_node_hangs_is_honoured_at_once(
 
 def test_signal_during_run_while_the_node_hangs(tmp_path: Path, hanging_node: FakeNode) -> None:
     node_config(tmp_path / CONFIG, hanging_node.url, tmp_path / "perpwatch.db")
-    result, after_signal_s = interrupt(tmp_path, "run", after_s=3.0)
+    result, after_signal_s = interrupt(tmp_path, "run", after_s=0.5, ready=hanging_node.asked)
     assert after_signal_s < SIGNAL_BOUND_S
     assert result.code == 0, result.err
     assert result.err_lines[-1] == "stopped"
