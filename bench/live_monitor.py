@@ -130,17 +130,14 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
         # soon as it moved. A tick's time includes the poll that started it.
         t0 = time.perf_counter()
         summary = await monitor.tick_when_moved(group)
-        if summary is None:
-            next_at = max(next_at + poll_s, loop.time())
-            await asyncio.sleep(next_at - loop.time())
-            continue
-        ms = (time.perf_counter() - t0) * 1000
-        head_after = await asyncio.to_thread(node.eth.get_block_number)
-        ticks.append(TickFact(summary.block, ticks[-1].block, head_after, ms))
-        phases.append(dict(summary.phase_s))
-        slowest_requests.append(summary.slowest_request_s)
-        requests.see(await runtime.client())
-        await monitor.deliver()
+        if summary is not None:
+            ms = (time.perf_counter() - t0) * 1000
+            head_after = await asyncio.to_thread(node.eth.get_block_number)
+            ticks.append(TickFact(summary.block, ticks[-1].block, head_after, ms))
+            phases.append(dict(summary.phase_s))
+            slowest_requests.append(summary.slowest_request_s)
+            requests.see(await runtime.client())
+            await monitor.deliver()
         next_at = max(next_at + poll_s, loop.time())
         await asyncio.sleep(next_at - loop.time())
     checkpoints.cancel()

@@ -78,6 +78,9 @@ from monitor.watchlist import watched_wallets
 
 log = logging.getLogger("perpwatch.monitor")
 
+NODE_UNREADABLE = (RetryableError, DependencyError, httpx.HTTPError, OSError)
+"""What a node that cannot be read raises once the client's retries are spent (a wrong chain
+id, a node down or silent): the chain is unreadable, not the monitor broken."""
 HEAD_POLLS_PER_BLOCK = 4
 """How often per block time ``perpwatch run`` asks a chain's head (``Monitor.tick_when_moved``):
 a tick starts at most a quarter block after its block."""
@@ -495,15 +498,14 @@ class Monitor:
         """
         name = group.chain.name
         last = self._tick_started.get(name)
-        polled = name in self._holding and name not in self._chain_problems
         if last is None or self.monotonic() - last >= group.chain.block_time:
             return await self.tick_or_unknown(group)
-        if not polled:  # not this worker's chain, or its node down: once per block time
-            return None
+        if name not in self._holding or name in self._chain_problems:
+            return None  # not this worker's chain, or its node down: once per block time
         runtime = self.runtimes[name]
         try:
             head = await runtime.head()
-        except (RetryableError, DependencyError, httpx.HTTPError, OSError):
+        except NODE_UNREADABLE:
             return await self.tick_or_unknown(group)  # the tick reports the node, once
         if head == runtime.synced_head:
             return None
@@ -526,7 +528,7 @@ class Monitor:
         name, started = group.chain.name, self.clock()
         try:
             summary = await self.tick(group, head)
-        except (RetryableError, DependencyError, httpx.HTTPError, OSError) as exc:
+        except NODE_UNREADABLE as exc:
             # A wrong chain id or a node that is down: one log line when it starts (or its
             # cause changes), not a traceback per tick; the tick retries at its interval.
             problem = f"chain {name} unreadable: {exc}"
