@@ -152,7 +152,12 @@ each; anvil answered "Invalid request" to a 4 MB body)."""
 
 
 def dry_run(devnet: Devnet, calls: Sequence[Call3], per_call: int) -> list[bool]:
-    """Whether each of ``calls`` would succeed now: Multicall3 ``aggregate3`` at ``latest``,
+    """Whether each of ``calls`` would succeed now (:func:`call_many`)."""
+    return [ok for ok, _ in call_many(devnet, calls, per_call)]
+
+
+def call_many(devnet: Devnet, calls: Sequence[Call3], per_call: int) -> list[tuple[bool, bytes]]:
+    """Each of ``calls``' (success, return data) now: Multicall3 ``aggregate3`` at ``latest``,
     ``per_call`` sub-calls per ``eth_call`` (one is capped at the block gas limit).
 
     Raises ``AnvilRpcError`` if an ``eth_call`` fails as a whole."""
@@ -171,7 +176,7 @@ def dry_run(devnet: Devnet, calls: Sequence[Call3], per_call: int) -> list[bool]
             requests[start : start + DRY_RUN_CALLS_PER_REQUEST]
         )
     ]
-    return [ok for ret in answers for ok, _ in decode_aggregate3(bytes.fromhex(ret[2:]))]
+    return [result for ret in answers for result in decode_aggregate3(bytes.fromhex(ret[2:]))]
 
 
 def install_multicall3(anvil: DevRpc, artifacts: Mapping[str, Artifact] | None = None) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 
-from devnet.deploy import Devnet, TransactionReverted, calldata, dry_run, transact
+from devnet.deploy import Devnet, TransactionReverted, call_many, calldata, dry_run, transact
 from devnet.gmx import GmxDeployment, deploy_gmx, devnet_address
 from devnet.gtrade import GTradeBook, GTradeTrade, deploy_gtrade
 from devnet.hyperliquid import HlDeployment, install_hyperliquid
@@ -80,7 +80,10 @@ class World:
     hl_positions: list[HlPosition] = field(default_factory=list)
     prices_usd: dict[str, Decimal] = field(default_factory=dict)
     liquidated: list[tuple[str, int]] = field(default_factory=list)
-    """(account ref, block) of every liquidation the keeper executed."""
+    """(account ref, block) of every liquidation the keeper executed that ended the account
+    (or, for a cross account, all its positions)."""
+    partially_liquidated: list[tuple[str, int]] = field(default_factory=list)
+    """(account ref, block) of every liquidation that left the account a position."""
     gtrade: GTradeBook | None = None
     _keeper_calls: dict[GmxPosition | HlPosition, Call3] = field(default_factory=dict)
 
@@ -131,13 +134,14 @@ class World:
             for g, ok in zip(self.gmx_positions, verdicts[: len(gmx_calls)], strict=True) if ok
         ]  # fmt: skip
         cross_taken: set[str] = set()
+        hl_done: list[tuple[HlPosition, int]] = []
         for p, ok in zip(self.hl_positions, verdicts[len(gmx_calls) : len(calls)], strict=True):
             if not ok or (not p.isolated and p.account in cross_taken):
                 continue
             if not p.isolated:
                 cross_taken.add(p.account)
             due.append((self.hl.liquidate_call(p.account, p.coin),
-                        functools.partial(self._hl_liquidated, p)))  # fmt: skip
+                        functools.partial(_record, hl_done, p)))  # fmt: skip
         if self.gtrade is not None:
             for trade, fn in self.gtrade.liquidations(verdicts[len(calls) :]):
                 due.append((fn, functools.partial(self._gtrade_liquidated, trade)))
@@ -145,6 +149,7 @@ class World:
         for (_, record), block in zip(due, mined, strict=True):
             if block is not None:
                 record(block)
+        self._hl_liquidated(hl_done)
         return sum(block is not None for block in mined)
 
     def _gmx_liquidated(self, position: GmxPosition, block: int) -> None:
@@ -154,19 +159,38 @@ class World:
         self.gmx_positions.remove(position)
         self.liquidated.append(("0x" + key.hex(), block))
 
-    def _hl_liquidated(self, p: HlPosition, block: int) -> None:
-        # A cross liquidation closes every cross position of the account.
-        gone = (
-            [p]
-            if p.isolated
+    def _hl_liquidated(self, done: Sequence[tuple[HlPosition, int]]) -> None:
+        """Record the Hyperliquid liquidations mined (position, block). A cross liquidation
+        liquidates every cross position of the account; one over 100k USD of notional only
+        loses a fifth (HlCore's partial rule), so what is left is read back, all at once.
+        An account left with a position was partially liquidated (``partially_liquidated``),
+        else liquidated."""
+        if not done:
+            return
+        touched = {
+            p: [p] if p.isolated
             else [q for q in self.hl_positions if q.account == p.account and not q.isolated]
-        )
-        for q in gone:
-            self.hl_positions.remove(q)
-        # perpwatch's refs: owner:cross:<dex> and owner:isolated:<asset id>
-        index = self.hl.perp(p.coin).index
-        ref = f"{p.account}:isolated:{index}" if p.isolated else f"{p.account}:cross:0"
-        self.liquidated.append((ref, block))
+            for p, _ in done
+        }  # fmt: skip
+        flat = [q for qs in touched.values() for q in qs]
+        core = self.hl.core
+        reads = [
+            Call3(core.address, bytes.fromhex(calldata(core.functions.position(
+                Web3.to_checksum_address(q.account), self.hl.perp(q.coin).index))[2:]))
+            for q in flat
+        ]  # fmt: skip
+        sizes = [int.from_bytes(data[:32], "big", signed=True)
+                 for _, data in call_many(self.devnet, reads, KEEPER_CHECKS_PER_CALL)]  # fmt: skip
+        left = {q for q, szi in zip(flat, sizes, strict=True) if szi != 0}
+        for p, block in done:
+            for q in touched[p]:
+                if q not in left:
+                    self.hl_positions.remove(q)
+            # perpwatch's refs: owner:cross:<dex> and owner:isolated:<asset id>
+            index = self.hl.perp(p.coin).index
+            ref = f"{p.account}:isolated:{index}" if p.isolated else f"{p.account}:cross:0"
+            tally = self.partially_liquidated if left & set(touched[p]) else self.liquidated
+            tally.append((ref, block))
 
     def _gtrade_liquidated(self, trade: GTradeTrade, block: int) -> None:
         assert self.gtrade is not None
@@ -191,6 +215,10 @@ class World:
             found = Call3(fn.address, bytes.fromhex(calldata(fn)[2:]))
             self._keeper_calls[position] = found
         return found
+
+
+def _record(done: list[tuple[HlPosition, int]], position: HlPosition, block: int) -> None:
+    done.append((position, block))
 
 
 def build_world(

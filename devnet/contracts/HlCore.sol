@@ -13,7 +13,10 @@ import "./HlMargin.sol";
 ///      so cross account value = rawUsd + sum(szi * markPx) and isolated equity =
 ///      isolatedRawUsd + szi * markPx (long: margin - entryNtl, short: margin + entryNtl).
 ///      accountMarginSummary covers the cross part only. Trades fill at the mark price; no
-///      fees, funding, partial or backstop liquidation. Margin tiers apply once set with
+///      fees, funding or backstop liquidation. Liquidations are market liquidations at mark,
+///      partial as on the venue: a position over 100k USD of notional loses 20 % of its size,
+///      and for 30 s after a block with a partial liquidation every liquidation of that user
+///      is whole. Margin tiers apply once set with
 ///      setMarginTiers (mainnet's tables are not built in). Setters are open to any
 ///      caller: this is a devnet fixture. Runtime code only (no constructor), see HL_CORE.
 contract HlCore is HlMargin {
@@ -21,6 +24,13 @@ contract HlCore is HlMargin {
     error UnknownDex(uint32 dex);
     error BadTrade(string reason);
     error NotLiquidatable(address user, uint32 perp);
+
+    /// @dev Notional (USD * 1e6) above which a liquidation is partial: 100k USDC on mainnet.
+    uint256 internal constant PARTIAL_ABOVE_NTL = 100_000e6;
+    /// @dev After a block with a partial liquidation, the user's liquidations are whole.
+    uint256 internal constant PARTIAL_COOLDOWN_S = 30;
+
+    mapping(address => uint256) internal _wholeUntil;
 
     // ------------------------------------------------------------------ sim-only setters
 
@@ -131,21 +141,51 @@ contract HlCore is HlMargin {
 
     /// @notice Keeper entry point. An isolated position is closed and its margin forfeited; a
     ///         cross liquidation closes every cross position at mark and leaves the remaining
-    ///         account value as USDC (a market liquidation, not the backstop).
+    ///         account value as USDC (a market liquidation, not the backstop). A position whose
+    ///         notional exceeds PARTIAL_ABOVE_NTL only loses a fifth of its size (an isolated
+    ///         one keeps its margin), unless the user is in a partial-liquidation cooldown.
     function liquidate(address user, uint32 perp) external {
         if (!isLiquidatable(user, perp)) revert NotLiquidatable(user, perp);
+        bool whole = block.timestamp < _wholeUntil[user];
+        bool cut;
         if (_positions[user][perp].isIsolated) {
-            delete _positions[user][perp];
-            return;
+            cut = _liquidatePosition(user, perp, whole);
+        } else {
+            for (uint256 i = 0; i < _perpIds.length; i++) {
+                uint32 id = _perpIds[i];
+                HlPosition storage pos = _positions[user][id];
+                if (pos.szi == 0 || pos.isIsolated) continue;
+                cut = _liquidatePosition(user, id, whole) || cut;
+            }
         }
-        for (uint256 i = 0; i < _perpIds.length; i++) {
-            uint32 id = _perpIds[i];
-            HlPosition storage pos = _positions[user][id];
-            if (pos.szi == 0 || pos.isIsolated) continue;
-            int256 ntl = int256(pos.szi) * int256(uint256(_perps[id].markPx));
-            _crossRawUsd[user] = _toInt64(int256(_crossRawUsd[user]) + ntl);
-            delete _positions[user][id];
+        if (cut) _wholeUntil[user] = block.timestamp + PARTIAL_COOLDOWN_S;
+    }
+
+    /// @dev Sells (buys back) the position, or a fifth of it when it is large and `whole` is
+    ///      false, at mark; returns whether it was partial.
+    function _liquidatePosition(address user, uint32 perp, bool whole) internal returns (bool) {
+        HlPosition storage pos = _positions[user][perp];
+        uint64 mark = _perps[perp].markPx;
+        int256 szi = pos.szi;
+        bool cut = !whole && _abs(szi) * uint256(mark) > PARTIAL_ABOVE_NTL;
+        int256 closed = cut ? szi / 5 : szi; // toward zero, like the venue's size units
+        int256 cash = closed * int256(uint256(mark));
+        if (pos.isIsolated) {
+            if (!cut) {
+                delete _positions[user][perp];
+                return false;
+            }
+            pos.isolatedRawUsd = _toInt64(int256(pos.isolatedRawUsd) + cash);
+        } else {
+            _crossRawUsd[user] = _toInt64(int256(_crossRawUsd[user]) + cash);
+            if (!cut) {
+                delete _positions[user][perp];
+                return false;
+            }
         }
+        pos.entryNtl = _newEntry(pos.entryNtl, szi, szi - closed, mark);
+        pos.szi = _toInt64(szi - closed);
+        return true;
     }
 
     // ------------------------------------------------------------------ precompile reads

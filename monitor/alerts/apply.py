@@ -51,7 +51,8 @@ class Observation:
 
     ``marks_usd`` (asset → USD, the prices it was valued at) and ``sigmas`` (recent σ of its
     markets, from the monitor's price windows) let the rules count the move to liquidation in
-    σ; without them the σ triggers stay silent.
+    σ; without them the σ triggers stay silent. ``partial`` says what a partial liquidation
+    closed, when this is the account as it left it (``Report.partial``).
     """
 
     account_id: int
@@ -64,6 +65,7 @@ class Observation:
     prices: tuple[PriceFreshness, ...] = ()
     marks_usd: Mapping[str, float] | None = None
     sigmas: Sigmas | None = None
+    partial: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +157,11 @@ def _report(obs: Observation) -> Report:
     if obs.liquidated:
         return Report(liquidated=True)
     if obs.health is None:
-        return Report(health=None, head_stalled=obs.head_stalled)
-    return Report.from_health(
+        return Report(health=None, head_stalled=obs.head_stalled, partial=obs.partial)
+    report = Report.from_health(
         obs.health, obs.prices, head_stalled=obs.head_stalled, move_sigma=_move_sigma(obs)
     )
+    return replace(report, partial=obs.partial) if obs.partial is not None else report
 
 
 POLL_EVERY_TICK = frozenset({Level.CRITICAL, Level.LIQUIDATABLE})
@@ -220,7 +223,7 @@ def alert_payload(
         )
     valued = health is not None and health.known  # else a bad price: NaN values
     finite = valued and health is not None and math.isfinite(health.health)
-    return AlertPayload(
+    payload = AlertPayload(
         chain_id=account.chain_id,
         protocol=account.protocol,
         owner=account.owner,
@@ -237,6 +240,9 @@ def alert_payload(
         move_sigma=move_sigma,
         sigma_horizon_s=obs.sigmas.horizon_s if obs.sigmas is not None else None,
     )
+    if decision.partial is not None:
+        payload["partial"] = decision.partial
+    return payload
 
 
 def _load(conn: Connection, ids: list[int]) -> dict[int, AlertState]:

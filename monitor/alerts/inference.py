@@ -12,13 +12,18 @@ have been closed by its trader or liquidated. perpwatch takes it as liquidated w
 A trader who closes an account below its maintenance margin before the liquidator does is
 recorded as liquidated too; the reverse mistake (a liquidation stored as a plain close, with no
 "Liquidated" alert) is the one a user cannot afford.
+
+The same holds for an account read again with less than it held (a position gone or smaller)
+that keeps a position: Hyperliquid liquidates a position over 100k USDC of notional a fifth at
+a time, so the account was *partially* liquidated (:func:`describe_cut` says what went).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 
-from indexer.models import MarginAccount
+from indexer.models import MarginAccount, Position
 from monitor.alerts.policy import LIQUIDATABLE_AT
 from monitor.health.account import account_health
 
@@ -37,3 +42,24 @@ def liquidated_when_gone(
         if account_health(account, prices).health <= LIQUIDATABLE_AT:
             out.append(account_id)
     return out
+
+
+def describe_cut(was: MarginAccount, now: MarginAccount) -> str:
+    """What ``was`` lost to become ``now``, one clause per position: ``"BTC long 2 → 1.6"``
+    (same side, smaller), ``"ETH short closed"`` (gone, or now on the other side); "" if
+    nothing was lost."""
+    held = {p.market: p for p in now.positions}
+    parts = []
+    for before in was.positions:
+        after = held.get(before.market)
+        side = "long" if before.is_long else "short"
+        if after is None or after.is_long != before.is_long:
+            parts.append(f"{before.market} {side} closed")
+        elif abs(after.size_raw) < abs(before.size_raw):
+            parts.append(f"{before.market} {side} {_size(before)} → {_size(after)}")
+    return "; ".join(parts)
+
+
+def _size(position: Position) -> str:
+    """``|size|`` in whole units, exactly (``1.6``, not ``1.6000000000000001``)."""
+    return f"{Decimal(abs(position.size_raw)).scaleb(-position.size_decimals).normalize():f}"

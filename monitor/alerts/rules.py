@@ -17,6 +17,10 @@ Decisions, and why:
   data says; if that is ok, the episode closes with ``recovered``.
 - A second stale spell (or a second liquidation) in an episode that already alerted it starts
   a new episode, so it alerts again: being blind twice must not pass unnoticed.
+- A partial liquidation (``Report.partial``: the venue closed part of what the account held
+  and it keeps a position) is told as ``liquidated`` once, in the episode (a new one if this
+  episode told a liquidation already), and the same report's fresh reading then moves the level
+  as usual: the account is still open, and its next liquidation is told too.
 - A fresh reading after ``liquidated`` means the account is open again on the chain that stands
   (reopened, or its liquidation undone by a reorg): at ok the liquidation's episode closes with
   ``recovered``; at warning or worse a new episode opens and alerts, so the account's next
@@ -69,7 +73,9 @@ class Report:
     ``move_sigma`` the same in σ of its markets (None: no positions, or σ not known yet);
     ``unknown_reason`` says why there is no health (a bad price).
     ``head_stalled`` says the node stopped producing blocks, so the
-    account state may be old even if prices are fresh.
+    account state may be old even if prices are fresh. ``partial`` says what a partial
+    liquidation closed (``monitor.alerts.inference.describe_cut``) when this reading is of
+    what it left.
     """
 
     health: float | None = None
@@ -79,6 +85,7 @@ class Report:
     head_stalled: bool = False
     liquidated: bool = False
     unknown_reason: str | None = None
+    partial: str | None = None
 
     @classmethod
     def from_health(
@@ -118,11 +125,13 @@ class Report:
 
 @dataclass(frozen=True, slots=True)
 class AlertDecision:
-    """One alert to send: ``reason`` is a short human line; the notifier adds the rest."""
+    """One alert to send: ``reason`` is a short human line; the notifier adds the rest.
+    ``partial``: what a partial liquidation closed (a ``liquidated`` alert only)."""
 
     level: Level
     episode: int
     reason: str
+    partial: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +166,10 @@ def step(state: AlertState, report: Report, policy: Policy, now: datetime) -> St
     """
     if report.liquidated:
         return _enter_event_level(state, Level.LIQUIDATED, "liquidated on chain", now, None)
+    if report.partial is not None:
+        state, told = _partially_liquidated(state, report.partial)
+        state, alerts = step(state, replace(report, partial=None), policy, now)
+        return state, told + alerts
     problems = report.staleness(now)
     if problems or report.health is None:  # staleness() names a missing health too
         return _enter_event_level(state, Level.UNKNOWN, "; ".join(problems), now, report.health)
@@ -177,6 +190,15 @@ def _enter_event_level(
     return moved, [AlertDecision(level, state.episode, reason)]
 
 
+def _partially_liquidated(state: AlertState, closed: str) -> Step:
+    """Tell a partial liquidation once; the level is left to the reading that follows."""
+    if Level.LIQUIDATED in state.alerted:
+        state = replace(state, episode=state.episode + 1, alerted=frozenset())
+    told = replace(state, alerted=state.alerted | {Level.LIQUIDATED})
+    reason = f"partially liquidated: {closed}"
+    return told, [AlertDecision(Level.LIQUIDATED, state.episode, reason, partial=closed)]
+
+
 def _on_fresh(state: AlertState, reading: Reading, policy: Policy, now: datetime) -> Step:
     """Apply trustworthy values: escalate at once, de-escalate with hysteresis, recover."""
     health = reading.health
@@ -191,7 +213,8 @@ def _on_fresh(state: AlertState, reading: Reading, policy: Policy, now: datetime
     if level is Level.OK:
         if not state.alerted:
             return moved, []
-        reason = f"back to ok from {state.level}: health {health:.2f}"
+        came = f" from {state.level}" if state.level is not Level.OK else ""  # (a partial)
+        reason = f"back to ok{came}: health {health:.2f}"
         closed = replace(moved, episode=state.episode + 1, alerted=frozenset())
         return closed, [AlertDecision(Level.RECOVERED, state.episode, reason)]
     if level in state.alerted:  # includes liquidated, alerted on entry

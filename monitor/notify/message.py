@@ -100,6 +100,8 @@ class AlertPayload(TypedDict):
     move_pct: NotRequired[float | None]
     move_sigma: NotRequired[float | None]
     sigma_horizon_s: NotRequired[float | None]
+    partial: NotRequired[str]
+    """What a partial liquidation closed ("BTC long 2 → 1.6"); the account is still open."""
 
 
 _PAYLOAD = TypeAdapter(AlertPayload)
@@ -214,9 +216,14 @@ def _position_line(p: PositionPayload, m: Markup) -> str:
     )
 
 
+def _title(payload: AlertPayload) -> str:
+    level = payload["level"]
+    return "Partially liquidated" if "partial" in payload else _TITLES.get(level, level)
+
+
 def _lines(payload: AlertPayload, m: Markup) -> list[str]:
     level = payload["level"]
-    title = _TITLES.get(level, level)
+    title = _title(payload)
     escalated = payload.get("previous_level")
     if escalated:
         title += f" (was {m.escape(escalated)})"
@@ -233,6 +240,8 @@ def _lines(payload: AlertPayload, m: Markup) -> list[str]:
         lines.append(move)
     if payload.get("reason") and level in ("warning", "critical", "liquidatable"):
         lines.append(f"Trigger: {m.escape(payload['reason'])}")
+    if "partial" in payload:
+        lines.append(f"Closed by the venue: {m.escape(payload['partial'])}; the rest is open")
     ordered = _worst(payload["positions"])
     lines += [_position_line(p, m) for p in ordered[:MAX_POSITION_LINES]]
     if len(ordered) > MAX_POSITION_LINES:
@@ -264,7 +273,7 @@ def _digest_line(payload: Payload, m: Markup) -> str:
     level = payload["level"]
     health = payload["health"]
     parts = [
-        m.bold(m.escape(_TITLES.get(level, level))),
+        m.bold(m.escape(_title(payload))),
         m.escape(payload["protocol"]),
         m.code(m.escape(short_wallet(payload["owner"]))),
         f"health {health:.2f}" if health is not None else "health n/a",

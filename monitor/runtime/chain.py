@@ -56,7 +56,7 @@ from indexer.store.accounts import (
 from indexer.store.cursors import ScanStore
 from monitor.health.chunked import address_fraction
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, in_scope
-from monitor.runtime.live_book import LiveBook
+from monitor.runtime.live_book import LiveBook, Lost
 from monitor.runtime.rolling import TieredRefresh
 
 T = TypeVar("T")
@@ -112,9 +112,9 @@ class ChainRuntime:
         self._assets: dict[str, set[str]] = {}
         # The protocols of a tick read side by side and store one at a time (see sync).
         self._save_lock = threading.Lock()
-        self.lost: list[tuple[int, MarginAccount]] = []
+        self.lost: list[Lost] = []
         """The accounts that lost positions in the last :meth:`book` (gone from the chain, or
-        read again without a position), as last held."""
+        read again with less than they held; ``live_book.Lost``)."""
         self.at_risk: frozenset[str] = frozenset()
         """Owners (lower case) the monitor last found unknown or at warning or worse."""
         self.warm: dict[str, frozenset[str]] = {}
@@ -415,7 +415,7 @@ class ChainRuntime:
                 self.lost += self._book.replace_owners(protocol, owners, found)
         if self._book is not None:  # (loaded whole, it has none of them)
             for protocol, gone in ended.items():
-                self.lost += self._book.remove(protocol, gone)
+                self.lost += [Lost(i, a) for i, a in self._book.remove(protocol, gone)]
         return self._book
 
 

@@ -9,10 +9,20 @@ changed owner by owner.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from indexer.models import MarginAccount
 from monitor.health.book import Book
 from monitor.health.chunked import ChunkedBook, Ids
+
+
+class Lost(NamedTuple):
+    """An account that lost positions: ``was`` as last held, ``now`` as read again (None:
+    gone from the chain)."""
+
+    account_id: int
+    was: MarginAccount
+    now: MarginAccount | None = None
 
 
 class LiveBook:
@@ -26,33 +36,35 @@ class LiveBook:
     def __len__(self) -> int:
         return sum(len(ids) for ids in self._by_owner.values())
 
-    def add(self, rows: Iterable[tuple[int, MarginAccount]]) -> list[tuple[int, MarginAccount]]:
-        """Add (or replace) accounts; returns those replaced that lost a position (a market
-        they held is not in the new state), as they were."""
+    def add(self, rows: Iterable[tuple[int, MarginAccount]]) -> list[Lost]:
+        """Add (or replace) accounts; returns those replaced that lost some of a position (a
+        market they held is gone, on the other side or smaller in the new state)."""
         shrunk = []
         for account_id, account in rows:
             book = self._books.setdefault(account.protocol, ChunkedBook())
             old = book.put(account_id, account)
             self._by_owner.setdefault(account.owner, {})[account_id] = account.protocol
-            if old is not None and _markets(old) - _markets(account):
-                shrunk.append((account_id, old))
+            if old is not None and _lost_some(old, account):
+                shrunk.append(Lost(account_id, old, account))
         return shrunk
 
     def replace_owners(
         self, protocol: str, owners: Iterable[str], rows: Iterable[tuple[int, MarginAccount]]
-    ) -> list[tuple[int, MarginAccount]]:
+    ) -> list[Lost]:
         """Make ``rows`` the accounts of ``owners`` (spelled as stored) on ``protocol``: their
         other accounts there are dropped (those on other protocols stay), and an account read
         again with the same terms stays as it was. Returns, as they were last held, the
         accounts that lost positions: those dropped (gone from the chain: closed or
-        liquidated) and those read again without a position they held (a cross account whose
-        positions a liquidation closed keeps its balance)."""
+        liquidated) and those read again with less than they held (a cross account whose
+        positions a liquidation closed keeps its balance; a partial liquidation leaves a
+        smaller position)."""
         rows = list(rows)
         kept = {account_id for account_id, _ in rows}
-        lost: list[tuple[int, MarginAccount]] = []
+        lost: list[Lost] = []
         for owner in owners:
             held = self._by_owner.get(owner, {})
-            lost += self.remove(protocol, [(i, owner) for i in held if i not in kept])
+            gone = self.remove(protocol, [(i, owner) for i in held if i not in kept])
+            lost += [Lost(i, account) for i, account in gone]
         return lost + self.add(rows)
 
     def remove(
@@ -90,5 +102,12 @@ class LiveBook:
         return [a for p in self.protocols() for _, a in self._books[p].rows()]
 
 
-def _markets(account: MarginAccount) -> set[str]:
-    return {p.market for p in account.positions}
+def _lost_some(old: MarginAccount, new: MarginAccount) -> bool:
+    """Whether ``new`` holds less than ``old``: a market gone, flipped or smaller."""
+    held = {p.market: p.size_raw for p in new.positions}
+    return any(
+        p.market not in held
+        or (held[p.market] > 0) != (p.size_raw > 0)
+        or abs(held[p.market]) < abs(p.size_raw)
+        for p in old.positions
+    )

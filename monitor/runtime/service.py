@@ -15,7 +15,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -47,7 +47,7 @@ from monitor.alerts.chain import (
     unreadable,
 )
 from monitor.alerts.chain_store import ChainDecided, ChainSubject, record_chain_read
-from monitor.alerts.inference import liquidated_when_gone
+from monitor.alerts.inference import describe_cut, liquidated_when_gone
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
 from monitor.alerts.rules import AlertState, Policy, PriceFreshness
@@ -70,6 +70,7 @@ from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, in_scope
 from monitor.runtime.heartbeat import TickSummary, format_status, record_tick
 from monitor.runtime.lease import acquire_lease, lease_ttl_s, release_leases, worker_name
+from monitor.runtime.live_book import Lost
 from monitor.runtime.phases import Phases
 from monitor.runtime.rolling import COLD_MARGIN
 from monitor.subscriptions.routing import RouteTable
@@ -137,6 +138,8 @@ class Monitor:
         # Per chain: accounts of event-less venues inferred liquidated (``_infer_liquidations``)
         # and not yet recorded, as last held.
         self._breached: dict[str, dict[int, MarginAccount]] = {}
+        # Per chain: accounts inferred partially liquidated and still open, with what went.
+        self._partials: dict[str, dict[int, str]] = {}
         # Per chain: the lowest block a liquidation not yet alerted can be stored at, once a
         # tick's rules committed (``newly_liquidated``'s ``since_block``); unset, it looks at
         # every account that ever ended (after a start or a takeover: what happened meanwhile).
@@ -226,7 +229,10 @@ class Monitor:
             self.latest_prices[(sync.chain_id, protocol)] = prices
         now = self.clock()
         sigmas = self._observe_prices(sync)
-        views, held_at_risk, runtime.warm = self._judged(group.chain, sync, ticks, sigmas, now)
+        partials = self._partials.setdefault(group.chain.name, {})
+        views, held_at_risk, runtime.warm = self._judged(
+            group.chain, sync, ticks, sigmas, now, partials
+        )
         latest = views + self._latest_slice(group.chain.name, ticks, views)
         phases.mark("judge")
         await self._persist_latest(group.chain.name, sync, latest)
@@ -254,6 +260,7 @@ class Monitor:
                 prices=freshness(v.account.protocol, v.account.assets),
                 marks_usd=sync.prices.get(v.account.protocol),
                 sigmas=sigmas.get(v.account.protocol),
+                partial=partials.get(v.account_id),
             )
             for v in views
         ]
@@ -303,6 +310,7 @@ class Monitor:
                 self._seen.pop(obs.account_id, None)
             raise
         breached.clear()  # recorded (or out of scope): inferred once
+        partials.clear()
         # Every end stored so far is at or below this block and now alerted; later ones are
         # stored at a later tick's block, or a reorg's re-read, never deeper than the window.
         self._ended_since[group.chain.name] = sync.block - ScanSettings().reorg_window
@@ -330,20 +338,25 @@ class Monitor:
         return summary
 
     def _infer_liquidations(
-        self,
-        group: ChainProtocols,
-        lost: list[tuple[int, MarginAccount]],
-        marks: Mapping[str, Mapping[str, float]],
+        self, group: ChainProtocols, lost: list[Lost], marks: Mapping[str, Mapping[str, float]]
     ) -> None:
         """Event-less venues tell no liquidation: of the accounts that lost positions in this
         tick's read, remember those its marks put at or below maintenance
-        (``monitor.alerts.inference``) until a tick records them. The loss is seen once, in
-        the read that found it; a tick that fails after it must not forget it."""
-        candidates = [(i, a) for i, a in lost if a.protocol in group.eventless]
-        if candidates:
-            by_id = dict(candidates)
-            breached = self._breached.setdefault(group.chain.name, {})
-            breached.update((i, by_id[i]) for i in liquidated_when_gone(candidates, marks))
+        (``monitor.alerts.inference``) until a tick records them: liquidated, or partially
+        liquidated when the account keeps a position. The loss is seen once, in the read that
+        found it; a tick that fails after it must not forget it."""
+        candidates = {x.account_id: x for x in lost if x.was.protocol in group.eventless}
+        if not candidates:
+            return
+        gone = [(i, x.was) for i, x in candidates.items()]
+        breached = self._breached.setdefault(group.chain.name, {})
+        partials = self._partials.setdefault(group.chain.name, {})
+        for account_id in liquidated_when_gone(gone, marks):
+            was, now = candidates[account_id].was, candidates[account_id].now
+            if now is not None and now.positions:
+                partials[account_id] = describe_cut(was, now)
+            else:
+                breached[account_id] = was
 
     async def _hold(self, group: ChainProtocols) -> bool:
         """Take or renew this worker's lease on the chain. Taking a chain over (or back)
@@ -397,9 +410,11 @@ class Monitor:
         ticks: list[ProtocolTick],
         sigmas: Mapping[str, Sigmas],
         now: datetime,
+        forced: Collection[int] = (),
     ) -> tuple[list[AccountView], set[tuple[str, str]], dict[str, frozenset[str]]]:
         """The accounts whose alert rules must run this tick: all but the steady ones
-        (``monitor.alerts.screen``: their stored level stands and nothing above it fires), as
+        (``monitor.alerts.screen``: their stored level stands and nothing above it fires) or
+        those ``forced`` (ids: a partial liquidation to tell), as
         views; (protocol, owner) of the steady accounts at critical or worse (at risk without
         being judged: an event-less protocol polls them every tick); and per protocol the
         owners of an account not far from a warning (``far_from_warning``), whose drift the
@@ -417,6 +432,8 @@ class Monitor:
             bounds = self._level_bounds(chain.name, tick)
             stale = self._stale_assets(chain, tick.protocol, sync, now)
             steady = steady_accounts(tick, bounds, ranks, moves, stale)
+            if forced:
+                steady &= ~np.isin(tick.ids, list(forced))
             views += tick.views(np.flatnonzero(~steady).tolist())
             risky = np.flatnonzero(steady & (ranks >= ladder_rank(Level.CRITICAL))).tolist()
             held_at_risk.update((tick.protocol, tick.book.accounts[i].owner.lower()) for i in risky)
@@ -469,7 +486,7 @@ class Monitor:
         changed = []
         for obs in observations:
             key = (rule_inputs(obs, now), self.policy_for(obs.account))
-            if obs.liquidated or self._seen.get(obs.account_id) != key:
+            if obs.liquidated or obs.partial or self._seen.get(obs.account_id) != key:
                 self._seen[obs.account_id] = key
                 changed.append(obs)
         return changed

@@ -103,7 +103,7 @@ def test_a_liquidation_ends_the_account_in_the_tick_that_scans_it_and_a_read_con
         sync, held = await ticks.tick()
         assert (sync.refreshed, sync.liquidated) == (0, 1)  # ended by its event
         assert held == {BOB}
-        assert {a.owner for _, a in ticks.runtime.lost} == {ALICE}
+        assert {lost.was.owner for lost in ticks.runtime.lost} == {ALICE}
         assert _status(world, engine, ALICE) is AccountStatus.LIQUIDATED
         assert ticks.touched() == [ALICE]  # not read yet: her touch is still queued
         sync, held = await ticks.tick()

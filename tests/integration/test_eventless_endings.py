@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bench.live_metrics import read_alerts, read_statuses
@@ -20,9 +21,11 @@ from devnet.scenario import HlPosition, World, build_world
 from indexer.config.loader import Config
 from indexer.models import AccountStatus
 from indexer.store.columns import utcnow
+from indexer.store.tables import Account
 from monitor.alerts.levels import Level
 from monitor.runtime import service
 from monitor.runtime.service import Monitor
+from monitor.tables import Alert
 
 pytestmark = pytest.mark.chain
 
@@ -120,3 +123,67 @@ def test_a_tick_that_fails_after_the_read_does_not_forget_the_liquidation(
     assert not [a for a in read_alerts(engine) if a.level is Level.LIQUIDATED]
     asyncio.run(monitor.tick_all())
     _assert_told_liquidated_once(world, engine)
+
+
+WHALE = "0x" + "77" * 20
+
+
+def _whale_payloads(engine: Engine, ref: str) -> list[tuple[Level, int, dict[str, Any]]]:
+    query = (
+        sa.select(Alert.level, Alert.episode, Alert.payload)  # type: ignore[call-overload]
+        .join(Account, Account.id == Alert.account_id)
+        .where(Account.ref == ref)
+        .order_by(Alert.id)
+    )
+    with engine.connect() as conn:
+        return [
+            (Level(level), int(ep), dict(payload)) for level, ep, payload in conn.execute(query)
+        ]
+
+
+def test_a_large_position_liquidated_a_fifth_at_a_time_is_told_partial_then_whole(
+    devnet: Devnet, engine: Engine
+) -> None:
+    """Hyperliquid liquidates a position over 100k USDC of notional 20 % at a time (then whole
+    within 30 s). The account stays open with a smaller position: perpwatch tells a partial
+    liquidation, says what went, keeps watching what is left, and tells the whole one after."""
+    world = build_world(devnet, gmx_traders=1, hl_traders=2, seed=3)
+    btc = world.prices_usd["BTC"]
+    size = (Decimal(200_000) / btc).quantize(Decimal("0.01"))  # about 200k USD of notional
+    world.hl.deposit(WHALE, "10000")
+    world.hl.open(WHALE, "BTC", size, leverage=40)
+    whale = HlPosition(WHALE, "BTC", isolated=False)
+    world.hl_positions.append(whale)
+    chain_now = datetime.fromtimestamp(int(devnet.anvil.block()["timestamp"], 16), UTC)
+    skew = chain_now - utcnow()
+    monitor = Monitor(_hyperliquid_only(world), engine, {}, clock=lambda: utcnow() + skew)
+    asyncio.run(monitor.tick_all())
+    ref = f"{WHALE}:cross:0"
+    # 40x with 10k on 200k: a warning at most (liquidation a few percent away)
+    assert {level for level, _, _ in _whale_payloads(engine, ref)} <= {Level.WARNING}
+
+    _crash_until_liquidatable(world, whale)
+    world.liquidate_what_is_allowed()
+    assert ref in {r for r, _ in world.partially_liquidated}
+    left = Decimal(world.hl.position(WHALE, "BTC")[0]).scaleb(-5)
+    assert left == size * Decimal("0.8")
+    asyncio.run(monitor.tick_all())
+    told = [t for t in _whale_payloads(engine, ref) if t[0] is Level.LIQUIDATED]
+    assert [t[:2] for t in told] == [(Level.LIQUIDATED, 1)]
+    assert told[0][2]["partial"] == f"BTC long {size.normalize():f} → {left.normalize():f}"
+    assert told[0][2]["positions"][0]["side"] == "long"  # what is left, valued
+    assert read_statuses(engine)[ref] is AccountStatus.OPEN
+
+    # Lower still, within the 30 s cooldown: the keeper's next liquidation is whole.
+    mark = (world.prices_usd["BTC"] * Decimal("0.99")).quantize(Decimal("0.1"))
+    world.prices_usd["BTC"] = mark
+    world.hl.set_mark("BTC", mark)
+    world.liquidate_what_is_allowed()
+    assert ref in {r for r, _ in world.liquidated}
+    asyncio.run(monitor.tick_all())
+    told = _whale_payloads(engine, ref)
+    liquidations = [
+        (level, ep, "partial" in p) for level, ep, p in told if level is Level.LIQUIDATED
+    ]
+    assert liquidations == [(Level.LIQUIDATED, 1, True), (Level.LIQUIDATED, 2, False)]
+    assert Level.RECOVERED not in [level for level, _, _ in told]

@@ -119,3 +119,42 @@ def test_closing_and_margin_moves_settle_through_cross(devnet: Devnet, hl: HlDep
     assert hl.margin_summary(user)[3] == 5200 * 10**6
     with pytest.raises(TransactionReverted):
         hl.open(user, "BTC", "10", leverage=40)  # needs 25,000 of initial margin
+
+
+def test_large_positions_are_liquidated_a_fifth_at_a_time_then_whole_in_the_cooldown(
+    devnet: Devnet, hl: HlDeployment
+) -> None:
+    """Hyperliquid's partial rule: a liquidatable position over 100k USD of notional loses 20 %
+    of its size at mark; for 30 s after a block with a partial liquidation, the user's next
+    liquidation is whole; after that, partial again."""
+    quick, slow = devnet.anvil.accounts[1], devnet.anvil.accounts[2]
+    for user in (quick, slow):
+        hl.deposit(user, "10000")
+        hl.open(user, "BTC", "2", leverage=40)  # raw -190,000; liquidatable below 96202.53
+    hl.set_mark("BTC", "96202")  # value 2404 < MM 2405.05, notional 192,404
+    hl.liquidate(quick, "BTC")
+    # 0.4 BTC sold at 96202: the value stays 2404, the MM falls to 1924.04.
+    assert hl.position(quick, "BTC") == (160000, 160000 * 10**6, 0, 40, False)
+    assert hl.margin_summary(quick)[3] == -151_519_200_000
+    assert not hl.is_liquidatable(quick, "BTC")
+    hl.liquidate(slow, "BTC")
+    hl.set_mark("BTC", "95898")  # both liquidatable again (below 95898.23)
+    hl.liquidate(quick, "BTC")  # within 30 s of its partial liquidation: whole
+    assert hl.position(quick, "BTC")[0] == 0
+    devnet.anvil.increase_time(31)
+    hl.liquidate(slow, "BTC")  # the cooldown is over: a fifth again
+    assert hl.position(slow, "BTC")[0] == 128000
+
+
+def test_a_large_isolated_position_keeps_its_margin_when_partially_liquidated(
+    devnet: Devnet, hl: HlDeployment
+) -> None:
+    user = devnet.anvil.accounts[1]
+    hl.deposit(user, "15000")
+    hl.open(user, "ETH", "-60", leverage=10, isolated=True)  # 120,000 notional, margin 12,000
+    hl.set_mark("ETH", "2156.87")  # equity 2587.8 < MM 2588.244
+    hl.liquidate(user, "ETH")
+    # 12 ETH bought back at mark: the equity stays 2587.8, the MM falls to 2070.5952.
+    assert hl.position(user, "ETH") == (-480000, 96000 * 10**6, 106_117_560_000, 10, True)
+    assert not hl.is_liquidatable(user, "ETH")
+    assert hl.margin_summary(user)[3] == 3000 * 10**6  # cross untouched

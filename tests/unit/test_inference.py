@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from monitor.alerts.inference import liquidated_when_gone
-from tests.health_helpers import gmx_account, usdc
+from monitor.alerts.inference import describe_cut, liquidated_when_gone
+from tests.health_helpers import gmx_account, two_asset_cross, usdc
 
 # Long 4 ETH entered at $10,000 with $1,000 of USDC and $12 of fees, maintenance 0.5 % of the
 # entry notional: equity 4·P - 9,012 meets maintenance $50 at P = $2,265.50.
@@ -36,3 +36,15 @@ def test_each_account_is_judged_at_its_own_protocols_marks() -> None:
     other = replace(LONG, protocol="other")
     marks = {**_marks(2_000.0), "other": {"ETH": 3_000.0, "USDC": 1.0}}
     assert liquidated_when_gone([(1, LONG), (2, other)], marks) == [1]
+
+
+def test_a_cut_names_each_position_lost_or_smaller_exactly() -> None:
+    cross = two_asset_cross()  # long 1 BTC (5 decimals), long 10 ETH (4 decimals)
+    btc, eth = cross.positions
+    fifth = replace(btc, size_raw=btc.size_raw * 4 // 5)
+    assert describe_cut(cross, replace(cross, positions=(fifth, eth))) == "BTC long 1 → 0.8"
+    flipped = replace(eth, size_raw=-eth.size_raw)
+    assert describe_cut(cross, replace(cross, positions=(flipped,))) == (
+        "BTC long closed; ETH long closed"
+    )
+    assert describe_cut(cross, cross) == ""

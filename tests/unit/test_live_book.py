@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from indexer.models import AccountStatus
-from monitor.runtime.live_book import LiveBook
+from indexer.models import AccountStatus, MarginAccount
+from monitor.runtime.live_book import LiveBook, Lost
 from tests.health_helpers import gmx_account, two_asset_cross, usdc
 
 OWNER = "0x" + "ab" * 20
@@ -21,7 +21,7 @@ def test_a_read_that_finds_nothing_drops_the_owners_accounts_on_that_protocol_on
     live, gmx_id, hl_id = _book()
     ((_, hl),) = [(i, a) for i, a in live.rows() if i == hl_id]
     lost = live.replace_owners("hyperliquid", [OWNER], [])  # polled there, nothing open
-    assert lost == [(hl_id, hl)]  # as it was last held
+    assert lost == [Lost(hl_id, hl)]  # as it was last held, gone
     assert [i for i, _ in live.rows()] == [gmx_id]  # the GMX account of the same owner stays
     assert len(live) == 1
     ids, book = live.compiled("hyperliquid")
@@ -46,10 +46,30 @@ def test_an_account_read_again_without_a_position_is_reported_as_it_was() -> Non
     ((_, hl),) = [(i, a) for i, a in live.rows() if i == hl_id]
     assert len(hl.positions) == 2
     kept = replace(hl, positions=hl.positions[:1], block_number=hl.block_number + 1)
-    assert live.replace_owners("hyperliquid", [OWNER], [(hl_id, kept)]) == [(hl_id, hl)]
+    assert live.replace_owners("hyperliquid", [OWNER], [(hl_id, kept)]) == [Lost(hl_id, hl, kept)]
     grown = replace(hl, block_number=hl.block_number + 2)  # a position back: nothing lost
     assert live.replace_owners("hyperliquid", [OWNER], [(hl_id, grown)]) == []
     assert live.replace_owners("hyperliquid", [OWNER], [(hl_id, grown)]) == []  # unchanged
+
+
+def test_an_account_read_again_with_a_smaller_or_flipped_position_is_reported() -> None:
+    live, _, hl_id = _book()
+    ((_, hl),) = [(i, a) for i, a in live.rows() if i == hl_id]
+    btc, eth = hl.positions
+
+    def sized(size_raw: int, block: int) -> MarginAccount:
+        return replace(hl, positions=(replace(btc, size_raw=size_raw), eth), block_number=block)
+
+    bigger = sized(btc.size_raw + 1, hl.block_number + 1)
+    assert live.replace_owners("hyperliquid", [OWNER], [(hl_id, bigger)]) == []
+    smaller = sized(btc.size_raw * 4 // 5, hl.block_number + 2)  # a fifth liquidated
+    assert live.replace_owners("hyperliquid", [OWNER], [(hl_id, smaller)]) == [
+        Lost(hl_id, bigger, smaller)
+    ]
+    flipped = sized(-btc.size_raw * 2, hl.block_number + 3)  # larger, on the other side
+    assert live.replace_owners("hyperliquid", [OWNER], [(hl_id, flipped)]) == [
+        Lost(hl_id, smaller, flipped)
+    ]
 
 
 def test_same_terms_ignores_the_block_and_nothing_else() -> None:

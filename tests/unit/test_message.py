@@ -183,3 +183,15 @@ def test_alerts_stored_before_the_move_facts_still_render() -> None:
     text = format_text(parse_payload(payload()))  # no move_pct, reason or distance_sigma
     assert "Liquidation after" not in text
     assert "Trigger:" not in text
+
+
+def test_a_partial_liquidation_is_titled_so_and_says_what_is_left_open() -> None:
+    cut = "BTC long 2 → 1.6 & <more>"
+    told = parse_payload(payload(level="liquidated", partial=cut, mode="cross"))
+    text = format_text(told)
+    assert text.startswith("Partially liquidated · gmx_v2 · cross")
+    assert f"Closed by the venue: {cut}; the rest is open" in text
+    html = format_html(told)
+    assert "Closed by the venue: BTC long 2 → 1.6 &amp; &lt;more&gt;" in html
+    assert html_problem(html) is None
+    assert format_text(parse_payload(payload(level="liquidated"))).startswith("Liquidated ·")

@@ -30,6 +30,7 @@ W, C, L, LQ = Level.WARNING, Level.CRITICAL, Level.LIQUIDATABLE, Level.LIQUIDATE
 U, R, OK = Level.UNKNOWN, Level.RECOVERED, Level.OK
 
 Step = float | str | tuple[float, float] | None
+CUT = "BTC long 2 → 1.6"
 
 
 def report(item: Step, at: datetime) -> Report:
@@ -38,6 +39,8 @@ def report(item: Step, at: datetime) -> Report:
         return Report(health=item[0], move_pct=item[1])
     if item == "liq":
         return Report(liquidated=True)
+    if isinstance(item, str) and item.startswith("part:"):  # what a partial liquidation left
+        return Report(health=float(item[5:]), partial=CUT)
     if item == "stale":  # a feed that missed its heartbeat by 400 s
         old = PriceFreshness("ETH", at - timedelta(seconds=HEARTBEAT_S + 400), HEARTBEAT_S)
         return Report(health=2.0, prices=(old,))
@@ -98,6 +101,12 @@ TRANSITIONS: list[tuple[str, list[Step], Level, list[tuple[Level, int]]]] = [
     ("liquidated, undone, liquidated: told twice", [0.9, "liq", 0.9, "liq"], LQ,
      [(L, 1), (LQ, 1), (L, 2), (LQ, 2)]),
     ("stale while liquidated", ["liq", "stale"], U, [(LQ, 1), (U, 1)]),
+    ("partial liquidation: told, the rest judged", [0.95, "part:1.1"], C, [(L, 1), (LQ, 1)]),
+    ("partial from ok, the rest ok", ["part:1.6"], OK, [(LQ, 1), (R, 1)]),
+    ("partial then whole: told twice", [0.95, "part:1.1", "liq"], LQ,
+     [(L, 1), (LQ, 1), (LQ, 2)]),
+    ("second partial: new episode", [0.95, "part:0.98", "part:1.1"], C,
+     [(L, 1), (LQ, 1), (LQ, 2), (C, 2)]),
     ("default: 12 % from liquidation is quiet", [(2.0, 12.0)], OK, []),
     ("default: 10 % from liquidation warns", [(2.0, 10.0)], W, [(W, 1)]),
     ("default: 3 % from liquidation is critical", [(2.0, 3.0)], C, [(C, 1)]),
@@ -263,3 +272,10 @@ def test_new_levels_fit_the_alerts_table(engine: Engine) -> None:
             db.execute(alert, {**row, "now": T0})
         stored = db.execute(sa.text("SELECT level, episode FROM alerts ORDER BY id")).all()
     assert [tuple(row) for row in stored] == [(a.level.value, a.episode) for a in alerts]
+
+
+def test_a_partial_liquidation_says_what_the_venue_closed() -> None:
+    _, alerts = run([0.95, "part:1.1"])
+    assert alerts[1] == AlertDecision(LQ, 1, f"partially liquidated: {CUT}", partial=CUT)
+    _, alerts = run(["part:1.6"])
+    assert alerts[1].reason == "back to ok: health 1.60"
