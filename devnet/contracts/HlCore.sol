@@ -167,7 +167,7 @@ contract HlCore is HlMargin {
         HlPosition storage pos = _positions[user][perp];
         uint64 mark = _perps[perp].markPx;
         int256 szi = pos.szi;
-        bool cut = !whole && _abs(szi) * uint256(mark) > PARTIAL_ABOVE_NTL;
+        bool cut = !whole && _abs(szi) * uint256(mark) > PARTIAL_ABOVE_NTL && szi / 5 != 0;
         int256 closed = cut ? szi / 5 : szi; // toward zero, like the venue's size units
         int256 cash = closed * int256(uint256(mark));
         if (pos.isIsolated) {

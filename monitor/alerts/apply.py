@@ -32,6 +32,7 @@ from indexer.store.bulk import BulkInsert
 from indexer.store.columns import driver_datetime
 from indexer.store.engine import is_postgres
 from indexer.store.tables import Account
+from monitor.alerts.inference import PartialLiquidation
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
 from monitor.alerts.rules import AlertDecision, AlertState, Policy, PriceFreshness, Report, step
@@ -65,7 +66,7 @@ class Observation:
     prices: tuple[PriceFreshness, ...] = ()
     marks_usd: Mapping[str, float] | None = None
     sigmas: Sigmas | None = None
-    partial: str | None = None
+    partial: PartialLiquidation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,8 @@ def apply_rules(
             state = states.get(obs.account_id, AlertState())
             if obs.liquidated and state.level is Level.LIQUIDATED:
                 continue  # already told; a second report would open a new episode
+            if obs.partial is not None and _told(state, obs.partial):
+                obs = replace(obs, partial=None)
             report = _report(obs)
             new, decisions = step(state, report, policy_for(obs.account), now)
             if _decisive(new) != _decisive(state):
@@ -143,6 +146,16 @@ def apply_rules(
     return decided
 
 
+def _told(state: AlertState, partial: PartialLiquidation) -> bool:
+    """Whether ``state`` already told ``partial``: a step at or after its inference alerted a
+    liquidation (a commit the caller could not confirm, retried; a second report would open
+    a new episode and tell it twice)."""
+    told_at = state.updated_at
+    return (
+        Level.LIQUIDATED in state.alerted and told_at is not None and told_at >= partial.inferred_at
+    )
+
+
 def _fixed(channels: Sequence[str]) -> Router:
     return lambda _account, _level, _reading: channels
 
@@ -157,11 +170,15 @@ def _report(obs: Observation) -> Report:
     if obs.liquidated:
         return Report(liquidated=True)
     if obs.health is None:
-        return Report(health=None, head_stalled=obs.head_stalled, partial=obs.partial)
+        return Report(health=None, head_stalled=obs.head_stalled, partial=_closed(obs))
     report = Report.from_health(
         obs.health, obs.prices, head_stalled=obs.head_stalled, move_sigma=_move_sigma(obs)
     )
-    return replace(report, partial=obs.partial) if obs.partial is not None else report
+    return replace(report, partial=_closed(obs)) if obs.partial is not None else report
+
+
+def _closed(obs: Observation) -> str | None:
+    return obs.partial.closed if obs.partial is not None else None
 
 
 POLL_EVERY_TICK = frozenset({Level.CRITICAL, Level.LIQUIDATABLE})

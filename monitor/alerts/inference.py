@@ -15,12 +15,15 @@ recorded as liquidated too; the reverse mistake (a liquidation stored as a plain
 
 The same holds for an account read again with less than it held (a position gone or smaller)
 that keeps a position: Hyperliquid liquidates a position over 100k USDC of notional a fifth at
-a time, so the account was *partially* liquidated (:func:`describe_cut` says what went).
+a time, so the account was *partially* liquidated (:func:`describe_cut` says what went), unless
+what is left holds something the account did not (a liquidation only takes away).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from indexer.models import MarginAccount, Position
@@ -44,20 +47,37 @@ def liquidated_when_gone(
     return out
 
 
-def describe_cut(was: MarginAccount, now: MarginAccount) -> str:
-    """What ``was`` lost to become ``now``, one clause per position: ``"BTC long 2 → 1.6"``
-    (same side, smaller), ``"ETH short closed"`` (gone, or now on the other side); "" if
-    nothing was lost."""
-    held = {p.market: p for p in now.positions}
+@dataclass(frozen=True, slots=True)
+class PartialLiquidation:
+    """A partial liquidation to tell: the account as held before it (``was``), what went
+    (``closed``: :func:`describe_cut`) and when perpwatch inferred it (``inferred_at``, its
+    tick's clock): a step of the account recorded at or after then has told it already."""
+
+    was: MarginAccount
+    closed: str
+    inferred_at: datetime
+
+
+def describe_cut(was: MarginAccount, now: MarginAccount) -> str | None:
+    """What a liquidation closed of ``was`` to leave ``now``, one clause per position:
+    ``"BTC long 2 → 1.6"`` (smaller), ``"ETH short closed"`` (gone). None when ``now`` is not
+    what a liquidation leaves: nothing lost, or a position new, larger or on the other side
+    (the trader traded; a liquidation only takes away)."""
+    held = {p.market: p for p in was.positions}
+    for p in now.positions:
+        before = held.get(p.market)
+        if before is None or before.is_long != p.is_long or abs(p.size_raw) > abs(before.size_raw):
+            return None
+    left = {p.market: p for p in now.positions}
     parts = []
-    for before in was.positions:
-        after = held.get(before.market)
-        side = "long" if before.is_long else "short"
-        if after is None or after.is_long != before.is_long:
-            parts.append(f"{before.market} {side} closed")
-        elif abs(after.size_raw) < abs(before.size_raw):
-            parts.append(f"{before.market} {side} {_size(before)} → {_size(after)}")
-    return "; ".join(parts)
+    for p in was.positions:
+        after = left.get(p.market)
+        side = "long" if p.is_long else "short"
+        if after is None:
+            parts.append(f"{p.market} {side} closed")
+        elif abs(after.size_raw) < abs(p.size_raw):
+            parts.append(f"{p.market} {side} {_size(p)} → {_size(after)}")
+    return "; ".join(parts) or None
 
 
 def _size(position: Position) -> str:

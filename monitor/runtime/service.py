@@ -47,7 +47,7 @@ from monitor.alerts.chain import (
     unreadable,
 )
 from monitor.alerts.chain_store import ChainDecided, ChainSubject, record_chain_read
-from monitor.alerts.inference import describe_cut, liquidated_when_gone
+from monitor.alerts.inference import PartialLiquidation, describe_cut, liquidated_when_gone
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
 from monitor.alerts.rules import AlertState, Policy, PriceFreshness
@@ -138,8 +138,8 @@ class Monitor:
         # Per chain: accounts of event-less venues inferred liquidated (``_infer_liquidations``)
         # and not yet recorded, as last held.
         self._breached: dict[str, dict[int, MarginAccount]] = {}
-        # Per chain: accounts inferred partially liquidated and still open, with what went.
-        self._partials: dict[str, dict[int, str]] = {}
+        # Per chain: accounts inferred partially liquidated (still open) and not yet recorded.
+        self._partials: dict[str, dict[int, PartialLiquidation]] = {}
         # Per chain: the lowest block a liquidation not yet alerted can be stored at, once a
         # tick's rules committed (``newly_liquidated``'s ``since_block``); unset, it looks at
         # every account that ever ended (after a start or a takeover: what happened meanwhile).
@@ -353,10 +353,15 @@ class Monitor:
         partials = self._partials.setdefault(group.chain.name, {})
         for account_id in liquidated_when_gone(gone, marks):
             was, now = candidates[account_id].was, candidates[account_id].now
-            if now is not None and now.positions:
-                partials[account_id] = describe_cut(was, now)
-            else:
+            if now is None or not now.positions:
                 breached[account_id] = was
+                continue
+            # A cut not yet told (its tick failed) is told with this one, from what was held.
+            told = partials.get(account_id)
+            was = told.was if told is not None else was
+            closed = describe_cut(was, now)
+            if closed is not None:
+                partials[account_id] = PartialLiquidation(was, closed, self.clock())
 
     async def _hold(self, group: ChainProtocols) -> bool:
         """Take or renew this worker's lease on the chain. Taking a chain over (or back)
@@ -371,6 +376,7 @@ class Monitor:
             self.latest[name].forget()
             self._chain_states.pop(name, None)
             self._ended_since.pop(name, None)
+            self._partials.pop(name, None)  # told by whoever held it, or lost with its read
             self._seen.clear()
             self._known_states.clear()
             self._holding.add(name)
@@ -486,7 +492,8 @@ class Monitor:
         changed = []
         for obs in observations:
             key = (rule_inputs(obs, now), self.policy_for(obs.account))
-            if obs.liquidated or obs.partial or self._seen.get(obs.account_id) != key:
+            partial = obs.partial is not None
+            if obs.liquidated or partial or self._seen.get(obs.account_id) != key:
                 self._seen[obs.account_id] = key
                 changed.append(obs)
         return changed

@@ -4,6 +4,7 @@ change, not on every evaluation, and the rules decide the same from what was sto
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from indexer.config.sections import Thresholds
 from monitor.alerts.apply import _load, apply_rules
+from monitor.alerts.inference import PartialLiquidation
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Policy
 from monitor.alerts.rules import AlertState
@@ -105,3 +107,26 @@ def test_known_states_are_what_was_stored(engine: Engine) -> None:
     decided = apply_rules(engine, [observe(quiet_id, quiet, 1.1)], lambda a: policy, ["console"],
                           later)  # fmt: skip
     assert [d.decision.level for d in decided] == [Level.CRITICAL]  # from the row: it was ok
+
+
+def test_a_partial_liquidation_retried_after_an_unconfirmed_commit_is_told_once(
+    engine: Engine,
+) -> None:
+    """A tick whose commit went through but could not be confirmed keeps its partial
+    liquidation and steps it again: the stored state already told it (a step at or after its
+    inference alerted a liquidation), so it is not told in a new episode. A later partial
+    liquidation is."""
+    account_id, account = owner_account(engine, OWNERS[0])
+    policy = Policy(Thresholds())
+    cut = PartialLiquidation(account, "ETH long 2 → 1.6", NOON)
+
+    def step(partial: PartialLiquidation, minutes: int) -> list[tuple[Level, int]]:
+        obs = replace(observe(account_id, account, 1.1), partial=partial)
+        done = apply_rules(engine, [obs], lambda a: policy, ["console"],
+                           NOON + timedelta(minutes=minutes))  # fmt: skip
+        return [(d.decision.level, d.decision.episode) for d in done]
+
+    assert step(cut, 0) == [(Level.LIQUIDATED, 1), (Level.CRITICAL, 1)]
+    assert step(cut, 1) == []  # the retry: told already
+    later = replace(cut, inferred_at=NOON + timedelta(minutes=2))
+    assert step(later, 2) == [(Level.LIQUIDATED, 2), (Level.CRITICAL, 2)]

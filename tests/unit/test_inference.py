@@ -43,8 +43,19 @@ def test_a_cut_names_each_position_lost_or_smaller_exactly() -> None:
     btc, eth = cross.positions
     fifth = replace(btc, size_raw=btc.size_raw * 4 // 5)
     assert describe_cut(cross, replace(cross, positions=(fifth, eth))) == "BTC long 1 → 0.8"
-    flipped = replace(eth, size_raw=-eth.size_raw)
-    assert describe_cut(cross, replace(cross, positions=(flipped,))) == (
-        "BTC long closed; ETH long closed"
-    )
-    assert describe_cut(cross, cross) == ""
+    assert describe_cut(cross, replace(cross, positions=(eth,))) == "BTC long closed"
+    short = replace(cross, positions=(replace(eth, size_raw=-eth.size_raw),))
+    cut = replace(short, positions=(replace(eth, size_raw=-eth.size_raw * 4 // 5),))
+    assert describe_cut(short, cut) == "ETH short 10 → 8"
+
+
+def test_what_a_liquidation_cannot_leave_is_no_cut() -> None:
+    cross = two_asset_cross()
+    btc, eth = cross.positions
+    flipped = replace(eth, size_raw=-eth.size_raw)  # the trader turned it around
+    assert describe_cut(cross, replace(cross, positions=(flipped,))) is None
+    grown = replace(btc, size_raw=btc.size_raw + 1)
+    assert describe_cut(cross, replace(cross, positions=(grown,))) is None
+    only_btc = replace(cross, positions=(btc,))
+    assert describe_cut(only_btc, replace(cross, positions=(btc, eth))) is None  # a new one
+    assert describe_cut(cross, cross) is None  # nothing lost
