@@ -36,6 +36,8 @@ class AlertFact:
     episode: int
     block: int
     """The block the monitor evaluated the alert at (its payload's ``block_number``)."""
+    partial: bool = False
+    """A ``liquidated`` alert of a partial liquidation (the account stays open)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +74,8 @@ def read_alerts(engine: Engine) -> list[AlertFact]:
     ).join(Account, Account.id == Alert.account_id)
     with engine.connect() as conn:
         return [
-            AlertFact(int(i), str(ref), Level(level), int(ep), int(payload["block_number"]))
-            for i, ref, level, ep, payload in conn.execute(query)
+            AlertFact(int(i), str(ref), Level(lv), int(ep), int(p["block_number"]), "partial" in p)
+            for i, ref, lv, ep, p in conn.execute(query)
         ]
 
 
@@ -89,7 +91,9 @@ def liquidation_metrics(
     """Warned-before, endings and missed ``liquidated`` alerts, matched by ref and block as
     ``devnet.demo`` does. GMX refs are position keys (``0x…``), gTrade refs ``trader:index``;
     both venues tell a liquidation by an event. Hyperliquid refs (``owner:cross:dex``,
-    ``owner:isolated:asset``) are counted apart: their liquidations are inferred (no event)."""
+    ``owner:isolated:asset``) are counted apart: their liquidations are inferred (no event).
+    ``liquidated`` holds the liquidations that ended an account; the alert of a partial one
+    (``AlertFact.partial``) does not stand for them."""
     by_ref: dict[str, list[AlertFact]] = {}
     for alert in alerts:
         by_ref.setdefault(alert.ref, []).append(alert)
@@ -106,7 +110,7 @@ def liquidation_metrics(
             last_episode = max(a.episode for a in before)
             leads.append(block - min(a.block for a in before if a.episode == last_episode))
         closed += statuses.get(ref) is AccountStatus.CLOSED
-        if not any(a.level is Level.LIQUIDATED for a in mine):
+        if not any(a.level is Level.LIQUIDATED and not a.partial for a in mine):
             if _is_hyperliquid(ref):
                 missed_hl += 1
             else:
