@@ -129,6 +129,28 @@ def liquidation_metrics(
     }
 
 
+def partial_metrics(
+    partials: Sequence[tuple[str, int]], alerts: Sequence[AlertFact]
+) -> dict[str, int]:
+    """Hyperliquid's partial liquidations (ref, block) and how many a partial alert told: per
+    account, each cut matched in block order with the first partial alert not matched yet at
+    or after its block. A cut the venue followed with the rest before any read saw it is told
+    by the whole liquidation's alert instead, and counts as not told here."""
+    told = 0
+    by_ref: dict[str, list[int]] = {}
+    for alert in alerts:
+        if alert.partial:
+            by_ref.setdefault(alert.ref, []).append(alert.block)
+    for ref, blocks in by_ref.items():
+        pending = sorted(blocks)
+        for block in sorted(b for r, b in partials if r == ref):
+            match = next((i for i, b in enumerate(pending) if b >= block), None)
+            if match is not None:
+                told += 1
+                del pending[: match + 1]
+    return {"partial_liquidations": len(partials), "partial_liquidations_told": told}
+
+
 def _is_hyperliquid(ref: str) -> bool:
     return ":cross:" in ref or ":isolated:" in ref
 

@@ -52,14 +52,16 @@ class Walk:
 @contextmanager
 def live_world(*, accounts: int, seed: int) -> Iterator[World]:
     """A devnet with the three simulators and about ``accounts`` positions (a fifth of the
-    traders on Hyperliquid, a tenth on gTrade with one or two trades each, the rest on GMX),
-    built a few hundred opens per block (``devnet.txbatch``); the caller switches to interval
-    mining."""
+    traders on Hyperliquid, a tenth on gTrade with one or two trades each, the rest on GMX;
+    one Hyperliquid whale per 2,000 accounts, at least one, whose large long the venue
+    liquidates a fifth at a time), built a few hundred opens per block (``devnet.txbatch``);
+    the caller switches to interval mining."""
     with start_devnet(extra_args=("--prune-history", str(STATES_KEPT))) as devnet:
         hl_traders, gtrade_traders = max(1, accounts // 5), max(1, accounts // 10)
         yield build_world(devnet, gmx_traders=accounts - hl_traders - gtrade_traders,
                           hl_traders=hl_traders, gtrade_traders=gtrade_traders,
-                          seed=seed, batched=True)  # fmt: skip
+                          hl_whales=max(1, accounts // 2000), seed=seed,
+                          batched=True)  # fmt: skip
 
 
 def write_live_config(world: World, path: Path, database_url: str) -> Path:

@@ -228,12 +228,15 @@ def build_world(
     hl_traders: int,
     seed: int = 7,
     gtrade_traders: int = 0,
+    hl_whales: int = 0,
     batched: bool = False,
 ) -> World:
     """Deploy the simulators and open seeded positions (leverage 2x to 25x; gTrade, with
-    ``gtrade_traders``, 2x to 100x). ``batched`` opens them a few hundred transactions per
-    block (``devnet.txbatch``) instead of a block each: the same transactions in the same
-    order, so the same state, minutes faster at thousands of accounts."""
+    ``gtrade_traders``, 2x to 100x; ``hl_whales`` Hyperliquid traders with one long of over
+    100k USD, which the venue liquidates a fifth at a time). ``batched`` opens them a few
+    hundred transactions per block (``devnet.txbatch``) instead of a block each: the same
+    transactions in the same order, so the same state, minutes faster at thousands of
+    accounts."""
     rng = random.Random(seed)
     gmx = deploy_gmx(devnet)
     hl = install_hyperliquid(devnet.anvil, devnet.artifacts)
@@ -256,6 +259,8 @@ def build_world(
             for i in range(gtrade_traders):
                 trader = devnet_address(f"gtrade-trader:{i}").lower()
                 world.gtrade.open_random(trader, rng, send)
+        for i in range(hl_whales):  # last: the other traders open as without them
+            _open_hl_whale(world, devnet_address(f"hl-whale:{i}").lower(), i, rng, send)
     if world.gtrade is not None:
         world.gtrade.start_lookbacks()
     return world
@@ -288,3 +293,16 @@ def _open_hl(world: World, account: str, rng: random.Random, send: Send) -> None
     size = Decimal("1") * rng.randint(2, 20) * (1 if rng.random() < 0.5 else -1)
     send(hl.trade_call(account, "SOL", str(size), rng.choice([3, 5, 10]), True))
     world.hl_positions.append(HlPosition(account, "SOL", isolated=True))
+
+
+def _open_hl_whale(world: World, account: str, i: int, rng: random.Random, send: Send) -> None:
+    """One long of 120k-240k USD: BTC on cross margin (20-40x, twice the initial margin
+    deposited) or ETH on isolated margin (10x or 20x), alternately."""
+    hl, isolated = world.hl, i % 2 == 1
+    coin, size = ("ETH", rng.choice([50, 60, 80])) if isolated else ("BTC", rng.choice([2, 3, 4]))
+    leverage = rng.choice([10, 20]) if isolated else rng.choice([20, 25, 40])
+    initial_usd = int(world.prices_usd[coin] * size) // leverage
+    # Cross: twice the initial margin. Isolated: the margin it moves out of cross, plus some.
+    send(hl.deposit_call(account, str(initial_usd + (5000 if isolated else initial_usd))))
+    send(hl.trade_call(account, coin, str(size), leverage, isolated))
+    world.hl_positions.append(HlPosition(account, coin, isolated=isolated))

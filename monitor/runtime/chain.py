@@ -17,7 +17,9 @@ Protocols without events (Hyperliquid) cannot say when a trader changed their ow
 their watched wallets are polled: those at risk (``at_risk``: critical or worse, or unknown;
 set by the monitor after each evaluation) every tick, the rest once per
 the protocol's ``poll_s``, spread evenly over that period; at most ``POLL_READS_PER_TICK``
-reads' worth a tick, the wallets read longest ago first (a crash puts thousands at risk).
+reads' worth a tick, those the marks put at or below maintenance (``urgent``) first, then the
+wallets read longest ago (a crash puts thousands at risk, and the liquidatable ones are where
+the venue acts: a partial liquidation is seen a tick after it, before the rest follows).
 After a start (or :meth:`forget`) the first tick re-reads everything at once: the database
 may be behind the chain. Database work runs in worker threads, so one chain's commits never
 stall another chain or alert delivery.
@@ -117,6 +119,9 @@ class ChainRuntime:
         read again with less than they held; ``live_book.Lost``)."""
         self.at_risk: frozenset[str] = frozenset()
         """Owners (lower case) the monitor last found unknown or at warning or worse."""
+        self.urgent: frozenset[str] = frozenset()
+        """Owners (lower case) of an account the last tick's marks put at or below
+        maintenance: polled before the rest of ``at_risk``."""
         self.warm: dict[str, frozenset[str]] = {}
         """Per protocol, owners (lower case) of an account the monitor last found not far from
         a warning (``far_from_warning``): the whole-book re-read takes them ten times as often
@@ -368,17 +373,22 @@ class ChainRuntime:
     ) -> list[str]:
         """The ``owners`` of an event-less protocol to poll now: at risk, never read, or last
         read ``poll_s`` ago (every one of them when ``poll_s`` is None); at most ``budget`` of
-        them, those read longest ago first. In a crash thousands of wallets turn critical at
-        once, and polling them all in one tick made it as slow as that many reads; past the
-        budget they take turns, each read again within a few ticks."""
+        them, the ``urgent`` first, then those read longest ago. In a crash thousands of
+        wallets turn critical at once, and polling them all in one tick made it as slow as
+        that many reads; past the budget they take turns, each read again within a few
+        ticks."""
         if poll_s is None:
             return list(owners)
-        now, polled = self.monotonic(), self._polled
+        now, polled, urgent = self.monotonic(), self._polled, self.urgent
         last = {o: polled.get((protocol, o), -math.inf) for o in owners}
-        due = [(t, o) for o, t in last.items() if o in self.at_risk or now - t >= poll_s]
+        due = [
+            (o not in urgent, t, o)
+            for o, t in last.items()
+            if o in self.at_risk or now - t >= poll_s
+        ]
         if len(due) > budget:
             due = heapq.nsmallest(budget, due)
-        return [o for _, o in due]
+        return [o for _, _, o in due]
 
     def _mark_polled(
         self, protocol: str, owners: Iterable[str], poll_s: float | None, *, spread: bool

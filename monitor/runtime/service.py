@@ -49,7 +49,7 @@ from monitor.alerts.chain import (
 from monitor.alerts.chain_store import ChainDecided, ChainSubject, record_chain_read
 from monitor.alerts.inference import PartialLiquidation, describe_cut, liquidated_when_gone
 from monitor.alerts.levels import Level
-from monitor.alerts.policy import Reading
+from monitor.alerts.policy import LIQUIDATABLE_AT, Reading
 from monitor.alerts.rules import AlertState, Policy, PriceFreshness
 from monitor.alerts.screen import (
     LevelBounds,
@@ -224,6 +224,12 @@ class Monitor:
         live = await runtime.book(sync)
         self._infer_liquidations(group, runtime.lost, sync.prices)
         ticks = [value_book(p, *live.compiled(p), sync.prices.get(p, {})) for p in live.protocols()]
+        runtime.urgent = frozenset(
+            t.book.accounts[i].owner.lower()
+            for t in ticks
+            if t.protocol in group.eventless
+            for i in np.flatnonzero(t.result.health <= LIQUIDATABLE_AT).tolist()
+        )
         phases.mark("value")
         for protocol, prices in sync.prices.items():
             self.latest_prices[(sync.chain_id, protocol)] = prices

@@ -112,11 +112,12 @@ def test_event_less_wallets_are_polled_once_per_period_and_at_risk_ones_every_ti
     assert max(per_tick) < len(wallets)
 
 
-def test_at_risk_wallets_past_the_budget_take_turns(
-    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A crash puts thousands of wallets at risk at once: a tick polls at most a budget of
-    them (here 3 of 8), those read longest ago first, so each is read every few ticks."""
+def _budgeted_polls(
+    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch, urgent: int
+) -> tuple[list[str], list[str], list[list[str]]]:
+    """Eight Hyperliquid wallets all at risk (the first ``urgent`` of them at or below
+    maintenance), a budget of three per tick: the wallets, the full refresh's reads and six
+    ticks' polls."""
     world = build_world(devnet, gmx_traders=1, hl_traders=8, seed=6)
     wallets = sorted(w.lower() for w in world.hl_traders)
     (group,) = by_chain(_only(world, "hyperliquid", poll_s=POLL_S))
@@ -139,6 +140,7 @@ def test_at_risk_wallets_past_the_budget_take_turns(
             ticks.append([])
             await runtime.sync()  # the full refresh reads every wallet once
             runtime.at_risk = frozenset(wallets)
+            runtime.urgent = frozenset(wallets[:urgent])
             for _ in range(6):
                 clock.now += 1.0
                 ticks.append([])
@@ -148,7 +150,29 @@ def test_at_risk_wallets_past_the_budget_take_turns(
             await runtime.close()
 
     full, *polls = asyncio.run(main())
+    return wallets, full, polls
+
+
+def test_at_risk_wallets_past_the_budget_take_turns(
+    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash puts thousands of wallets at risk at once: a tick polls at most a budget of
+    them (here 3 of 8), those read longest ago first, so each is read every few ticks."""
+    wallets, full, polls = _budgeted_polls(devnet, engine, monkeypatch, urgent=0)
     assert sorted(full) == wallets
     assert [len(p) for p in polls] == [3] * 6
     for start in range(len(polls) - 2):  # any three ticks in a row read every wallet
         assert set(polls[start] + polls[start + 1] + polls[start + 2]) == set(wallets)
+
+
+def test_liquidatable_wallets_are_polled_every_tick_within_the_budget(
+    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the marks put an account at or below maintenance the venue is about to act (a
+    partial liquidation, then the rest): those wallets go first, the others take turns with
+    what is left of the budget."""
+    wallets, _, polls = _budgeted_polls(devnet, engine, monkeypatch, urgent=2)
+    assert all(set(wallets[:2]) <= set(p) for p in polls)
+    assert [len(p) for p in polls] == [3] * 6
+    rest = [o for p in polls for o in p if o not in wallets[:2]]
+    assert set(rest) == set(wallets[2:])  # six turns for six wallets: each once
