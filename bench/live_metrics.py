@@ -134,8 +134,10 @@ def partial_metrics(
 ) -> dict[str, int]:
     """Hyperliquid's partial liquidations (ref, block) and how many a partial alert told: per
     account, each cut matched in block order with the first partial alert not matched yet at
-    or after its block. A cut the venue followed with the rest before any read saw it is told
-    by the whole liquidation's alert instead, and counts as not told here."""
+    or after the block before it (anvil answers a read pinned to its head block from the state
+    it is mining into now and then: 3 of 846 head reads in a probe at 1 s blocks; one run told
+    a cut of block 230 at block 229). A cut the venue followed with the rest before any read
+    saw it is told by the whole liquidation's alert instead, and counts as not told here."""
     told = 0
     by_ref: dict[str, list[int]] = {}
     for alert in alerts:
@@ -144,7 +146,7 @@ def partial_metrics(
     for ref, blocks in by_ref.items():
         pending = sorted(blocks)
         for block in sorted(b for r, b in partials if r == ref):
-            match = next((i for i, b in enumerate(pending) if b >= block), None)
+            match = next((i for i, b in enumerate(pending) if b >= block - 1), None)
             if match is not None:
                 told += 1
                 del pending[: match + 1]

@@ -25,6 +25,7 @@ def test_a_partial_liquidation_alert_does_not_stand_for_the_whole_one(engine: En
 def test_each_partial_liquidation_is_matched_with_its_own_alert() -> None:
     first = AlertFact(1, REF, Level.LIQUIDATED, 1, 101, partial=True)
     stale = AlertFact(1, REF, Level.LIQUIDATED, 1, 90, partial=True)  # an earlier cut's
+    early = AlertFact(1, REF, Level.LIQUIDATED, 1, 99, partial=True)  # anvil's head read
     cuts = [(REF, 100), (REF, 140)]
     assert partial_metrics(cuts, [first]) == {
         "partial_liquidations": 2,
@@ -34,3 +35,4 @@ def test_each_partial_liquidation_is_matched_with_its_own_alert() -> None:
     assert partial_metrics(cuts, [stale, second, first])["partial_liquidations_told"] == 2
     whole = AlertFact(1, REF, Level.LIQUIDATED, 3, 150)
     assert partial_metrics(cuts, [whole])["partial_liquidations_told"] == 0
+    assert partial_metrics(cuts, [early])["partial_liquidations_told"] == 1
