@@ -105,6 +105,12 @@ def _send_all(devnet: Devnet, calls: Sequence[tuple[str, str]], nonce: int) -> l
     return list(devnet.anvil.request_batch(requests))
 
 
+RECEIPTS_PER_REQUEST = 500
+"""Receipts asked per JSON-RPC batch in :func:`send_pipelined`: a crash's keeper pass at 20,000
+accounts sends thousands of liquidations, and their receipts (GMX's with several logs each)
+came back as one answer of megabytes; anvil once reset the connection during such a wait."""
+
+
 def send_pipelined(
     devnet: Devnet, calls: Sequence[ContractFunction], *, timeout_s: float = 120.0
 ) -> list[int | None]:
@@ -126,8 +132,10 @@ def send_pipelined(
     deadline = time.monotonic() + timeout_s
     while len(receipts) < len(hashes):
         waiting = [h for h in hashes if h not in receipts]
-        found = anvil.request_batch([("eth_getTransactionReceipt", [h]) for h in waiting])
-        receipts.update((h, r) for h, r in zip(waiting, found, strict=True) if r is not None)
+        for start in range(0, len(waiting), RECEIPTS_PER_REQUEST):
+            chunk = waiting[start : start + RECEIPTS_PER_REQUEST]
+            found = anvil.request_batch([("eth_getTransactionReceipt", [h]) for h in chunk])
+            receipts.update((h, r) for h, r in zip(chunk, found, strict=True) if r is not None)
         if len(receipts) < len(hashes):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{len(hashes) - len(receipts)} transactions not mined")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from eth_utils.address import to_checksum_address
 
+from devnet import txbatch
 from devnet.deploy import Devnet, TransactionReverted, calldata, start_devnet
 from devnet.devrpc import AnvilRpcError
 from devnet.scenario import World, build_world
@@ -73,9 +74,12 @@ def test_calldata_is_what_web3_encodes(devnet: Devnet) -> None:
     assert calldata(fn) == counter.encode_abi("add", args=[2**200])
 
 
+@pytest.mark.parametrize("receipts_per_request", [txbatch.RECEIPTS_PER_REQUEST, 1])
 def test_pipelined_sends_are_mined_by_the_chain_and_a_revert_is_none(
-    artifacts: dict[str, Artifact],
+    artifacts: dict[str, Artifact], receipts_per_request: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # One receipt per request: the chunked wait answers for every call, in order.
+    monkeypatch.setattr(txbatch, "RECEIPTS_PER_REQUEST", receipts_per_request)
     with start_devnet(artifacts=artifacts) as devnet:
         counter = devnet.deploy("Counter", 5)
         devnet.anvil.request("evm_setAutomine", [False])
