@@ -143,7 +143,16 @@ def _selector(signature: str) -> bytes:
 def calldata(fn: ContractFunction) -> str:
     """``fn``'s calldata in hex, as web3 encodes it (ten times faster than its own encoder:
     the normalised arguments are encoded directly)."""
-    return "0x" + (_selector(fn.signature) + encode(fn.argument_types, fn.arguments)).hex()
+    return "0x" + _calldata_bytes(fn).hex()
+
+
+def call3(fn: ContractFunction) -> Call3:
+    """``fn`` as a Multicall3 sub-call (for :func:`call_many` and :func:`dry_run`)."""
+    return Call3(str(fn.address), _calldata_bytes(fn))
+
+
+def _calldata_bytes(fn: ContractFunction) -> bytes:
+    return _selector(fn.signature) + encode(fn.argument_types, fn.arguments)
 
 
 DRY_RUN_CALLS_PER_REQUEST = 10

@@ -26,10 +26,11 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
-from devnet.deploy import Devnet, call, calldata, transact
+from devnet.deploy import Devnet, call, call3, transact
 from devnet.gmx_types import devnet_address
 from indexer.protocols.gtrade.adapter import GTradeAdapter
 from indexer.protocols.gtrade.lookback import GTradePair
+from indexer.reads.multicall import Call3
 
 FEED_DECIMALS = 8
 PRICE_DECIMALS = 10
@@ -250,10 +251,9 @@ class GTradeDeployment:
         """:meth:`liquidate` as a call not yet sent."""
         return self.diamond.functions.liquidate(Web3.to_checksum_address(trader), index, from_round)
 
-    def liquidate_call(self, trader: str, index: int, from_round: int) -> tuple[str, bytes]:
-        """(target, calldata) of a liquidation, for the keeper's Multicall3 dry run."""
-        fn = self.liquidate_fn(trader, index, from_round)
-        return self.diamond.address, bytes.fromhex(calldata(fn)[2:])
+    def liquidate_call(self, trader: str, index: int, from_round: int) -> Call3:
+        """A liquidation as a sub-call of the keeper's Multicall3 dry run."""
+        return call3(self.liquidate_fn(trader, index, from_round))
 
 
 def deploy_gtrade(
@@ -347,8 +347,8 @@ class GTradeBook:
         """The next keeper pass looks at rounds from the next one on."""
         self.lookback_from = {a: self.gt.latest_round(a) + 1 for a in self.gt.pairs}
 
-    def keeper_calls(self) -> list[tuple[str, bytes]]:
-        """(target, calldata) of a liquidation of every open trade, in ``trades`` order."""
+    def keeper_calls(self) -> list[Call3]:
+        """A liquidation of every open trade as a dry-run sub-call, in ``trades`` order."""
         if not self.lookback_from:
             self.start_lookbacks()
         return [

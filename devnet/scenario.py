@@ -22,7 +22,7 @@ from typing import Any
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 
-from devnet.deploy import Devnet, TransactionReverted, call_many, calldata, dry_run, transact
+from devnet.deploy import Devnet, TransactionReverted, call3, call_many, dry_run, transact
 from devnet.gmx import GmxDeployment, deploy_gmx, devnet_address
 from devnet.gtrade import GTradeBook, GTradeTrade, deploy_gtrade
 from devnet.hyperliquid import HlDeployment, install_hyperliquid
@@ -126,8 +126,7 @@ class World:
         gt_calls = self.gtrade.keeper_calls() if self.gtrade is not None else []
         if not calls and not gt_calls:
             return 0
-        verdicts = dry_run(self.devnet, calls + [Call3(t, data) for t, data in gt_calls],
-                           KEEPER_CHECKS_PER_CALL)  # fmt: skip
+        verdicts = dry_run(self.devnet, calls + gt_calls, KEEPER_CHECKS_PER_CALL)
         due: list[tuple[ContractFunction, Callable[[int], None]]] = [
             (self.gmx.liquidate_call(g.account, g.market, g.collateral, g.is_long),
              functools.partial(self._gmx_liquidated, g))
@@ -173,12 +172,11 @@ class World:
             for p, _ in done
         }  # fmt: skip
         flat = [q for qs in touched.values() for q in qs]
-        core = self.hl.core
+        position = self.hl.core.functions.position
         reads = [
-            Call3(core.address, bytes.fromhex(calldata(core.functions.position(
-                Web3.to_checksum_address(q.account), self.hl.perp(q.coin).index))[2:]))
+            call3(position(Web3.to_checksum_address(q.account), self.hl.perp(q.coin).index))
             for q in flat
-        ]  # fmt: skip
+        ]
         sizes = [int.from_bytes(data[:32], "big", signed=True)
                  for _, data in call_many(self.devnet, reads, KEEPER_CHECKS_PER_CALL)]  # fmt: skip
         left = {q for q, szi in zip(flat, sizes, strict=True) if szi != 0}
@@ -203,16 +201,12 @@ class World:
         found = self._keeper_calls.get(position)
         if found is None:
             if isinstance(position, GmxPosition):
-                fn = self.gmx.exchange.functions.liquidatePosition(
-                    *self.gmx._position_args(
-                        position.account, position.market, position.collateral, position.is_long
-                    )
+                fn = self.gmx.liquidate_call(
+                    position.account, position.market, position.collateral, position.is_long
                 )
             else:
-                fn = self.hl.core.functions.liquidate(
-                    Web3.to_checksum_address(position.account), self.hl.perp(position.coin).index
-                )
-            found = Call3(fn.address, bytes.fromhex(calldata(fn)[2:]))
+                fn = self.hl.liquidate_call(position.account, position.coin)
+            found = call3(fn)
             self._keeper_calls[position] = found
         return found
 

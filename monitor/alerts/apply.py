@@ -171,10 +171,13 @@ def _report(obs: Observation) -> Report:
         return Report(liquidated=True)
     if obs.health is None:
         return Report(health=None, head_stalled=obs.head_stalled, partial=_closed(obs))
-    report = Report.from_health(
-        obs.health, obs.prices, head_stalled=obs.head_stalled, move_sigma=_move_sigma(obs)
+    return Report.from_health(
+        obs.health,
+        obs.prices,
+        head_stalled=obs.head_stalled,
+        move_sigma=_move_sigma(obs),
+        partial=_closed(obs),
     )
-    return replace(report, partial=_closed(obs)) if obs.partial is not None else report
 
 
 def _closed(obs: Observation) -> str | None:

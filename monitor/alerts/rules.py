@@ -95,9 +95,11 @@ class Report:
         *,
         head_stalled: bool = False,
         move_sigma: float | None = None,
+        partial: str | None = None,
     ) -> Report:
         """A report from ``monitor.health.account.account_health``'s result and freshness facts
-        (``move_sigma``: ``monitor.health.volatility.sigma_move``, when σ is known)."""
+        (``move_sigma``: ``monitor.health.volatility.sigma_move``, when σ is known;
+        ``partial``: see the class)."""
         distances = [p.distance_pct for p in account.positions if p.distance_pct is not None]
         move = account.move_pct if account.move_pct is not None else min(distances, default=None)
         return cls(
@@ -107,6 +109,7 @@ class Report:
             prices=tuple(prices),
             head_stalled=head_stalled,
             unknown_reason=account.reason,
+            partial=partial,
         )
 
     def staleness(self, now: datetime) -> list[str]:
@@ -183,20 +186,23 @@ def _enter_event_level(
     """Move to ``unknown`` or ``liquidated``, alerting on entry but not while staying."""
     if state.level is level:
         return state.moved_to(level, now, health), []
-    if level in state.alerted:
-        # Already alerted in this episode: only a new episode may say it again (see module doc).
-        state = replace(state, episode=state.episode + 1, alerted=frozenset())
-    moved = replace(state.moved_to(level, now, health), alerted=state.alerted | {level})
-    return moved, [AlertDecision(level, state.episode, reason)]
+    told = _telling(state, level)
+    return told.moved_to(level, now, health), [AlertDecision(level, told.episode, reason)]
 
 
 def _partially_liquidated(state: AlertState, closed: str) -> Step:
     """Tell a partial liquidation once; the level is left to the reading that follows."""
-    if Level.LIQUIDATED in state.alerted:
-        state = replace(state, episode=state.episode + 1, alerted=frozenset())
-    told = replace(state, alerted=state.alerted | {Level.LIQUIDATED})
+    told = _telling(state, Level.LIQUIDATED)
     reason = f"partially liquidated: {closed}"
-    return told, [AlertDecision(Level.LIQUIDATED, state.episode, reason, partial=closed)]
+    return told, [AlertDecision(Level.LIQUIDATED, told.episode, reason, partial=closed)]
+
+
+def _telling(state: AlertState, level: Level) -> AlertState:
+    """``state`` once it alerts ``level``: in its episode, or, if the episode alerted it
+    already, in a new one (only a new episode may say it again; see the module doc)."""
+    if level in state.alerted:
+        state = replace(state, episode=state.episode + 1, alerted=frozenset())
+    return replace(state, alerted=state.alerted | {level})
 
 
 def _on_fresh(state: AlertState, reading: Reading, policy: Policy, now: datetime) -> Step:

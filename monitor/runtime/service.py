@@ -498,8 +498,8 @@ class Monitor:
         changed = []
         for obs in observations:
             key = (rule_inputs(obs, now), self.policy_for(obs.account))
-            partial = obs.partial is not None
-            if obs.liquidated or partial or self._seen.get(obs.account_id) != key:
+            told = obs.liquidated or obs.partial is not None  # an event: stepped every time
+            if told or self._seen.get(obs.account_id) != key:
                 self._seen[obs.account_id] = key
                 changed.append(obs)
         return changed
