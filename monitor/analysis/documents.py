@@ -84,6 +84,7 @@ def performance_document(perf: Performance) -> dict[str, Any]:
             "account_id": lead.liquidation.account_id,
             "liquidation_block": lead.liquidation.block_number,
             "liquidated_at": lead.liquidation.at,
+            "partial": lead.liquidation.partial,
             "first_warning": plain(lead.first_warning),
             "lead_blocks": lead.lead_blocks,
             "lead_s": lead.lead_s,
@@ -93,6 +94,7 @@ def performance_document(perf: Performance) -> dict[str, Any]:
     return {
         "liquidations": perf.liquidations,
         "missed": perf.missed,
+        "partial_liquidations": perf.partial,
         "median_lead_blocks": perf.median_lead_blocks,
         "median_lead_s": perf.median_lead_s,
         "never_liquidated_recovered": perf.recovered_episodes,

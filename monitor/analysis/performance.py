@@ -10,10 +10,15 @@ liquidation; its lead time is from the first such alert, in blocks and (where bo
 known) seconds. A warning episode (account, episode) none of whose alerts warned a liquidation
 *never led to liquidation*: ``recovered`` when the episode closed with ``recovered``, else it is
 still ``open`` (the account may yet be liquidated).
+
+A partial liquidation (the venue closed part of the account; told by its own ``liquidated``
+alert) is a liquidation like any other, and its alert, which says the rest is open, is also the
+first warning of the account's next liquidation: the episode need not alert a level again.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,15 +39,32 @@ class AlertEvent:
     episode: int
     block_number: int
     at: datetime | None = None
+    partial: bool = False  # a ``liquidated`` alert telling a partial liquidation
+
+    @property
+    def warns(self) -> bool:
+        return self.level in WARNING_LEVELS or self.partial
 
 
 @dataclass(frozen=True, slots=True)
 class Liquidation:
-    """An account's liquidation at ``block_number`` (``at``: when, if known)."""
+    """An account's liquidation at ``block_number`` (``at``: when, if known); a partial one
+    names the alert that told it (``told_by``), which orders it among that block's alerts."""
 
     account_id: int
     block_number: int
     at: datetime | None = None
+    told_by: int | None = None
+
+    @property
+    def partial(self) -> bool:
+        return self.told_by is not None
+
+    @property
+    def bound(self) -> tuple[int, float]:
+        """Alerts ordered before this key came before the liquidation: a liquidation from an
+        event follows every alert of its block, a partial one the alerts recorded before it."""
+        return (self.block_number, math.inf if self.told_by is None else self.told_by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +102,10 @@ class Performance:
         return sum(lead.first_warning is None for lead in self.leads)
 
     @property
+    def partial(self) -> int:
+        return sum(lead.liquidation.partial for lead in self.leads)
+
+    @property
     def median_lead_blocks(self) -> float | None:
         values = [lead.lead_blocks for lead in self.leads if lead.lead_blocks is not None]
         return statistics.median(values) if values else None
@@ -108,15 +134,15 @@ def alert_performance(
         by_account.setdefault(alert.account_id, []).append(alert)
     leads: list[Lead] = []
     used: set[int] = set()
-    previous: dict[int, int] = {}
-    for liq in sorted(liquidations, key=lambda x: (x.block_number, x.account_id)):
-        after = previous.get(liq.account_id, -1)
+    previous: dict[int, tuple[int, float]] = {}
+    for liq in sorted(liquidations, key=lambda x: (x.bound, x.account_id)):
+        after = previous.get(liq.account_id, (-1, 0.0))
         warnings = [
             a
             for a in by_account.get(liq.account_id, [])
-            if a.level in WARNING_LEVELS and after < a.block_number <= liq.block_number
+            if a.warns and after <= (a.block_number, a.alert_id) < liq.bound
         ]
-        previous[liq.account_id] = liq.block_number
+        previous[liq.account_id] = liq.bound
         used.update(a.alert_id for a in warnings)
         leads.append(_lead(liq, warnings[0] if warnings else None))
     return Performance(tuple(leads), _never_liquidated(by_account, used))

@@ -208,9 +208,12 @@ def alerts_page(
 
 def performance_inputs(engine: Engine) -> tuple[list[Liquidation], list[AlertEvent]]:
     """Every alert as an ``AlertEvent`` (at its evaluated block and record time), and every
-    liquidation: each account recorded liquidated, at the block of its liquidation event when
-    one was indexed, else at the block the monitor saw it gone (its ``liquidated`` alert),
-    timed by that alert."""
+    liquidation. On a venue with liquidation events (one that has indexed endings), each
+    indexed liquidation at its block, timed by the account's first whole ``liquidated`` alert
+    at or after it; on a venue without (Hyperliquid), each ``liquidated`` alert, whole or
+    partial, at its block and time (a cross account keeps its balance, so its status says
+    nothing: the monitor's inference is the record)."""
+    liquidated = Level.LIQUIDATED.value
     with engine.connect() as conn:
         accounts_only = _alerts.c.account_id.is_not(None)  # a chain outage warns no account
         alerts = (
@@ -218,31 +221,44 @@ def performance_inputs(engine: Engine) -> tuple[list[Liquidation], list[AlertEve
             .mappings()
             .all()
         )
-        liquidated = conn.execute(
-            sa.select(_accounts.c.id, _accounts.c.chain_id, _accounts.c.protocol, _accounts.c.ref)
-            .where(_accounts.c.status == AccountStatus.LIQUIDATED.value)
-        ).all()  # fmt: skip
+        evented = set(conn.execute(sa.select(_endings.c.chain_id, _endings.c.protocol).distinct()))
+        same_account = sa.and_(
+            _endings.c.chain_id == _accounts.c.chain_id,
+            _endings.c.protocol == _accounts.c.protocol,
+            _endings.c.ref == _accounts.c.ref,
+        )
         ending_rows = conn.execute(
-            sa.select(_endings).where(_endings.c.kind == AccountStatus.LIQUIDATED.value)
-        ).all()
+            sa.select(_accounts.c.id, _endings.c.block_number)
+            .join(_endings, same_account)
+            .where(_endings.c.kind == AccountStatus.LIQUIDATED.value)
+        ).all()  # fmt: skip
+        told_ids = sa.select(_alerts.c.account_id).where(_alerts.c.level == liquidated)
+        venues = {
+            r.id: (r.chain_id, r.protocol)
+            for r in conn.execute(
+                sa.select(_accounts.c.id, _accounts.c.chain_id, _accounts.c.protocol)
+                .where(_accounts.c.id.in_(told_ids))
+            )
+        }  # fmt: skip
     events = [
         AlertEvent(a["id"], a["account_id"], Level(a["level"]), a["episode"],
-                   int(a["payload"].get("block_number", 0)), a["created_at"])
+                   int(a["payload"].get("block_number", 0)), a["created_at"],
+                   "partial" in a["payload"])
         for a in alerts
     ]  # fmt: skip
-    endings: dict[tuple[int, str, str], int] = {}
-    for e in ending_rows:
-        key = (e.chain_id, e.protocol, e.ref)
-        endings[key] = max(endings.get(key, 0), e.block_number)
-    told = {e.account_id: e for e in events if e.level is Level.LIQUIDATED}
-    liquidations = []
-    for row in liquidated:
-        seen = told.get(row.id)
-        block = endings.get((row.chain_id, row.protocol, row.ref))
-        if block is None and seen is not None:
-            block = seen.block_number
-        if block is not None:
-            liquidations.append(Liquidation(row.id, block, seen.at if seen else None))
+    told = [e for e in events if e.level is Level.LIQUIDATED]
+    liquidations = [
+        Liquidation(e.account_id, e.block_number, e.at, told_by=e.alert_id if e.partial else None)
+        for e in told
+        if venues.get(e.account_id) not in evented
+    ]
+    whole: dict[int, list[AlertEvent]] = {}
+    for e in told:
+        if not e.partial:
+            whole.setdefault(e.account_id, []).append(e)
+    for account_id, block in ending_rows:
+        seen = next((e for e in whole.get(account_id, ()) if e.block_number >= block), None)
+        liquidations.append(Liquidation(account_id, block, seen.at if seen else None))
     return liquidations, events
 
 

@@ -23,6 +23,8 @@ from indexer.models import AccountStatus
 from indexer.store.columns import utcnow
 from indexer.store.tables import Account
 from monitor.alerts.levels import Level
+from monitor.analysis.performance import alert_performance
+from monitor.api.queries import performance_inputs
 from monitor.runtime import service
 from monitor.runtime.service import Monitor
 from monitor.tables import Alert
@@ -187,3 +189,13 @@ def test_a_large_position_liquidated_a_fifth_at_a_time_is_told_partial_then_whol
     ]
     assert liquidations == [(Level.LIQUIDATED, 1, True), (Level.LIQUIDATED, 2, False)]
     assert Level.RECOVERED not in [level for level, _, _ in told]
+
+    # Alert performance counts both (the cross account is still open: its status says
+    # nothing), and the partial's alert warned of the whole one.
+    perf = alert_performance(*performance_inputs(engine))
+    (cut,) = [lead.liquidation for lead in perf.leads if lead.liquidation.partial]
+    leads = [lead for lead in perf.leads if lead.liquidation.account_id == cut.account_id]
+    assert [lead.liquidation.partial for lead in leads] == [True, False]
+    first = leads[1].first_warning
+    assert first is not None
+    assert first.partial

@@ -54,6 +54,36 @@ def test_a_second_liquidation_needs_its_own_warning() -> None:
     assert perf.leads[0].lead_s is None  # no times given: no seconds
 
 
+def test_a_partial_liquidation_is_one_and_its_alert_warns_of_the_next() -> None:
+    # An account warned at 10, cut by a fifth at 20 (alert 2; the level alert after it at the
+    # same block), then liquidated whole at 25 with no new level alert: warned by the partial.
+    alerts = [
+        AlertEvent(1, 1, Level.LIQUIDATABLE, 1, 10),
+        AlertEvent(2, 1, Level.LIQUIDATED, 1, 20, partial=True),
+        AlertEvent(3, 1, Level.LIQUIDATED, 2, 25),
+    ]
+    perf = alert_performance([Liquidation(1, 25), Liquidation(1, 20, told_by=2)], alerts)
+    assert [(lead.liquidation.partial, lead.lead_blocks) for lead in perf.leads] == [
+        (True, 10),
+        (False, 5),
+    ]
+    assert [lead.first_warning.alert_id for lead in perf.leads if lead.first_warning] == [1, 2]
+    assert (perf.liquidations, perf.partial, perf.missed) == (2, 1, 0)
+    assert perf.never_liquidated == ()  # the episode's warning led to the partial
+
+
+def test_a_warning_after_a_partial_at_its_block_warns_of_the_next_only() -> None:
+    alerts = [
+        AlertEvent(1, 1, Level.LIQUIDATED, 1, 20, partial=True),
+        AlertEvent(2, 1, Level.CRITICAL, 2, 20),
+    ]
+    perf = alert_performance([Liquidation(1, 20, told_by=1), Liquidation(1, 30)], alerts)
+    firsts = [lead.first_warning.alert_id if lead.first_warning else None for lead in perf.leads]
+    assert firsts == [None, 1]  # the partial itself was not warned; its alert leads the next
+    # An episode's warnings used by nothing would be listed; this one's were used.
+    assert perf.never_liquidated == ()
+
+
 levels = st.sampled_from([Level.WARNING, Level.CRITICAL, Level.LIQUIDATABLE, Level.RECOVERED])
 
 

@@ -114,7 +114,8 @@ async function loadTimeline() {
   else drawTimeline(box, doc.items);
   const perf = await api("/api/alerts/performance");
   document.getElementById("performance").textContent =
-    `${perf.liquidations} liquidation(s), ${perf.missed} without a warning; median lead ` +
+    `${perf.liquidations} liquidation(s) (${perf.partial_liquidations} partial), ` +
+    `${perf.missed} without a warning; median lead ` +
     `${fmt(perf.median_lead_blocks, 1)} blocks / ${fmt(perf.median_lead_s, 0)} s; ` +
     `${perf.never_liquidated_recovered} warning episode(s) recovered, ` +
     `${perf.never_liquidated_open} open`;
