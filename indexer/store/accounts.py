@@ -5,8 +5,9 @@
 
 A read is complete for its owners (see ``ProtocolAdapter.read_accounts``): an open account of
 one of those owners that the read no longer returns has closed, or was liquidated when its
-latest ending event at or below the read's block is a liquidation (``account_endings``, which
-reorgs roll back with the events, so the decision follows the chain that stands).
+latest ending event at or below the read's block, and above the account's stored read, is a
+liquidation (``account_endings``, which reorgs roll back with the events, so the decision
+follows the chain that stands; a reorg that removes an open account's read leaves no bound).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def save_read(
             for i, ref in _open_refs(conn, chain_id, protocol, owners_lc)
             if ref not in seen
         ]
-        closed, liquidated = _end_accounts(conn, chain_id, protocol, vanished, block)
+        closed, liquidated = _end_accounts(conn, vanished, block)
         liquidated += _liquidated_after_close(conn, chain_id, protocol, owners_lc, block)
         if owners_lc:
             conn.execute(
@@ -213,7 +214,7 @@ def end_from_events(
             )
             found += [(int(i), str(ref), str(owner)) for i, ref, owner in rows]
         vanished = [(i, ref) for i, ref, _ in found]
-        closed, liquidated = _end_accounts(conn, chain_id, protocol, vanished, block)
+        closed, liquidated = _end_accounts(conn, vanished, block)
         for chunk in _chunks(owners_lc, OWNERS_PER_STATEMENT):
             liquidated += _liquidated_after_close(conn, chain_id, protocol, chunk, block)
     return EndResult(closed, liquidated, tuple((i, owner) for i, _, owner in found))
@@ -426,35 +427,39 @@ def _ids_by_ref(conn: Connection, chain_id: int, protocol: str, refs: list[str])
     return {str(ref): int(i) for ref, i in rows}
 
 
-def _last_endings(
-    conn: Connection, chain_id: int, protocol: str, refs: list[str], block: int
-) -> dict[str, TouchKind]:
-    """The kind of each ref's latest ending event at or below ``block`` (canonical chain)."""
-    out: dict[str, TouchKind] = {}
-    for chunk in _chunks(refs, 900):  # SQLite caps bound parameters per statement
+def _last_endings(conn: Connection, ids: list[int], block: int) -> dict[int, TouchKind]:
+    """The kind of each account's latest ending event at or below ``block`` and above its
+    stored read (canonical chain). Above it: a GMX position key outlives its position, so
+    an ending at or below the last read that saw the account open belongs to an earlier life
+    of the key (a liquidation there must not make this close one)."""
+    out: dict[int, TouchKind] = {}
+    same_ref = sa.and_(
+        _endings.c.chain_id == _accounts.c.chain_id,
+        _endings.c.protocol == _accounts.c.protocol,
+        _endings.c.ref == _accounts.c.ref,
+    )
+    for chunk in _chunks(ids, 900):  # SQLite caps bound parameters per statement
         rows = conn.execute(
-            sa.select(_endings.c.ref, _endings.c.kind)
+            sa.select(_accounts.c.id, _endings.c.kind)
+            .join(_endings, same_ref)
             .where(
-                _endings.c.chain_id == chain_id,
-                _endings.c.protocol == protocol,
-                _endings.c.ref.in_(chunk),
+                _accounts.c.id.in_(chunk),
+                _endings.c.block_number > _accounts.c.block_number,
                 _endings.c.block_number <= block,
             )
             .order_by(_endings.c.block_number)
         )
-        out.update((ref, TouchKind(kind)) for ref, kind in rows)
+        out.update((int(i), TouchKind(kind)) for i, kind in rows)
     return out
 
 
-def _end_accounts(
-    conn: Connection, chain_id: int, protocol: str, vanished: list[tuple[int, str]], block: int
-) -> tuple[int, int]:
+def _end_accounts(conn: Connection, vanished: list[tuple[int, str]], block: int) -> tuple[int, int]:
     """Close or liquidate ``vanished`` ``(id, ref)`` accounts (see the module docstring) and
     drop their positions; returns (closed, liquidated)."""
-    endings = _last_endings(conn, chain_id, protocol, [ref for _, ref in vanished], block)
+    endings = _last_endings(conn, [account_id for account_id, _ in vanished], block)
     gone: dict[bool, list[int]] = {True: [], False: []}  # liquidated? → ids
-    for account_id, ref in vanished:
-        gone[endings.get(ref) is TouchKind.LIQUIDATED].append(account_id)
+    for account_id, _ in vanished:
+        gone[endings.get(account_id) is TouchKind.LIQUIDATED].append(account_id)
     # The block is the read's: a reorg below it must re-read the account (the close or
     # liquidation it saw may be gone), see ScanStore.rollback_above.
     read_at = {"block_number": block} if block else {}  # 0: a read that named no block

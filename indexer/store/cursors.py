@@ -20,6 +20,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from indexer.models import AccountStatus
 from indexer.scan.data import RangeBatch
 from indexer.scan.reorg import Header
 from indexer.scan.rows import EventRow, LogSource, Touch, TouchKind
@@ -222,7 +223,10 @@ class ScanStore:
 
     def _requeue_reads_above(self, conn: Connection, chain_id: int, fork_block: int) -> None:
         """Queue a re-read of every account whose stored state was read above the fork point:
-        that read saw a chain that no longer stands."""
+        that read saw a chain that no longer stands. An open one's block becomes 0 (not
+        known on the chain that stands): how it ends is decided by the ending events above its
+        last open read (``indexer.store.accounts``), and that read is gone; the new chain may
+        end it below the old read, or never have reopened it since an earlier ending."""
         stale = conn.execute(
             sa.select(_accounts.c.protocol, _accounts.c.ref, _accounts.c.owner).where(
                 _accounts.c.chain_id == chain_id, _accounts.c.block_number > fork_block
@@ -241,6 +245,15 @@ class ScanStore:
                 index_elements=[_touched.c.chain_id, _touched.c.protocol, _touched.c.ref]
             ),
             rows,
+        )
+        conn.execute(
+            _accounts.update()
+            .where(
+                _accounts.c.chain_id == chain_id,
+                _accounts.c.block_number > fork_block,
+                _accounts.c.status == AccountStatus.OPEN.value,
+            )
+            .values(block_number=0)
         )
 
     def _put_cursor(self, conn: Connection, source: LogSource, next_block: int) -> None:

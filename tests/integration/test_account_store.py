@@ -91,6 +91,30 @@ def test_ending_from_events_decides_like_a_read_and_keeps_the_touch(engine: Engi
     assert (again.liquidated, again.ended) == (0, ())  # once
 
 
+def test_an_ending_of_an_earlier_life_of_the_ref_does_not_decide_this_one(engine: Engine) -> None:
+    """A GMX position key outlives its position: liquidated at 7, open again when read at 10,
+    then gone from a read at 12 with no ending event since (a node that answered from a later
+    state than the events indexed): a close, not the old liquidation again."""
+    save_read(engine, 42161, "test", [OWNER], [_open_account(5)], read_block=5)
+    _touch(engine, 7, TouchKind.LIQUIDATED)
+    assert save_read(engine, 42161, "test", [OWNER], [], read_block=8).liquidated == 1
+    save_read(engine, 42161, "test", [OWNER], [_open_account(10)], read_block=10)
+    result = save_read(engine, 42161, "test", [OWNER], [], read_block=12)
+    assert (result.closed, result.liquidated) == (1, 0)
+    ((_, ended),) = load_accounts(engine, status=None)
+    assert ended.status is AccountStatus.CLOSED
+
+
+def test_after_a_reorg_an_ending_below_the_old_read_decides(engine: Engine) -> None:
+    """Read open at 9 on a chain that a reorg forking at 6 replaces; the new chain liquidates
+    the account at 7, below that read: the read that finds it gone records the liquidation."""
+    save_read(engine, 42161, "test", [OWNER], [_open_account(9)], read_block=9)
+    ScanStore(engine).rollback_above(42161, 6)
+    _touch(engine, 7, TouchKind.LIQUIDATED)
+    result = save_read(engine, 42161, "test", [OWNER], [], read_block=10)
+    assert (result.closed, result.liquidated) == (0, 1)
+
+
 def test_open_assets_lists_what_open_accounts_hold_and_trade(engine: Engine) -> None:
     opened = _open_account(5)
     save_read(engine, 42161, "test", [OWNER], [opened], read_block=5)
