@@ -26,6 +26,8 @@ LADDER: tuple[Level, ...] = (Level.OK, Level.WARNING, Level.CRITICAL, Level.LIQU
 """The health levels, safest first; ``unknown`` and ``liquidated`` sit outside it."""
 
 _RANK = {level: rank for rank, level in enumerate(LADDER)}
+_DOWN_THE_LADDER = tuple(reversed(LADDER[1:]))
+_OPTIONAL_KINDS = ((1, "distance_pct"), (2, "sigma"))  # index into a reading's values
 
 
 def rank(level: Level) -> int:
@@ -83,6 +85,24 @@ class Policy:
     """
 
     thresholds: Thresholds = field(default_factory=Thresholds)
+    # Per level, its triggers as (index into (health, move_pct, move_sigma), threshold), and
+    # the clearing factor: read from the thresholds once. A crash steps thousands of accounts
+    # through ``raw_level`` and ``holds``, and building ``Trigger``s by attribute name each
+    # time was a large part of the rules' time; ``triggers`` stays the definition (a property
+    # test holds the two equal).
+    _limits: dict[Level, tuple[tuple[int, float], ...]] = field(
+        init=False, repr=False, compare=False
+    )
+    _clear_factor: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        t, limits = self.thresholds, {Level.LIQUIDATABLE: ((0, LIQUIDATABLE_AT),)}
+        for level in (Level.WARNING, Level.CRITICAL):
+            name = level.value
+            optional = [(i, getattr(t, f"{name}_{kind}")) for i, kind in _OPTIONAL_KINDS]
+            limits[level] = ((0, getattr(t, name)), *((i, x) for i, x in optional if x))
+        object.__setattr__(self, "_limits", limits)
+        object.__setattr__(self, "_clear_factor", 1 + t.clear_margin)
 
     @classmethod
     def from_thresholds(cls, thresholds: Thresholds) -> Policy:
@@ -114,15 +134,24 @@ class Policy:
 
     def raw_level(self, reading: Reading) -> Level:
         """The level ``reading`` reaches with no history (no hysteresis)."""
-        for level in reversed(LADDER[1:]):
-            if self.firing(level, reading):
+        for level in _DOWN_THE_LADDER:
+            if self._reached(level, reading, 1.0):
                 return level
         return Level.OK
 
     def holds(self, level: Level, reading: Reading) -> bool:
-        """Whether an account already at ``level`` stays there: a trigger has not cleared."""
-        clear_above = self.thresholds.clear_above
-        return any(t.value <= clear_above(t.threshold) for t in self.triggers(level, reading))
+        """Whether an account already at ``level`` stays there: a trigger has not cleared
+        (its value is at most ``Thresholds.clear_above`` its threshold)."""
+        return self._reached(level, reading, self._clear_factor)
+
+    def _reached(self, level: Level, reading: Reading, factor: float) -> bool:
+        """Whether a known trigger value of ``level`` is at most its threshold · ``factor``."""
+        values = (reading.health, reading.move_pct, reading.move_sigma)
+        for index, threshold in self._limits[level]:
+            value = values[index]
+            if value is not None and value <= threshold * factor:
+                return True
+        return False
 
     def held_level(self, current: Level, reading: Reading) -> Level:
         """The level after ``current`` (a ladder level) sees ``reading``, with hysteresis.

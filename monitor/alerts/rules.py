@@ -156,7 +156,8 @@ class AlertState:
     def moved_to(self, level: Level, now: datetime, health: float | None) -> AlertState:
         """This state at ``level`` after an evaluation at ``now`` (``since`` kept if unchanged)."""
         since = self.since if level is self.level else now
-        return replace(self, level=level, since=since, updated_at=now, health=health)
+        # Built directly, not with ``replace``: a crash moves thousands of states per tick.
+        return AlertState(level, self.episode, self.alerted, health, since, now)
 
 
 Step = tuple[AlertState, list[AlertDecision]]

@@ -161,3 +161,20 @@ def test_hysteresis_prevents_flapping(policy: Policy, level: Level, data: st.Dat
     steps = trace(policy, items)
     assert [(a.level, a.episode) for *_, alerts in steps for a in alerts] == [(level, 1)]
     assert {after.level for _, _, after, _ in steps} == {level}
+
+
+readings = st.builds(Reading, healths, st.none() | st.floats(-5.0, 40.0),
+                     st.none() | st.floats(-1.0, 8.0))  # fmt: skip
+
+
+@given(policies(), readings)
+def test_levels_follow_the_triggers(policy: Policy, reading: Reading) -> None:
+    """``raw_level`` and ``holds`` (read from precomputed limits) agree with the triggers,
+    the definition: the highest level with a firing trigger; a level holds while a trigger's
+    value is at most ``clear_above`` its threshold."""
+    firing = [lv for lv in LADDER[1:] if policy.firing(lv, reading)]
+    assert policy.raw_level(reading) is (firing[-1] if firing else Level.OK)
+    for level in LADDER[1:]:
+        clear = policy.thresholds.clear_above
+        held = any(t.value <= clear(t.threshold) for t in policy.triggers(level, reading))
+        assert policy.holds(level, reading) is held
