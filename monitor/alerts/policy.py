@@ -96,7 +96,10 @@ class Policy:
     _clear_factor: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        t, limits = self.thresholds, {Level.LIQUIDATABLE: ((0, LIQUIDATABLE_AT),)}
+        t = self.thresholds
+        limits: dict[Level, tuple[tuple[int, float], ...]] = {
+            Level.LIQUIDATABLE: ((0, LIQUIDATABLE_AT),)
+        }
         for level in (Level.WARNING, Level.CRITICAL):
             name = level.value
             optional = [(i, getattr(t, f"{name}_{kind}")) for i, kind in _OPTIONAL_KINDS]
