@@ -78,6 +78,7 @@ def _tick_metrics(watched: dict[str, Any]) -> dict[str, Any]:
     phases: list[dict[str, float]] = watched["phase_list"]
     # The longest single node request of each measured tick (as ``phases``, one per tick_ms).
     node_ms = [1000 * s for s in watched["slowest_request_list"]]
+    cpu_ms = [1000 * s for s in watched["cpu_list"]]
     slowest = sorted(range(len(tick_ms)), key=lambda i: -tick_ms[i])[:5]
     over = [i for i, ms in enumerate(tick_ms) if ms > BLOCK_TIME_S * 1000]
     blocks, spent = watched["blocks"], watched["rpc_requests"]
@@ -100,6 +101,11 @@ def _tick_metrics(watched: dict[str, Any]) -> dict[str, Any]:
         # Which ticks were slow (1 = the first after the startup read): a slow start and a
         # slow steady state call for different fixes. Each with its longest node request.
         "slowest_ticks": [[i + 1, round(tick_ms[i]), round(node_ms[i])] for i in slowest],
+        # The monitor's own work per tick: its process's CPU time (every thread), which no
+        # wait on the node counts. Above the block time, the monitor itself could not keep up.
+        "tick_cpu_ms_p50": _round(percentile(cpu_ms, 50)),
+        "tick_cpu_ms_p99": _round(percentile(cpu_ms, 99)),
+        "ticks_cpu_over_block_time": sum(ms > BLOCK_TIME_S * 1000 for ms in cpu_ms),
         "tick_slowest_request_ms_p50": _round(percentile(node_ms, 50)),
         "tick_slowest_request_ms_p99": _round(percentile(node_ms, 99)),
         # Ticks longer than the block time, and an estimate of those the node made late: they

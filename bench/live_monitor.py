@@ -120,6 +120,7 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
     ticks = [TickFact(first.block, first.block, head_before, 0.0)]
     phases: list[dict[str, float]] = []  # per measured tick: phase → seconds
     slowest_requests: list[float] = []  # per measured tick: its longest node request, seconds
+    cpu: list[float] = []  # per measured tick: this process's CPU time (all threads), seconds
     conn.send(("ready",))
     checkpoints = asyncio.create_task(_checkpoint_every(monitor, CHECKPOINT_INTERVAL_S))
     loop = asyncio.get_running_loop()
@@ -128,10 +129,11 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
     while loop.time() < started + seconds and not conn.poll():
         # As `perpwatch run` schedules it: the head polled a few times per block, a tick as
         # soon as it moved. A tick's time includes the poll that started it.
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         summary = await monitor.tick_when_moved(group)
         if summary is not None:
             ms = (time.perf_counter() - t0) * 1000
+            cpu.append(time.process_time() - cpu0)
             head_after = await asyncio.to_thread(node.eth.get_block_number)
             ticks.append(TickFact(summary.block, ticks[-1].block, head_after, ms))
             phases.append(dict(summary.phase_s))
@@ -162,6 +164,7 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
         "tick_list": ticks,
         "phase_list": phases,
         "slowest_request_list": slowest_requests,
+        "cpu_list": cpu,
     }
 
 

@@ -18,7 +18,8 @@ KEYS = (
     "liquidations_gtrade", "liquidations_hyperliquid", "slowest_ticks", "tick_phase_ms_p50",
     "tick_phase_ms_p99", "slowest_tick_phases_ms", "market_steps", "market_step_s_max",
     "tick_slowest_request_ms_p50", "tick_slowest_request_ms_p99", "ticks_over_block_time",
-    "ticks_over_block_time_by_node",
+    "ticks_over_block_time_by_node", "tick_cpu_ms_p50", "tick_cpu_ms_p99",
+    "ticks_cpu_over_block_time",
 )  # fmt: skip
 
 
@@ -44,3 +45,4 @@ def test_bench_live_reports_its_keys_and_invariants(capsys: pytest.CaptureFixtur
     assert all(0 <= node_ms <= ms + 1 for _, ms, node_ms in summary["slowest_ticks"])
     assert summary["tick_slowest_request_ms_p99"] > 0
     assert summary["ticks_over_block_time_by_node"] <= summary["ticks_over_block_time"]
+    assert summary["tick_cpu_ms_p50"] > 0  # a tick does work of its own
