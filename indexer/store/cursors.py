@@ -223,10 +223,12 @@ class ScanStore:
 
     def _requeue_reads_above(self, conn: Connection, chain_id: int, fork_block: int) -> None:
         """Queue a re-read of every account whose stored state was read above the fork point:
-        that read saw a chain that no longer stands. An open one's block becomes 0 (not
-        known on the chain that stands): how it ends is decided by the ending events above its
-        last open read (``indexer.store.accounts``), and that read is gone; the new chain may
-        end it below the old read, or never have reopened it since an earlier ending."""
+        that read saw a chain that no longer stands. How such an account ended is decided by
+        the ending events above its stored block (``indexer.store.accounts``), so that block
+        falls: an open one's to 0 (its last open read is gone; the new chain may end it below
+        that read, or never have reopened it since an earlier ending), a closed one's to the
+        fork point (a liquidation of the new chain above it makes the close a liquidation;
+        the endings below it are history both chains share, seen when it was closed)."""
         stale = conn.execute(
             sa.select(_accounts.c.protocol, _accounts.c.ref, _accounts.c.owner).where(
                 _accounts.c.chain_id == chain_id, _accounts.c.block_number > fork_block
@@ -246,15 +248,16 @@ class ScanStore:
             ),
             rows,
         )
-        conn.execute(
-            _accounts.update()
-            .where(
-                _accounts.c.chain_id == chain_id,
-                _accounts.c.block_number > fork_block,
-                _accounts.c.status == AccountStatus.OPEN.value,
+        for status, block in ((AccountStatus.OPEN, 0), (AccountStatus.CLOSED, fork_block)):
+            conn.execute(
+                _accounts.update()
+                .where(
+                    _accounts.c.chain_id == chain_id,
+                    _accounts.c.block_number > fork_block,
+                    _accounts.c.status == status.value,
+                )
+                .values(block_number=block)
             )
-            .values(block_number=0)
-        )
 
     def _put_cursor(self, conn: Connection, source: LogSource, next_block: int) -> None:
         stmt = self._insert(_cursors)

@@ -115,6 +115,21 @@ def test_after_a_reorg_an_ending_below_the_old_read_decides(engine: Engine) -> N
     assert (result.closed, result.liquidated) == (0, 1)
 
 
+def test_after_a_reorg_a_liquidation_below_the_closing_read_relabels_the_close(
+    engine: Engine,
+) -> None:
+    """Found gone by the read at 9 with no ending event (a close), on a chain a reorg forking
+    at 6 replaces; the new chain liquidates it at 7: the next read of the owner records the
+    liquidation."""
+    save_read(engine, 42161, "test", [OWNER], [_open_account(5)], read_block=5)
+    assert save_read(engine, 42161, "test", [OWNER], [], read_block=9).closed == 1
+    ScanStore(engine).rollback_above(42161, 6)
+    _touch(engine, 7, TouchKind.LIQUIDATED)
+    assert save_read(engine, 42161, "test", [OWNER], [], read_block=10).liquidated == 1
+    ((_, ended),) = load_accounts(engine, status=None)
+    assert ended.status is AccountStatus.LIQUIDATED
+
+
 def test_open_assets_lists_what_open_accounts_hold_and_trade(engine: Engine) -> None:
     opened = _open_account(5)
     save_read(engine, 42161, "test", [OWNER], [opened], read_block=5)
