@@ -176,7 +176,10 @@ def test_a_large_position_liquidated_a_fifth_at_a_time_is_told_partial_then_whol
     assert told[0][2]["positions"][0]["side"] == "long"  # what is left, valued
     assert read_statuses(engine)[ref] is AccountStatus.OPEN
 
-    # Lower still, within the 30 s cooldown: the keeper's next liquidation is whole.
+    # Lower still, within the 30 s cooldown: the keeper's next liquidation is whole. The next
+    # block is stamped a second after the cut, however long the tick above took.
+    cut_at = int(devnet.anvil.block()["timestamp"], 16)
+    devnet.anvil.request("evm_setNextBlockTimestamp", [cut_at + 1])
     mark = (world.prices_usd["BTC"] * Decimal("0.99")).quantize(Decimal("0.1"))
     world.prices_usd["BTC"] = mark
     world.hl.set_mark("BTC", mark)
