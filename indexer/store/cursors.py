@@ -228,7 +228,11 @@ class ScanStore:
         falls: an open one's to 0 (its last open read is gone; the new chain may end it below
         that read, or never have reopened it since an earlier ending), a closed one's to the
         fork point (a liquidation of the new chain above it makes the close a liquidation;
-        the endings below it are history both chains share, seen when it was closed)."""
+        the endings below it are history both chains share, seen when it was closed).
+        The cost of 0: an account reopened on the shared history loses its bound too, so if
+        a node answers its next read ahead of the indexed events, an earlier life's
+        liquidation decides its close. Telling the two apart needs the block that reopened
+        it, which perpwatch does not store."""
         stale = conn.execute(
             sa.select(_accounts.c.protocol, _accounts.c.ref, _accounts.c.owner).where(
                 _accounts.c.chain_id == chain_id, _accounts.c.block_number > fork_block

@@ -157,7 +157,10 @@ class AlertState:
         """This state at ``level`` after an evaluation at ``now`` (``since`` kept if unchanged)."""
         since = self.since if level is self.level else now
         # Built directly, not with ``replace``: a crash moves thousands of states per tick.
-        return AlertState(level, self.episode, self.alerted, health, since, now)
+        return AlertState(
+            level=level, episode=self.episode, alerted=self.alerted, health=health,
+            since=since, updated_at=now,
+        )  # fmt: skip
 
 
 Step = tuple[AlertState, list[AlertDecision]]

@@ -6,7 +6,8 @@ led to one. Pure.
 
 A liquidation is *warned* when its account got a warning-level alert (warning, critical or
 liquidatable) at a block at or before the liquidation's and after the account's previous
-liquidation; its lead time is from the first such alert, in blocks and (where both times are
+liquidation (within one block, in record order after a partial one: ``Liquidation.bound``); its
+lead time is from the first such alert, in blocks and (where both times are
 known) seconds. A warning episode (account, episode) none of whose alerts warned a liquidation
 *never led to liquidation*: ``recovered`` when the episode closed with ``recovered``, else it is
 still ``open`` (the account may yet be liquidated).

@@ -256,9 +256,20 @@ def performance_inputs(engine: Engine) -> tuple[list[Liquidation], list[AlertEve
     for e in told:
         if not e.partial:
             whole.setdefault(e.account_id, []).append(e)
+    ends: dict[int, list[int]] = {}
     for account_id, block in ending_rows:
-        seen = next((e for e in whole.get(account_id, ()) if e.block_number >= block), None)
-        liquidations.append(Liquidation(account_id, block, seen.at if seen else None))
+        ends.setdefault(account_id, []).append(block)
+    for account_id, blocks in ends.items():
+        blocks.sort()
+        for block, until in zip(blocks, [*blocks[1:], None], strict=True):
+            # Timed by the first whole alert from its block until the account's next one (a
+            # GMX key's later life is liquidated and told apart).
+            seen = next(
+                (e for e in whole.get(account_id, ())
+                 if e.block_number >= block and (until is None or e.block_number < until)),
+                None,
+            )  # fmt: skip
+            liquidations.append(Liquidation(account_id, block, seen.at if seen else None))
     return liquidations, events
 
 
