@@ -11,12 +11,11 @@ The vectorised time excludes ``compile_accounts`` (done once, reported as ``comp
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
-import orjson
 
+from bench.report import write_report
 from indexer.models import E30, Collateral, MarginAccount, MarginMode, Position
 from monitor.health.account import account_health
 from monitor.health.book import compile_accounts, evaluate
@@ -113,12 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.accounts < 1 or args.repeat < 1:
         parser.error("--accounts and --repeat must be at least 1")
     report = run(args.accounts, args.seed, args.repeat)
-    if args.json:
-        sys.stdout.write(orjson.dumps(report).decode() + "\n")
-    else:
-        width = max(map(len, report))
-        for key, value in report.items():
-            sys.stdout.write(f"{key:<{width}}  {value:,}\n")
+    write_report(report, as_json=args.json)
     return 0
 
 
