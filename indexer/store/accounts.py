@@ -427,21 +427,25 @@ def _ids_by_ref(conn: Connection, chain_id: int, protocol: str, refs: list[str])
     return {str(ref): int(i) for ref, i in rows}
 
 
+def ending_of_account() -> sa.ColumnElement[bool]:
+    """The join of ``account_endings`` to ``accounts``: the same chain, protocol and ref."""
+    return sa.and_(
+        _endings.c.chain_id == _accounts.c.chain_id,
+        _endings.c.protocol == _accounts.c.protocol,
+        _endings.c.ref == _accounts.c.ref,
+    )
+
+
 def _last_endings(conn: Connection, ids: list[int], block: int) -> dict[int, TouchKind]:
     """The kind of each account's latest ending event at or below ``block`` and above its
     stored read (canonical chain). Above it: a GMX position key outlives its position, so
     an ending at or below the last read that saw the account open belongs to an earlier life
     of the key (a liquidation there must not make this close one)."""
     out: dict[int, TouchKind] = {}
-    same_ref = sa.and_(
-        _endings.c.chain_id == _accounts.c.chain_id,
-        _endings.c.protocol == _accounts.c.protocol,
-        _endings.c.ref == _accounts.c.ref,
-    )
     for chunk in _chunks(ids, 900):  # SQLite caps bound parameters per statement
         rows = conn.execute(
             sa.select(_accounts.c.id, _endings.c.kind)
-            .join(_endings, same_ref)
+            .join(_endings, ending_of_account())
             .where(
                 _accounts.c.id.in_(chunk),
                 _endings.c.block_number > _accounts.c.block_number,
@@ -494,9 +498,7 @@ def _liquidated_after_close(
     if not owners or not block:
         return 0
     later = sa.exists().where(
-        _endings.c.chain_id == _accounts.c.chain_id,
-        _endings.c.protocol == _accounts.c.protocol,
-        _endings.c.ref == _accounts.c.ref,
+        ending_of_account(),
         _endings.c.kind == TouchKind.LIQUIDATED.value,
         _endings.c.block_number > _accounts.c.block_number,
         _endings.c.block_number <= block,

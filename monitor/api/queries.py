@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from indexer.models import AccountStatus
+from indexer.store.accounts import ending_of_account
 from indexer.store.tables import Account, AccountEnding, Position
 from monitor.alerts.levels import Level
 from monitor.analysis.performance import AlertEvent, Liquidation
@@ -222,14 +223,9 @@ def performance_inputs(engine: Engine) -> tuple[list[Liquidation], list[AlertEve
             .all()
         )
         evented = set(conn.execute(sa.select(_endings.c.chain_id, _endings.c.protocol).distinct()))
-        same_account = sa.and_(
-            _endings.c.chain_id == _accounts.c.chain_id,
-            _endings.c.protocol == _accounts.c.protocol,
-            _endings.c.ref == _accounts.c.ref,
-        )
         ending_rows = conn.execute(
             sa.select(_accounts.c.id, _endings.c.block_number)
-            .join(_endings, same_account)
+            .join(_endings, ending_of_account())
             .where(_endings.c.kind == AccountStatus.LIQUIDATED.value)
         ).all()  # fmt: skip
         told_ids = sa.select(_alerts.c.account_id).where(_alerts.c.level == liquidated)
