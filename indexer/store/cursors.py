@@ -25,6 +25,7 @@ from indexer.scan.data import RangeBatch
 from indexer.scan.reorg import Header
 from indexer.scan.rows import EventRow, LogSource, Touch, TouchKind
 from indexer.scan.touches import ending_params, touch_params
+from indexer.store.accounts import ending_of_account
 from indexer.store.bulk import BulkInsert
 from indexer.store.columns import utcnow
 from indexer.store.engine import is_postgres, upsert_insert
@@ -173,6 +174,7 @@ class ScanStore:
                     _hashes.c.chain_id == chain_id, _hashes.c.number > fork_block
                 )
             )
+            self._doubt_liquidations_above(conn, chain_id, fork_block)
             conn.execute(
                 _endings.delete().where(
                     _endings.c.chain_id == chain_id, _endings.c.block_number > fork_block
@@ -220,6 +222,29 @@ class ScanStore:
         params = ending_params(chain_id, touches)
         if params:
             self._endings.execute(conn, params)
+
+    def _doubt_liquidations_above(self, conn: Connection, chain_id: int, fork_block: int) -> None:
+        """Turn back into closes the liquidations that rest on a liquidation event above the
+        fork point: the event is about to go, and the new chain may close the account instead.
+        A close stored above the fork is re-decided by the next read of its owner
+        (:meth:`_requeue_reads_above`), which finds the new chain's liquidation if there is
+        one. Event-less venues (Hyperliquid) have no ending events: their liquidations were
+        inferred from what the monitor saw and stay."""
+        doomed = sa.exists().where(
+            ending_of_account(),
+            _endings.c.kind == TouchKind.LIQUIDATED.value,
+            _endings.c.block_number > fork_block,
+        )
+        conn.execute(
+            _accounts.update()
+            .where(
+                _accounts.c.chain_id == chain_id,
+                _accounts.c.block_number > fork_block,
+                _accounts.c.status == AccountStatus.LIQUIDATED.value,
+                doomed,
+            )
+            .values(status=AccountStatus.CLOSED.value)
+        )
 
     def _requeue_reads_above(self, conn: Connection, chain_id: int, fork_block: int) -> None:
         """Queue a re-read of every account whose stored state was read above the fork point:

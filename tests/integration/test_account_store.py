@@ -167,6 +167,47 @@ def test_a_reorg_below_the_read_that_ended_an_account_queues_it_again(engine: En
     assert reopened[1].status is AccountStatus.OPEN
 
 
+def _liquidated_at_7_then_reorged_at_6(engine: Engine) -> None:
+    """Open at 5, liquidated by an event at 7 (recorded by the read at 8), then a reorg
+    forking at 6 removes that event."""
+    save_read(engine, 42161, "test", [OWNER], [_open_account(5)], read_block=5)
+    _touch(engine, 7, TouchKind.LIQUIDATED)
+    assert save_read(engine, 42161, "test", [OWNER], [], read_block=8).liquidated == 1
+    ScanStore(engine).rollback_above(42161, 6)
+
+
+def test_a_liquidation_a_reorg_replaces_with_a_close_becomes_a_close(engine: Engine) -> None:
+    _liquidated_at_7_then_reorged_at_6(engine)
+    _touch(engine, 7, TouchKind.CLOSED)  # the new chain: the trader closed it in time
+    result = save_read(engine, 42161, "test", [OWNER], [], read_block=9)
+    assert (result.closed, result.liquidated) == (0, 0)  # already ended: nothing newly ended
+    ((_, ended),) = load_accounts(engine, status=None)
+    assert ended.status is AccountStatus.CLOSED
+    assert newly_liquidated(engine, 42161, ()) == []
+
+
+def test_a_liquidation_the_new_chain_repeats_stays_a_liquidation(engine: Engine) -> None:
+    _liquidated_at_7_then_reorged_at_6(engine)
+    _touch(engine, 8, TouchKind.LIQUIDATED)  # the same liquidation, a block later
+    assert save_read(engine, 42161, "test", [OWNER], [], read_block=9).liquidated == 1
+    ((_, ended),) = load_accounts(engine, status=None)
+    assert (ended.status, ended.block_number) == (AccountStatus.LIQUIDATED, 9)
+
+
+def test_a_liquidation_below_the_fork_survives_a_reorg_of_the_read_that_saw_it(
+    engine: Engine,
+) -> None:
+    save_read(engine, 42161, "test", [OWNER], [_open_account(5)], read_block=5)
+    _touch(engine, 7, TouchKind.LIQUIDATED)
+    save_read(engine, 42161, "test", [OWNER], [], read_block=9)
+    ScanStore(engine).rollback_above(42161, 8)  # the event at 7 is history both chains share
+    ((_, ended),) = load_accounts(engine, status=None)
+    assert ended.status is AccountStatus.LIQUIDATED
+    save_read(engine, 42161, "test", [OWNER], [], read_block=10)
+    ((_, ended),) = load_accounts(engine, status=None)
+    assert ended.status is AccountStatus.LIQUIDATED
+
+
 def test_a_reorg_above_the_read_that_ended_an_account_leaves_it(engine: Engine) -> None:
     save_read(engine, 42161, "test", [OWNER], [_open_account(5)], read_block=5)
     save_read(engine, 42161, "test", [OWNER], [], read_block=8)
