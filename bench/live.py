@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import multiprocessing
+import statistics
 import sys
 import tempfile
 import threading
@@ -214,6 +215,7 @@ def run_phase(*, accounts: int, minutes: float, seed: int, baseline: bool,
         engine = make_engine(cfg.database_url)
         ensure_schema(engine)
         job = MonitorJob(cfg.model_dump(mode="json", exclude_none=True), baseline, minutes * 60)
+        block_ms = node_block_ms(world)
         watched = _watch(world, job, seed)
         notifier = CountingNotifier(watched["sent"])
         alerts = read_alerts(engine)
@@ -221,6 +223,7 @@ def run_phase(*, accounts: int, minutes: float, seed: int, baseline: bool,
         out = {
             **_tick_metrics(watched),
             "monitor_peak_rss_mb": watched["peak_rss_mb"],
+            "node_block_ms": block_ms,
             # Full garbage collections the monitor ran between ticks (monitor.runtime.gc_pacing).
             "full_collections": watched["full_collections"],
             # Price moves made (one per block time at most): fewer means a slow keeper.
@@ -237,6 +240,19 @@ def run_phase(*, accounts: int, minutes: float, seed: int, baseline: bool,
         }
         engine.dispose()
         return out
+
+
+def node_block_ms(world: World, samples: int = 3) -> float:
+    """How long the devnet takes to mine an empty block at this world's size (median of
+    ``samples``, before the market starts). anvil computes the state root over the whole state
+    for every block and answers no state read meanwhile: that much of each block time is
+    lost to any tick whose reads it overlaps."""
+    anvil, took = world.devnet.anvil, []
+    for _ in range(samples):
+        started = time.perf_counter()
+        anvil.request("evm_mine", [])
+        took.append(1000 * (time.perf_counter() - started))
+    return round(statistics.median(took), 1)
 
 
 def _round(value: float | None) -> float | None:

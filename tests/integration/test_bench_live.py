@@ -19,7 +19,7 @@ KEYS = (
     "tick_phase_ms_p99", "slowest_tick_phases_ms", "market_steps", "market_step_s_max",
     "tick_slowest_request_ms_p50", "tick_slowest_request_ms_p99", "ticks_over_block_time",
     "ticks_over_block_time_by_node", "tick_cpu_ms_p50", "tick_cpu_ms_p99",
-    "ticks_cpu_over_block_time",
+    "ticks_cpu_over_block_time", "node_block_ms",
 )  # fmt: skip
 
 
@@ -46,3 +46,4 @@ def test_bench_live_reports_its_keys_and_invariants(capsys: pytest.CaptureFixtur
     assert summary["tick_slowest_request_ms_p99"] > 0
     assert summary["ticks_over_block_time_by_node"] <= summary["ticks_over_block_time"]
     assert summary["tick_cpu_ms_p50"] > 0  # a tick does work of its own
+    assert summary["node_block_ms"] > 0
