@@ -12,7 +12,9 @@ which bounds the drift of what no event reports (borrowing and funding accrue ev
 without one slow tick: the owners of an account near a warning once per ``full_refresh_s``, the
 rest (most of a book, too far from any threshold for drift to matter soon) ten times less
 often. A slice is at most one read's worth of owners per block time and tier, so a book larger
-than that is re-read over a longer cycle rather than at a higher cost.
+than that is re-read over a longer cycle rather than at a higher cost. Where events report every
+change an owner makes, the slice is read behind the tick (its alerts do not wait on it) and
+joins the book at the next one.
 Protocols without events (Hyperliquid) cannot say when a trader changed their own account, so
 their watched wallets are polled: those at risk (``at_risk``: critical or worse, or unknown;
 set by the monitor after each evaluation) every tick, the rest once per
@@ -31,6 +33,7 @@ import asyncio
 import functools
 import heapq
 import itertools
+import logging
 import math
 import threading
 import time
@@ -50,6 +53,7 @@ from indexer.rpc.stats import EndpointStats
 from indexer.scan.runner import chain_settings, open_rpc
 from indexer.scan.scanner import Scanner
 from indexer.store.accounts import (
+    SaveResult,
     end_from_events,
     load_accounts,
     open_assets,
@@ -60,6 +64,8 @@ from monitor.health.chunked import address_fraction
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, in_scope
 from monitor.runtime.live_book import LiveBook, Lost
 from monitor.runtime.rolling import TieredRefresh
+
+log = logging.getLogger("perpwatch.monitor")
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -106,6 +112,9 @@ class ChainRuntime:
         self._read: dict[str, list[tuple[int, MarginAccount]]] = {}
         self._polled: dict[tuple[str, str], float] = {}
         self._rolling: dict[str, TieredRefresh] = {}
+        # The whole-book slices read behind the ticks (:meth:`_read_behind`), applied at the
+        # start of the next sync.
+        self._behind: list[asyncio.Future[tuple[str, list[str], SaveResult]]] = []
         # Per protocol: owners whose accounts events ended, not yet read since (insertion
         # order: oldest first), and the accounts ended since the last book(), as (id, owner).
         self._unconfirmed: dict[str, dict[str, None]] = {}
@@ -162,6 +171,10 @@ class ChainRuntime:
 
     async def close(self) -> None:
         """Close the node client (a later :meth:`sync` opens a new one)."""
+        behind, self._behind = self._behind, []
+        for task in behind:
+            task.cancel()
+        await asyncio.gather(*behind, return_exceptions=True)
         rpc, self._rpc, self._scanners = self._rpc, None, []
         if rpc is not None and self._owns_rpc:
             await rpc.aclose()
@@ -180,7 +193,10 @@ class ChainRuntime:
 
     def forget(self) -> None:
         """Drop what this process remembers of the chain's book: the next sync re-reads it
-        whole (another worker may have changed it meanwhile)."""
+        whole (another worker may have changed it meanwhile). Slices still being read behind
+        the last tick are cancelled: this worker may no longer hold the chain."""
+        for task in self._behind:
+            task.cancel()
         self._read_whole, self._book = True, None
         self._polled.clear()
         self._rolling.clear()
@@ -202,6 +218,7 @@ class ChainRuntime:
         tip is still canonical (the stored blocks are the chain's, shared by its scanners).
         """
         rpc = await self.client()
+        behind = await self._caught_up()
         self.take_slowest_request_s()  # this sync's requests only
         started = time.perf_counter()
         if head is None:
@@ -219,6 +236,10 @@ class ChainRuntime:
         scan_s = time.perf_counter() - started
         logs = sum(r.logs for r in results)
         sync = ChainSync(self.group.chain.chain_id, block, logs=logs, scan_s=scan_s)
+        for saved in behind:
+            sync.refreshed += saved.written
+            sync.closed += saved.closed
+            sync.liquidated += saved.liquidated
         if sync.logs:
             crash_point("tick-scanned")  # a test hook; see indexer.crash_points
         sync.scopes = self.group.scope_by_protocol
@@ -254,9 +275,13 @@ class ChainRuntime:
         poll_s: float | None,
     ) -> None:
         """One protocol's part of :meth:`sync`: re-read its owners due and read its prices."""
-        owners, ending = await asyncio.to_thread(
+        owners, ending, later = await asyncio.to_thread(
             self._owners, adapter, scope, full, poll_s, sync.block
         )
+        if later:
+            self._behind.append(
+                asyncio.ensure_future(self._read_behind(rpc, adapter, later, sync.block))
+            )
         if ending:
             end = functools.partial(
                 end_from_events, self.engine, adapter.chain_id, adapter.name, ending, sync.block
@@ -287,8 +312,7 @@ class ChainRuntime:
         sync.refreshed += saved.written
         sync.closed += saved.closed
         sync.liquidated += saved.liquidated
-        self._changed.setdefault(adapter.name, set()).update(owners)
-        self._read.setdefault(adapter.name, []).extend(saved.stored)
+        self._note_read(adapter.name, owners, saved)
         new = {asset for _, account in saved.stored for asset in account.assets} - known
         if book is None:
             book = await prices.read(rpc, sorted(new), sync.block)
@@ -301,6 +325,45 @@ class ChainRuntime:
         sync.prices[adapter.name] = book.prices
         sync.price_updated_at[adapter.name] = book.updated_at
 
+    def _note_read(self, protocol: str, owners: Sequence[str], saved: SaveResult) -> None:
+        """Queue a read of ``owners`` for the next :meth:`book`: it supersedes an earlier read
+        of the same owners still queued (a slice read behind the last tick, at its block)."""
+        fresh = set(owners)
+        queued = [(i, a) for i, a in self._read.get(protocol, []) if a.owner not in fresh]
+        self._read[protocol] = queued + list(saved.stored)
+        self._changed.setdefault(protocol, set()).update(owners)
+
+    async def _read_behind(
+        self, rpc: RpcClient, adapter: ProtocolAdapter, owners: list[str], block: int
+    ) -> tuple[str, list[str], SaveResult]:
+        """Read and store a whole-book slice at ``block`` behind the tick that took it."""
+        saved = await refresh_owners(
+            rpc, self.engine, adapter, owners, block=block, save_lock=self._save_lock
+        )
+        return adapter.name, owners, saved
+
+    async def _caught_up(self) -> list[SaveResult]:
+        """Wait for the slices read behind the last tick (usually done by now: a tick's own
+        reads ended a block ago) and queue what they read for the next :meth:`book`. Before
+        this sync reads: a later read of an owner must land after an earlier one. A slice
+        that failed is dropped with a warning; the next cycle takes its owners again."""
+        behind, self._behind = self._behind, []
+        results: list[SaveResult] = []
+        for outcome in await asyncio.gather(*behind, return_exceptions=True):
+            if isinstance(outcome, asyncio.CancelledError):  # by forget()
+                continue
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome
+                log.warning("whole-book slice not read: %s", outcome)
+                continue
+            protocol, owners, saved = outcome
+            self._note_read(protocol, owners, saved)
+            assets = {asset for _, account in saved.stored for asset in account.assets}
+            self._assets.setdefault(protocol, set()).update(assets)
+            results.append(saved)
+        return results
+
     def _owners(
         self,
         adapter: ProtocolAdapter,
@@ -308,8 +371,9 @@ class ChainRuntime:
         full: bool,
         poll_s: float | None,
         block: int,
-    ) -> tuple[list[str], list[str]]:
-        """Who to re-read, and whose accounts to end from their events without a read.
+    ) -> tuple[list[str], list[str], list[str]]:
+        """Who to re-read, whose accounts to end from their events without a read, and who to
+        read behind the tick (:meth:`_read_behind`).
 
         On a full refresh every touched, open and watched owner is read. Else the touched
         owners, this tick's slice of the whole book (:class:`TieredRefresh`) and the watched
@@ -318,7 +382,9 @@ class ChainRuntime:
         ended an account is ended from the events now and read later, a read's worth per tick
         (:meth:`_confirmations`): a crash's thousand liquidations cost no read in the tick
         that sees them. With a wallet scope, only those wallets are read (the rest of the book
-        is indexed, not read).
+        is indexed, not read). Where events report every change an owner makes (GMX, gTrade),
+        the slice only bounds drift, so it is read behind the tick: the tick's alerts do not
+        wait on it, and what it read joins the book at the next tick.
         """
 
         def everyone() -> list[str]:
@@ -327,6 +393,7 @@ class ChainRuntime:
             return owners_to_refresh(self.engine, adapter, self.watched)
 
         ending: list[str] = []
+        later: list[str] = []
         if full:
             owners = set(everyone())
             self._unconfirmed.pop(adapter.name, None)  # everyone touched is read now
@@ -347,14 +414,19 @@ class ChainRuntime:
                 per_s = owners_per_read(adapter) / self.group.chain.block_time
                 rolling = self._rolling[adapter.name] = TieredRefresh(self.full_refresh_s, per_s)
             warm = self.warm.get(adapter.name, frozenset())
-            owners.update(rolling.take(self.monotonic(), everyone, warm))
+            slice_ = rolling.take(self.monotonic(), everyone, warm)
+            if adapter.log_source() is not None:
+                later = sorted(set(slice_) - owners)
+            else:
+                owners.update(slice_)
             if adapter.log_source() is None:
                 candidates = scope if scope is not None else self.watched
                 budget = POLL_READS_PER_TICK * owners_per_read(adapter)
                 owners.update(self._due(adapter.name, candidates, poll_s, budget))
         if scope is not None:
             owners &= scope
-        return sorted(owners), ending
+            later = [o for o in later if o in scope]
+        return sorted(owners), ending, later
 
     def _confirmations(
         self, adapter: ProtocolAdapter, touched: dict[str, bool], owners: set[str]

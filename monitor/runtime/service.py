@@ -386,7 +386,8 @@ class Monitor:
             self._seen.clear()
             self._known_states.clear()
             self._holding.add(name)
-        elif not held:
+        elif not held and name in self._holding:
+            self.runtimes[name].forget()  # nothing of its must land after another worker's
             self._holding.discard(name)
         return held
 

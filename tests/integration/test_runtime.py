@@ -25,6 +25,7 @@ from indexer.prices import PriceBook, PriceSource
 from indexer.rpc.client import RpcClient
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainSync, by_chain
+from monitor.runtime.live_book import LiveBook
 
 pytestmark = pytest.mark.chain
 
@@ -147,3 +148,76 @@ def test_a_market_new_to_the_book_is_priced_in_the_tick_that_reads_it(
     assert opened.prices["gmx_v2"]["BTC"] == pytest.approx(60_000)
     assert opened.prices["gmx_v2"]["ETH"] > 0
     assert quiet.prices["gmx_v2"]["BTC"] == pytest.approx(61_000)  # priced from then on
+
+
+def test_the_whole_book_slice_is_read_behind_the_tick_and_joins_the_next_book(
+    devnet: Devnet, engine: Engine
+) -> None:
+    """Borrowing accrues with no event: only the whole-book re-read sees it. That slice is read
+    behind the tick that takes it (the tick neither waits for it nor counts it) and is in the
+    book from the next tick on; an owner the next tick reads itself is taken from that read."""
+    world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
+    (group,) = by_chain(_gmx_only(world))
+    owner = devnet_address("drift:0").lower()
+    now = [0.0]
+
+    def seen(book: LiveBook) -> dict[str, tuple[int, int]]:
+        """Owner → (pending fees, size) of its one position."""
+        return {
+            a.owner: (a.positions[0].pending_fees_usd_e30, a.positions[0].size_raw)
+            for a in book.accounts()
+        }
+
+    async def ticks() -> tuple[list[int], list[dict[str, tuple[int, int]]]]:
+        runtime = ChainRuntime(group, engine, full_refresh_s=60.0, monotonic=lambda: now[0])
+        try:
+            _open(world, "drift", 2)
+            books = [seen(await runtime.book(await runtime.sync()))]  # the full first read
+            await runtime.book(await runtime.sync())  # the whole-book cycle starts here
+            world.gmx.accrue_borrowing("ETH/USD", True, 10**27)  # 0.1 % of size more owed
+            world.gmx.accrue_borrowing("ETH/USD", False, 10**27)
+            now[0] += 10_000.0  # both tiers of the cycle are due
+            behind = await runtime.sync()
+            books.append(seen(await runtime.book(behind)))
+            world.gmx.increase(owner, "ETH/USD", "USDC", True, 1_000 * USDC, 1_000 * E30)
+            caught_up = await runtime.sync()
+            books.append(seen(await runtime.book(caught_up)))
+            return [behind.refreshed, caught_up.refreshed], books
+        finally:
+            await runtime.close()
+
+    refreshed, books = asyncio.run(ticks())
+    first, behind, caught_up = books
+    assert refreshed == [0, 3]  # the slice's 2 owners count where they land, with the touch
+    assert behind == first  # the tick that took the slice did not wait for it
+    assert all(caught_up[o][0] > first[o][0] for o in first)  # the accrued borrowing
+    assert caught_up[owner][1] > first[owner][1]  # the touched owner as the later read saw it
+
+
+def test_a_forgotten_runtime_drops_the_slice_it_was_reading_behind(
+    devnet: Devnet, engine: Engine
+) -> None:
+    """A worker that loses the chain forgets it: the slice it was reading behind its last tick
+    is cancelled (nothing of it may land after another worker's reads), and its next sync
+    reads the book whole, as after a start."""
+    world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
+    (group,) = by_chain(_gmx_only(world))
+    now = [0.0]
+
+    async def ticks() -> tuple[int, int]:
+        runtime = ChainRuntime(group, engine, full_refresh_s=60.0, monotonic=lambda: now[0])
+        try:
+            _open(world, "forget", 2)
+            await runtime.book(await runtime.sync())
+            await runtime.book(await runtime.sync())  # the whole-book cycle starts here
+            now[0] += 10_000.0
+            await runtime.sync()  # takes the slice, read behind
+            pending = len(runtime._behind)
+            runtime.forget()
+            return pending, (await runtime.sync()).refreshed
+        finally:
+            await runtime.close()
+
+    pending, refreshed = asyncio.run(ticks())
+    assert pending == 1
+    assert refreshed == 2  # the whole book once, not the cancelled slice on top
