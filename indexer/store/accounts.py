@@ -74,6 +74,11 @@ class SaveResult:
     liquidated: int
     stored: tuple[tuple[int, MarginAccount], ...] = ()
 
+    @property
+    def assets(self) -> set[str]:
+        """Every asset the accounts written hold or trade."""
+        return {asset for _, account in self.stored for asset in account.assets}
+
 
 def save_read(
     engine: Engine,

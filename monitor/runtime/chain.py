@@ -237,9 +237,7 @@ class ChainRuntime:
         logs = sum(r.logs for r in results)
         sync = ChainSync(self.group.chain.chain_id, block, logs=logs, scan_s=scan_s)
         for saved in behind:
-            sync.refreshed += saved.written
-            sync.closed += saved.closed
-            sync.liquidated += saved.liquidated
+            sync.count(saved)
         if sync.logs:
             crash_point("tick-scanned")  # a test hook; see indexer.crash_points
         sync.scopes = self.group.scope_by_protocol
@@ -309,11 +307,9 @@ class ChainRuntime:
         if unconfirmed:  # read at this block: what the events said is now confirmed
             for owner in owners:
                 unconfirmed.pop(owner, None)
-        sync.refreshed += saved.written
-        sync.closed += saved.closed
-        sync.liquidated += saved.liquidated
+        sync.count(saved)
         self._note_read(adapter.name, owners, saved)
-        new = {asset for _, account in saved.stored for asset in account.assets} - known
+        new = saved.assets - known
         if book is None:
             book = await prices.read(rpc, sorted(new), sync.block)
         elif new:  # a market nobody held until this read
@@ -352,15 +348,14 @@ class ChainRuntime:
         for outcome in await asyncio.gather(*behind, return_exceptions=True):
             if isinstance(outcome, asyncio.CancelledError):  # by forget()
                 continue
-            if isinstance(outcome, BaseException):
-                if not isinstance(outcome, Exception):
-                    raise outcome
+            if isinstance(outcome, Exception):
                 log.warning("whole-book slice not read: %s", outcome)
                 continue
+            if isinstance(outcome, BaseException):
+                raise outcome
             protocol, owners, saved = outcome
             self._note_read(protocol, owners, saved)
-            assets = {asset for _, account in saved.stored for asset in account.assets}
-            self._assets.setdefault(protocol, set()).update(assets)
+            self._assets.setdefault(protocol, set()).update(saved.assets)
             results.append(saved)
         return results
 
@@ -419,7 +414,6 @@ class ChainRuntime:
                 later = sorted(set(slice_) - owners)
             else:
                 owners.update(slice_)
-            if adapter.log_source() is None:
                 candidates = scope if scope is not None else self.watched
                 budget = POLL_READS_PER_TICK * owners_per_read(adapter)
                 owners.update(self._due(adapter.name, candidates, poll_s, budget))

@@ -20,6 +20,7 @@ from indexer.models import MarginAccount
 from indexer.prices import OnChainPrices, PriceSource
 from indexer.protocols.base import ProtocolAdapter
 from indexer.registry import adapter_for, price_source_for
+from indexer.store.accounts import SaveResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,12 @@ class ChainSync:
     refreshed: int = 0
     closed: int = 0
     liquidated: int = 0
+
+    def count(self, saved: SaveResult) -> None:
+        """Add a read's save to this pass's totals."""
+        self.refreshed += saved.written
+        self.closed += saved.closed
+        self.liquidated += saved.liquidated
 
 
 def in_scope(scopes: Mapping[str, frozenset[str] | None], account: MarginAccount) -> bool:
