@@ -221,3 +221,37 @@ def test_a_forgotten_runtime_drops_the_slice_it_was_reading_behind(
     pending, refreshed = asyncio.run(ticks())
     assert pending == 1
     assert refreshed == 2  # the whole book once, not the cancelled slice on top
+
+
+def test_a_slice_that_fails_behind_the_tick_is_one_warning_and_the_next_sync_goes_on(
+    devnet: Devnet,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
+    (group,) = by_chain(_gmx_only(world))
+    now = [0.0]
+
+    async def unreadable(*_args: object) -> None:
+        raise RuntimeError("node went away")
+
+    async def ticks() -> int:
+        runtime = ChainRuntime(group, engine, full_refresh_s=60.0, monotonic=lambda: now[0])
+        try:
+            _open(world, "fails", 2)
+            await runtime.book(await runtime.sync())
+            await runtime.book(await runtime.sync())  # the whole-book cycle starts here
+            now[0] += 10_000.0
+            monkeypatch.setattr(ChainRuntime, "_read_behind", unreadable)
+            await runtime.book(await runtime.sync())  # takes the slice, which fails behind it
+            return (await runtime.sync()).refreshed
+        finally:
+            await runtime.close()
+
+    with caplog.at_level("WARNING", logger="perpwatch.monitor"):
+        refreshed = asyncio.run(ticks())
+    assert refreshed == 0  # nothing of the failed slice counted
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert [r.getMessage() for r in warnings] == ["whole-book slice not read: node went away"]
+    assert all(r.exc_info is None for r in warnings)  # one line, no traceback
