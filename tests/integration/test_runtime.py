@@ -194,6 +194,17 @@ def test_the_whole_book_slice_is_read_behind_the_tick_and_joins_the_next_book(
     assert caught_up[owner][1] > first[owner][1]  # the touched owner as the later read saw it
 
 
+async def _until_a_slice_is_due(
+    runtime: ChainRuntime, world: World, tag: str, now: list[float]
+) -> None:
+    """Two positions opened, the full first read, the tick that starts the whole-book cycle,
+    then the clock past both tiers' period: the next sync takes a slice of both owners."""
+    _open(world, tag, 2)
+    await runtime.book(await runtime.sync())
+    await runtime.book(await runtime.sync())
+    now[0] += 10_000.0
+
+
 def test_a_forgotten_runtime_drops_the_slice_it_was_reading_behind(
     devnet: Devnet, engine: Engine
 ) -> None:
@@ -207,10 +218,7 @@ def test_a_forgotten_runtime_drops_the_slice_it_was_reading_behind(
     async def ticks() -> tuple[int, int]:
         runtime = ChainRuntime(group, engine, full_refresh_s=60.0, monotonic=lambda: now[0])
         try:
-            _open(world, "forget", 2)
-            await runtime.book(await runtime.sync())
-            await runtime.book(await runtime.sync())  # the whole-book cycle starts here
-            now[0] += 10_000.0
+            await _until_a_slice_is_due(runtime, world, "forget", now)
             await runtime.sync()  # takes the slice, read behind
             pending = len(runtime._behind)
             runtime.forget()
@@ -239,10 +247,7 @@ def test_a_slice_that_fails_behind_the_tick_is_one_warning_and_the_next_sync_goe
     async def ticks() -> int:
         runtime = ChainRuntime(group, engine, full_refresh_s=60.0, monotonic=lambda: now[0])
         try:
-            _open(world, "fails", 2)
-            await runtime.book(await runtime.sync())
-            await runtime.book(await runtime.sync())  # the whole-book cycle starts here
-            now[0] += 10_000.0
+            await _until_a_slice_is_due(runtime, world, "fails", now)
             monkeypatch.setattr(ChainRuntime, "_read_behind", unreadable)
             await runtime.book(await runtime.sync())  # takes the slice, which fails behind it
             return (await runtime.sync()).refreshed
