@@ -34,8 +34,9 @@ from indexer.rpc.client import RpcClient
 from indexer.store.engine import make_engine
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.gc_pacing import GcPacing
+from monitor.runtime.head_pacing import poll_step_s
 from monitor.runtime.scheduler import CHECKPOINT_INTERVAL_S
-from monitor.runtime.service import HEAD_POLLS_PER_BLOCK, Monitor
+from monitor.runtime.service import Monitor
 
 BLOCK_TIME_S = 1.0
 """``demo_config`` declares 1 s blocks, and the issue's benchmark is at 1 s blocks."""
@@ -125,9 +126,9 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
     checkpoints = asyncio.create_task(_checkpoint_every(monitor, CHECKPOINT_INTERVAL_S))
     loop = asyncio.get_running_loop()
     started = next_at = loop.time()
-    poll_s = BLOCK_TIME_S / HEAD_POLLS_PER_BLOCK
+    poll_s = poll_step_s(BLOCK_TIME_S)
     while loop.time() < started + seconds and not conn.poll():
-        # As `perpwatch run` schedules it: the head polled a few times per block, a tick as
+        # As `perpwatch run` schedules it: the head polled when a block is due, a tick as
         # soon as it moved. A tick's time includes the poll that started it.
         t0, cpu0 = time.perf_counter(), time.process_time()
         summary = await monitor.tick_when_moved(group)

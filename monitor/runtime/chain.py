@@ -280,14 +280,6 @@ class ChainRuntime:
             self._behind.append(
                 asyncio.ensure_future(self._read_behind(rpc, adapter, later, sync.block))
             )
-        if ending:
-            end = functools.partial(
-                end_from_events, self.engine, adapter.chain_id, adapter.name, ending, sync.block
-            )
-            ended = await asyncio.to_thread(locked, self._save_lock, end)
-            sync.closed += ended.closed
-            sync.liquidated += ended.liquidated
-            self._ended.setdefault(adapter.name, []).extend(ended.ended)
         known = self._assets.get(adapter.name)
         if known is None or full:
             known = set(
@@ -296,12 +288,18 @@ class ChainRuntime:
         refresh = refresh_owners(
             rpc, self.engine, adapter, owners, block=sync.block, save_lock=self._save_lock
         )
+        # The accounts that events ended are stored while the node reads the rest (a crash's
+        # thousand endings took a transaction the reads waited for, and the later the reads go
+        # out, the likelier they meet the node building its next block).
+        ends = self._end_from_events(adapter, ending, sync)
         if known:
             # The prices of the assets already held are read while the owners are: both are
             # pinned to the scanned block, and neither waits for the other's round trip.
-            saved, book = await settled_pair(refresh, prices.read(rpc, sorted(known), sync.block))
+            price_read = prices.read(rpc, sorted(known), sync.block)
+            (saved, book), _ = await settled_pair(settled_pair(refresh, price_read), ends)
         else:  # nothing held yet: one read after the owners', of what they hold
-            saved, book = await refresh, None
+            saved, _ = await settled_pair(refresh, ends)
+            book = None
         self._mark_polled(adapter.name, owners, poll_s, spread=full)
         unconfirmed = self._unconfirmed.get(adapter.name)
         if unconfirmed:  # read at this block: what the events said is now confirmed
@@ -320,6 +318,20 @@ class ChainRuntime:
         self._assets[adapter.name] = known | new
         sync.prices[adapter.name] = book.prices
         sync.price_updated_at[adapter.name] = book.updated_at
+
+    async def _end_from_events(
+        self, adapter: ProtocolAdapter, owners: Sequence[str], sync: ChainSync
+    ) -> None:
+        """End the open accounts of ``owners`` from their events (``end_from_events``)."""
+        if not owners:
+            return
+        end = functools.partial(
+            end_from_events, self.engine, adapter.chain_id, adapter.name, owners, sync.block
+        )
+        ended = await asyncio.to_thread(locked, self._save_lock, end)
+        sync.closed += ended.closed
+        sync.liquidated += ended.liquidated
+        self._ended.setdefault(adapter.name, []).extend(ended.ended)
 
     def _note_read(self, protocol: str, owners: Sequence[str], saved: SaveResult) -> None:
         """Queue a read of ``owners`` for the next :meth:`book`: it supersedes an earlier read

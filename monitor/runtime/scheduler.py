@@ -2,8 +2,8 @@
 
     await run_until_stopped(monitor, stop)     # one tick job per chain, delivery, status, WAL
 
-Each chain's head is polled a few times per block time and the chain ticked as soon as it
-moved (``Monitor.tick_when_moved``; at least once per block time), and the outbox drained
+Each chain's head is polled around when its next block is due (``monitor.runtime.head_pacing``)
+and the chain ticked as soon as it moved (``Monitor.tick_when_moved``), and the outbox drained
 every second. ``max_instances=1`` and coalescing mean a slow tick is never run twice at once
 nor queued up: the next run simply starts late. SIGINT/SIGTERM set ``stop``; running jobs
 finish before the function returns.
@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.runtime.service import HEAD_POLLS_PER_BLOCK, Monitor
+from monitor.runtime.head_pacing import poll_step_s
+from monitor.runtime.service import Monitor
 
 log = logging.getLogger("perpwatch.scheduler")
 
@@ -70,7 +71,7 @@ def build_scheduler(monitor: Monitor) -> tuple[AsyncIOScheduler, list[_Guarded]]
 
     for group in monitor.groups:
         tick = functools.partial(monitor.tick_when_moved, group)
-        every(group.chain.block_time / HEAD_POLLS_PER_BLOCK, f"tick:{group.chain.name}", tick)
+        every(poll_step_s(group.chain.block_time), f"tick:{group.chain.name}", tick)
     every(DELIVERY_INTERVAL_S, "deliver", monitor.deliver)
     every(STATUS_INTERVAL_S, "status", functools.partial(_log_status, monitor),
           first=start + timedelta(seconds=STATUS_INTERVAL_S))  # fmt: skip

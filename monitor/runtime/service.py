@@ -68,6 +68,7 @@ from monitor.latest.store import LatestWriter, Written
 from monitor.notify.channels import channels_for, paced_telegram
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, by_chain, in_scope
+from monitor.runtime.head_pacing import HeadPacer
 from monitor.runtime.heartbeat import TickSummary, format_status, record_tick
 from monitor.runtime.lease import acquire_lease, lease_ttl_s, release_leases, worker_name
 from monitor.runtime.live_book import Lost
@@ -82,9 +83,9 @@ log = logging.getLogger("perpwatch.monitor")
 NODE_UNREADABLE = (RetryableError, DependencyError, httpx.HTTPError, OSError)
 """What a node that cannot be read raises once the client's retries are spent (a wrong chain
 id, a node down or silent): the chain is unreadable, not the monitor broken."""
-HEAD_POLLS_PER_BLOCK = 4
-"""How often per block time ``perpwatch run`` asks a chain's head (``Monitor.tick_when_moved``):
-a tick starts at most a quarter block after its block."""
+QUIET_TICK_BLOCKS = 2
+"""A chain this worker holds whose head does not move is still ticked once per this many block
+times (a stalled head is news, and ticks renew the lease, which lasts at least five)."""
 LATEST_EVERY_TICK_UP_TO = 500
 """A book of at most this many accounts has its whole latest view rewritten every tick."""
 LATEST_CYCLE_TICKS = 60
@@ -134,6 +135,7 @@ class Monitor:
         self.worker = worker_name()
         self._holding: set[str] = set()
         self._tick_started: dict[str, float] = {}  # chain → monotonic time its last tick began
+        self._pacers = {g.chain.name: HeadPacer(g.chain.block_time) for g in self.groups}
         self._chain_problems: dict[str, str] = {}
         # Per chain: accounts of event-less venues inferred liquidated (``_infer_liquidations``)
         # and not yet recorded, as last held.
@@ -517,27 +519,33 @@ class Monitor:
 
     async def tick_when_moved(self, group: ChainProtocols) -> TickSummary | None:
         """:meth:`tick_or_unknown` as soon as the chain's head has moved past the last tick's,
-        else None; ``perpwatch run`` calls this ``HEAD_POLLS_PER_BLOCK`` times per block time.
+        else None; ``perpwatch run`` calls this every ``HeadPacer.step_s`` (a twentieth of a
+        block time).
 
-        A tick then starts within a fraction of a block time of its block, where ticks on a
-        fixed timer start anywhere in it, so alerts come up to a block sooner. A poll costs one
-        ``eth_blockNumber``, which the tick reuses instead of reading the head again (once for
-        all the chain's scanners). Without a move the chain is still ticked once per block
-        time (a stalled head is news, and ticks renew the lease); a chain this worker does not
-        hold, or whose node is unreadable, is not polled but ticked once per block time, as it
-        was before.
+        The head is asked only when the chain's :class:`HeadPacer` says a block is due, so a
+        tick starts within a step of its block at about three ``eth_blockNumber`` per block.
+        The tick reuses the head the poll read instead of reading it again (once for all the
+        chain's scanners). Without a move the chain is still ticked once per
+        ``QUIET_TICK_BLOCKS`` block times (a stalled head is news, and ticks renew the lease);
+        not at once, so that a block a little late is ticked when it comes, not after a tick
+        of the old head. A chain this worker does not hold, or whose node is unreadable, is
+        not polled but ticked once per block time (a lease attempt, a retry of the node).
         """
         name = group.chain.name
-        last = self._tick_started.get(name)
-        if last is None or self.monotonic() - last >= group.chain.block_time:
+        now, last = self.monotonic(), self._tick_started.get(name)
+        healthy = name in self._holding and name not in self._chain_problems
+        quiet_s = group.chain.block_time * (QUIET_TICK_BLOCKS if healthy else 1)
+        if last is None or now - last >= quiet_s:
             return await self.tick_or_unknown(group)
-        if name not in self._holding or name in self._chain_problems:
-            return None  # not this worker's chain, or its node down: once per block time
+        pacer = self._pacers[name]
+        if not healthy or not pacer.due(now):
+            return None
         runtime = self.runtimes[name]
         try:
             head = await runtime.head()
         except NODE_UNREADABLE:
             return await self.tick_or_unknown(group)  # the tick reports the node, once
+        pacer.saw(head, now)
         if head == runtime.synced_head:
             return None
         return await self.tick_or_unknown(group, head)
@@ -545,8 +553,11 @@ class Monitor:
     async def tick_or_unknown(self, group: ChainProtocols, head: int | None = None) -> TickSummary:
         """:meth:`_tick_or_unknown`, timed for the ``tick_listeners`` (``monitor.metrics``)."""
         started = time.perf_counter()
-        self._tick_started[group.chain.name] = self.monotonic()
+        name = group.chain.name
+        self._tick_started[name] = began = self.monotonic()
         summary = await self._tick_or_unknown(group, head)
+        if (synced := self.runtimes[name].synced_head) >= 0:
+            self._pacers[name].saw(synced, began)  # a tick that read the head itself
         for listener in self.tick_listeners:
             listener(group.chain.name, summary, time.perf_counter() - started)
         return summary

@@ -1,7 +1,8 @@
-"""``perpwatch run`` ticks a chain as soon as its head moves (``Monitor.tick_when_moved``): a
-poll without a new block costs one ``eth_blockNumber`` and ticks nothing, a new block is
-ticked at once with the head the poll read (and one check of the stored tip for all the chain's
-scanners), and a head that does not move is still ticked once per block time."""
+"""``perpwatch run`` ticks a chain as soon as its head moves (``Monitor.tick_when_moved``): no
+poll before the next block is due, a poll without a new block costs one ``eth_blockNumber``
+and ticks nothing, a new block is ticked at once with the head the poll read (and one check of
+the stored tip for all the chain's scanners), and a head that does not move is still ticked
+once per ``QUIET_TICK_BLOCKS`` block times."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from devnet.deploy import Devnet
 from devnet.scenario import build_world
 from indexer.rpc.client import RpcClient
 from indexer.scan.scanner import Scanner, ScanProgress
-from monitor.runtime.service import Monitor
+from monitor.runtime.head_pacing import poll_step_s
+from monitor.runtime.service import QUIET_TICK_BLOCKS, Monitor
 
 pytestmark = pytest.mark.chain
 
@@ -66,14 +68,16 @@ def test_a_tick_starts_when_the_head_moves(
         assert first is not None
         assert first.leased
         reads = HeadReads(await monitor.runtimes[group.chain.name].client(), monkeypatch)
+        step = poll_step_s(block_time)
 
-        now[0] += block_time / 4
+        now[0] += block_time / 2
         before = reads.requests
+        # The head the tick read was new: the next block may come at any time.
         assert await monitor.tick_when_moved(group) is None  # the same head: nothing to do
         assert (reads.heads, reads.requests - before) == (1, 1)
 
         devnet.anvil.mine()
-        now[0] += block_time / 4
+        now[0] += step
         tip_checks = count_tip_checks(monkeypatch)
         moved = await monitor.tick_when_moved(group)
         assert moved is not None
@@ -83,9 +87,14 @@ def test_a_tick_starts_when_the_head_moves(
         assert reads.heads == 2
         assert tip_checks == [moved.block]
 
+        # Seen a step after a poll that did not see it: the next block is a block time on.
         now[0] += block_time / 2
         assert await monitor.tick_when_moved(group) is None
-        now[0] += block_time / 2  # a block time since the last tick began, no block
+        assert reads.heads == 2  # not polled: no block can be due yet
+        now[0] += block_time / 2
+        assert await monitor.tick_when_moved(group) is None  # due, polled, not there
+        assert reads.heads == 3
+        now[0] += block_time * (QUIET_TICK_BLOCKS - 1)  # QUIET_TICK_BLOCKS since the last tick
         again = await monitor.tick_when_moved(group)
         assert again is not None
         assert again.block == moved.block

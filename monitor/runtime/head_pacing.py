@@ -1,0 +1,79 @@
+"""When to ask a chain's head next: rarely while its next block cannot be due, often around
+when it is.
+
+    pacer = HeadPacer(block_time_s=1.0)
+    if pacer.due(now):                 # called every ``pacer.step_s`` by the tick job
+        pacer.saw(await runtime.head(), now)
+
+A tick should start as soon as its block exists: on a node that builds blocks at a fixed
+rate, every millisecond between a block's arrival and the tick's reads is taken from the
+time the tick has before the next block (a devnet's build even stops reads at the newest
+block while it runs). Polling the head evenly a few times per block time started ticks up to a
+quarter block late (an eighth on average). Blocks come at a steady pace, so once a block
+is seen the next one is expected a block time later: no poll before ``lead_s`` ahead of then,
+one every ``step_s`` from then on, and past a whole block time late (an irregular or stalled
+chain) one every ``slow_s``, as before. Steady chains cost about as many polls as before
+(three per block at the defaults, not four) and a tick starts within ``step_s`` of its block.
+Pure: the caller passes the time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+STEPS_PER_BLOCK = 20
+"""Polls per block time while a block is due: a tick starts within a twentieth of a block time
+of its block (50 ms at 1 s blocks)."""
+SLOW_POLLS_PER_BLOCK = 4
+"""Polls per block time when no block came when due (an irregular or stalled chain)."""
+LEAD_STEPS = 2
+"""Steps before the expected block at which polling starts: room for a block a little early."""
+
+
+def poll_step_s(block_time_s: float) -> float:
+    """How often a chain's tick job runs (:meth:`HeadPacer.due` decides whether it polls)."""
+    return block_time_s / STEPS_PER_BLOCK
+
+
+@dataclass
+class HeadPacer:
+    """See the module docstring."""
+
+    block_time_s: float
+    head: int = -1
+    seen_at: float = -math.inf
+    """When ``head`` was first seen (monotonic seconds)."""
+    polled_at: float = field(default=-math.inf)
+
+    @property
+    def step_s(self) -> float:
+        """The finest poll spacing (see :func:`poll_step_s`)."""
+        return poll_step_s(self.block_time_s)
+
+    @property
+    def slow_s(self) -> float:
+        return self.block_time_s / SLOW_POLLS_PER_BLOCK
+
+    def due(self, now: float) -> bool:
+        """Whether to ask the head at ``now``."""
+        expected = self.seen_at + self.block_time_s
+        if now < expected - LEAD_STEPS * self.step_s:
+            return False  # the next block cannot be here yet
+        if now <= expected + self.block_time_s:
+            return True
+        return now - self.polled_at >= self.slow_s - 1e-9  # late: back to a few polls per block
+
+    def saw(self, head: int, now: float) -> None:
+        """The head as asked at ``now``.
+
+        A new head came after the last poll that did not see it: taken as a step after that
+        poll (``now`` itself while polling every step). Seen after a long gap (the first poll,
+        a tick that read the head itself), it may have come up to a block time ago; taking
+        the earliest time makes the next block's polls start early, and that block is then
+        seen within a step: an estimate too late would only shrink by ``LEAD_STEPS`` a block.
+        """
+        if head != self.head:
+            came = max(self.polled_at + self.step_s, now - self.block_time_s)
+            self.head, self.seen_at = head, min(now, came)
+        self.polled_at = now
