@@ -245,8 +245,8 @@ def run_phase(*, accounts: int, minutes: float, seed: int, baseline: bool,
 def node_block_ms(world: World, samples: int = 3) -> float:
     """How long the devnet takes to mine an empty block at this world's size (median of
     ``samples``, before the market starts). It grows with the state (53 ms at 2,000 accounts,
-    about 400 ms at 20,000), and anvil answers no state read meanwhile: that much of each block
-    time is lost to any tick whose reads it overlaps."""
+    about 400 ms at 20,000), and anvil answers no read at its newest block meanwhile: that much
+    of each block time is lost to any tick whose reads it overlaps."""
     anvil, took = world.devnet.anvil, []
     for _ in range(samples):
         started = time.perf_counter()

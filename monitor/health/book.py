@@ -196,10 +196,16 @@ def _padded(tiers: Sequence[TierArrays]) -> TierArrays:
     width = max((t.lower_usd.shape[1] for t in tiers), default=1)
 
     def stack(name: str, pad: float) -> Floats:
+        # Filled in place: ``np.pad`` per part cost more than the rest of a recompile once a
+        # crash had changed most of a book's 256 chunks.
         parts = [getattr(t, name) for t in tiers]
-        return np.vstack(
-            [np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=pad) for p in parts]
-        ) if parts else np.zeros((0, width))  # fmt: skip
+        out = np.full((sum(p.shape[0] for p in parts), width), pad)
+        row = 0
+        for part in parts:
+            rows, cols = part.shape
+            out[row : row + rows, :cols] = part
+            row += rows
+        return out
 
     return TierArrays(stack("lower_usd", np.inf), stack("rate", 0.0), stack("deduction_usd", 0.0))
 

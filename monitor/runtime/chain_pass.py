@@ -35,6 +35,9 @@ class ChainProtocols:
     price_sources: tuple[PriceSource, ...] = ()
     scopes: tuple[frozenset[str] | None, ...] = ()
     poll_s: tuple[float | None, ...] = ()
+    eventless: frozenset[str] = field(init=False)
+    """The protocols that emit no events (Hyperliquid): their wallets are polled and their
+    liquidations inferred (known once: a tick asks per account)."""
 
     def __post_init__(self) -> None:
         if not self.price_sources:  # default: each adapter's own on-chain prices
@@ -43,17 +46,13 @@ class ChainProtocols:
             object.__setattr__(self, "scopes", (None,) * len(self.adapters))
         if not self.poll_s:  # default: event-less wallets re-read every tick
             object.__setattr__(self, "poll_s", (None,) * len(self.adapters))
+        eventless = frozenset(a.name for a in self.adapters if a.log_source() is None)
+        object.__setattr__(self, "eventless", eventless)
 
     @property
     def scope_by_protocol(self) -> dict[str, frozenset[str] | None]:
         """Protocol name → the owners the monitor covers (None: every account)."""
         return {a.name: s for a, s in zip(self.adapters, self.scopes, strict=True)}
-
-    @property
-    def eventless(self) -> frozenset[str]:
-        """The protocols that emit no events (Hyperliquid): their wallets are polled and
-        their liquidations inferred."""
-        return frozenset(a.name for a in self.adapters if a.log_source() is None)
 
 
 _Entry = tuple[ProtocolAdapter, PriceSource, frozenset[str] | None, float | None]

@@ -353,7 +353,8 @@ class Monitor:
         (``monitor.alerts.inference``) until a tick records them: liquidated, or partially
         liquidated when the account keeps a position. The loss is seen once, in the read that
         found it; a tick that fails after it must not forget it."""
-        candidates = {x.account_id: x for x in lost if x.was.protocol in group.eventless}
+        eventless = group.eventless
+        candidates = {x.account_id: x for x in lost if x.was.protocol in eventless}
         if not candidates:
             return
         gone = [(i, x.was) for i, x in candidates.items()]

@@ -59,6 +59,12 @@ def _hex(raw: bytes) -> str:
     return "0x" + raw.hex()
 
 
+_POSITION_EVENT_NAMES = tuple(
+    _hex(gmx_keys.event_name_hash(n)) for n in (POSITION_INCREASE, POSITION_DECREASE)
+)
+"""topic2 of the EventLog1 records ``log_source`` selects (hashed once, not per call)."""
+
+
 class GmxV2Adapter:
     """GMX v2 on one chain. ``addresses`` needs ``data_store``, ``reader`` and
     ``event_emitter``; ``markets`` are the markets whose positions can be valued, ``tokens``
@@ -105,14 +111,11 @@ class GmxV2Adapter:
 
     def log_source(self) -> LogSource:
         """EventLog1 from the EventEmitter with eventName PositionIncrease or PositionDecrease."""
-        names = tuple(
-            _hex(gmx_keys.event_name_hash(n)) for n in (POSITION_INCREASE, POSITION_DECREASE)
-        )
         return LogSource(
             name=self.source_name,
             chain_id=self.chain_id,
             addresses=(self.event_emitter,),
-            topics=((EVENT_LOG1_TOPIC,), names),
+            topics=((EVENT_LOG1_TOPIC,), _POSITION_EVENT_NAMES),
             start_block=self.start_block,
         )
 
