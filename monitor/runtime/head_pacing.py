@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 
 STEPS_PER_BLOCK = 20
 """Polls per block time while a block is due: a tick starts within a twentieth of a block time
-of its block (50 ms at 1 s blocks)."""
+of its block (50 ms at 1 s blocks)..."""
+MIN_STEP_S = 0.025
+"""...but polls are never closer than 25 ms (a 0.25 s chain would be asked 80 times a second
+while a block is late, for 12 ms sooner ticks)."""
 SLOW_POLLS_PER_BLOCK = 4
 """Polls per block time when no block came when due (an irregular or stalled chain)."""
 LEAD_STEPS = 2
@@ -33,7 +36,7 @@ LEAD_STEPS = 2
 
 def poll_step_s(block_time_s: float) -> float:
     """How often a chain's tick job runs (:meth:`HeadPacer.due` decides whether it polls)."""
-    return block_time_s / STEPS_PER_BLOCK
+    return max(block_time_s / STEPS_PER_BLOCK, MIN_STEP_S)
 
 
 @dataclass

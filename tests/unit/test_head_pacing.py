@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from monitor.runtime.head_pacing import (
     LEAD_STEPS,
+    MIN_STEP_S,
     SLOW_POLLS_PER_BLOCK,
     STEPS_PER_BLOCK,
     HeadPacer,
@@ -69,6 +70,11 @@ def test_a_stalled_chain_falls_back_to_a_few_polls_per_block() -> None:
     assert len(late) == pytest.approx(9 * SLOW_POLLS_PER_BLOCK, abs=1)
     window = [t for t, _ in polls if 1.5 - LEAD_STEPS * pacer.step_s <= t <= 2.5]
     assert len(window) >= STEPS_PER_BLOCK
+
+
+def test_fast_chains_are_not_polled_closer_than_the_floor() -> None:
+    assert HeadPacer(block_time_s=2.0).step_s == pytest.approx(2.0 / STEPS_PER_BLOCK)
+    assert HeadPacer(block_time_s=0.25).step_s == pytest.approx(MIN_STEP_S)
 
 
 def test_nothing_is_polled_before_a_block_can_be_due() -> None:

@@ -8,7 +8,7 @@ from typing import cast
 
 import pytest
 
-from monitor.runtime.head_pacing import STEPS_PER_BLOCK
+from monitor.runtime.head_pacing import MIN_STEP_S
 from monitor.runtime.scheduler import build_scheduler
 from monitor.runtime.service import Monitor
 
@@ -37,7 +37,8 @@ def test_jobs_by_database(dialect: str, expected: set[str]) -> None:
     assert {job.id for job in scheduler.get_jobs()} == expected
     assert {job.name for job in jobs} == expected
     tick = scheduler.get_job("tick:arbitrum")
-    # asked every step, polled when a block is due (a tick starts within a step of its block)
-    assert tick.trigger.interval.total_seconds() == pytest.approx(0.25 / STEPS_PER_BLOCK)
+    # asked every step, polled when a block is due (a tick starts within a step of its block);
+    # a twentieth of 0.25 s is closer than the closest polls allowed
+    assert tick.trigger.interval.total_seconds() == pytest.approx(MIN_STEP_S)
     status = scheduler.get_job("status")
     assert (status.next_run_time - tick.next_run_time).total_seconds() == pytest.approx(60.0)
