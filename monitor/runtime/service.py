@@ -520,8 +520,8 @@ class Monitor:
 
     async def tick_when_moved(self, group: ChainProtocols) -> TickSummary | None:
         """:meth:`tick_or_unknown` as soon as the chain's head has moved past the last tick's,
-        else None; ``perpwatch run`` calls this every ``HeadPacer.step_s`` (a twentieth of a
-        block time).
+        else None; ``perpwatch run`` calls this every ``poll_step_s`` (a twentieth of a block
+        time, at least 25 ms).
 
         The head is asked only when the chain's :class:`HeadPacer` says a block is due, so a
         tick starts within a step of its block at about three ``eth_blockNumber`` per block.
