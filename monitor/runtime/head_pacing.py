@@ -22,7 +22,8 @@ and a tick starts within a step of its block. Pure: the caller passes the time.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 STEPS_PER_BLOCK = 20
 """Polls per block time while a block is due: a tick starts within a twentieth of a block time
@@ -34,6 +35,11 @@ SLOW_POLLS_PER_BLOCK = 4
 """Polls per block time when no block came when due (an irregular or stalled chain)."""
 LEAD_STEPS = 2
 """Steps before the expected block at which polling starts: room for a block a little early."""
+PACE_SIGHTINGS = 20
+"""New heads over which the chain's own block time is measured (:attr:`HeadPacer.observed_s`)."""
+PACE_TOLERANCE = 1.5
+"""A measured block time this many times off the configured one is a configuration problem:
+polling is paced by the configured one (``block_time_mismatch``)."""
 
 
 def poll_step_s(block_time_s: float) -> float:
@@ -51,6 +57,10 @@ class HeadPacer:
     """When ``head`` was first seen (monotonic seconds)."""
     polled_at: float = -math.inf
     """When the head was last asked."""
+    sightings: deque[tuple[int, float]] = field(
+        default_factory=lambda: deque(maxlen=PACE_SIGHTINGS)
+    )
+    """The last new heads and when each was seen to come."""
 
     @property
     def step_s(self) -> float:
@@ -82,6 +92,29 @@ class HeadPacer:
         block).
         """
         if head != self.head:
+            if head < self.head:  # a reorg to a shorter chain, a node restarted from old state
+                self.sightings.clear()
             came = max(self.polled_at + self.step_s, now - self.block_time_s)
             self.head, self.seen_at = head, min(now, came)
+            self.sightings.append((head, self.seen_at))
         self.polled_at = now
+
+    @property
+    def observed_s(self) -> float | None:
+        """The chain's block time as measured over the last ``PACE_SIGHTINGS`` new heads
+        (None until that many were seen since the start or since the head last went back).
+        Over many blocks a tick that took longer than one, or a sighting dated early, hardly
+        moves it."""
+        if len(self.sightings) < PACE_SIGHTINGS:
+            return None
+        (first, first_at), (last, last_at) = self.sightings[0], self.sightings[-1]
+        return (last_at - first_at) / (last - first)
+
+    def block_time_mismatch(self) -> float | None:
+        """The measured block time when it is ``PACE_TOLERANCE`` times off the configured one
+        (the head is then polled far too often, or ticks come blocks late), else None."""
+        observed = self.observed_s
+        if observed is None:
+            return None
+        ratio = observed / self.block_time_s
+        return observed if not 1 / PACE_TOLERANCE <= ratio <= PACE_TOLERANCE else None

@@ -136,6 +136,7 @@ class Monitor:
         self._holding: set[str] = set()
         self._tick_started: dict[str, float] = {}  # chain → monotonic time its last tick began
         self._pacers = {g.chain.name: HeadPacer(g.chain.block_time) for g in self.groups}
+        self._pace_warned: set[str] = set()  # chains whose block_time was found wrong (logged)
         self._chain_problems: dict[str, str] = {}
         # Per chain: accounts of event-less venues inferred liquidated (``_infer_liquidations``)
         # and not yet recorded, as last held.
@@ -546,10 +547,25 @@ class Monitor:
             head = await runtime.head()
         except NODE_UNREADABLE:
             return await self.tick_or_unknown(group)  # the tick reports the node, once
-        pacer.saw(head, now)
+        self._saw_head(group.chain, head, now)
         if head == runtime.synced_head:
             return None
         return await self.tick_or_unknown(group, head)
+
+    def _saw_head(self, chain: ChainConfig, head: int, at: float) -> None:
+        """Tell the chain's pacer its head; once per process, say so when the chain's blocks
+        come far from its ``block_time``: the polls are paced by it, so a chain faster than
+        configured is ticked blocks late, and a slower one polled many times per block."""
+        pacer = self._pacers[chain.name]
+        pacer.saw(head, at)
+        observed_s = pacer.block_time_mismatch()
+        if observed_s is not None and chain.name not in self._pace_warned:
+            self._pace_warned.add(chain.name)
+            log.warning(
+                "chain %s: a block every %.3g s, but block_time is %g s; set chains.block_time "
+                "to the chain's (the head is polled when a block is due by it)",
+                chain.name, observed_s, chain.block_time,
+            )  # fmt: skip
 
     async def tick_or_unknown(self, group: ChainProtocols, head: int | None = None) -> TickSummary:
         """:meth:`_tick_or_unknown`, timed for the ``tick_listeners`` (``monitor.metrics``)."""
@@ -558,7 +574,7 @@ class Monitor:
         self._tick_started[name] = began = self.monotonic()
         summary = await self._tick_or_unknown(group, head)
         if (synced := self.runtimes[name].synced_head) >= 0:
-            self._pacers[name].saw(synced, began)  # a tick that read the head itself
+            self._saw_head(group.chain, synced, began)  # a tick that read the head itself
         for listener in self.tick_listeners:
             listener(group.chain.name, summary, time.perf_counter() - started)
         return summary

@@ -7,6 +7,7 @@ once per ``QUIET_TICK_BLOCKS`` block times."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -16,7 +17,7 @@ from devnet.deploy import Devnet
 from devnet.scenario import build_world
 from indexer.rpc.client import RpcClient
 from indexer.scan.scanner import Scanner, ScanProgress
-from monitor.runtime.head_pacing import poll_step_s
+from monitor.runtime.head_pacing import PACE_SIGHTINGS, poll_step_s
 from monitor.runtime.service import QUIET_TICK_BLOCKS, Monitor
 
 pytestmark = pytest.mark.chain
@@ -133,3 +134,28 @@ def test_a_chain_not_held_is_not_polled(
         await other.close()
 
     asyncio.run(go())
+
+
+def test_a_chain_slower_than_its_block_time_is_said_once(
+    devnet: Devnet, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The polls are paced by ``block_time``: a chain whose blocks come twice as far apart is
+    polled many times per block, so the operator is told, once, what the chain does."""
+    world = build_world(devnet, gmx_traders=2, hl_traders=1)
+    now = [100.0]
+    monitor = Monitor(demo_config(world, "sqlite://"), engine, {}, monotonic=lambda: now[0])
+    (group,) = monitor.groups
+    block_time = group.chain.block_time
+
+    async def go() -> None:
+        for _ in range(PACE_SIGHTINGS + 5):
+            devnet.anvil.mine()
+            now[0] += 2 * block_time  # a block every two block times
+            assert await monitor.tick_when_moved(group) is not None
+        await monitor.close()
+
+    with caplog.at_level(logging.WARNING, logger="perpwatch.monitor"):
+        asyncio.run(go())
+    said = [r.getMessage() for r in caplog.records if "block_time" in r.getMessage()]
+    assert len(said) == 1
+    assert f"a block every {2 * block_time:.3g} s, but block_time is {block_time:g} s" in said[0]

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from monitor.runtime.head_pacing import (
     LEAD_STEPS,
     MIN_STEP_S,
+    PACE_SIGHTINGS,
     SLOW_POLLS_PER_BLOCK,
     STEPS_PER_BLOCK,
     HeadPacer,
@@ -105,3 +106,31 @@ def test_a_block_is_never_missed_for_long(
     late = seen_late(polls, arrivals)
     assert len(late) == len(arrivals)
     assert max(late[3:]) <= 2 * pacer.step_s + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("configured_s", "actual_s", "mismatch"),
+    [(1.0, 1.0, False), (1.0, 1.3, False), (2.0, 0.25, True), (1.0, 2.0, True)],
+)
+def test_the_chains_own_block_time_is_measured(
+    configured_s: float, actual_s: float, mismatch: bool
+) -> None:
+    pacer = HeadPacer(block_time_s=configured_s)
+    # long enough for PACE_SIGHTINGS new heads whichever paces the polls
+    until = 2 * PACE_SIGHTINGS * max(configured_s, actual_s)
+    arrivals = [0.3 + k * actual_s for k in range(round(until / actual_s))]
+    follow(pacer, arrivals, until=until)
+    assert pacer.observed_s == pytest.approx(actual_s, rel=0.1)
+    assert (pacer.block_time_mismatch() is not None) is mismatch
+
+
+def test_no_measure_before_enough_heads_or_after_the_head_went_back() -> None:
+    pacer = HeadPacer(block_time_s=1.0)
+    for k in range(PACE_SIGHTINGS - 1):
+        pacer.saw(k, float(k))
+    assert pacer.observed_s is None
+    pacer.saw(PACE_SIGHTINGS, float(PACE_SIGHTINGS))
+    assert pacer.observed_s is not None
+    pacer.saw(3, 30.0)  # a reorg or a node restarted from an old state
+    assert pacer.observed_s is None
+    assert pacer.block_time_mismatch() is None
