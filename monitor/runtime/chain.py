@@ -422,7 +422,7 @@ class ChainRuntime:
                 rolling = self._rolling[adapter.name] = TieredRefresh(self.full_refresh_s, per_s)
             warm = self.warm.get(adapter.name, frozenset())
             slice_ = rolling.take(self.monotonic(), everyone, warm)
-            if adapter.log_source() is not None:
+            if adapter.name not in self.group.eventless:
                 later = sorted(set(slice_) - owners)
             else:
                 owners.update(slice_)

@@ -558,8 +558,10 @@ class Monitor:
         configured is ticked blocks late, and a slower one polled many times per block."""
         pacer = self._pacers[chain.name]
         pacer.saw(head, at)
+        if chain.name in self._pace_warned:
+            return  # said once: the measure need not be taken again
         observed_s = pacer.block_time_mismatch()
-        if observed_s is not None and chain.name not in self._pace_warned:
+        if observed_s is not None:
             self._pace_warned.add(chain.name)
             log.warning(
                 "chain %s: a block every %.3g s, but block_time is %g s; set chains.block_time "
