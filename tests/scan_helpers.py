@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 import sqlalchemy as sa
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
@@ -306,3 +307,17 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+def count_hash_requests(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The block numbers of every request a scanner makes for canonical hashes, from now on
+    (a tip check, a reorg's lookup)."""
+    asked: list[list[int]] = []
+    canonical_hashes = Scanner._canonical_hashes
+
+    async def counted(self: Scanner, numbers: list[int]) -> dict[int, str]:
+        asked.append(numbers)
+        return await canonical_hashes(self, numbers)
+
+    monkeypatch.setattr(Scanner, "_canonical_hashes", counted)
+    return asked

@@ -6,7 +6,7 @@ functions compare them with canonical headers fetched from the node; they do no 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from indexer.errors import ReorgTooDeep
@@ -31,6 +31,14 @@ def is_linked(stored: Mapping[int, str], header: Header) -> bool:
         return False
     parent = stored.get(header.number - 1)
     return parent is None or parent == header.parent_hash
+
+
+def checks_tip(top: int, start: int, end: int, headers: Sequence[int]) -> bool:
+    """Whether scanning ``[start, end]``, fetching the headers numbered ``headers`` with the
+    logs, checks that the stored ``top`` block is still canonical: the range starts right
+    after it and its first header is fetched (its parent hash is then compared with the
+    stored hash of ``top`` before the range is stored, ``is_linked``)."""
+    return start <= end and start == top + 1 and bool(headers) and headers[0] == start
 
 
 def node_lags(stored: Mapping[int, str], canonical: Mapping[int, str], head: int) -> bool:

@@ -28,7 +28,7 @@ from indexer.rpc.ranges import block_count, next_range_size, split_range
 from indexer.scan.checks import check_headers, check_log_hashes, lagging_urls, parse_header
 from indexer.scan.data import ProgressFn, RangeBatch, ScanProgress, ScanSettings, ScanStore
 from indexer.scan.grouping import GroupState, should_commit
-from indexer.scan.reorg import find_fork_point, is_linked, node_lags
+from indexer.scan.reorg import checks_tip, find_fork_point, is_linked, node_lags
 from indexer.scan.rows import Decoder, LogSource, TouchFn, event_rows
 
 __all__ = [
@@ -98,7 +98,7 @@ class Scanner:
             target = min(target, to_block)
         progress = ScanProgress(first_block=start, target_block=target, next_block=start)
         if check_tip:
-            await self._check_tip(head, progress)
+            await self._check_tip(head, progress, scan=(start, target))
         if from_block is None:
             start = await self._next_block()
         await self._scan(start, target, head, progress)
@@ -126,8 +126,8 @@ class Scanner:
                 last_move = now
             for lag in lagging_urls(self.rpc.stats(), self.settings.stall_after_blocks):
                 log.warning("rpc %s lags %d blocks behind another URL", lag[0], lag[1])
-            await self._check_tip(head, progress)
             target = head - self.settings.finality_blocks
+            await self._check_tip(head, progress, scan=(await self._next_block(), target))
             progress.target_block = max(progress.target_block, target)
             await self._scan(await self._next_block(), target, head, progress)
             with contextlib.suppress(TimeoutError):
@@ -141,12 +141,21 @@ class Scanner:
     async def _stored_hashes(self) -> dict[int, str]:
         return await asyncio.to_thread(self.store.block_hashes, self.source.chain_id)
 
-    async def _check_tip(self, head: int, progress: ScanProgress) -> None:
-        """Roll back when the last stored block is no longer canonical (a reorg at the tip)."""
+    async def _check_tip(
+        self, head: int, progress: ScanProgress, *, scan: tuple[int, int] | None = None
+    ) -> None:
+        """Roll back when the last stored block is no longer canonical (a reorg at the tip).
+
+        ``scan``: the range about to be scanned. When its first block is the one after the
+        stored tip and near the head, its header is fetched with the logs and must name the
+        tip as its parent before anything is stored (``_commit``), which is this check at no
+        round trip of its own: a tick waits for one node answer fewer."""
         stored = await self._stored_hashes()
         if not stored:
             return
         top = max(stored)
+        if scan is not None and checks_tip(top, *scan, self._header_numbers(*scan, head)):
+            return
         canonical = await self._canonical_hashes([top]) if top <= head else {}
         if canonical.get(top) == stored[top]:
             return

@@ -19,6 +19,7 @@ from indexer.rpc.client import RpcClient
 from indexer.scan.scanner import Scanner, ScanProgress
 from monitor.runtime.head_pacing import PACE_SIGHTINGS, poll_step_s
 from monitor.runtime.service import QUIET_TICK_BLOCKS, Monitor
+from tests.scan_helpers import count_hash_requests
 
 pytestmark = pytest.mark.chain
 
@@ -46,9 +47,11 @@ def count_tip_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     heads: list[int] = []
     check = Scanner._check_tip
 
-    async def counted(self: Scanner, head: int, progress: ScanProgress) -> None:
+    async def counted(
+        self: Scanner, head: int, progress: ScanProgress, *, scan: tuple[int, int] | None = None
+    ) -> None:
         heads.append(head)
-        await check(self, head, progress)
+        await check(self, head, progress, scan=scan)
 
     monkeypatch.setattr(Scanner, "_check_tip", counted)
     return heads
@@ -80,13 +83,16 @@ def test_a_tick_starts_when_the_head_moves(
         devnet.anvil.mine()
         now[0] += step
         tip_checks = count_tip_checks(monkeypatch)
+        hash_requests = count_hash_requests(monkeypatch)
         moved = await monitor.tick_when_moved(group)
         assert moved is not None
         assert moved.block == first.block + 1
         # One head read for the poll and every scanner of the tick (GMX's and gTrade's), and
-        # one check that the stored tip is canonical: the stored blocks are the chain's.
+        # one check that the stored tip is canonical: the stored blocks are the chain's. The
+        # new block's header, fetched with the logs, does it: no request of its own.
         assert reads.heads == 2
         assert tip_checks == [moved.block]
+        assert hash_requests == []
 
         # Seen a step after a poll that did not see it: the next block is a block time on.
         now[0] += block_time / 2
@@ -99,6 +105,7 @@ def test_a_tick_starts_when_the_head_moves(
         again = await monitor.tick_when_moved(group)
         assert again is not None
         assert again.block == moved.block
+        assert hash_requests == [[moved.block]]  # no new block: the tip is asked for
         await monitor.close()
 
     asyncio.run(go())

@@ -26,6 +26,7 @@ from indexer.store.cursors import ScanStore
 from tests.scan_helpers import (
     CHAIN_ID,
     answers,
+    count_hash_requests,
     deploy_emitter,
     emit_tx,
     emitter_source,
@@ -144,3 +145,47 @@ def test_reorg_below_kept_window_raises(
     assert state.cursor == node.block_number() + 1 - 3
     assert len(state.hashes) == window
     assert state.row_count == 3 * BLOCKS_BEFORE_REORG
+
+
+async def _backfill_once(node: Anvil, engine: Engine, source: LogSource) -> ScanProgress:
+    settings = ScanSettings(reorg_window=64, initial_block_range=4)
+    async with RpcClient([node.rpc_url], chain_id=CHAIN_ID) as rpc:
+        return await Scanner(rpc, ScanStore(engine), source, json_decoder(), settings).backfill()
+
+
+@pytest.mark.parametrize("depth", [1, 5])
+def test_reorg_under_new_blocks_is_found_without_a_tip_request(
+    depth: int,
+    node: Anvil,
+    artifacts: Mapping[str, Artifact],
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A scan whose range starts right after the stored tip asks no hash of the tip: the
+    range's first header must name it as parent. A reorg of the tip under new blocks is
+    found that way, and rolled back as the tip check would have."""
+    source = _fill(node, artifacts)
+    asyncio.run(_backfill_once(node, engine, source))
+    asked = count_hash_requests(monkeypatch)
+    send(node, emit_tx(node, source.addresses[0], increases(4_000, 2)))
+    calm = asyncio.run(_backfill_once(node, engine, source))
+    assert (calm.reorgs, asked) == (0, [])  # a new block, no reorg: no hash asked
+
+    offsets = sorted({0, depth - 1})
+    node.reorg(
+        depth,
+        [(emit_tx(node, source.addresses[0], answers(REPLACEMENT_PRICE, 2_000 + o, 1)), o)
+         for o in offsets],
+    )  # fmt: skip
+    for i in range(2):
+        send(node, emit_tx(node, source.addresses[0], increases(5_000 + i * 4, 4)))
+    progress = asyncio.run(_backfill_once(node, engine, source))
+
+    assert progress.reorgs == 1
+    assert all(len(numbers) > 1 for numbers in asked)  # the reorg's lookup, no tip request
+    followed = index_state(engine, source)
+    reference = fresh_index(node.rpc_url, source, tmp_path / "reference", window=64)
+    assert followed.rows == reference.rows
+    assert followed.cursor == reference.cursor == node.block_number() + 1
+    assert followed.hashes == reference.hashes

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.errors import ReorgTooDeep
-from indexer.scan.reorg import Header, find_fork_point, is_linked
+from indexer.scan.reorg import Header, checks_tip, find_fork_point, is_linked
 
 
 def _hash(chain: str, number: int) -> str:
@@ -92,3 +92,22 @@ def test_lagging_urls_names_only_those_too_far_behind() -> None:
     got = lagging_urls([stats("a", 100), stats("b", 95), stats("c", 89), stats("d", None)], 10)
     assert got == [("c", 11)]
     assert lagging_urls([stats("a", 100), stats("b", 90)], 10) == []
+
+
+@given(
+    top=st.integers(0, 1_000),
+    start_offset=st.integers(-3, 3),
+    length=st.integers(-1, 5),
+    near_offset=st.integers(-3, 3),
+)
+def test_a_range_checks_the_tip_iff_it_starts_after_it_with_its_header(
+    top: int, start_offset: int, length: int, near_offset: int
+) -> None:
+    start = top + 1 + start_offset
+    end = start + length
+    first_header = start + max(0, near_offset)  # headers are fetched from near the head on
+    headers = list(range(first_header, end + 1)) or ([end] if end >= start else [])
+    # A range far from the head fetches only its last header: that is its first when it is
+    # one block long.
+    expected = start_offset == 0 and length >= 0 and (near_offset <= 0 or length == 0)
+    assert checks_tip(top, start, end, headers) is expected
