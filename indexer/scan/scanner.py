@@ -20,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from contextlib import AbstractContextManager
 from typing import Any
 
 from indexer.errors import ChainMoved, RpcRangeTooLarge
@@ -62,11 +63,16 @@ class Scanner:
         *,
         touched: TouchFn | None = None,
         on_progress: ProgressFn | None = None,
+        write_lock: AbstractContextManager[object] | None = None,
     ) -> None:
         self.rpc, self.store, self.source = rpc, store, source
         self.decoder, self.settings = decoder, settings
         self.touched = touched
         self.on_progress = on_progress
+        # Held around each write to the store (in its worker thread), when other writers of
+        # the same database run beside the scan: they take turns at once, where SQLite's own
+        # wait for its write lock sleeps in steps of up to 100 ms.
+        self._write_lock = write_lock or contextlib.nullcontext()
         self._range_size = min(settings.initial_block_range, settings.max_block_range)
 
     async def safe_head(self) -> int:
@@ -178,7 +184,7 @@ class Scanner:
             )
             return
         fork = find_fork_point(stored, canonical)
-        removed = await asyncio.to_thread(self.store.rollback_above, self.source.chain_id, fork)
+        removed = await asyncio.to_thread(self._rollback_above, fork)
         progress.reorgs += 1
         progress.next_block = min(progress.next_block, fork + 1)
         log.warning(
@@ -274,6 +280,10 @@ class Scanner:
                 max_size=self.settings.max_block_range,
             )
 
+    def _rollback_above(self, fork: int) -> int:
+        with self._write_lock:
+            return self.store.rollback_above(self.source.chain_id, fork)
+
     def _commit(self, batches: list[RangeBatch]) -> None:
         # Ranges are fetched concurrently, so only now is the previous range stored: check
         # that each one still extends the stored chain (and the group's earlier ranges)
@@ -289,7 +299,8 @@ class Scanner:
                     f"block {batch.headers[0].number} does not extend the stored chain"
                 )
             stored.update((h.number, h.hash) for h in batch.headers)
-        self.store.commit_ranges(self.source, batches, self.settings.reorg_window)
+        with self._write_lock:
+            self.store.commit_ranges(self.source, batches, self.settings.reorg_window)
 
     async def _fetch(self, from_block: int, to_block: int, head: int) -> list[RangeBatch]:
         """One range, split as the node demands; each part verified against its headers."""
