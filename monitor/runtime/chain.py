@@ -213,9 +213,6 @@ class ChainRuntime:
 
         Reading at the scanned block (never a later one) matters: a liquidation between the
         scan and a later read would make a position vanish with no liquidation event indexed.
-        A protocol without events has nothing to scan: it is read while the others' logs are
-        scanned, at the block they are scanned to (unless a reorg shortened the chain under the
-        scan meanwhile, which leaves it read a block or two above the evented protocols).
         ``head``: the node's head as the caller just read it (:meth:`head`); by default the sync
         asks. Every scanner scans to this one head, and only the first checks that the stored
         tip is still canonical (the stored blocks are the chain's, shared by its scanners).
@@ -227,18 +224,27 @@ class ChainRuntime:
         if head is None:
             head = await rpc.block_number()
         self.synced_head = head
+        results = [
+            await scanner.backfill(head=head, check_tip=i == 0)  # one chain: one tip check
+            for i, scanner in enumerate(self._scanners)
+        ]
+        if results:
+            block = min(r.next_block for r in results) - 1
+        else:
+            block = head - self.group.chain.finality_blocks
         full = self.full_refresh_s <= 0 or self._read_whole
-        target = head - self.group.chain.finality_blocks
-        sync = ChainSync(self.group.chain.chain_id, target)
+        scan_s = time.perf_counter() - started
+        logs = sum(r.logs for r in results)
+        sync = ChainSync(self.group.chain.chain_id, block, logs=logs, scan_s=scan_s)
+        for saved in behind:
+            sync.count(saved)
+        if sync.logs:
+            crash_point("tick-scanned")  # a test hook; see indexer.crash_points
         sync.scopes = self.group.scope_by_protocol
         # The protocols' reads are independent: while one waits on the node, the others read
         # (at a busy node the sum of their round trips made the tick miss the block time).
-        # A protocol without events waits for no scan: it is read while the chain is scanned,
-        # at the block the scan is heading to. Reads at the newest block wait while the node
-        # builds the next one, so the earlier they go out the likelier they pass (a crash's
-        # scan of thousands of logs once sent them into that build).
-        reads = {
-            adapter.name: (adapter, prices, scope, poll_s)
+        await settled(
+            self._sync_protocol(rpc, sync, full, adapter, prices, scope, poll_s)
             for adapter, prices, scope, poll_s in zip(
                 self.group.adapters,
                 self.group.price_sources,
@@ -246,38 +252,6 @@ class ChainRuntime:
                 self.group.poll_s,
                 strict=True,
             )
-        }
-        early = [
-            asyncio.ensure_future(self._sync_protocol(rpc, sync, target, full, *read))
-            for name, read in reads.items()
-            if name in self.group.eventless
-        ]
-        try:
-            results = [
-                await scanner.backfill(head=head, check_tip=i == 0)  # one chain: one tip check
-                for i, scanner in enumerate(self._scanners)
-            ]
-        except BaseException:
-            await asyncio.gather(*early, return_exceptions=True)  # stored reads are kept
-            raise
-        # Normally the target; lower when a scan stopped short (the chain shrank under it).
-        # Events and reads must agree, so the evented protocols read at this block.
-        block = min(r.next_block for r in results) - 1 if results else target
-        sync.block, sync.scan_s = block, time.perf_counter() - started
-        sync.logs = sum(r.logs for r in results)
-        for saved in behind:
-            sync.count(saved)
-        if sync.logs:
-            crash_point("tick-scanned")  # a test hook; see indexer.crash_points
-        await settled(
-            [
-                *early,
-                *(
-                    self._sync_protocol(rpc, sync, block, full, *read)
-                    for name, read in reads.items()
-                    if name not in self.group.eventless
-                ),
-            ]
         )
         names = [adapter.name for adapter in self.group.adapters]  # in config order, as read
         sync.prices = {name: sync.prices[name] for name in names}
@@ -292,21 +266,19 @@ class ChainRuntime:
         self,
         rpc: RpcClient,
         sync: ChainSync,
-        block: int,
         full: bool,
         adapter: ProtocolAdapter,
         prices: PriceSource,
         scope: frozenset[str] | None,
         poll_s: float | None,
     ) -> None:
-        """One protocol's part of :meth:`sync`: re-read its owners due and read its prices, all
-        at ``block``."""
+        """One protocol's part of :meth:`sync`: re-read its owners due and read its prices."""
         owners, ending, later = await asyncio.to_thread(
-            self._owners, adapter, scope, full, poll_s, block
+            self._owners, adapter, scope, full, poll_s, sync.block
         )
         if later:
             self._behind.append(
-                asyncio.ensure_future(self._read_behind(rpc, adapter, later, block))
+                asyncio.ensure_future(self._read_behind(rpc, adapter, later, sync.block))
             )
         known = self._assets.get(adapter.name)
         if known is None or full:
@@ -314,16 +286,16 @@ class ChainRuntime:
                 await asyncio.to_thread(open_assets, self.engine, adapter.chain_id, adapter.name)
             )
         refresh = refresh_owners(
-            rpc, self.engine, adapter, owners, block=block, save_lock=self._save_lock
+            rpc, self.engine, adapter, owners, block=sync.block, save_lock=self._save_lock
         )
         # The accounts that events ended are stored while the node reads the rest (a crash's
         # thousand endings took a transaction the reads waited for, and the later the reads go
         # out, the likelier they meet the node building its next block).
-        ends = self._end_from_events(adapter, ending, sync, block)
+        ends = self._end_from_events(adapter, ending, sync)
         if known:
             # The prices of the assets already held are read while the owners are: both are
             # pinned to the scanned block, and neither waits for the other's round trip.
-            price_read = prices.read(rpc, sorted(known), block)
+            price_read = prices.read(rpc, sorted(known), sync.block)
             (saved, book), _ = await settled_pair(settled_pair(refresh, price_read), ends)
         else:  # nothing held yet: one read after the owners', of what they hold
             saved, _ = await settled_pair(refresh, ends)
@@ -337,9 +309,9 @@ class ChainRuntime:
         self._note_read(adapter.name, owners, saved)
         new = saved.assets - known
         if book is None:
-            book = await prices.read(rpc, sorted(new), block)
+            book = await prices.read(rpc, sorted(new), sync.block)
         elif new:  # a market nobody held until this read
-            more = await prices.read(rpc, sorted(new), block)
+            more = await prices.read(rpc, sorted(new), sync.block)
             book = PriceBook(book.prices | more.prices, book.updated_at | more.updated_at)
         # Every asset an account in the book holds stays priced (a few markets no longer
         # held are too, until the next full read).
@@ -348,14 +320,13 @@ class ChainRuntime:
         sync.price_updated_at[adapter.name] = book.updated_at
 
     async def _end_from_events(
-        self, adapter: ProtocolAdapter, owners: Sequence[str], sync: ChainSync, block: int
+        self, adapter: ProtocolAdapter, owners: Sequence[str], sync: ChainSync
     ) -> None:
-        """End the open accounts of ``owners`` from their events (``end_from_events``) as of
-        ``block``."""
+        """End the open accounts of ``owners`` from their events (``end_from_events``)."""
         if not owners:
             return
         end = functools.partial(
-            end_from_events, self.engine, adapter.chain_id, adapter.name, owners, block
+            end_from_events, self.engine, adapter.chain_id, adapter.name, owners, sync.block
         )
         ended = await asyncio.to_thread(locked, self._save_lock, end)
         sync.closed += ended.closed

@@ -19,13 +19,10 @@ from devnet.demo import demo_config
 from devnet.deploy import Devnet
 from devnet.gmx import deploy_gmx, devnet_address
 from devnet.hyperliquid import install_hyperliquid
-from devnet.scenario import World, build_world
+from devnet.scenario import World
 from indexer.config.loader import Config
 from indexer.prices import PriceBook, PriceSource
-from indexer.protocols.base import ProtocolAdapter
 from indexer.rpc.client import RpcClient
-from indexer.scan.scanner import Scanner, ScanProgress
-from monitor.runtime import chain as chain_module
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainSync, by_chain
 from monitor.runtime.live_book import LiveBook
@@ -263,52 +260,3 @@ def test_a_slice_that_fails_behind_the_tick_is_one_warning_and_the_next_sync_goe
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
     assert [r.getMessage() for r in warnings] == ["whole-book slice not read: node went away"]
     assert all(r.exc_info is None for r in warnings)  # one line, no traceback
-
-
-def test_an_event_less_protocol_is_read_while_the_chain_is_scanned(
-    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Hyperliquid has no logs to wait for: its wallets are read while GMX's logs are scanned
-    (a scan that waits for that read would wait forever), at the block the scan reaches. GMX's
-    owners are read once its scan is stored."""
-    world = build_world(devnet, gmx_traders=2, hl_traders=2)
-    raw: dict[str, Any] = demo_config(world, "sqlite://").model_dump(mode="json", exclude_none=True)
-    raw["protocols"] = [p for p in raw["protocols"] if p["name"] in ("gmx_v2", "hyperliquid")]
-    (group,) = by_chain(Config.model_validate(raw))
-    events: list[str] = []
-    backfill, refresh = Scanner.backfill, chain_module.refresh_owners
-
-    async def main() -> ChainSync:
-        hl_read = asyncio.Event()
-
-        async def scan_after_hl_read(self: Scanner, *args: Any, **kwargs: Any) -> ScanProgress:
-            await asyncio.wait_for(hl_read.wait(), timeout=20)
-            done = await backfill(self, *args, **kwargs)
-            events.append("scanned")
-            return done
-
-        def refresh_noted(
-            rpc: RpcClient,
-            engine: Engine,
-            adapter: ProtocolAdapter,
-            owners: Sequence[str],
-            **kwargs: Any,
-        ) -> Any:
-            events.append(f"read {adapter.name} at {kwargs['block']}")
-            if adapter.name == "hyperliquid":
-                hl_read.set()
-            return refresh(rpc, engine, adapter, owners, **kwargs)
-
-        monkeypatch.setattr(Scanner, "backfill", scan_after_hl_read)
-        monkeypatch.setattr(chain_module, "refresh_owners", refresh_noted)
-        runtime = ChainRuntime(group, engine)
-        try:
-            return await runtime.sync()
-        finally:
-            await runtime.close()
-
-    synced = asyncio.run(main())
-    at = synced.block
-    assert events == [f"read hyperliquid at {at}", "scanned", f"read gmx_v2 at {at}"]
-    assert synced.prices["hyperliquid"]
-    assert synced.prices["gmx_v2"]

@@ -8,6 +8,7 @@ disturbs the session's devnet. Replacement transactions emit logs the old blocks
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -189,3 +190,28 @@ def test_reorg_under_new_blocks_is_found_without_a_tip_request(
     assert followed.rows == reference.rows
     assert followed.cursor == reference.cursor == node.block_number() + 1
     assert followed.hashes == reference.hashes
+
+
+def test_a_scan_stores_only_while_it_holds_the_write_lock(
+    node: Anvil, artifacts: Mapping[str, Artifact], engine: Engine
+) -> None:
+    """Other writers of the database (a monitor's reads stored behind its tick) take turns
+    with the scan through one lock: held elsewhere, the scan fetches but stores nothing."""
+    source = _fill(node, artifacts)
+    store, lock = ScanStore(engine), threading.Lock()
+
+    async def main() -> tuple[int, int]:
+        settings = ScanSettings(reorg_window=64)
+        async with RpcClient([node.rpc_url], chain_id=CHAIN_ID) as rpc:
+            scanner = Scanner(rpc, store, source, json_decoder(), settings, write_lock=lock)
+            lock.acquire()
+            task = asyncio.create_task(scanner.backfill())
+            await asyncio.sleep(0.5)  # long enough to fetch and decode a few dozen blocks
+            held = store.next_block(source)
+            lock.release()
+            await asyncio.wait_for(task, timeout=CATCH_UP_LIMIT_S)
+            return held, store.next_block(source)
+
+    held, done = asyncio.run(main())
+    assert held == source.start_block  # nothing stored while the lock was held elsewhere
+    assert done == node.block_number() + 1
