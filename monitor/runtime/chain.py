@@ -301,10 +301,7 @@ class ChainRuntime:
             saved, _ = await settled_pair(refresh, ends)
             book = None
         self._mark_polled(adapter.name, owners, poll_s, spread=full)
-        unconfirmed = self._unconfirmed.get(adapter.name)
-        if unconfirmed:  # read at this block: what the events said is now confirmed
-            for owner in owners:
-                unconfirmed.pop(owner, None)
+        self._confirmed(adapter.name, owners)
         sync.count(saved)
         self._note_read(adapter.name, owners, saved)
         new = saved.assets - known
@@ -332,6 +329,13 @@ class ChainRuntime:
         sync.closed += ended.closed
         sync.liquidated += ended.liquidated
         self._ended.setdefault(adapter.name, []).extend(ended.ended)
+
+    def _confirmed(self, protocol: str, owners: Iterable[str]) -> None:
+        """``owners`` were read: what their events said of them is confirmed (or corrected)."""
+        unconfirmed = self._unconfirmed.get(protocol)
+        if unconfirmed:
+            for owner in owners:
+                unconfirmed.pop(owner, None)
 
     def _note_read(self, protocol: str, owners: Sequence[str], saved: SaveResult) -> None:
         """Queue a read of ``owners`` for the next :meth:`book`: it supersedes an earlier read
@@ -367,6 +371,7 @@ class ChainRuntime:
                 raise outcome
             protocol, owners, saved = outcome
             self._note_read(protocol, owners, saved)
+            self._confirmed(protocol, owners)
             self._assets.setdefault(protocol, set()).update(saved.assets)
             results.append(saved)
         return results
@@ -390,8 +395,11 @@ class ChainRuntime:
         (:meth:`_confirmations`): a crash's thousand liquidations cost no read in the tick
         that sees them. With a wallet scope, only those wallets are read (the rest of the book
         is indexed, not read). Where events report every change an owner makes (GMX, gTrade),
-        the slice only bounds drift, so it is read behind the tick: the tick's alerts do not
-        wait on it, and what it read joins the book at the next tick.
+        the slice only bounds drift, and the confirming reads only catch what the events could
+        not say (an account reopened in the block that ended it), so both are read behind the
+        tick: the tick's alerts do not wait on them, and what they read joins the book at the
+        next tick. (In the ticks after a crash the confirming reads were the tick's largest,
+        and a read still out when the node starts building the next block waits for it.)
         """
 
         def everyone() -> list[str]:
@@ -409,8 +417,9 @@ class ChainRuntime:
                 self.engine, adapter.chain_id, adapter.name, among=scope, block=block
             )
             owners = {o for o, ended in touched.items() if not ended}
+            confirming: list[str] = []
             if events_end_accounts(adapter):
-                ending = self._confirmations(adapter, touched, owners)
+                confirming, ending = self._confirmations(adapter, touched)
             else:
                 owners.update(touched)
             rolling = self._rolling.get(adapter.name)
@@ -423,9 +432,9 @@ class ChainRuntime:
             warm = self.warm.get(adapter.name, frozenset())
             slice_ = rolling.take(self.monotonic(), everyone, warm)
             if adapter.name not in self.group.eventless:
-                later = sorted(set(slice_) - owners)
+                later = sorted((set(slice_) | set(confirming)) - owners)
             else:
-                owners.update(slice_)
+                owners.update(slice_, confirming)
                 candidates = scope if scope is not None else self.watched
                 budget = POLL_READS_PER_TICK * owners_per_read(adapter)
                 owners.update(self._due(adapter.name, candidates, poll_s, budget))
@@ -435,16 +444,16 @@ class ChainRuntime:
         return sorted(owners), ending, later
 
     def _confirmations(
-        self, adapter: ProtocolAdapter, touched: dict[str, bool], owners: set[str]
-    ) -> list[str]:
-        """Up to a read's worth of the unconfirmed (oldest first) join ``owners``, to be read
-        this tick; then the owners whose touches all ended accounts and are new since the last
-        tick (returned: to end now) join the unconfirmed, to be read in a later tick."""
+        self, adapter: ProtocolAdapter, touched: dict[str, bool]
+    ) -> tuple[list[str], list[str]]:
+        """Up to a read's worth of the unconfirmed (oldest first), to be read now; and the
+        owners whose touches all ended accounts and are new since the last tick, to end now:
+        they join the unconfirmed, to be read in a later tick."""
         unconfirmed = self._unconfirmed.setdefault(adapter.name, {})
-        owners.update(itertools.islice(unconfirmed, owners_per_read(adapter)))
+        confirming = list(itertools.islice(unconfirmed, owners_per_read(adapter)))
         new = sorted(o for o, ended in touched.items() if ended and o not in unconfirmed)
         unconfirmed.update(dict.fromkeys(new))
-        return new
+        return confirming, new
 
     def _due(
         self, protocol: str, owners: Iterable[str], poll_s: float | None, budget: int

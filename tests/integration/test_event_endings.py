@@ -1,8 +1,8 @@
 """Accounts ended by final events (GMX v2 liquidations and full closes) leave the live book in
 the tick that scans the event, without a read, and a later read confirms them.
 
-- A liquidated position is ``liquidated`` and out of the book at once; its owner is read a tick
-  later (the touch is consumed then, not before).
+- A liquidated position is ``liquidated`` and out of the book at once; its owner is read behind
+  the next tick (the touch is consumed then, not before), and the read joins the tick after.
 - The confirming read is what catches a position reopened under the same key in the block that
   liquidated it: the event said "ended", the chain says "open again".
 """
@@ -106,7 +106,8 @@ def test_a_liquidation_ends_the_account_in_the_tick_that_scans_it_and_a_read_con
         assert {lost.was.owner for lost in ticks.runtime.lost} == {ALICE}
         assert _status(world, engine, ALICE) is AccountStatus.LIQUIDATED
         assert ticks.touched() == [ALICE]  # not read yet: her touch is still queued
-        sync, held = await ticks.tick()
+        await ticks.tick()  # her confirming read goes out behind this tick
+        sync, held = await ticks.tick()  # and is stored before this one reads
         assert sync.refreshed == 0  # the confirming read found her with no account
         assert ticks.touched() == []
         assert _status(world, engine, ALICE) is AccountStatus.LIQUIDATED
@@ -126,6 +127,8 @@ def test_a_position_reopened_in_the_block_that_liquidated_it_comes_back_on_the_c
             )
         sync, held = await ticks.tick()
         assert (sync.liquidated, held) == (1, {BOB})  # what the events said
+        sync, held = await ticks.tick()
+        assert held == {BOB}  # her confirming read is out behind this tick
         sync, held = await ticks.tick()
         assert (sync.refreshed, held) == (1, {ALICE, BOB})  # what the chain says
         assert _status(world, engine, ALICE) is AccountStatus.OPEN
