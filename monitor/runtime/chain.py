@@ -348,24 +348,27 @@ class ChainRuntime:
     async def _read_behind(
         self, rpc: RpcClient, adapter: ProtocolAdapter, owners: list[str], block: int
     ) -> tuple[str, list[str], SaveResult]:
-        """Read and store a whole-book slice at ``block`` behind the tick that took it."""
+        """Read and store ``owners`` (a whole-book slice, confirming reads) at ``block``,
+        behind the tick that took them."""
         saved = await refresh_owners(
             rpc, self.engine, adapter, owners, block=block, save_lock=self._save_lock
         )
         return adapter.name, owners, saved
 
     async def _caught_up(self) -> list[SaveResult]:
-        """Wait for the slices read behind the last tick (usually done by now: a tick's own
-        reads ended a block ago) and queue what they read for the next :meth:`book`. Before
-        this sync reads: a later read of an owner must land after an earlier one. A slice
-        that failed is dropped with a warning; the next cycle takes its owners again."""
+        """Wait for the reads behind the last tick (whole-book slices and confirming reads;
+        usually done by now: a tick's own reads ended a block ago) and queue what they read
+        for the next :meth:`book`. Before this sync reads: a later read of an owner must land
+        after an earlier one. A read that failed is dropped with a warning: a slice's owners
+        come again next cycle, and the owners it was to confirm stay queued for the next
+        tick."""
         behind, self._behind = self._behind, []
         results: list[SaveResult] = []
         for outcome in await asyncio.gather(*behind, return_exceptions=True):
             if isinstance(outcome, asyncio.CancelledError):  # by forget()
                 continue
             if isinstance(outcome, Exception):
-                log.warning("whole-book slice not read: %s", outcome)
+                log.warning("read behind the tick failed (retried later): %s", outcome)
                 continue
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -398,8 +401,9 @@ class ChainRuntime:
         the slice only bounds drift, and the confirming reads only catch what the events could
         not say (an account reopened in the block that ended it), so both are read behind the
         tick: the tick's alerts do not wait on them, and what they read joins the book at the
-        next tick. (In the ticks after a crash the confirming reads were the tick's largest,
-        and a read still out when the node starts building the next block waits for it.)
+        next tick. (After a crash the confirming reads are a whole read's worth every tick
+        for a while, and a read still out when the node starts building the next block waits
+        for that build.)
         """
 
         def everyone() -> list[str]:

@@ -24,8 +24,10 @@ from devnet.scenario import World
 from devnet.solc import Artifact
 from devnet.txbatch import TxBatch
 from indexer.config.loader import Config
+from indexer.errors import RetryableError
 from indexer.models import AccountStatus
 from indexer.store.accounts import load_accounts, touched_owners
+from monitor.runtime import chain as chain_module
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainSync, by_chain
 
@@ -132,5 +134,37 @@ def test_a_position_reopened_in_the_block_that_liquidated_it_comes_back_on_the_c
         sync, held = await ticks.tick()
         assert (sync.refreshed, held) == (1, {ALICE, BOB})  # what the chain says
         assert _status(world, engine, ALICE) is AccountStatus.OPEN
+
+    _run(world, engine, scenario)
+
+
+def test_a_confirming_read_that_fails_behind_the_tick_is_taken_again(
+    world: World, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refresh = chain_module.refresh_owners
+    reads: list[str] = []  # each read of her: "failed" or "read"
+
+    async def fails_once(
+        rpc: Any, engine: Engine, adapter: Any, owners: list[str], **kwargs: Any
+    ) -> Any:
+        if ALICE not in owners:
+            return await refresh(rpc, engine, adapter, owners, **kwargs)
+        if not reads:
+            reads.append("failed")
+            raise RetryableError("node went away")
+        reads.append("read")
+        return await refresh(rpc, engine, adapter, owners, **kwargs)
+
+    async def scenario(ticks: Ticks) -> None:
+        monkeypatch.setattr(chain_module, "refresh_owners", fails_once)
+        assert world.gmx.liquidate(ALICE, "BTC/USD", "USDC", True)
+        await ticks.tick()  # ended by its event
+        await ticks.tick()  # her confirming read goes out behind this tick, and fails
+        assert ticks.touched() == [ALICE]  # not consumed by the read that failed
+        await ticks.tick()  # the failure is seen: she is taken again, behind this tick
+        await ticks.tick()
+        assert reads == ["failed", "read"]
+        assert ticks.touched() == []  # read at last
+        assert _status(world, engine, ALICE) is AccountStatus.LIQUIDATED
 
     _run(world, engine, scenario)
