@@ -32,7 +32,14 @@ the market runs, per block mined meanwhile and per tick:
 A baseline that cannot keep up ticks less often than once a block, so per block it looks
 cheaper than it is; compare per tick too (``rpc_ratio_per_tick``,
 ``rpc_ratio_equivalents_per_tick``). The devnet's own web3 traffic (market, keeper, and the
-bench's head reads) is not counted. Metric definitions: ``bench.live_metrics``.
+bench's head reads) is not counted.
+
+The node, the market and the monitor share the machine, so each phase also says how many cores
+each used while the market ran (CPU seconds over wall seconds): ``node_cpu_cores`` (anvil),
+``market_cpu_cores`` (this process: the market and its keeper) and ``monitor_tick_cpu_cores``
+(the monitor's ticks). Their sum near the machine's core count means the node's slow answers
+may be a queue for the CPU rather than the node's own work. Metric definitions:
+``bench.live_metrics``.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -61,6 +69,7 @@ from bench.live_metrics import (
     partial_metrics,
     percentile,
     read_alerts,
+    stat_cpu_s,
 )
 from bench.live_monitor import BLOCK_TIME_S, MonitorJob, watch_in_child
 from devnet.demo import demo_config
@@ -160,14 +169,17 @@ def _watch(world: World, job: MonitorJob, seed: int) -> dict[str, Any]:
             raise
 
     market = threading.Thread(target=market_loop, name="bench-market", daemon=True)
+    anvil_pid = world.devnet.anvil.pid
     try:
         _expect(ours, child, "ready")
+        started = (time.monotonic(), _process_cpu_s(anvil_pid), time.process_time())
         market.start()
         while not _ready(ours, child):
             if failed and not stop.is_set():
                 stop.set()
                 ours.send(("abort",))
         _expect(ours, child, "done")
+        ended = (time.monotonic(), _process_cpu_s(anvil_pid), time.process_time())
         stop.set()
         market.join(MARKET_JOIN_S)
         ours.send(("stopped", repr(failed[0]) if failed else None))
@@ -182,7 +194,17 @@ def _watch(world: World, job: MonitorJob, seed: int) -> dict[str, Any]:
     gaps = [b - a for a, b in itertools.pairwise(steps)]
     result["market_steps"] = len(steps)
     result["market_step_s_max"] = round(max(gaps), 1) if gaps else None
+    wall_s = ended[0] - started[0]
+    result["node_cpu_cores"] = round((ended[1] - started[1]) / wall_s, 2)
+    result["market_cpu_cores"] = round((ended[2] - started[2]) / wall_s, 2)
+    result["monitor_tick_cpu_cores"] = round(sum(result["cpu_list"]) / wall_s, 2)
     return result  # type: ignore[no-any-return]
+
+
+def _process_cpu_s(pid: int) -> float:
+    """CPU seconds process ``pid`` has used so far (Linux ``/proc``)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat_cpu_s(stat, os.sysconf("SC_CLK_TCK"))
 
 
 def _ready(conn: Connection, child: BaseProcess) -> bool:
@@ -229,6 +251,9 @@ def run_phase(*, accounts: int, minutes: float, seed: int, baseline: bool,
             # Price moves made (one per block time at most): fewer means a slow keeper.
             "market_steps": watched["market_steps"],
             "market_step_s_max": watched["market_step_s_max"],
+            "node_cpu_cores": watched["node_cpu_cores"],
+            "market_cpu_cores": watched["market_cpu_cores"],
+            "monitor_tick_cpu_cores": watched["monitor_tick_cpu_cores"],
             **liquidation_metrics(world.liquidated, alerts, engine),
             **partial_metrics(world.partially_liquidated, alerts),
             "alerts": len(alerts),
@@ -261,7 +286,8 @@ def _round(value: float | None) -> float | None:
 
 BASELINE_KEYS = ("blocks", "ticks", "liquidations", "warned_before", "recorded_as_closed",
                  "rpc_calls_per_block", "rpc_calls_per_tick", "rpc_call_equivalents_per_block",
-                 "rpc_call_equivalents_per_tick", "tick_ms_p50", "tick_ms_p99")  # fmt: skip
+                 "rpc_call_equivalents_per_tick", "tick_ms_p50", "tick_ms_p99",
+                 "node_cpu_cores", "market_cpu_cores")  # fmt: skip
 
 
 def run(accounts: int, minutes: float, seed: int = 7, baseline: bool = True) -> dict[str, Any]:

@@ -183,3 +183,12 @@ def alert_latency(alerts: Sequence[AlertFact], ticks: Sequence[TickFact]) -> lis
         for a in alerts
         if a.level in WARNING_LEVELS and (t := by_block.get(a.block)) is not None
     ]
+
+
+def stat_cpu_s(stat: str, clock_ticks_per_s: int) -> float:
+    """A process's CPU seconds (user + system, every thread) from its ``/proc/<pid>/stat``
+    line. The command name (field 2) is in parentheses and may hold spaces and parentheses
+    itself, so the fields are counted from the last ``)``: utime and stime are fields 14 and
+    15 of the line."""
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / clock_ticks_per_s

@@ -3,6 +3,8 @@ hold at any size (no liquidation stored as a close, no alert recorded or deliver
 
 from __future__ import annotations
 
+import os
+
 import orjson
 import pytest
 
@@ -19,7 +21,8 @@ KEYS = (
     "tick_phase_ms_p99", "slowest_tick_phases_ms", "market_steps", "market_step_s_max",
     "tick_slowest_request_ms_p50", "tick_slowest_request_ms_p99", "ticks_over_block_time",
     "ticks_over_block_time_by_node", "tick_cpu_ms_p50", "tick_cpu_ms_p99",
-    "ticks_cpu_over_block_time", "node_block_ms",
+    "ticks_cpu_over_block_time", "node_block_ms", "node_cpu_cores", "market_cpu_cores",
+    "monitor_tick_cpu_cores", "baseline_node_cpu_cores",
 )  # fmt: skip
 
 
@@ -47,3 +50,8 @@ def test_bench_live_reports_its_keys_and_invariants(capsys: pytest.CaptureFixtur
     assert summary["ticks_over_block_time_by_node"] <= summary["ticks_over_block_time"]
     assert summary["tick_cpu_ms_p50"] > 0  # a tick does work of its own
     assert summary["node_block_ms"] > 0
+    # The node mined and answered, the keeper dry-ran, the monitor ticked: each used some CPU,
+    # and none more than the machine has.
+    cores = os.cpu_count() or 1
+    for key in ("node_cpu_cores", "market_cpu_cores", "monitor_tick_cpu_cores"):
+        assert 0 < summary[key] <= cores, (key, summary[key])
