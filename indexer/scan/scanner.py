@@ -103,10 +103,9 @@ class Scanner:
         if to_block is not None:
             target = min(target, to_block)
         progress = ScanProgress(first_block=start, target_block=target, next_block=start)
-        if check_tip:
-            await self._check_tip(head, progress, scan=(start, target))
-        if from_block is None:
-            start = await self._next_block()
+        rolled_back = check_tip and await self._check_tip(head, progress, scan=(start, target))
+        if from_block is None and rolled_back:
+            start = await self._next_block()  # the rollback moved the cursor back
         await self._scan(start, target, head, progress)
         return progress
 
@@ -133,9 +132,11 @@ class Scanner:
             for lag in lagging_urls(self.rpc.stats(), self.settings.stall_after_blocks):
                 log.warning("rpc %s lags %d blocks behind another URL", lag[0], lag[1])
             target = head - self.settings.finality_blocks
-            await self._check_tip(head, progress, scan=(await self._next_block(), target))
+            start = await self._next_block()
+            if await self._check_tip(head, progress, scan=(start, target)):
+                start = await self._next_block()  # the rollback moved the cursor back
             progress.target_block = max(progress.target_block, target)
-            await self._scan(await self._next_block(), target, head, progress)
+            await self._scan(start, target, head, progress)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.block_time_s)
 
@@ -149,8 +150,9 @@ class Scanner:
 
     async def _check_tip(
         self, head: int, progress: ScanProgress, *, scan: tuple[int, int] | None = None
-    ) -> None:
-        """Roll back when the last stored block is no longer canonical (a reorg at the tip).
+    ) -> bool:
+        """Roll back when the last stored block is no longer canonical (a reorg at the tip);
+        whether it did (the source's cursor then moved back).
 
         ``scan``: the range about to be scanned. When its first block is the one after the
         stored tip and near the head, its header is fetched with the logs and must name the
@@ -158,14 +160,14 @@ class Scanner:
         round trip of its own: a tick waits for one node answer fewer."""
         stored = await self._stored_hashes()
         if not stored:
-            return
+            return False
         top = max(stored)
         if scan is not None and checks_tip(top, *scan, self._header_numbers(*scan, head)):
-            return
+            return False
         canonical = await self._canonical_hashes([top]) if top <= head else {}
         if canonical.get(top) == stored[top]:
-            return
-        await self._handle_reorg(stored, progress)
+            return False
+        return await self._handle_reorg(stored, progress)
 
     async def _canonical_hashes(self, numbers: list[int]) -> dict[int, str]:
         """The node's hashes of ``numbers``; a block it no longer has (a reorg shortening the
@@ -173,7 +175,9 @@ class Scanner:
         results = await self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
         return {n: r["hash"] for n, r in zip(numbers, results, strict=True) if r is not None}
 
-    async def _handle_reorg(self, stored: dict[int, str], progress: ScanProgress) -> None:
+    async def _handle_reorg(self, stored: dict[int, str], progress: ScanProgress) -> bool:
+        """Find the fork point and roll back above it; False when the node merely lags what
+        is stored (nothing rolled back)."""
         numbers = sorted(stored)
         head = await self.rpc.block_number()
         present = [n for n in numbers if n <= head]
@@ -182,7 +186,7 @@ class Scanner:
             log.info(
                 "node head %d is below the stored block %d: waiting, not a reorg", head, numbers[-1]
             )
-            return
+            return False
         fork = find_fork_point(stored, canonical)
         removed = await asyncio.to_thread(self._rollback_above, fork)
         progress.reorgs += 1
@@ -193,6 +197,7 @@ class Scanner:
             fork,
             removed,
         )
+        return True
 
     async def _scan(self, start: int, end: int, head: int, progress: ScanProgress) -> None:
         """Index ``[start, end]``; after a reorg, start again from the fork until done."""

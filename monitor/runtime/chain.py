@@ -301,7 +301,6 @@ class ChainRuntime:
             saved, _ = await settled_pair(refresh, ends)
             book = None
         self._mark_polled(adapter.name, owners, poll_s, spread=full)
-        self._confirmed(adapter.name, owners)
         sync.count(saved)
         self._note_read(adapter.name, owners, saved)
         new = saved.assets - known
@@ -330,16 +329,15 @@ class ChainRuntime:
         sync.liquidated += ended.liquidated
         self._ended.setdefault(adapter.name, []).extend(ended.ended)
 
-    def _confirmed(self, protocol: str, owners: Iterable[str]) -> None:
-        """``owners`` were read: what their events said of them is confirmed (or corrected)."""
+    def _note_read(self, protocol: str, owners: Sequence[str], saved: SaveResult) -> None:
+        """Queue a read of ``owners`` for the next :meth:`book`: it supersedes an earlier read
+        of the same owners still queued (a slice read behind the last tick, at its block).
+        What their events said of them is now confirmed (or corrected): they leave the
+        unconfirmed."""
         unconfirmed = self._unconfirmed.get(protocol)
         if unconfirmed:
             for owner in owners:
                 unconfirmed.pop(owner, None)
-
-    def _note_read(self, protocol: str, owners: Sequence[str], saved: SaveResult) -> None:
-        """Queue a read of ``owners`` for the next :meth:`book`: it supersedes an earlier read
-        of the same owners still queued (a slice read behind the last tick, at its block)."""
         fresh = set(owners)
         queued = [(i, a) for i, a in self._read.get(protocol, []) if a.owner not in fresh]
         self._read[protocol] = queued + list(saved.stored)
@@ -374,7 +372,6 @@ class ChainRuntime:
                 raise outcome
             protocol, owners, saved = outcome
             self._note_read(protocol, owners, saved)
-            self._confirmed(protocol, owners)
             self._assets.setdefault(protocol, set()).update(saved.assets)
             results.append(saved)
         return results

@@ -557,9 +557,10 @@ class Monitor:
         come far from its ``block_time``: the polls are paced by it, so a chain faster than
         configured is ticked blocks late, and a slower one polled many times per block."""
         pacer = self._pacers[chain.name]
+        new = head != pacer.head
         pacer.saw(head, at)
-        if chain.name in self._pace_warned:
-            return  # said once: the measure need not be taken again
+        if not new or chain.name in self._pace_warned:
+            return  # the measure changes with a new head only; once said, it is not taken again
         observed_s = pacer.block_time_mismatch()
         if observed_s is not None:
             self._pace_warned.add(chain.name)

@@ -49,9 +49,9 @@ def count_tip_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     async def counted(
         self: Scanner, head: int, progress: ScanProgress, *, scan: tuple[int, int] | None = None
-    ) -> None:
+    ) -> bool:
         heads.append(head)
-        await check(self, head, progress, scan=scan)
+        return await check(self, head, progress, scan=scan)
 
     monkeypatch.setattr(Scanner, "_check_tip", counted)
     return heads
