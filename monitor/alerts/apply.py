@@ -30,7 +30,7 @@ from indexer.registry import PLUGINS
 from indexer.store.accounts import load_accounts
 from indexer.store.bulk import BulkInsert
 from indexer.store.columns import driver_datetime
-from indexer.store.engine import is_postgres
+from indexer.store.engine import is_postgres, write_transaction
 from indexer.store.tables import Account
 from monitor.alerts.inference import PartialLiquidation
 from monitor.alerts.levels import Level
@@ -104,7 +104,9 @@ def apply_rules(
     route = channels if callable(channels) else _fixed(channels)
     decided: list[Decided] = []
     account_ids = [o.account_id for o in observations]
-    with engine.begin() as conn:
+    # It reads (the states not cached) before it writes, beside other writers (reads stored
+    # behind the tick, delivery, the bot): take the write lock up front.
+    with write_transaction(engine) as conn:
         cached = known if known is not None else {}
         states = {i: cached[i] for i in account_ids if i in cached}
         states.update(_load(conn, [i for i in account_ids if i not in cached]))
@@ -374,13 +376,20 @@ def newly_liquidated(
         lookups = [found.where(accounts.c.block_number >= since_block)]
         if breached:
             lookups.append(found.where(accounts.c.id.in_(list(breached))))
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         rows = list({row.id: row for lookup in lookups for row in conn.execute(lookup)}.values())
-        guessed = [row.id for row in rows if row.inferred]
-        if guessed:
+    guessed = [row.id for row in rows if row.inferred]
+    if guessed:
+        # A transaction of its own that writes first: had it read first, a writer committing
+        # meanwhile (reads stored behind the tick) would make it fail with "database is
+        # locked" on SQLite. Still closed: a read since may have found one open again.
+        with engine.begin() as conn:
             conn.execute(
                 accounts.update()
-                .where(accounts.c.id.in_(guessed))
+                .where(
+                    accounts.c.id.in_(guessed),
+                    accounts.c.status == AccountStatus.CLOSED.value,
+                )
                 .values(status=AccountStatus.LIQUIDATED.value)
             )
     return load_accounts(engine, status=None, ids=[row.id for row in rows]) if rows else []

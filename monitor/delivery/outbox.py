@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from indexer.store.bulk import BulkInsert
 from indexer.store.columns import driver_datetime
-from indexer.store.engine import is_postgres, upsert_insert
+from indexer.store.engine import is_postgres, upsert_insert, write_transaction
 from monitor.alerts.levels import Level
 from monitor.delivery.queue import (
     DEFAULT_POLICY,
@@ -385,7 +385,7 @@ def fail(
     ``sending``.
     """
     jitter = random.random() if jitter is None else jitter
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:  # reads, then writes, beside the tick's writers
         attempts = conn.execute(
             sa.select(OUTBOX.c.attempts).where(
                 OUTBOX.c.id == delivery_id, OUTBOX.c.status == OutboxStatus.SENDING

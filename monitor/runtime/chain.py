@@ -121,8 +121,11 @@ class ChainRuntime:
         self._ended: dict[str, list[tuple[int, str]]] = {}
         # Per protocol: the assets to price (every asset an account in the book holds).
         self._assets: dict[str, set[str]] = {}
-        # The protocols of a tick read side by side and store one at a time (see sync).
-        self._save_lock = threading.Lock()
+        self.save_lock = threading.Lock()
+        """Held by every write to the database this runtime makes from a worker thread (scan
+        commits, stored reads, endings) and by the tick's rules: they take turns, handed over
+        at once, where SQLite's own wait for its write lock sleeps in steps of up to 100 ms
+        and a transaction that read first fails once another writer committed."""
         self.lost: list[Lost] = []
         """The accounts that lost positions in the last :meth:`book` (gone from the chain, or
         read again with less than they held; ``live_book.Lost``)."""
@@ -163,7 +166,7 @@ class ChainRuntime:
             settings = chain_settings(self.group.chain)
             self._scanners = [
                 Scanner(self._rpc, self.store, source, self.decoder, settings,
-                        touched=adapter.touched, write_lock=self._save_lock)
+                        touched=adapter.touched, write_lock=self.save_lock)
                 for adapter in self.group.adapters
                 if (source := adapter.log_source()) is not None
             ]  # fmt: skip
@@ -286,7 +289,7 @@ class ChainRuntime:
                 await asyncio.to_thread(open_assets, self.engine, adapter.chain_id, adapter.name)
             )
         refresh = refresh_owners(
-            rpc, self.engine, adapter, owners, block=sync.block, save_lock=self._save_lock
+            rpc, self.engine, adapter, owners, block=sync.block, save_lock=self.save_lock
         )
         # The accounts that events ended are stored while the node reads the rest (a crash's
         # thousand endings took a transaction the reads waited for, and the later the reads go
@@ -324,7 +327,7 @@ class ChainRuntime:
         end = functools.partial(
             end_from_events, self.engine, adapter.chain_id, adapter.name, owners, sync.block
         )
-        ended = await asyncio.to_thread(locked, self._save_lock, end)
+        ended = await asyncio.to_thread(locked, self.save_lock, end)
         sync.closed += ended.closed
         sync.liquidated += ended.liquidated
         self._ended.setdefault(adapter.name, []).extend(ended.ended)
@@ -349,7 +352,7 @@ class ChainRuntime:
         """Read and store ``owners`` (a whole-book slice, confirming reads) at ``block``,
         behind the tick that took them."""
         saved = await refresh_owners(
-            rpc, self.engine, adapter, owners, block=block, save_lock=self._save_lock
+            rpc, self.engine, adapter, owners, block=block, save_lock=self.save_lock
         )
         return adapter.name, owners, saved
 

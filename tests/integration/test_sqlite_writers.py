@@ -1,17 +1,35 @@
 """Two writers on one SQLite file: a transaction that reads before it writes, started while
 another thread writes, waits for it (``write_transaction``) instead of failing with "database
-is locked" once its snapshot went stale (the bot's /watch beside the monitor's tick)."""
+is locked" once its snapshot went stale (the bot's /watch beside the monitor's tick; the
+rules, the inferred liquidations and a failed send beside the reads a tick stores behind
+it)."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from indexer.store.engine import checkpoint_wal, make_engine, write_transaction
+from indexer.config.sections import Thresholds
+from indexer.models import AccountStatus
+from indexer.store.accounts import save_read
+from indexer.store.engine import checkpoint_wal, make_engine, upgrade, write_transaction
+from monitor.alerts.apply import apply_rules, newly_liquidated
+from monitor.alerts.levels import Level
+from monitor.alerts.policy import Policy
+from monitor.delivery.outbox import claim, fail
+from monitor.tables import OutboxStatus
+from tests.outbox_helpers import add_account, add_alerts
+from tests.subscription_helpers import OWNERS, observe, owner_account
+
+T = TypeVar("T")
+NOON = datetime(2025, 1, 1, 12, tzinfo=UTC)
 
 
 def _engine(tmp_path: Path) -> Engine:
@@ -23,38 +41,96 @@ def _engine(tmp_path: Path) -> Engine:
 
 def _other_writer(engine: Engine, holding: threading.Event, release: threading.Event) -> None:
     with write_transaction(engine) as conn:
-        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS other (x INTEGER)")
+        conn.exec_driver_sql("INSERT INTO other VALUES (1)")
         holding.set()
         release.wait(5)
 
 
-def _read_then_write(engine: Engine, begin: object, release: threading.Event) -> int:
-    holding = threading.Event()
+def beside_another_writer(engine: Engine, fn: Callable[[], T]) -> T:
+    """``fn()`` started while another thread holds SQLite's write lock and commits 0.2 s
+    later: a transaction of ``fn`` that read before that commit and writes after it fails,
+    unless it took the write lock up front."""
+    holding, release = threading.Event(), threading.Event()
     writer = threading.Thread(target=_other_writer, args=(engine, holding, release))
     writer.start()
     holding.wait(5)
     threading.Timer(0.2, release.set).start()  # the other writer commits soon after
     try:
-        with begin as conn:  # type: ignore[attr-defined]
-            seen = int(conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one())
-            conn.exec_driver_sql("INSERT INTO t VALUES (2)")
-        return seen
+        return fn()
     finally:
         release.set()
         writer.join()
 
 
+def _read_then_write(engine: Engine, begin: object) -> int:
+    def read_then_write() -> int:
+        with begin as conn:  # type: ignore[attr-defined]
+            seen = int(conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one())
+            conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+        return seen
+
+    return beside_another_writer(engine, read_then_write)
+
+
 def test_write_transaction_waits_for_the_other_writer_and_sees_its_rows(tmp_path: Path) -> None:
     engine = _engine(tmp_path)
-    release = threading.Event()
-    assert _read_then_write(engine, write_transaction(engine), release) == 1
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE other (x INTEGER)")
+    assert _read_then_write(engine, write_transaction(engine)) == 0
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM other").scalar_one() == 1
 
 
 def test_a_plain_transaction_would_fail_there(tmp_path: Path) -> None:
     engine = _engine(tmp_path)
-    release = threading.Event()
     with pytest.raises(sa.exc.OperationalError, match="database is locked"):
-        _read_then_write(engine, engine.begin(), release)
+        _read_then_write(engine, engine.begin())
+
+
+@pytest.fixture
+def migrated(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'perpwatch.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_the_rules_record_beside_another_writer(migrated: Engine) -> None:
+    """``apply_rules`` reads the states it has not cached, then writes: it runs beside the
+    reads a tick stores behind it."""
+    account_id, account = owner_account(migrated, OWNERS[0])
+    policy = Policy(Thresholds())
+    decided = beside_another_writer(
+        migrated,
+        lambda: apply_rules(
+            migrated, [observe(account_id, account, 1.1)], lambda a: policy, ["console"], NOON
+        ),
+    )
+    assert [d.decision.level for d in decided] == [Level.CRITICAL]
+
+
+def test_an_inferred_liquidation_is_recorded_beside_another_writer(migrated: Engine) -> None:
+    """``newly_liquidated`` finds a Hyperliquid account closed while liquidatable, and marks
+    it liquidated, while a read behind the tick stores."""
+    account_id, account = owner_account(migrated, OWNERS[0], protocol="hyperliquid")
+    policy = Policy(Thresholds())
+    apply_rules(migrated, [observe(account_id, account, 0.9)], lambda a: policy, ["console"],
+                NOON)  # fmt: skip
+    save_read(migrated, 42161, "hyperliquid", [OWNERS[0]], [], read_block=5)  # gone: closed
+    found = beside_another_writer(
+        migrated, lambda: newly_liquidated(migrated, 42161, ["hyperliquid"])
+    )
+    assert [(i, a.status) for i, a in found] == [(account_id, AccountStatus.LIQUIDATED)]
+
+
+def test_a_failed_send_is_recorded_beside_another_writer(migrated: Engine) -> None:
+    add_alerts(migrated, add_account(migrated), 1, ["console"])
+    (delivery,) = claim(migrated, "console", 1, NOON)
+    status = beside_another_writer(
+        migrated, lambda: fail(migrated, delivery.id, "HTTP 502", None, now=NOON, jitter=0.0)
+    )
+    assert status is OutboxStatus.PENDING
 
 
 def test_a_passive_checkpoint_empties_the_log_beside_a_reader_and_a_writer(
