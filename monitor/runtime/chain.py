@@ -221,6 +221,7 @@ class ChainRuntime:
         tip is still canonical (the stored blocks are the chain's, shared by its scanners).
         """
         rpc = await self.client()
+        waited = time.perf_counter()
         behind = await self._caught_up()
         self.take_slowest_request_s()  # this sync's requests only
         started = time.perf_counter()
@@ -238,7 +239,9 @@ class ChainRuntime:
         full = self.full_refresh_s <= 0 or self._read_whole
         scan_s = time.perf_counter() - started
         logs = sum(r.logs for r in results)
-        sync = ChainSync(self.group.chain.chain_id, block, logs=logs, scan_s=scan_s)
+        sync = ChainSync(
+            self.group.chain.chain_id, block, logs=logs, behind_s=started - waited, scan_s=scan_s
+        )
         for saved in behind:
             sync.count(saved)
         if sync.logs:

@@ -89,6 +89,8 @@ class ChainSync:
     scopes: dict[str, frozenset[str] | None] = field(default_factory=dict)
     """Protocol name → the owners the monitor covers (None: every account)."""
     logs: int = 0
+    behind_s: float = 0.0
+    """Wall seconds the sync waited for the reads behind the last tick (``_caught_up``)."""
     scan_s: float = 0.0
     """Wall seconds the scan took (the rest of the sync is reads)."""
     slowest_request_s: float = 0.0

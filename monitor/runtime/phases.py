@@ -9,12 +9,13 @@ phases.seconds                       # {"sync": 0.41, …}, in the order marked
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-TICK_PHASES = ("scan", "read", "value", "judge", "latest", "rules", "record")
-"""The phases of ``Monitor.tick``, in order: index new logs; re-read changed owners and read
-prices; update and value the in-memory book; screen it and build observations; write the
-latest view; the chain's and the accounts' alert rules; the heartbeat row."""
+TICK_PHASES = ("behind", "scan", "read", "value", "judge", "latest", "rules", "record")
+"""The phases of ``Monitor.tick``, in order: wait for the reads behind the last tick; index
+new logs; re-read changed owners and read prices; update and value the in-memory book; screen
+it and build observations; write the latest view; the chain's and the accounts' alert rules;
+the heartbeat row."""
 
 
 class Phases:
@@ -25,13 +26,13 @@ class Phases:
         self._last = clock()
         self.seconds: dict[str, float] = {}
 
-    def mark(self, name: str, *, split: tuple[str, float] | None = None) -> None:
-        """End the phase ``name``. ``split``: (an earlier part's name, its seconds), taken out
-        of this phase (the scan inside ``runtime.sync()``, which times it itself)."""
+    def mark(self, name: str, *, split: Sequence[tuple[str, float]] = ()) -> None:
+        """End the phase ``name``. ``split``: (an earlier part's name, its seconds) pairs,
+        taken out of this phase in turn (parts of ``runtime.sync()``, which times them
+        itself); none is more than what is left."""
         now = self._clock()
         took = now - self._last
-        if split is not None:
-            part, part_s = split
+        for part, part_s in split:
             part_s = min(max(part_s, 0.0), took)
             self.seconds[part] = self.seconds.get(part, 0.0) + part_s
             took -= part_s

@@ -224,7 +224,7 @@ class Monitor:
         await self._widen_scope(group)
         phases = Phases()
         sync = await runtime.sync(head)
-        phases.mark("read", split=("scan", sync.scan_s))
+        phases.mark("read", split=[("behind", sync.behind_s), ("scan", sync.scan_s)])
         live = await runtime.book(sync)
         self._infer_liquidations(group, runtime.lost, sync.prices)
         ticks = [value_book(p, *live.compiled(p), sync.prices.get(p, {})) for p in live.protocols()]

@@ -262,3 +262,32 @@ def test_a_slice_that_fails_behind_the_tick_is_one_warning_and_the_next_sync_goe
         "read behind the tick failed (retried later): node went away"
     ]
     assert all(r.exc_info is None for r in warnings)  # one line, no traceback
+
+
+def test_the_next_sync_says_how_long_it_waited_for_the_slice_read_behind_the_last(
+    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tick's ``behind`` phase: a slice read behind one sync that takes 0.3 s more is
+    waited for at the start of the next, and that sync says so (``behind_s``)."""
+    world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
+    (group,) = by_chain(_gmx_only(world))
+    now = [0.0]
+    read_behind = ChainRuntime._read_behind
+
+    async def slow(self: ChainRuntime, *args: Any) -> Any:
+        await asyncio.sleep(0.3)
+        return await read_behind(self, *args)
+
+    async def ticks() -> tuple[float, float]:
+        runtime = ChainRuntime(group, engine, full_refresh_s=60.0, monotonic=lambda: now[0])
+        try:
+            await _until_a_slice_is_due(runtime, world, "slow", now)
+            monkeypatch.setattr(ChainRuntime, "_read_behind", slow)
+            took = await runtime.sync()  # takes the slice, read behind it
+            return took.behind_s, (await runtime.sync()).behind_s
+        finally:
+            await runtime.close()
+
+    before, after = asyncio.run(ticks())
+    assert before < 0.25  # nothing was behind the tick before it
+    assert after >= 0.25
