@@ -28,7 +28,7 @@ from indexer.scan.touches import ending_params, touch_params
 from indexer.store.accounts import ending_of_account
 from indexer.store.bulk import BulkInsert
 from indexer.store.columns import utcnow
-from indexer.store.engine import is_postgres, upsert_insert
+from indexer.store.engine import is_postgres, upsert_insert, write_transaction
 from indexer.store.tables import (
     Account,
     AccountEnding,
@@ -140,7 +140,7 @@ class ScanStore:
         rows = [r for b in batches for r in b.rows] if len(batches) > 1 else batches[0].rows
         headers = [h for b in batches for h in b.headers]
         touches = [t for b in batches for t in b.touches]
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             if rows:
                 self._put_events(conn, rows)
             if headers:
@@ -158,7 +158,7 @@ class ScanStore:
     def rollback_above(self, chain_id: int, fork_block: int) -> int:
         """Delete everything derived from blocks above ``fork_block`` on ``chain_id`` and move
         every cursor of the chain back to ``fork_block + 1``. Returns the events deleted."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             deleted = conn.execute(
                 _events.delete().where(
                     _events.c.chain_id == chain_id, _events.c.block_number > fork_block

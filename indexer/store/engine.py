@@ -10,8 +10,9 @@ Passwords never appear in messages: URLs are shown through :func:`redact`.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -139,13 +140,72 @@ def _sqlite_on_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def write_transaction(engine: Engine) -> AbstractContextManager[Connection]:
-    """``engine.begin()`` for a transaction that reads before it writes, from a thread that
-    runs beside other writers (the bot, the API). On SQLite it takes the write lock up front
-    (``BEGIN IMMEDIATE``), so it waits for the other writer (busy timeout) instead of failing
-    with "database is locked" when the snapshot it read from went stale; elsewhere it is a
-    plain ``begin()``."""
-    return engine.execution_options(sqlite_immediate=True).begin()
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """``engine.begin()`` for a transaction that writes, from a thread that runs beside other
+    writers (the tick's stored reads, delivery, the bot, the API).
+
+    On SQLite, one transaction of the file writes at a time. This one takes the write lock up
+    front (``BEGIN IMMEDIATE``), so one that reads before it writes waits for the other writer
+    instead of failing with "database is locked" when the snapshot it read from went stale.
+    And the writers of this process take turns through one lock per database, handed over at
+    once: SQLite's own busy wait retries in sleeps of up to 100 ms, and beside a writer that
+    commits transaction after transaction (a full read stored chunk by chunk) it can miss every
+    gap until its timeout. Elsewhere it is a plain ``begin()``."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    turns = _sqlite_writer_turns(engine)
+    turns.take(timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        with engine.execution_options(sqlite_immediate=True).begin() as conn:
+            yield conn
+    finally:
+        turns.give_back()
+
+
+class Turns:
+    """A lock granted in the order it was asked for (``threading.Lock`` is not: a thread that
+    gives it back and asks again at once often gets it before one that was waiting)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._issued = 0  # tickets handed out
+        self._serving = 0  # the ticket whose turn it is
+        self._abandoned: set[int] = set()  # tickets whose holders stopped waiting
+
+    def take(self, *, timeout_s: float) -> None:
+        """Wait for this caller's turn; ``TimeoutError`` after ``timeout_s`` seconds."""
+        with self._changed:
+            ticket, self._issued = self._issued, self._issued + 1
+            if not self._changed.wait_for(lambda: self._serving == ticket, timeout_s):
+                self._abandoned.add(ticket)
+                raise TimeoutError(
+                    f"database is locked: another writer of this process held it for "
+                    f"{timeout_s:g} s"
+                )
+
+    def give_back(self) -> None:
+        """End this turn: the next caller still waiting gets it."""
+        with self._changed:
+            self._serving += 1
+            while self._serving in self._abandoned:
+                self._abandoned.discard(self._serving)
+                self._serving += 1
+            self._changed.notify_all()
+
+
+_WRITER_TURNS: dict[str, Turns] = {}
+_WRITER_TURNS_GUARD = threading.Lock()
+
+
+def _sqlite_writer_turns(engine: Engine) -> Turns:
+    """The turns this process's writers of ``engine``'s database take (one per database URL:
+    engines of one file share them)."""
+    key = engine.url.render_as_string(hide_password=False)
+    with _WRITER_TURNS_GUARD:
+        return _WRITER_TURNS.setdefault(key, Turns())
 
 
 def is_postgres(bind: Engine | Connection) -> bool:

@@ -383,7 +383,7 @@ def newly_liquidated(
         # A transaction of its own that writes first: had it read first, a writer committing
         # meanwhile (reads stored behind the tick) would make it fail with "database is
         # locked" on SQLite. Still closed: a read since may have found one open again.
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             conn.execute(
                 accounts.update()
                 .where(

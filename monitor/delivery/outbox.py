@@ -233,11 +233,7 @@ def claim(
     ``now + policy.lease_s``. Returns them oldest alert first; empty when the channel's oldest
     open row is not due (waiting for a retry, or leased to a worker).
     """
-    with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            # Take the write lock before reading: a read-then-write transaction could otherwise
-            # fail with SQLITE_BUSY when another claim commits in between.
-            conn.execute(sa.update(OUTBOX).where(sa.false()).values(attempts=0))
+    with write_transaction(engine) as conn:  # reads, then writes, beside other writers
         order = list(
             conn.execute(
                 sa.select(OUTBOX.c.id)
@@ -298,9 +294,7 @@ def claim_ids(
     one transaction: a batch is claimed when every row of it is still open and due, else none
     of it (another worker took some). Returns the claimed deliveries per batch, in alert order
     (empty for a batch not claimed)."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.execute(sa.update(OUTBOX).where(sa.false()).values(attempts=0))
+    with write_transaction(engine) as conn:  # reads, then writes, beside other writers
         wanted = [row_id for batch in batches for row_id in batch]
         free: set[int] = set()
         for start in range(0, len(wanted), 900):  # SQLite: at most 999 bound parameters
@@ -357,7 +351,7 @@ def ack(engine: Engine, delivery_id: int, now: datetime) -> bool:
 def ack_all(engine: Engine, delivery_ids: list[int], now: datetime) -> int:
     """Record deliveries (one message's) as sent in one transaction; returns how many were
     ``sending`` (the others are left alone)."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         result = conn.execute(
             sa.update(OUTBOX)
             .where(OUTBOX.c.id.in_(delivery_ids), OUTBOX.c.status == OutboxStatus.SENDING)
@@ -385,7 +379,7 @@ def fail(
     ``sending``.
     """
     jitter = random.random() if jitter is None else jitter
-    with write_transaction(engine) as conn:  # reads, then writes, beside the tick's writers
+    with write_transaction(engine) as conn:  # reads, then writes, beside other writers
         attempts = conn.execute(
             sa.select(OUTBOX.c.attempts).where(
                 OUTBOX.c.id == delivery_id, OUTBOX.c.status == OutboxStatus.SENDING

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from indexer.store.engine import write_transaction
 from monitor.alerts.levels import Level
 from monitor.tables import OutboxMessage, OutboxStatus
 
@@ -127,7 +128,7 @@ def release(engine: Engine, delivery_ids: Sequence[int], now: datetime) -> None:
     """
     if not delivery_ids:
         return
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         conn.execute(
             sa.update(OUTBOX)
             .where(OUTBOX.c.id.in_(delivery_ids), OUTBOX.c.status == OutboxStatus.SENDING)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from indexer.models import MarginAccount
-from indexer.store.engine import upsert_insert
+from indexer.store.engine import upsert_insert, write_transaction
 from monitor.health.account import AccountHealth
 from monitor.latest.fees import FeeGrowth
 from monitor.latest.tables import LatestHealth, LatestPrice
@@ -127,7 +127,7 @@ class LatestWriter:
                 self._healths[account_id] = row
         if price_rows or health_rows:
             try:
-                with self.engine.begin() as conn:
+                with write_transaction(self.engine) as conn:
                     _upsert(conn, _prices, ["chain_id", "protocol", "asset"], price_rows)
                     _upsert(conn, _health, ["account_id"], health_rows)
             except Exception:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from indexer.store.engine import upsert_insert
+from indexer.store.engine import upsert_insert, write_transaction
 from monitor.alerts.apply import Decided
 from monitor.alerts.chain_store import ChainDecided
 from monitor.tables import ChainTick
@@ -73,7 +73,7 @@ def record_tick(
     values = {"chain_id": chain_id, "block_number": summary.block, "accounts": summary.accounts,
               "stepped": summary.stepped, "ticked_at": now, "worker": worker}  # fmt: skip
     stmt = upsert_insert(engine)(_ticks).values(**values)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[_ticks.c.chain_id],

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from indexer.store.engine import upsert_insert
+from indexer.store.engine import upsert_insert, write_transaction
 from monitor.tables import ChainLease
 
 _leases = ChainLease.__table__  # type: ignore[attr-defined]
@@ -45,7 +45,7 @@ def acquire_lease(engine: Engine, chain_id: int, worker: str, now: datetime, ttl
         set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
         where=sa.or_(_leases.c.holder == worker, _leases.c.expires_at < now),
     )
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         conn.execute(stmt)
         holder = conn.execute(
             sa.select(_leases.c.holder).where(_leases.c.chain_id == chain_id)
@@ -55,5 +55,5 @@ def acquire_lease(engine: Engine, chain_id: int, worker: str, now: datetime, ttl
 
 def release_leases(engine: Engine, worker: str) -> None:
     """Give up every lease ``worker`` holds (a clean stop hands chains over at once)."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         conn.execute(_leases.delete().where(_leases.c.holder == worker))

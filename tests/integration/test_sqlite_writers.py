@@ -7,6 +7,7 @@ it)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,3 +169,32 @@ def test_there_is_no_log_to_checkpoint_on_postgresql(postgres_url: str) -> None:
         assert checkpoint_wal(engine) is None
     finally:
         engine.dispose()
+
+
+def test_a_writer_beside_one_that_commits_again_and_again_gets_its_turn(tmp_path: Path) -> None:
+    """A full read is stored chunk after chunk, each transaction right after the last. SQLite's
+    own busy wait, retrying in sleeps of up to 100 ms, missed the gaps between them until it
+    gave up ("database is locked" after 5 s); the writers of one process take turns instead."""
+    engine = _engine(tmp_path)
+    stop, started = threading.Event(), threading.Event()
+
+    def chunk_after_chunk() -> None:
+        for n in range(200):
+            if stop.is_set():
+                return
+            with write_transaction(engine) as conn:
+                conn.exec_driver_sql("INSERT INTO t VALUES (?)", (n,))
+                started.set()
+                time.sleep(0.02)  # a chunk's save
+
+    saver = threading.Thread(target=chunk_after_chunk)
+    saver.start()
+    try:
+        started.wait(5)
+        with write_transaction(engine) as conn:
+            saved = int(conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one())
+            conn.exec_driver_sql("INSERT INTO t VALUES (-1)")
+    finally:
+        stop.set()
+        saver.join()
+    assert saved <= 3  # in within a chunk or two, not after the whole run of them
