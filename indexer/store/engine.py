@@ -148,10 +148,11 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     On SQLite, one transaction of the file writes at a time. This one takes the write lock up
     front (``BEGIN IMMEDIATE``), so one that reads before it writes waits for the other writer
     instead of failing with "database is locked" when the snapshot it read from went stale.
-    And the writers of this process take turns through one lock per database, handed over at
-    once: SQLite's own busy wait retries in sleeps of up to 100 ms, and beside a writer that
-    commits transaction after transaction (a full read stored chunk by chunk) it can miss every
-    gap until its timeout. Elsewhere it is a plain ``begin()``."""
+    And the writers of this process take turns per database, in the order they asked
+    (:class:`Turns`), handed over at once: SQLite's own busy wait retries in sleeps of up to
+    100 ms, and beside a writer that commits transaction after transaction (a full read stored
+    chunk by chunk) it can miss every gap until its timeout. Elsewhere it is a plain
+    ``begin()``."""
     if engine.dialect.name != "sqlite":
         with engine.begin() as conn:
             yield conn
@@ -166,8 +167,8 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 class Turns:
-    """A lock granted in the order it was asked for (``threading.Lock`` is not: a thread that
-    gives it back and asks again at once often gets it before one that was waiting)."""
+    """A lock granted in the order it was asked for. ``threading.Lock`` promises no order: a
+    thread that gives it back and asks again at once may get it before one that was waiting."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
@@ -201,9 +202,9 @@ _WRITER_TURNS_GUARD = threading.Lock()
 
 
 def _sqlite_writer_turns(engine: Engine) -> Turns:
-    """The turns this process's writers of ``engine``'s database take (one per database URL:
-    engines of one file share them)."""
-    key = engine.url.render_as_string(hide_password=False)
+    """The turns this process's writers of ``engine``'s SQLite file take (engines of one file
+    share them)."""
+    key = str(engine.url)
     with _WRITER_TURNS_GUARD:
         return _WRITER_TURNS.setdefault(key, Turns())
 

@@ -122,10 +122,10 @@ class ChainRuntime:
         # Per protocol: the assets to price (every asset an account in the book holds).
         self._assets: dict[str, set[str]] = {}
         self.save_lock = threading.Lock()
-        """Held by every write to the database this runtime makes from a worker thread (scan
-        commits, stored reads, endings) and by the tick's rules: they take turns, handed over
-        at once, where SQLite's own wait for its write lock sleeps in steps of up to 100 ms
-        and a transaction that read first fails once another writer committed."""
+        """Held around every write this runtime makes from a worker thread (scan commits,
+        stored reads, endings): the protocols of a tick read side by side and store one at a
+        time, on any database (on SQLite every writer of the process also takes its turn in
+        ``write_transaction``)."""
         self.lost: list[Lost] = []
         """The accounts that lost positions in the last :meth:`book` (gone from the chain, or
         read again with less than they held; ``live_book.Lost``)."""

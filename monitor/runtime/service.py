@@ -27,7 +27,6 @@ from indexer.config.loader import Config
 from indexer.config.sections import ChainConfig, WalletConfig
 from indexer.errors import DependencyError, RetryableError
 from indexer.models import MarginAccount
-from indexer.refresh import locked
 from indexer.scan.data import ScanSettings
 from indexer.store.accounts import load_accounts
 from indexer.store.columns import utcnow
@@ -284,10 +283,8 @@ class Monitor:
             if o.account.protocol in eventless and at_risk(o, self.policy_for(o.account))
         ) | {owner for protocol, owner in held_at_risk if protocol in eventless}
         breached = self._breached.setdefault(group.chain.name, {})
-        # Its writes and the rules' take turns with the reads stored behind the tick through
-        # the runtime's save lock (handed over at once; SQLite's busy wait sleeps in steps).
         ended = await asyncio.to_thread(
-            locked, runtime.save_lock, functools.partial(
+            functools.partial(
                 newly_liquidated, self.engine, group.chain.chain_id, eventless, set(breached),
                 since_block=self._ended_since.get(group.chain.name),
             )
@@ -309,17 +306,13 @@ class Monitor:
         phases.mark("judge")
         try:
             decided = await asyncio.to_thread(
-                locked,
-                runtime.save_lock,
-                functools.partial(
-                    apply_rules,
-                    self.engine,
-                    stepped,
-                    self.policy_for,
-                    self.route,
-                    now,
-                    self._known_states,
-                ),
+                apply_rules,
+                self.engine,
+                stepped,
+                self.policy_for,
+                self.route,
+                now,
+                self._known_states,
             )
         except BaseException:
             for obs in stepped:  # not recorded: step them again next tick
