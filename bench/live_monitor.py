@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from web3 import Web3
 
 from bench.live_metrics import CountingNotifier, TickFact
@@ -82,17 +83,27 @@ def watch_in_child(job: MonitorJob, conn: Connection) -> None:
         conn.close()
 
 
-def _run(job: MonitorJob, conn: Connection) -> dict[str, Any]:
-    cfg = Config.model_validate(job.config)
-    engine = make_engine(cfg.database_url)
-    notifier = CountingNotifier()
+def bench_monitor(
+    cfg: Config, engine: Engine, notifier: CountingNotifier, *, baseline: bool
+) -> Monitor:
+    """The monitor as ``perpwatch run`` builds it, alerting to ``notifier``; with
+    ``baseline``, every chain runtime re-reads every owner and reloads the book on every tick
+    (what each tick did before the long-lived runtime)."""
     monitor = Monitor(cfg, engine, {"console": notifier})
-    if job.baseline:  # every owner re-read, and the book reloaded, on every tick
+    if baseline:
         watched = [w.address for w in cfg.wallets]
         for group in monitor.groups:
             monitor.runtimes[group.chain.name] = ChainRuntime(
                 group, engine, watched=watched, full_refresh_s=0.0
             )
+    return monitor
+
+
+def _run(job: MonitorJob, conn: Connection) -> dict[str, Any]:
+    cfg = Config.model_validate(job.config)
+    engine = make_engine(cfg.database_url)
+    notifier = CountingNotifier()
+    monitor = bench_monitor(cfg, engine, notifier, baseline=job.baseline)
     pacing = GcPacing.attach(monitor)  # as `perpwatch run` does
     try:
         result = asyncio.run(_watch(monitor, job.seconds, conn))

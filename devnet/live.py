@@ -71,6 +71,16 @@ def write_live_config(world: World, path: Path, database_url: str) -> Path:
     return write_config(path, cfg.model_dump(mode="json", exclude_none=True))
 
 
+def start_interval_mining(world: World, block_time_s: float) -> None:
+    """Switch the built world's chain to a block every ``block_time_s`` (whole seconds, at
+    least one), each large enough for a crash's liquidations to fit a block or two."""
+    anvil = world.devnet.anvil
+    anvil.request("evm_setAutomine", [False])
+    anvil.request("evm_setIntervalMining", [max(1, round(block_time_s))])
+    # By gas limit, not gas used, anvil packs them.
+    anvil.request("evm_setBlockGasLimit", [hex(GAS_PER_TX * PER_BLOCK)])
+
+
 def run_market(
     world: World,
     *,
@@ -84,11 +94,7 @@ def run_market(
     keeper liquidating after every move, until ``stop`` is set. A move waits until it is mined
     and the keeper's pass until its liquidations are, so prices move every block or two.
     Returns the liquidations."""
-    anvil = world.devnet.anvil
-    anvil.request("evm_setAutomine", [False])
-    anvil.request("evm_setIntervalMining", [max(1, round(block_time_s))])
-    # A crash's liquidations fit a block or two (by gas limit, not gas used, anvil packs them).
-    anvil.request("evm_setBlockGasLimit", [hex(GAS_PER_TX * PER_BLOCK)])
+    start_interval_mining(world, block_time_s)
     rng = random.Random(seed)
     liquidations, step = 0, 0
     next_at = time.monotonic() + block_time_s
