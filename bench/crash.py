@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from bench.live_metrics import CountingNotifier
+from bench.live_metrics import CountingNotifier, phases_ms
 from bench.live_monitor import BLOCK_TIME_S, bench_monitor
 from devnet.demo import demo_config
 from devnet.live import live_world, start_interval_mining
@@ -57,7 +57,7 @@ async def _tick(monitor: Monitor, step: str) -> dict[str, Any]:
         "step": step,
         "ms": round(1000 * (time.perf_counter() - wall), 1),
         "cpu_ms": round(1000 * (time.process_time() - cpu), 1),
-        "phases_ms": {k: round(1000 * v, 1) for k, v in summary.phase_s.items()},
+        "phases_ms": phases_ms(summary.phase_s),
         "stepped": summary.stepped,
     }
     await monitor.deliver()

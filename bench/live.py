@@ -68,6 +68,7 @@ from bench.live_metrics import (
     liquidation_metrics,
     partial_metrics,
     percentile,
+    phases_ms,
     read_alerts,
     stat_cpu_s,
 )
@@ -129,7 +130,7 @@ def _tick_metrics(watched: dict[str, Any]) -> dict[str, Any]:
         # each of the slowest.
         "tick_phase_ms_p50": _phase_percentiles(phases, 50),
         "tick_phase_ms_p99": _phase_percentiles(phases, 99),
-        "slowest_tick_phases_ms": [_ms(phases[i]) for i in slowest],
+        "slowest_tick_phases_ms": [phases_ms(phases[i]) for i in slowest],
     }
 
 
@@ -139,10 +140,6 @@ def _phase_percentiles(phases: list[dict[str, float]], q: float) -> dict[str, fl
         name: _round(percentile([1000 * tick.get(name, 0.0) for tick in phases], q))
         for name in names
     }
-
-
-def _ms(phase_s: dict[str, float]) -> dict[str, float]:
-    return {name: round(1000 * seconds, 1) for name, seconds in phase_s.items()}
 
 
 def _watch(world: World, job: MonitorJob, seed: int) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,11 @@ class CountingNotifier:
 
     async def send(self, delivery: Delivery) -> None:
         self.sent[delivery.alert_id, delivery.channel] += 1
+
+
+def phases_ms(phase_s: Mapping[str, float]) -> dict[str, float]:
+    """A tick's phases (``monitor.runtime.phases``) in milliseconds, to 0.1."""
+    return {name: round(1000 * seconds, 1) for name, seconds in phase_s.items()}
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
