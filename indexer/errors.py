@@ -6,6 +6,7 @@ PerpwatchError
 │   └── SchemaError      the database schema is missing or out of date.
 ├── DependencyError      something perpwatch needs is unreachable or wrong: exit code 3.
 │   ├── DatabaseUnavailable  cannot connect, wrong role, unwritable or corrupt SQLite file.
+│   │   └── DatabaseBusy     another writer held SQLite's write lock past the wait.
 │   ├── ChainIdMismatch      a node serves another chain than the config names.
 │   └── NodeUnreachable      no RPC URL of a chain answered (also a RetryableError).
 ├── RetryableError       transient: try again after ``retry_after`` seconds (or backoff).
@@ -54,6 +55,13 @@ class DependencyError(PerpwatchError):
 
 class DatabaseUnavailable(DependencyError):
     """The database cannot be opened, reached, written or trusted (a corrupt SQLite file)."""
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """Another writer held the SQLite file's write lock longer than perpwatch waits for it
+    (a long transaction of this process, or another process on the same file). Not the chain's
+    fault: a long-running job logs it on one line and runs again at its next interval; a
+    command exits 3, and running it again resumes."""
 
 
 class ChainIdMismatch(DependencyError):

@@ -28,7 +28,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
-from indexer.errors import ConfigError, SchemaError
+from indexer.errors import ConfigError, DatabaseBusy, SchemaError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 DEFAULT_URL = "sqlite:///perpwatch.db"
@@ -162,6 +162,13 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     try:
         with engine.execution_options(sqlite_immediate=True).begin() as conn:
             yield conn
+    except sa.exc.OperationalError as exc:
+        if "database is locked" not in str(exc.orig):
+            raise
+        # Another process's writer (a ``serve`` or ``bot`` beside ``run``), past the busy wait.
+        raise DatabaseBusy(
+            f"database is locked: another process held it for {SQLITE_BUSY_TIMEOUT_MS / 1000:g} s"
+        ) from None
     finally:
         turns.give_back()
 
@@ -177,12 +184,12 @@ class Turns:
         self._abandoned: set[int] = set()  # tickets whose holders stopped waiting
 
     def take(self, *, timeout_s: float) -> None:
-        """Wait for this caller's turn; ``TimeoutError`` after ``timeout_s`` seconds."""
+        """Wait for this caller's turn; ``DatabaseBusy`` after ``timeout_s`` seconds."""
         with self._changed:
             ticket, self._issued = self._issued, self._issued + 1
             if not self._changed.wait_for(lambda: self._serving == ticket, timeout_s):
                 self._abandoned.add(ticket)
-                raise TimeoutError(
+                raise DatabaseBusy(
                     f"database is locked: another writer of this process held it for "
                     f"{timeout_s:g} s"
                 )

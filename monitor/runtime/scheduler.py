@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from indexer.errors import PerpwatchError
 from monitor.runtime.head_pacing import poll_step_s
 from monitor.runtime.service import Monitor
 
@@ -33,7 +34,10 @@ so that no tick's commit has to."""
 
 
 class _Guarded:
-    """A job that logs its failures (the scheduler keeps going) and counts running instances."""
+    """A job that logs its failures (the scheduler keeps going) and counts running instances.
+
+    A failure perpwatch raises on purpose (a database locked past the wait) says what
+    happened in its message: one line. Anything else is a bug: its traceback."""
 
     def __init__(self, name: str, job: Callable[[], Awaitable[object]]) -> None:
         self.name, self.job, self.running = name, job, 0
@@ -42,6 +46,8 @@ class _Guarded:
         self.running += 1
         try:
             await self.job()
+        except PerpwatchError as exc:
+            log.error("job %s failed: %s; it runs again at its next interval", self.name, exc)
         except Exception:
             log.exception("job %s failed; it runs again at its next interval", self.name)
         finally:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from indexer.config.loader import Config
 from indexer.config.sections import ChainConfig, WalletConfig
-from indexer.errors import DependencyError, RetryableError
+from indexer.errors import DatabaseUnavailable, DependencyError, RetryableError
 from indexer.models import MarginAccount
 from indexer.scan.data import ScanSettings
 from indexer.store.accounts import load_accounts
@@ -590,6 +590,8 @@ class Monitor:
         name, started = group.chain.name, self.clock()
         try:
             summary = await self.tick(group, head)
+        except DatabaseUnavailable:
+            raise  # the database's failure, not the chain's: no chain alert, no reconnect
         except NODE_UNREADABLE as exc:
             # A wrong chain id or a node that is down: one log line when it starts (or its
             # cause changes), not a traceback per tick; the tick retries at its interval.

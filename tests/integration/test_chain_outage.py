@@ -9,7 +9,9 @@ that watches something on the chain, but not one watching nothing there."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +23,10 @@ from devnet.deploy import Devnet
 from devnet.scenario import World, build_world
 from devnet.telegram_api import TelegramApi
 from indexer.config.loader import Config
+from indexer.errors import DatabaseBusy
+from indexer.store import engine as engine_module
 from indexer.store.columns import utcnow
+from indexer.store.engine import write_transaction
 from monitor.alerts.levels import Level
 from monitor.api.queries import (
     AccountFilter,
@@ -38,6 +43,7 @@ from monitor.tables import Alert, OutboxMessage
 from tests.fixtures.faulty_proxy import FaultyProxy
 from tests.monitor_helpers import alert_rows, config_data
 from tests.monitor_helpers import telegram as telegram
+from tests.scan_helpers import migrated_sqlite
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -208,3 +214,53 @@ def test_a_stalled_head_is_one_chain_alert_and_a_new_block_recovers_it(
         await monitor.close()
 
     asyncio.run(stall_then_block())
+
+
+def test_a_database_locked_past_the_wait_is_not_a_chain_outage(
+    devnet: Devnet,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    telegram: TelegramApi,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Another writer holding SQLite's write lock longer than perpwatch waits ends the tick in
+    ``DatabaseBusy``: the database's failure, so no chain alert, no accounts shown unknown,
+    no "unreadable" in the status line; the next tick, once the lock is free, goes on."""
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    engine = migrated_sqlite(tmp_path / "busy.db")
+    world = build_world(devnet, gmx_traders=2, hl_traders=1)
+    cfg = _config(world, str(engine.url), telegram.url, devnet.anvil.rpc_url)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with write_transaction(engine) as conn:
+            conn.exec_driver_sql("UPDATE cursors SET next_block = next_block")
+            holding.set()
+            release.wait(10)
+
+    async def ticks() -> None:
+        monitor = Monitor(cfg, engine, build_notifiers(cfg))
+        group = monitor.groups[0]
+        await monitor.tick_or_unknown(group)
+        holder = threading.Thread(target=hold_the_lock)
+        holder.start()
+        holding.wait(5)
+        devnet.anvil.request("evm_mine", [])  # something new to store
+        try:
+            with pytest.raises(DatabaseBusy, match="database is locked"):
+                await monitor.tick_or_unknown(group)
+        finally:
+            release.set()
+            holder.join()
+        assert chain_alerts(engine) == []
+        assert not [r for r in caplog.records if "unreadable" in r.getMessage()]
+        assert "UNREADABLE" not in await monitor.status_line()
+        summary = await monitor.tick_or_unknown(group)
+        assert summary.unreadable is None
+        assert summary.unknown == 0
+        await monitor.close()
+
+    try:
+        asyncio.run(ticks())
+    finally:
+        engine.dispose()

@@ -6,6 +6,7 @@ it)."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from indexer.config.sections import Thresholds
+from indexer.errors import DatabaseBusy
 from indexer.models import AccountStatus
+from indexer.store import engine as engine_module
 from indexer.store.accounts import save_read
 from indexer.store.engine import checkpoint_wal, make_engine, upgrade, write_transaction
 from monitor.alerts.apply import apply_rules, newly_liquidated
@@ -198,3 +201,29 @@ def test_a_writer_beside_one_that_commits_again_and_again_gets_its_turn(tmp_path
         stop.set()
         saver.join()
     assert saved <= 3  # in within a chunk or two, not after the whole run of them
+
+
+def test_a_writer_of_another_process_past_the_wait_is_database_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process's writer (its own connection, not this process's turns) holding the lock
+    longer than the busy wait: ``DatabaseBusy`` with SQLite's reason, not a bare driver error;
+    and the next writer gets in once it let go."""
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    engine = _engine(tmp_path)
+    other = sqlite3.connect(tmp_path / "writers.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with (
+            pytest.raises(DatabaseBusy, match="database is locked: another process"),
+            write_transaction(engine) as conn,
+        ):
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        other.execute("COMMIT")
+        with write_transaction(engine) as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT x FROM t").scalars().all() == [2]
+    finally:
+        other.close()
+        engine.dispose()

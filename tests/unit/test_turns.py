@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from indexer.errors import DatabaseBusy
 from indexer.store.engine import Turns
 
 
@@ -18,7 +19,7 @@ def _ask(turns: Turns, name: str, got: list[str], timeout_s: float = 5.0) -> thr
     def run() -> None:
         try:
             turns.take(timeout_s=timeout_s)
-        except TimeoutError:
+        except DatabaseBusy:
             got.append(f"{name} gave up")
             return
         got.append(name)
@@ -55,5 +56,5 @@ def test_one_who_gave_up_waiting_does_not_hold_up_the_next() -> None:
 def test_giving_up_says_why() -> None:
     turns = Turns()
     turns.take(timeout_s=1)
-    with pytest.raises(TimeoutError, match="database is locked"):
+    with pytest.raises(DatabaseBusy, match="database is locked"):
         turns.take(timeout_s=0.01)
