@@ -9,7 +9,9 @@ more than a change moves them. This benchmark repeats: the ``perpwatch devnet`` 
 by one monitor tick once its transactions are mined: two calm price moves, a crash, the
 keeper's liquidations, and a tick with nothing new. No market runs during a tick, so a tick's
 CPU time is the monitor's own (all its threads); its wall time still meets the node building
-its next block. Per tick: the step, wall and CPU milliseconds and the phases
+its next block. Full garbage collections (``monitor.runtime.gc_pacing``, counted in
+``full_collections``) and the write-ahead log's checkpoints run between ticks, as
+``perpwatch run`` has them. Per tick: the step, wall and CPU milliseconds and the phases
 (``monitor.runtime.phases``), for perpwatch and then, on a fresh world of the same seed, the
 baseline (every owner re-read and the book reloaded each tick). ``*_ratio`` keys are baseline
 over perpwatch.
@@ -36,6 +38,7 @@ from devnet.scenario import World
 from devnet.txbatch import send_pipelined
 from indexer.config.loader import Config
 from indexer.store.engine import ensure_schema, make_engine
+from monitor.runtime.gc_pacing import GcPacing
 from monitor.runtime.service import Monitor
 
 CALM = (Decimal("1.002"), Decimal("0.998"))
@@ -49,18 +52,30 @@ def _steps(crash_pct: float) -> list[tuple[str, Decimal | None]]:
             ("liquidations", None), ("after", None)]  # fmt: skip
 
 
-async def _tick(monitor: Monitor, step: str) -> dict[str, Any]:
+class TickEnd:
+    """A tick listener registered before the others: when the tick itself ended, so a full
+    collection run after it (``GcPacing``, a later listener) is not counted in it."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    def __call__(self, _chain: str, _summary: object, _seconds: float) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+
+async def _tick(monitor: Monitor, step: str, end: TickEnd) -> dict[str, Any]:
     group = monitor.groups[0]  # demo_config has one chain
     wall, cpu = time.perf_counter(), time.process_time()
     summary = await monitor.tick_or_unknown(group)
     fact = {
         "step": step,
-        "ms": round(1000 * (time.perf_counter() - wall), 1),
-        "cpu_ms": round(1000 * (time.process_time() - cpu), 1),
+        "ms": round(1000 * (end.wall - wall), 1),
+        "cpu_ms": round(1000 * (end.cpu - cpu), 1),
         "phases_ms": phases_ms(summary.phase_s),
         "stepped": summary.stepped,
     }
     await monitor.deliver()
+    await monitor.checkpoint()  # as `perpwatch run`'s checkpoint job does, between ticks
     return fact
 
 
@@ -75,21 +90,28 @@ def run_phase(*, accounts: int, seed: int, crash_pct: float, baseline: bool) -> 
         engine = make_engine(cfg.database_url)
         ensure_schema(engine)
         monitor = bench_monitor(cfg, engine, CountingNotifier(), baseline=baseline)
+        end = TickEnd()
+        monitor.tick_listeners.append(end)
+        # Full collections between ticks, as `perpwatch run` has them: one landing in a tick
+        # here took 100-300 ms of a measured tick (the world shares this process's heap).
+        pacing = GcPacing.attach(monitor)
         start_interval_mining(world, BLOCK_TIME_S)
         try:
-            ticks, liquidated = asyncio.run(_ticks(world, monitor, crash_pct))
+            ticks, liquidated = asyncio.run(_ticks(world, monitor, crash_pct, end))
         finally:
+            pacing.uninstall()
             engine.dispose()
-    return {"ticks": ticks, "liquidations": liquidated}
+    return {"ticks": ticks, "liquidations": liquidated, "full_collections": pacing.runs}
 
 
 async def _ticks(
-    world: World, monitor: Monitor, crash_pct: float
+    world: World, monitor: Monitor, crash_pct: float, end: TickEnd
 ) -> tuple[list[dict[str, Any]], int]:
     liquidated = 0
     try:
         await monitor.tick_or_unknown(monitor.groups[0])  # the book as built: not measured
         await monitor.deliver()
+        await monitor.checkpoint()
         ticks = []
         for step, factor in _steps(crash_pct):
             if factor is not None:
@@ -98,7 +120,7 @@ async def _ticks(
                 liquidated = await asyncio.to_thread(
                     world.liquidate_what_is_allowed, send_pipelined
                 )
-            ticks.append(await _tick(monitor, step))
+            ticks.append(await _tick(monitor, step, end))
         return ticks, liquidated
     finally:
         await monitor.close()
@@ -119,6 +141,7 @@ def run(
     theirs = run_phase(accounts=accounts, seed=seed, crash_pct=crash_pct, baseline=True)
     summary["baseline_ticks"] = theirs["ticks"]
     summary["baseline_liquidations"] = theirs["liquidations"]
+    summary["baseline_full_collections"] = theirs["full_collections"]
     for ours_fact, their_fact in zip(ours["ticks"], theirs["ticks"], strict=True):
         step = ours_fact["step"]
         if f"{step}_tick_ms_ratio" not in summary:
