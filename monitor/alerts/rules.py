@@ -153,14 +153,16 @@ class AlertState:
     since: datetime | None = None
     updated_at: datetime | None = None
 
+    # Both built directly, not with ``dataclasses.replace`` (several times slower): a crash
+    # moves thousands of states per tick.
     def moved_to(self, level: Level, now: datetime, health: float | None) -> AlertState:
         """This state at ``level`` after an evaluation at ``now`` (``since`` kept if unchanged)."""
         since = self.since if level is self.level else now
-        # Built directly, not with ``replace``: a crash moves thousands of states per tick.
-        return AlertState(
-            level=level, episode=self.episode, alerted=self.alerted, health=health,
-            since=since, updated_at=now,
-        )  # fmt: skip
+        return AlertState(level, self.episode, self.alerted, health, since, now)
+
+    def in_episode(self, episode: int, alerted: frozenset[Level]) -> AlertState:
+        """This state in ``episode``, having alerted (or covered) ``alerted`` in it."""
+        return AlertState(self.level, episode, alerted, self.health, self.since, self.updated_at)
 
 
 Step = tuple[AlertState, list[AlertDecision]]
@@ -205,8 +207,8 @@ def _telling(state: AlertState, level: Level) -> AlertState:
     """``state`` once it alerts ``level``: in its episode, or, if the episode alerted it
     already, in a new one (only a new episode may say it again; see the module doc)."""
     if level in state.alerted:
-        state = replace(state, episode=state.episode + 1, alerted=frozenset())
-    return replace(state, alerted=state.alerted | {level})
+        return state.in_episode(state.episode + 1, frozenset({level}))
+    return state.in_episode(state.episode, state.alerted | {level})
 
 
 def _on_fresh(state: AlertState, reading: Reading, policy: Policy, now: datetime) -> Step:
@@ -218,17 +220,17 @@ def _on_fresh(state: AlertState, reading: Reading, policy: Policy, now: datetime
         level = policy.raw_level(reading)
         if state.level is Level.LIQUIDATED and level is not Level.OK:
             # Open again (see the module doc): a new incident, whatever the last one alerted.
-            state = replace(state, episode=state.episode + 1, alerted=frozenset())
+            state = state.in_episode(state.episode + 1, frozenset())
     moved = state.moved_to(level, now, health)
     if level is Level.OK:
         if not state.alerted:
             return moved, []
         came = f" from {state.level}" if state.level is not Level.OK else ""  # (a partial)
         reason = f"back to ok{came}: health {health:.2f}"
-        closed = replace(moved, episode=state.episode + 1, alerted=frozenset())
+        closed = moved.in_episode(state.episode + 1, frozenset())
         return closed, [AlertDecision(Level.RECOVERED, state.episode, reason)]
     if level in state.alerted:  # includes liquidated, alerted on entry
         return moved, []
     reason = policy.reason(level, reading)
-    escalated = replace(moved, alerted=state.alerted | covered_by(level))
+    escalated = moved.in_episode(state.episode, state.alerted | covered_by(level))
     return escalated, [AlertDecision(level, state.episode, reason)]

@@ -19,6 +19,7 @@ scope), paused ones aside; quiet hours hold back warnings only, so they do not a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -140,5 +141,12 @@ def _reaches(sub: SubscriberRoute, level: Level, base: Thresholds, reading: Read
     """Whether ``sub``'s own thresholds put ``reading`` at ``level`` or worse."""
     if level not in (Level.WARNING, Level.CRITICAL) or reading is None:
         return True  # liquidatable is the protocol's rule, not a threshold: everyone hears it
-    own = Policy(base.merged(sub.overrides)).raw_level(reading)
+    own = _own_policy(base, sub.overrides).raw_level(reading)
     return rank(own) >= rank(level)
+
+
+@functools.lru_cache(maxsize=1024)
+def _own_policy(base: Thresholds, overrides: ThresholdOverride) -> Policy:
+    """A subscriber's policy over ``base`` (both frozen, so hashable): built once, not for each
+    of a crash's thousands of alerts."""
+    return Policy(base.merged(overrides))
