@@ -31,7 +31,7 @@ from indexer.models import (
 )
 from indexer.scan.rows import TouchKind
 from indexer.store.bulk import BulkInsert
-from indexer.store.columns import driver_exact_int, utcnow
+from indexer.store.columns import driver_datetime, driver_exact_int, utcnow
 from indexer.store.engine import is_postgres, write_transaction
 from indexer.store.tables import Account, AccountEnding, TouchedAccount
 from indexer.store.tables import Collateral as CollateralRow
@@ -334,19 +334,23 @@ def _children(
     return out
 
 
-_ACCOUNT_VALUES = ("owner", "mode", "status", "fixed_requirement_usd_e30", "block_number",
-                   "updated_at")  # fmt: skip
-_UPDATE_ACCOUNT = (
-    _accounts.update()
-    .where(_accounts.c.id == sa.bindparam("b_id"))
-    .values({name: sa.bindparam(f"b_{name}") for name in _ACCOUNT_VALUES})
+_ACCOUNT_COLUMNS = {
+    "chain_id": "bigint", "protocol": "text", "ref": "text", "owner": "text", "mode": "text",
+    "status": "text", "fixed_requirement_usd_e30": "numeric", "block_number": "bigint",
+    "updated_at": "timestamptz",
+}  # fmt: skip
+# New accounts, their ids returned. Stored ones by id: a given id takes no value from the id
+# sequence, where an upsert on (chain, protocol, ref) would draw one per row on PostgreSQL
+# even when it updates (every read of a big book would wear the sequence down).
+_NEW_ACCOUNTS = BulkInsert("accounts", _ACCOUNT_COLUMNS, "", returning=("id", "ref"))
+_STORED_ACCOUNTS = BulkInsert(
+    "accounts",
+    {"id": "bigint", **_ACCOUNT_COLUMNS},
+    "ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}" for c in _ACCOUNT_COLUMNS if c not in ("chain_id", "protocol", "ref")
+    ),
 )
-
-
-def _account_values(account: MarginAccount, now: Any, prefix: str = "") -> dict[str, Any]:
-    values = (account.owner.lower(), account.mode.value, account.status.value,
-              account.fixed_requirement_usd_e30, account.block_number, now)  # fmt: skip
-    return {prefix + name: v for name, v in zip(_ACCOUNT_VALUES, values, strict=True)}
 
 
 def _as_stored(account: MarginAccount) -> MarginAccount:
@@ -396,24 +400,24 @@ def _upsert_all(
     out: dict[tuple[int, str, str], int] = {}
     for (chain_id, protocol, _), account in latest.items():
         by_book.setdefault((chain_id, protocol), []).append(account)
-    now = utcnow()
+    postgres = is_postgres(conn)
+    now = driver_datetime(utcnow(), postgres=postgres)
+    exact = functools.partial(driver_exact_int, postgres=postgres)
+
+    def row(a: MarginAccount) -> tuple[Any, ...]:
+        return (a.chain_id, a.protocol, a.ref, a.owner.lower(), a.mode.value, a.status.value,
+                exact(a.fixed_requirement_usd_e30), a.block_number, now)  # fmt: skip
+
     for (chain_id, protocol), book in by_book.items():
         for chunk in _chunks(book, OWNERS_PER_STATEMENT):
-            refs = [a.ref for a in chunk]
-            ids = _ids_by_ref(conn, chain_id, protocol, refs)
-            new = [a for a in chunk if a.ref not in ids]
-            old = [a for a in chunk if a.ref in ids]
+            ids = _ids_by_ref(conn, chain_id, protocol, [a.ref for a in chunk])
+            old = [(ids[a.ref], *row(a)) for a in chunk if a.ref in ids]
+            new = [row(a) for a in chunk if a.ref not in ids]
             if new:
-                conn.execute(_accounts.insert(), [
-                    {"chain_id": chain_id, "protocol": protocol, "ref": a.ref,
-                     **_account_values(a, now)} for a in new
-                ])  # fmt: skip
-                ids.update(_ids_by_ref(conn, chain_id, protocol, [a.ref for a in new]))
+                ids.update((str(ref), int(i)) for i, ref in _NEW_ACCOUNTS.execute(conn, new))
             if old:
-                conn.execute(_UPDATE_ACCOUNT, [
-                    {"b_id": ids[a.ref], **_account_values(a, now, "b_")} for a in old
-                ])  # fmt: skip
-                old_ids = [ids[a.ref] for a in old]
+                _STORED_ACCOUNTS.execute(conn, old)
+                old_ids = [r[0] for r in old]
                 conn.execute(_positions.delete().where(_positions.c.account_id.in_(old_ids)))
                 conn.execute(_collateral.delete().where(_collateral.c.account_id.in_(old_ids)))
             _write_children(conn, [(ids[a.ref], a) for a in chunk])

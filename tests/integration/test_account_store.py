@@ -323,3 +323,23 @@ def test_a_read_stores_exact_integers_at_the_extremes(engine: Engine) -> None:
         save_read(engine, 42161, "test", [OWNER], [too_big], read_block=6)
     ((_, unchanged),) = load_accounts(engine)
     assert unchanged == stored  # the failed save wrote nothing
+
+
+def test_storing_a_read_again_updates_in_place_and_takes_no_new_ids(engine: Engine) -> None:
+    """An account read again keeps its id and row, its values replaced; and it draws nothing
+    from the id sequence (an upsert on the ref would draw a value per row on PostgreSQL even
+    when it updates, and every read of a big book would wear the sequence down)."""
+    first, second = _open_account(5), replace(_open_account(5), ref="2", owner=OWNER)
+    save_read(engine, 42161, "test", [OWNER], [first, second], read_block=5)
+    ids = {a.ref: i for i, a in load_accounts(engine, status=None)}
+    for block in (6, 7, 8):
+        moved = replace(first, block_number=block, fixed_requirement_usd_e30=-(10**40) - block)
+        save_read(engine, 42161, "test", [OWNER], [moved, second], read_block=block)
+    stored = {a.ref: (i, a) for i, a in load_accounts(engine, status=None)}
+    assert {ref: i for ref, (i, _) in stored.items()} == ids
+    assert stored[first.ref][1].block_number == 8
+    assert stored[first.ref][1].fixed_requirement_usd_e30 == -(10**40) - 8
+    newcomer = replace(_open_account(9), ref="3")
+    save_read(engine, 42161, "test", [OWNER], [first, second, newcomer], read_block=9)
+    (new_id,) = [i for i, a in load_accounts(engine, status=None) if a.ref == "3"]
+    assert new_id == max(ids.values()) + 1
