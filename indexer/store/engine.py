@@ -84,15 +84,17 @@ def make_engine(url: str | None = None, *, connect_timeout_s: int | None = None)
     if parsed.get_backend_name() != "sqlite":
         connect_args = {} if connect_timeout_s is None else {"connect_timeout": connect_timeout_s}
         return sa.create_engine(
-            parsed, pool_pre_ping=True, json_serializer=_json_dumps, connect_args=connect_args
+            parsed, pool_pre_ping=True, json_serializer=json_text, connect_args=connect_args
         )
-    engine = sa.create_engine(parsed, json_serializer=_json_dumps)
+    engine = sa.create_engine(parsed, json_serializer=json_text)
     sa.event.listen(engine, "connect", _sqlite_on_connect)
     sa.event.listen(engine, "begin", _sqlite_on_begin)
     return engine
 
 
-def _json_dumps(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """A JSON column's text, as the engine serialises it (and a driver-level statement binds
+    it, :mod:`indexer.store.bulk`)."""
     # orjson: JSON columns sit on the ingestion hot path (decoded event arguments). Sorted keys:
     # stored JSON must not depend on which code path built the dict.
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()

@@ -20,7 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from indexer.models import MarginAccount
-from indexer.store.engine import upsert_insert, write_transaction
+from indexer.store.bulk import BulkInsert
+from indexer.store.columns import driver_datetime
+from indexer.store.engine import is_postgres, json_text, upsert_insert, write_transaction
 from monitor.health.account import AccountHealth
 from monitor.latest.fees import FeeGrowth
 from monitor.latest.tables import LatestHealth, LatestPrice
@@ -111,29 +113,53 @@ class LatestWriter:
                          "block_number": block, "read_at": now}
                     )  # fmt: skip
                     self._prices[key] = value
-        health_rows = []
+        changed: list[tuple[int, Row, Mapping[str, float]]] = []
+        stamp = now.timestamp()
         for account_id, account, health in healths:
-            growth = self.fees.observe(account_id, account, now.timestamp())
+            growth = self.fees.observe(account_id, account, stamp)
             values = health_values(health)
-            hours = hours_to_liquidation(values, growth)
-            row: Row = (values, tuple(sorted(growth.items())), hours)
+            row: Row = (values, tuple(sorted(growth.items())), hours_to_liquidation(values, growth))
             if self._healths.get(account_id) != row:
-                equity, maintenance, ratio, move = row[0]
-                health_rows.append(
-                    {"account_id": account_id, "block_number": block, "equity_usd": equity,
-                     "maintenance_usd": maintenance, "health": ratio, "move_pct": move,
-                     "fee_growth": growth, "hours_to_liquidation": hours, "computed_at": now}
-                )  # fmt: skip
+                changed.append((account_id, row, growth))
                 self._healths[account_id] = row
-        if price_rows or health_rows:
+        if price_rows or changed:
             try:
                 with write_transaction(self.engine) as conn:
                     _upsert(conn, _prices, ["chain_id", "protocol", "asset"], price_rows)
-                    _upsert(conn, _health, ["account_id"], health_rows)
+                    _write_healths(conn, block, now, changed)
             except Exception:
                 self.forget()  # nothing of this write is stored: try all of it again
                 raise
-        return Written(len(price_rows), len(health_rows))
+        return Written(len(price_rows), len(changed))
+
+
+_HEALTH_COLUMNS = {
+    "account_id": "bigint", "block_number": "bigint", "equity_usd": "double precision",
+    "maintenance_usd": "double precision", "health": "double precision",
+    "move_pct": "double precision", "fee_growth": "jsonb",
+    "hours_to_liquidation": "double precision", "computed_at": "timestamptz",
+}  # fmt: skip
+_HEALTH_UPSERT = BulkInsert(
+    "latest_health",
+    _HEALTH_COLUMNS,
+    "ON CONFLICT (account_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _HEALTH_COLUMNS if c != "account_id"),
+)
+
+
+def _write_healths(
+    conn: Connection, block: int, now: datetime, changed: list[tuple[int, Row, Mapping[str, float]]]
+) -> None:
+    """Upsert the ``changed`` healths as driver-level statements (:mod:`indexer.store.bulk`):
+    a crash changes thousands, and SQLAlchemy's per-row parameter processing was half of
+    writing them."""
+    at = driver_datetime(now, postgres=is_postgres(conn))
+    rows = [
+        (account_id, block, *values, json_text(dict(growth)), hours, at)
+        for account_id, (values, _, hours), growth in changed
+    ]
+    if rows:
+        _HEALTH_UPSERT.execute(conn, rows)
 
 
 def _upsert(conn: Connection, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,11 +14,13 @@ from sqlalchemy.engine import Engine
 
 from devnet.demo import demo_config
 from devnet.scenario import World
+from indexer.store.accounts import load_accounts, save_read
 from monitor.health.account import account_health
 from monitor.latest.read import latest_prices, read_book
-from monitor.latest.store import health_values
+from monitor.latest.store import LatestWriter, health_values, hours_to_liquidation
 from monitor.latest.tables import LatestHealth
 from monitor.runtime.service import Monitor
+from tests.health_helpers import gmx_account, usdc
 from tests.monitor_helpers import world as world
 
 pytestmark = pytest.mark.chain
@@ -77,3 +80,31 @@ def test_latest_prices_and_healths_are_persisted_and_only_changes_rewritten(
     for account_id, entry in zip(book.ids, book.entries, strict=True):
         recomputed = health_values(account_health(entry.account, entry.prices))
         assert _close(moved[account_id], recomputed), entry.account.ref
+
+
+def test_a_health_row_round_trips_every_column(engine: Engine) -> None:
+    """What ``LatestWriter`` writes of an account reads back as written, on both backends:
+    its values, fee growth (JSON), hours to liquidation, block and time; and rewritten in
+    place when it changes."""
+    position = gmx_account(is_long=True, collateral=usdc(10_000))
+    save_read(engine, 42161, "gmx_v2", [position.owner], [position], read_block=5)
+    ((account_id, stored),) = load_accounts(engine)
+    writer = LatestWriter(engine)
+    health = account_health(stored, {"ETH": 2_000.0, "USDC": 1.0})
+    growth = {"ETH/USD": 2.5, "BTC/USD": 0.25}
+    writer.fees.observe = lambda *_args: dict(growth)  # type: ignore[method-assign]
+    noon = datetime(2026, 1, 2, 12, 0, 30, 123456, tzinfo=UTC)
+    assert writer.write(42161, 7, {}, {}, [(account_id, stored, health)], noon).healths == 1
+    values = health_values(health)
+    hours = hours_to_liquidation(values, growth)
+    assert hours is not None
+    assert hours > 0
+    expected = (account_id, 7, *values, growth, hours, noon)
+    with engine.connect() as conn:
+        assert tuple(conn.execute(sa.select(_health)).one()) == expected
+    growth = {"ETH/USD": 5.0}
+    later = datetime(2026, 1, 2, 12, 1, tzinfo=UTC)
+    assert writer.write(42161, 8, {}, {}, [(account_id, stored, health)], later).healths == 1
+    with engine.connect() as conn:
+        (row,) = conn.execute(sa.select(_health)).all()
+    assert (row.block_number, row.fee_growth, row.computed_at) == (8, {"ETH/USD": 5.0}, later)
