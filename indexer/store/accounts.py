@@ -343,13 +343,8 @@ _ACCOUNT_COLUMNS = {
 # sequence, where an upsert on (chain, protocol, ref) would draw one per row on PostgreSQL
 # even when it updates (every read of a big book would wear the sequence down).
 _NEW_ACCOUNTS = BulkInsert("accounts", _ACCOUNT_COLUMNS, "", returning=("id", "ref"))
-_STORED_ACCOUNTS = BulkInsert(
-    "accounts",
-    {"id": "bigint", **_ACCOUNT_COLUMNS},
-    "ON CONFLICT (id) DO UPDATE SET "
-    + ", ".join(
-        f"{c} = excluded.{c}" for c in _ACCOUNT_COLUMNS if c not in ("chain_id", "protocol", "ref")
-    ),
+_STORED_ACCOUNTS = BulkInsert.upsert(
+    "accounts", {"id": "bigint", **_ACCOUNT_COLUMNS}, ["id"], keep=["chain_id", "protocol", "ref"]
 )
 
 

@@ -85,6 +85,17 @@ class BulkInsert:
         self.sqlite_rows_per_statement = max(1, PARAMS_PER_STATEMENT // len(columns))
         self._unnest = unnest_sql(table, self.columns, self.conflict)
 
+    @classmethod
+    def upsert(
+        cls, table: str, columns: Mapping[str, str], key: Sequence[str], *,
+        keep: Sequence[str] = (),
+    ) -> BulkInsert:  # fmt: skip
+        """An insert whose row, where one with the same ``key`` exists, replaces every other
+        column of it but ``keep``."""
+        kept = {*key, *keep}
+        replaced = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in kept)
+        return cls(table, columns, f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {replaced}")
+
     @functools.cache  # noqa: B019 - a handful of statement texts per process
     def sql(self, rows: int) -> str:
         return insert_sql(self.table, tuple(self.columns), rows, self.conflict)

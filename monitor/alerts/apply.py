@@ -334,12 +334,7 @@ _STATE_COLUMNS = {
     "account_id": "integer", "level": "text", "episode": "integer", "alerted": "json",
     "health": "double precision", "since": "timestamptz", "updated_at": "timestamptz",
 }  # fmt: skip
-_STATE_UPSERT = BulkInsert(
-    "alert_states",
-    _STATE_COLUMNS,
-    "ON CONFLICT (account_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _STATE_COLUMNS if c != "account_id"),
-)
+_STATE_UPSERT = BulkInsert.upsert("alert_states", _STATE_COLUMNS, ["account_id"])
 
 
 def newly_liquidated(

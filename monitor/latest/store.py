@@ -139,12 +139,7 @@ _HEALTH_COLUMNS = {
     "move_pct": "double precision", "fee_growth": "jsonb",
     "hours_to_liquidation": "double precision", "computed_at": "timestamptz",
 }  # fmt: skip
-_HEALTH_UPSERT = BulkInsert(
-    "latest_health",
-    _HEALTH_COLUMNS,
-    "ON CONFLICT (account_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _HEALTH_COLUMNS if c != "account_id"),
-)
+_HEALTH_UPSERT = BulkInsert.upsert("latest_health", _HEALTH_COLUMNS, ["account_id"])
 
 
 def _write_healths(
