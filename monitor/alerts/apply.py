@@ -93,6 +93,7 @@ def apply_rules(
     channels: Sequence[str] | Router,
     now: datetime,
     known: dict[int, AlertState] | None = None,
+    reports: Sequence[Report] | None = None,
 ) -> list[Decided]:
     """Step every observed account's alert state; record states and alerts atomically, each
     alert with an outbox row per channel ``channels`` names for it.
@@ -101,7 +102,10 @@ def apply_rules(
     each observed account's state as stored once this commits (its level is what the steady
     screen ranks): those are not loaded again. Only the chain's lease holder may keep one (no
     one else writes its accounts' states), and only while it holds the lease: a crash moves
-    thousands of accounts, and loading their states was a sixth of the rules' time."""
+    thousands of accounts, and loading their states was a sixth of the rules' time.
+
+    ``reports``, when given, is each observation's report as :func:`rule_inputs` built it
+    (the caller compared them to skip unchanged accounts): not built again."""
     route = channels if callable(channels) else _fixed(channels)
     decided: list[Decided] = []
     account_ids = [o.account_id for o in observations]
@@ -113,13 +117,15 @@ def apply_rules(
         states.update(_load(conn, [i for i in account_ids if i not in cached]))
         changed: dict[int, AlertState] = {}
         alerts: list[tuple[Observation, AlertDecision, NewAlert]] = []
-        for obs in observations:
+        built = reports if reports is not None else [None] * len(observations)
+        for obs, report in zip(observations, built, strict=True):
             state = states.get(obs.account_id, AlertState())
             if obs.liquidated and state.level is Level.LIQUIDATED:
                 continue  # already told; a second report would open a new episode
             if obs.partial is not None and _told(state, obs.partial):
-                obs = replace(obs, partial=None)
-            report = _report(obs)
+                obs, report = replace(obs, partial=None), None
+            if report is None:
+                report = _report(obs)
             new, decisions = step(state, report, policy_for(obs.account), now)
             if _decisive(new) != _decisive(state):
                 changed[obs.account_id] = new
@@ -200,9 +206,10 @@ def at_risk(obs: Observation, policy: Policy) -> bool:
     return reading is None or policy.raw_level(reading) in POLL_EVERY_TICK
 
 
-def rule_inputs(obs: Observation, now: datetime) -> Hashable:
+def rule_inputs(obs: Observation, now: datetime) -> tuple[Report, tuple[str, ...]]:
     """Everything ``step`` decides from for this observation at ``now`` (the policy aside,
-    which is fixed per account): equal inputs and an equal state give an equal step."""
+    which is fixed per account): its report and what is stale at ``now``. Equal inputs and an
+    equal state give an equal step."""
     report = _report(obs)
     return report, tuple(report.staleness(now))
 

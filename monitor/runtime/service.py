@@ -50,7 +50,7 @@ from monitor.alerts.chain_store import ChainDecided, ChainSubject, record_chain_
 from monitor.alerts.inference import PartialLiquidation, describe_cut, liquidated_when_gone
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import LIQUIDATABLE_AT, Reading
-from monitor.alerts.rules import AlertState, Policy, PriceFreshness
+from monitor.alerts.rules import AlertState, Policy, PriceFreshness, Report
 from monitor.alerts.screen import (
     LevelBounds,
     Moves,
@@ -310,7 +310,7 @@ class Monitor:
             Observation(account_id, account, None, sync.block, liquidated=True)
             for account_id, account in ended
         ]
-        stepped = self._changed(observations, now)
+        stepped, reports = self._changed(observations, now)
         phases.mark("judge")
         try:
             decided = await asyncio.to_thread(
@@ -321,6 +321,7 @@ class Monitor:
                 self.route,
                 now,
                 self._known_states,
+                reports,
             )
         except BaseException:
             for obs in stepped:  # not recorded: step them again next tick
@@ -504,18 +505,23 @@ class Monitor:
         self._latest_cursor[chain] = cursor + take
         return out
 
-    def _changed(self, observations: list[Observation], now: datetime) -> list[Observation]:
-        """The observations whose rule inputs differ from that account's last step. The rules
-        are a pure function of those inputs (``now`` enters only through price freshness,
-        which is part of the key), so stepping an unchanged account again decides nothing."""
-        changed = []
+    def _changed(
+        self, observations: list[Observation], now: datetime
+    ) -> tuple[list[Observation], list[Report]]:
+        """The observations whose rule inputs differ from that account's last step, and their
+        reports (for ``apply_rules``, which would build them again). The rules are a pure
+        function of those inputs (``now`` enters only through price freshness, which is part
+        of the key), so stepping an unchanged account again decides nothing."""
+        changed, reports = [], []
         for obs in observations:
-            key = (rule_inputs(obs, now), self.policy_for(obs.account))
+            inputs = rule_inputs(obs, now)
+            key = (inputs, self.policy_for(obs.account))
             told = obs.liquidated or obs.partial is not None  # an event: stepped every time
             if told or self._seen.get(obs.account_id) != key:
                 self._seen[obs.account_id] = key
                 changed.append(obs)
-        return changed
+                reports.append(inputs[0])
+        return changed, reports
 
     async def checkpoint(self) -> None:
         """On SQLite, checkpoint the write-ahead log off the tick path (``checkpoint_wal``);
