@@ -265,11 +265,13 @@ def load_accounts(
     protocol: str | None = None,
     ids: Sequence[int] | None = None,
     owners: Sequence[str] | None = None,
+    children: bool = True,
 ) -> list[tuple[int, MarginAccount]]:
     """Accounts (with positions and collateral) as the normal form, by database id.
 
-    ``ids`` and ``owners`` (lower-case) narrow the selection; keep each under ~900 entries on
-    SQLite (bound parameters per statement)."""
+    ``ids`` and ``owners`` (lower-case) narrow the selection; SQLite takes at most 32,766
+    bound parameters per statement. ``children=False``: without positions and collateral
+    (who and what the account is, and its status), for callers that need no more."""
     query = sa.select(_accounts).order_by(_accounts.c.id)
     if ids is not None:
         query = query.where(_accounts.c.id.in_(list(ids)))
@@ -286,8 +288,8 @@ def load_accounts(
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
         ids = [row["id"] for row in rows]
-        positions = _children(conn, _positions, ids, _POSITION_FIELDS)
-        collateral = _children(conn, _collateral, ids, _COLLATERAL_FIELDS)
+        positions = _children(conn, _positions, ids, _POSITION_FIELDS) if children else {}
+        collateral = _children(conn, _collateral, ids, _COLLATERAL_FIELDS) if children else {}
     return [
         (
             row["id"],

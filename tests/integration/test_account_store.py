@@ -343,3 +343,14 @@ def test_storing_a_read_again_updates_in_place_and_takes_no_new_ids(engine: Engi
     save_read(engine, 42161, "test", [OWNER], [first, second, newcomer], read_block=9)
     (new_id,) = [i for i, a in load_accounts(engine, status=None) if a.ref == "3"]
     assert new_id == max(ids.values()) + 1
+
+
+def test_accounts_load_without_their_children_when_asked(engine: Engine) -> None:
+    saved = _open_account(5)
+    save_read(engine, 42161, "test", [OWNER], [saved], read_block=5)
+    ((whole_id, whole),) = load_accounts(engine)
+    ((bare_id, bare),) = load_accounts(engine, ids=[whole_id], children=False)
+    assert whole.positions
+    assert whole.collateral
+    assert bare_id == whole_id
+    assert bare == replace(whole, positions=(), collateral=())
