@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from indexer.config.loader import Config
 from indexer.config.sections import ChainConfig, Thresholds, WalletConfig
-from indexer.errors import DatabaseUnavailable, DependencyError, RetryableError
+from indexer.errors import ChainIdMismatch, RetryableError
 from indexer.models import MarginAccount
 from indexer.scan.data import ScanSettings
 from indexer.store.accounts import load_accounts
@@ -80,9 +80,11 @@ from monitor.watchlist import watched_wallets
 
 log = logging.getLogger("perpwatch.monitor")
 
-NODE_UNREADABLE = (RetryableError, DependencyError, httpx.HTTPError, OSError)
+NODE_UNREADABLE = (RetryableError, ChainIdMismatch, httpx.HTTPError, OSError)
 """What a node that cannot be read raises once the client's retries are spent (a wrong chain
-id, a node down or silent): the chain is unreadable, not the monitor broken."""
+id, a node down or silent; ``NodeUnreachable`` is a ``RetryableError``): the chain is
+unreadable, not the monitor broken. Not the database's failures (``DatabaseUnavailable``,
+``DatabaseBusy``): they are no chain outage."""
 QUIET_TICK_BLOCKS = 2
 """A chain this worker holds whose head does not move is still ticked once per this many block
 times (a stalled head is news, and ticks renew the lease, which lasts at least five)."""
@@ -604,8 +606,6 @@ class Monitor:
         name, started = group.chain.name, self.clock()
         try:
             summary = await self.tick(group, head)
-        except DatabaseUnavailable:
-            raise  # the database's failure, not the chain's: no chain alert, no reconnect
         except NODE_UNREADABLE as exc:
             # A wrong chain id or a node that is down: one log line when it starts (or its
             # cause changes), not a traceback per tick; the tick retries at its interval.
