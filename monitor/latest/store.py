@@ -113,14 +113,14 @@ class LatestWriter:
                          "block_number": block, "read_at": now}
                     )  # fmt: skip
                     self._prices[key] = value
-        changed: list[tuple[int, Row, Mapping[str, float]]] = []
+        changed: list[tuple[int, Row]] = []
         stamp = now.timestamp()
         for account_id, account, health in healths:
             growth = self.fees.observe(account_id, account, stamp)
             values = health_values(health)
             row: Row = (values, tuple(sorted(growth.items())), hours_to_liquidation(values, growth))
             if self._healths.get(account_id) != row:
-                changed.append((account_id, row, growth))
+                changed.append((account_id, row))
                 self._healths[account_id] = row
         if price_rows or changed:
             try:
@@ -143,15 +143,15 @@ _HEALTH_UPSERT = BulkInsert.upsert("latest_health", _HEALTH_COLUMNS, ["account_i
 
 
 def _write_healths(
-    conn: Connection, block: int, now: datetime, changed: list[tuple[int, Row, Mapping[str, float]]]
+    conn: Connection, block: int, now: datetime, changed: list[tuple[int, Row]]
 ) -> None:
-    """Upsert the ``changed`` healths as driver-level statements (:mod:`indexer.store.bulk`):
-    a crash changes thousands, and SQLAlchemy's per-row parameter processing was half of
-    writing them."""
+    """Upsert the ``changed`` (account id, row) healths as driver-level statements
+    (:mod:`indexer.store.bulk`): a crash changes thousands, and SQLAlchemy's per-row parameter
+    processing was half of writing them."""
     at = driver_datetime(now, postgres=is_postgres(conn))
     rows = [
         (account_id, block, *values, json_text(dict(growth)), hours, at)
-        for account_id, (values, _, hours), growth in changed
+        for account_id, (values, growth, hours) in changed
     ]
     if rows:
         _HEALTH_UPSERT.execute(conn, rows)

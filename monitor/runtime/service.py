@@ -294,10 +294,8 @@ class Monitor:
         ) | {owner for protocol, owner in held_at_risk if protocol in eventless}
         breached = self._breached.setdefault(group.chain.name, {})
         ended = await asyncio.to_thread(
-            functools.partial(
-                newly_liquidated, self.engine, group.chain.chain_id, eventless, set(breached),
-                since_block=self._ended_since.get(group.chain.name),
-            )
+            newly_liquidated, self.engine, group.chain.chain_id, eventless, set(breached),
+            since_block=self._ended_since.get(group.chain.name),
         )  # fmt: skip
         # A cross account whose positions a liquidation closed keeps its balance: it is still
         # open (so not among ``ended``), and liquidated all the same, as it was last held.
