@@ -3,8 +3,8 @@
     python -m bench.crash --accounts 20000 --json
 
 ``bench.live`` runs its market on wall-clock time: from run to run its crashes fall on other
-blocks, and its slowest ticks (over a few hundred ticks the p99 is the second slowest) differ
-more than a change moves them. This benchmark repeats: the ``perpwatch devnet`` world
+blocks, and its slowest ticks (the p99 is the second slowest of 180 ticks, the third of 300)
+differ more than a change moves them. This benchmark repeats: the ``perpwatch devnet`` world
 (``devnet.live``) mining a block a second, then the same steps in the same order, each followed
 by one monitor tick once its transactions are mined: two calm price moves, a crash, the
 keeper's liquidations, and a tick with nothing new. No market runs during a tick, so a tick's
@@ -93,7 +93,8 @@ def run_phase(*, accounts: int, seed: int, crash_pct: float, baseline: bool) -> 
         end = TickEnd()
         monitor.tick_listeners.append(end)
         # Full collections between ticks, as `perpwatch run` has them: one landing in a tick
-        # here took 100-300 ms of a measured tick (the world shares this process's heap).
+        # was counted in it (150-280 ms each in bench.live, monitor.runtime.gc_pacing; here
+        # the world shares the heap too).
         pacing = GcPacing.attach(monitor)
         start_interval_mining(world, BLOCK_TIME_S)
         try:
