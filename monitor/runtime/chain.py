@@ -197,9 +197,14 @@ class ChainRuntime:
     def forget(self) -> None:
         """Drop what this process remembers of the chain's book: the next sync re-reads it
         whole (another worker may have changed it meanwhile). Slices still being read behind
-        the last tick are cancelled: this worker may no longer hold the chain."""
+        the last tick are cancelled: this worker may no longer hold the chain. One already
+        read is dropped too: what it read may predate another worker's reads."""
         for task in self._behind:
-            task.cancel()
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()  # retrieved: a failed one is not reported as never retrieved
+        self._behind = []
         self._read_whole, self._book = True, None
         self._polled.clear()
         self._rolling.clear()
