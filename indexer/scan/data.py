@@ -19,6 +19,11 @@ from indexer.scan.rows import EventRow, LogSource, Touch
 class ScanStore(Protocol):
     """What the scanner needs from the database (see :mod:`indexer.store.cursors`)."""
 
+    rollbacks: int
+    """How many rollbacks this store has made: the scanners of one chain sharing it scan side
+    by side, and one that started from a cursor another's rollback has since moved must not
+    commit (``Scanner._commit``)."""
+
     def next_block(self, source: LogSource) -> int: ...
 
     def block_hashes(self, chain_id: int) -> dict[int, str]: ...

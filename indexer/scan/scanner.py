@@ -11,6 +11,12 @@ resumes exactly where the last commit left it. Every ``eth_getLogs`` goes out in
 JSON-RPC batch with ``eth_blockNumber`` and the headers it must be checked against, so the same
 node answers all three: a node whose head does not cover the range (it would answer ``[]``)
 is retried, and logs whose block hash differs from the header's mean the chain moved.
+
+The scanners of one chain may run side by side on one store (a monitor's tick scans its
+protocols at once). A reorg one of them finds rolls every cursor of the chain back; a scan that
+took its start from a cursor before that rollback stores nothing more and starts again from
+the moved cursor (the store counts its rollbacks, and each commit checks the count under the
+write lock).
 """
 
 from __future__ import annotations
@@ -74,6 +80,10 @@ class Scanner:
         # wait for its write lock sleeps in steps of up to 100 ms.
         self._write_lock = write_lock or contextlib.nullcontext()
         self._range_size = min(settings.initial_block_range, settings.max_block_range)
+        # The store's rollback count when this scan last took its start from the cursor: the
+        # scanners of one chain share the store and scan side by side, and a range fetched
+        # from a cursor that another's rollback has since moved must not be committed.
+        self._basis = store.rollbacks
 
     async def safe_head(self) -> int:
         """The newest block this scan may index: head minus the finality depth."""
@@ -96,7 +106,9 @@ class Scanner:
         so of several scanners of one chain in one pass the first one's check covers the rest
         (a reorg it finds rolls every cursor of the chain back; what the others then fetch must
         still link to the stored blocks)."""
-        start = await self._next_block() if from_block is None else from_block
+        start = await self._start_block()
+        if from_block is not None:
+            start = from_block
         if head is None:
             head = await self.rpc.block_number()
         target = head - self.settings.finality_blocks
@@ -105,7 +117,7 @@ class Scanner:
         progress = ScanProgress(first_block=start, target_block=target, next_block=start)
         rolled_back = check_tip and await self._check_tip(head, progress, scan=(start, target))
         if from_block is None and rolled_back:
-            start = await self._next_block()  # the rollback moved the cursor back
+            start = await self._start_block()  # the rollback moved the cursor back
         await self._scan(start, target, head, progress)
         return progress
 
@@ -115,7 +127,7 @@ class Scanner:
         Raises ``RetryableError`` subclasses only after the client's own retries are spent;
         reports a head that stops moving (a stalled node) as a warning every stall period.
         """
-        start = await self._next_block()
+        start = await self._start_block()
         progress = progress or ScanProgress(
             first_block=start, target_block=start - 1, next_block=start
         )
@@ -132,9 +144,9 @@ class Scanner:
             for lag in lagging_urls(self.rpc.stats(), self.settings.stall_after_blocks):
                 log.warning("rpc %s lags %d blocks behind another URL", lag[0], lag[1])
             target = head - self.settings.finality_blocks
-            start = await self._next_block()
+            start = await self._start_block()
             if await self._check_tip(head, progress, scan=(start, target)):
-                start = await self._next_block()  # the rollback moved the cursor back
+                start = await self._start_block()  # the rollback moved the cursor back
             progress.target_block = max(progress.target_block, target)
             await self._scan(start, target, head, progress)
             with contextlib.suppress(TimeoutError):
@@ -142,7 +154,9 @@ class Scanner:
 
     # The store's calls run in worker threads: a monitor's event loop also serves other
     # chains and alert delivery, and a write (a rollback) may wait on SQLite's lock.
-    async def _next_block(self) -> int:
+    async def _start_block(self) -> int:
+        """The cursor, as of the store's rollback count taken just before reading it."""
+        self._basis = self.store.rollbacks
         return await asyncio.to_thread(self.store.next_block, self.source)
 
     async def _stored_hashes(self) -> dict[int, str]:
@@ -189,6 +203,9 @@ class Scanner:
             return False
         fork = find_fork_point(stored, canonical)
         removed = await asyncio.to_thread(self._rollback_above, fork)
+        if removed is None:
+            log.info("another scan of chain %d rolled back first", self.source.chain_id)
+            return True
         progress.reorgs += 1
         progress.next_block = min(progress.next_block, fork + 1)
         log.warning(
@@ -206,9 +223,11 @@ class Scanner:
                 await self._scan_ranges(start, end, head, progress)
                 return
             except ChainMoved as exc:
-                log.info("chain moved under the scan (%s): checking for a reorg", exc)
-                await self._handle_reorg(await self._stored_hashes(), progress)
-                start = await self._next_block()
+                if self.store.rollbacks == self._basis:
+                    log.info("chain moved under the scan (%s): checking for a reorg", exc)
+                    await self._handle_reorg(await self._stored_hashes(), progress)
+                # else another scan of the chain rolled back under this one: its cursor moved
+                start = await self._start_block()
                 head = await self.rpc.block_number()
                 end = min(end, head - self.settings.finality_blocks)
 
@@ -285,26 +304,35 @@ class Scanner:
                 max_size=self.settings.max_block_range,
             )
 
-    def _rollback_above(self, fork: int) -> int:
+    def _rollback_above(self, fork: int) -> int | None:
+        """Roll the chain back above ``fork``; the events deleted, or None when another scan
+        of the chain rolled back since this one took its start (its rollback came first;
+        whether this one's is still needed shows when this scan's next range is checked)."""
         with self._write_lock:
-            return self.store.rollback_above(self.source.chain_id, fork)
+            rolled = self.store.rollbacks == self._basis
+            removed = self.store.rollback_above(self.source.chain_id, fork) if rolled else None
+            self._basis = self.store.rollbacks
+            return removed
 
     def _commit(self, batches: list[RangeBatch]) -> None:
         # Ranges are fetched concurrently, so only now is the previous range stored: check
         # that each one still extends the stored chain (and the group's earlier ranges)
-        # before writing anything.
-        stored: dict[int, str] | None = None
-        for batch in batches:
-            if not batch.headers:
-                continue
-            if stored is None:
-                stored = self.store.block_hashes(self.source.chain_id)
-            if not is_linked(stored, batch.headers[0]):
-                raise ChainMoved(
-                    f"block {batch.headers[0].number} does not extend the stored chain"
-                )
-            stored.update((h.number, h.hash) for h in batch.headers)
+        # before writing anything. Under the write lock: another scanner of the chain may be
+        # committing or rolling back beside this one.
         with self._write_lock:
+            if self.store.rollbacks != self._basis:
+                raise ChainMoved("another scan of the chain rolled back its cursor")
+            stored: dict[int, str] | None = None
+            for batch in batches:
+                if not batch.headers:
+                    continue
+                if stored is None:
+                    stored = self.store.block_hashes(self.source.chain_id)
+                if not is_linked(stored, batch.headers[0]):
+                    raise ChainMoved(
+                        f"block {batch.headers[0].number} does not extend the stored chain"
+                    )
+                stored.update((h.number, h.hash) for h in batch.headers)
             self.store.commit_ranges(self.source, batches, self.settings.reorg_window)
 
     async def _fetch(self, from_block: int, to_block: int, head: int) -> list[RangeBatch]:

@@ -60,6 +60,8 @@ class ScanStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.rollbacks = 0
+        """Rollbacks made through this store (see ``indexer.scan.data.ScanStore``)."""
         self._postgres = is_postgres(engine)
         self._insert: Any = upsert_insert(engine)
         self._events = BulkInsert(
@@ -193,6 +195,7 @@ class ScanStore:
                 .where(_cursors.c.chain_id == chain_id, _cursors.c.next_block > fork_block + 1)
                 .values(next_block=fork_block + 1, updated_at=utcnow())
             )
+        self.rollbacks += 1
         return int(deleted or 0)
 
     def _put_events(self, conn: Connection, rows: list[EventRow]) -> None:

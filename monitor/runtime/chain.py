@@ -233,10 +233,14 @@ class ChainRuntime:
         if head is None:
             head = await rpc.block_number()
         self.synced_head = head
-        results = [
-            await scanner.backfill(head=head, check_tip=i == 0)  # one chain: one tip check
+        # Side by side: a liquidation block's GMX and gTrade events are fetched, decoded and
+        # stored in the time of the slower one. A rollback by one moves every cursor of the
+        # chain, and a scanner that started from a cursor since moved starts again from it
+        # (``Scanner._commit``).
+        results = await settled(
+            scanner.backfill(head=head, check_tip=i == 0)  # one chain: one tip check
             for i, scanner in enumerate(self._scanners)
-        ]
+        )
         if results:
             block = min(r.next_block for r in results) - 1
         else:

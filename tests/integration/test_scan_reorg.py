@@ -215,3 +215,96 @@ def test_a_scan_stores_only_while_it_holds_the_write_lock(
     held, done = asyncio.run(main())
     assert held == source.start_block  # nothing stored while the lock was held elsewhere
     assert done == node.block_number() + 1
+
+
+def _split(source: LogSource) -> tuple[LogSource, LogSource]:
+    """``source`` as two scans of one chain: its Chainlink answers, and its GMX logs."""
+    answers_only, gmx_only = (((topic0,),) for topic0 in (source.topics[0] or ()))
+    return (
+        LogSource("devnet:answers", CHAIN_ID, source.addresses, answers_only, source.start_block),
+        LogSource("devnet:gmx", CHAIN_ID, source.addresses, gmx_only, source.start_block),
+    )
+
+
+def _reorg_and_move_on(node: Anvil, emitter: str, depth: int) -> None:
+    """Replace the last ``depth`` blocks (each replacement emits an answer), mine two more."""
+    offsets = sorted({0, depth - 1})
+    node.reorg(
+        depth,
+        [(emit_tx(node, emitter, answers(REPLACEMENT_PRICE, 3_000 + o, 1)), o) for o in offsets],
+    )
+    for i in range(2):
+        send(node, emit_tx(node, emitter, increases(6_000 + i * 4, 4)))
+
+
+def test_a_scan_whose_cursor_another_scan_rolled_back_starts_again_from_it(
+    node: Anvil, artifacts: Mapping[str, Artifact], engine: Engine, tmp_path: Path
+) -> None:
+    """Two scans of one chain run side by side (a monitor's GMX and gTrade scanners). One
+    fetched the range after the stored tip; before it stores it, the other rolls the chain
+    back below that tip (a reorg). The range still links to what is stored (its parent is
+    gone), but the blocks between the fork and it are missing from it: the scan must not
+    store it, and starts again from its cursor, now the fork."""
+    full = _fill(node, artifacts)
+    answers_source, gmx_source = _split(full)
+    store, lock = ScanStore(engine), threading.Lock()
+    settings = ScanSettings(reorg_window=64)
+    depth = 3
+
+    async def scan(source: LogSource, *, check_tip: bool) -> ScanProgress:
+        async with RpcClient([node.rpc_url], chain_id=CHAIN_ID) as rpc:
+            scanner = Scanner(rpc, store, source, json_decoder(), settings, write_lock=lock)
+            return await scanner.backfill(check_tip=check_tip)
+
+    async def race() -> ScanProgress:
+        lock.acquire()
+        task = asyncio.create_task(scan(answers_source, check_tip=False))
+        await asyncio.sleep(0.5)  # it fetched the new blocks and waits to store them
+        fork = node.block_number() - 2 - depth  # the other scan found the reorg
+        store.rollback_above(CHAIN_ID, fork)
+        lock.release()
+        return await asyncio.wait_for(task, timeout=CATCH_UP_LIMIT_S)
+
+    for source in (answers_source, gmx_source):
+        asyncio.run(scan(source, check_tip=True))
+    _reorg_and_move_on(node, full.addresses[0], depth)
+    raced = asyncio.run(race())
+    asyncio.run(scan(gmx_source, check_tip=True))
+
+    assert raced.reorgs == 0  # it rolled nothing back itself
+    state = index_state(engine, answers_source)
+    reference = fresh_index(node.rpc_url, full, tmp_path / "reference", window=64)
+    assert state.rows == reference.rows
+    assert state.hashes == reference.hashes
+    head = node.block_number()
+    assert store.next_block(answers_source) == store.next_block(gmx_source) == head + 1
+
+
+def test_scans_side_by_side_through_a_reorg_roll_back_once(
+    node: Anvil, artifacts: Mapping[str, Artifact], engine: Engine, tmp_path: Path
+) -> None:
+    """Both scans of the chain find the reorg under the new blocks at once; one rolls back,
+    the other sees it did and starts again from its moved cursor. The index is a fresh one."""
+    full = _fill(node, artifacts)
+    sources = _split(full)
+    store, lock = ScanStore(engine), threading.Lock()
+    settings = ScanSettings(reorg_window=64)
+
+    async def side_by_side() -> list[ScanProgress]:
+        async with RpcClient([node.rpc_url], chain_id=CHAIN_ID) as rpc:
+            scanners = [
+                Scanner(rpc, store, s, json_decoder(), settings, write_lock=lock) for s in sources
+            ]
+            return await asyncio.gather(
+                *(s.backfill(check_tip=i == 0) for i, s in enumerate(scanners))
+            )
+
+    asyncio.run(side_by_side())
+    _reorg_and_move_on(node, full.addresses[0], 4)
+    progress = asyncio.run(side_by_side())
+
+    assert sum(p.reorgs for p in progress) == 1
+    state = index_state(engine, full)
+    reference = fresh_index(node.rpc_url, full, tmp_path / "reference", window=64)
+    assert (state.rows, state.hashes) == (reference.rows, reference.hashes)
+    assert {store.next_block(s) for s in sources} == {node.block_number() + 1}
