@@ -13,6 +13,7 @@ does; liquidatable is health ≤ 1 alone, the protocols' own rule.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from indexer.config.sections import Thresholds
@@ -174,3 +175,10 @@ class Policy:
         order = {"distance_pct": 0, "sigma": 1, "health": 2}
         fired = sorted(self.firing(level, reading), key=lambda t: order[t.kind])
         return "; ".join(t.describe() for t in fired) or self.triggers(level, reading)[0].describe()
+
+
+@functools.lru_cache(maxsize=1024)
+def policy_of(thresholds: Thresholds) -> Policy:
+    """The policy of ``thresholds`` (frozen, so hashable), built once per distinct value: a
+    book's accounts mostly share one, and a crash first steps thousands of them at once."""
+    return Policy(thresholds)

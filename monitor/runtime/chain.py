@@ -115,6 +115,9 @@ class ChainRuntime:
         # The whole-book slices read behind the ticks (:meth:`_read_behind`), applied at the
         # start of the next sync.
         self._behind: list[asyncio.Future[tuple[str, list[str], SaveResult]]] = []
+        # What the last sync left to read behind it, not yet started (:meth:`read_behind`):
+        # per protocol, the owners and the block to read them at.
+        self._later: list[tuple[ProtocolAdapter, list[str], int]] = []
         # Per protocol: owners whose accounts events ended, not yet read since (insertion
         # order: oldest first), and the accounts ended since the last book(), as (id, owner).
         self._unconfirmed: dict[str, dict[str, None]] = {}
@@ -174,7 +177,7 @@ class ChainRuntime:
 
     async def close(self) -> None:
         """Close the node client (a later :meth:`sync` opens a new one)."""
-        behind, self._behind = self._behind, []
+        behind, self._behind, self._later = self._behind, [], []
         for task in behind:
             task.cancel()
         await asyncio.gather(*behind, return_exceptions=True)
@@ -204,7 +207,7 @@ class ChainRuntime:
                 task.cancel()
             elif not task.cancelled():
                 task.exception()  # retrieved: a failed one is not reported as never retrieved
-        self._behind = []
+        self._behind, self._later = [], []
         self._read_whole, self._book = True, None
         self._polled.clear()
         self._rolling.clear()
@@ -227,6 +230,7 @@ class ChainRuntime:
         """
         rpc = await self.client()
         waited = time.perf_counter()
+        self.read_behind()  # what the last sync left behind it, if its caller did not start it
         behind = await self._caught_up()
         self.take_slowest_request_s()  # this sync's requests only
         started = time.perf_counter()
@@ -258,8 +262,9 @@ class ChainRuntime:
         sync.scopes = self.group.scope_by_protocol
         # The protocols' reads are independent: while one waits on the node, the others read
         # (at a busy node the sum of their round trips made the tick miss the block time).
+        later: list[tuple[ProtocolAdapter, list[str]]] = []
         await settled(
-            self._sync_protocol(rpc, sync, full, adapter, prices, scope, poll_s)
+            self._sync_protocol(rpc, sync, full, adapter, prices, scope, poll_s, later)
             for adapter, prices, scope, poll_s in zip(
                 self.group.adapters,
                 self.group.price_sources,
@@ -268,6 +273,7 @@ class ChainRuntime:
                 strict=True,
             )
         )
+        self._later = [(adapter, owners, sync.block) for adapter, owners in later]
         names = [adapter.name for adapter in self.group.adapters]  # in config order, as read
         sync.prices = {name: sync.prices[name] for name in names}
         sync.price_updated_at = {name: sync.price_updated_at[name] for name in names}
@@ -286,15 +292,15 @@ class ChainRuntime:
         prices: PriceSource,
         scope: frozenset[str] | None,
         poll_s: float | None,
+        behind: list[tuple[ProtocolAdapter, list[str]]],
     ) -> None:
-        """One protocol's part of :meth:`sync`: re-read its owners due and read its prices."""
+        """One protocol's part of :meth:`sync`: re-read its owners due and read its prices;
+        the owners to read behind the tick are added to ``behind``."""
         owners, ending, later = await asyncio.to_thread(
             self._owners, adapter, scope, full, poll_s, sync.block
         )
         if later:
-            self._behind.append(
-                asyncio.ensure_future(self._read_behind(rpc, adapter, later, sync.block))
-            )
+            behind.append((adapter, later))
         known = self._assets.get(adapter.name)
         if known is None or full:
             known = set(
@@ -357,6 +363,23 @@ class ChainRuntime:
         queued = [(i, a) for i, a in self._read.get(protocol, []) if a.owner not in fresh]
         self._read[protocol] = queued + list(saved.stored)
         self._changed.setdefault(protocol, set()).update(owners)
+
+    def read_behind(self) -> None:
+        """Start the reads the last :meth:`sync` left behind it (whole-book slices, confirming
+        reads: ``_owners``); the next sync waits for them and queues what they read.
+
+        The monitor starts them once its tick is recorded. Started during the tick, beside its
+        own reads, they shared the node with those, and their decoding and storing shared this
+        process with the tick's judging and rules: after a crash (a read's worth of confirming
+        reads per protocol and tick) the tick took their time as well as its own. A caller that
+        does not start them has the next sync start them, and wait."""
+        later, self._later = self._later, []
+        if self._rpc is None:
+            return  # closed since: the slices come again next cycle, the confirmations next tick
+        self._behind += [
+            asyncio.ensure_future(self._read_behind(self._rpc, adapter, owners, block))
+            for adapter, owners, block in later
+        ]
 
     async def _read_behind(
         self, rpc: RpcClient, adapter: ProtocolAdapter, owners: list[str], block: int

@@ -49,7 +49,7 @@ from monitor.alerts.chain import (
 from monitor.alerts.chain_store import ChainDecided, ChainSubject, record_chain_read
 from monitor.alerts.inference import PartialLiquidation, describe_cut, liquidated_when_gone
 from monitor.alerts.levels import Level
-from monitor.alerts.policy import LIQUIDATABLE_AT, Reading
+from monitor.alerts.policy import LIQUIDATABLE_AT, Reading, policy_of
 from monitor.alerts.rules import AlertState, Policy, PriceFreshness, Report
 from monitor.alerts.screen import (
     LevelBounds,
@@ -203,8 +203,9 @@ class Monitor:
         key = (account.protocol, account.owner.lower())
         policy = self._policies.get(key)
         if policy is None:
-            policy = Policy(self.routes.thresholds(account, self._base(*key)))
-            self._policies[key] = policy
+            policy = self._policies[key] = policy_of(
+                self.routes.thresholds(account, self._base(*key))
+            )
         return policy
 
     def _base(self, protocol: str, owner: str) -> Thresholds:
@@ -353,6 +354,7 @@ class Monitor:
         )
         phases.mark("record")  # the summary holds the dict: it sees this phase too
         self.last_ticks[group.chain.name] = summary
+        runtime.read_behind()  # the slices and confirmations, now that the alerts are in
         return summary
 
     def _infer_liquidations(

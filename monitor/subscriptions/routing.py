@@ -75,7 +75,11 @@ class WatchRoute:
 
 def most_sensitive(base: Thresholds, overrides: Iterable[ThresholdOverride]) -> Thresholds:
     """``base`` with each threshold raised to the most sensitive value any override asks for
-    (a higher health or a larger distance fires earlier)."""
+    (a higher health or a larger distance fires earlier). ``base`` itself when there are
+    none (most accounts: nobody subscribed to them), rebuilt and validated for none of them."""
+    overrides = tuple(overrides)
+    if not overrides:
+        return base
     values = base.model_dump()
     for override in overrides:
         merged = base.merged(override)

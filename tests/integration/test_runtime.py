@@ -205,30 +205,35 @@ async def _until_a_slice_is_due(
     now[0] += 10_000.0
 
 
+@pytest.mark.parametrize("started", [True, False], ids=["reading", "not started"])
 def test_a_forgotten_runtime_drops_the_slice_it_was_reading_behind(
-    devnet: Devnet, engine: Engine
+    started: bool, devnet: Devnet, engine: Engine
 ) -> None:
     """A worker that loses the chain forgets it: the slice it was reading behind its last tick
-    is cancelled (nothing of it may land after another worker's reads), and its next sync
-    reads the book whole, as after a start."""
+    is cancelled, or never started if the tick had not started it yet (nothing of it may land
+    after another worker's reads), and its next sync reads the book whole, as after a start.
+    A sync leaves the slice to its caller: it goes out once the tick is recorded."""
     world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
     (group,) = by_chain(_gmx_only(world))
     now = [0.0]
 
-    async def ticks() -> tuple[int, int]:
+    async def ticks() -> tuple[int, int, int]:
         runtime = ChainRuntime(group, engine, full_refresh_s=60.0, monotonic=lambda: now[0])
         try:
             await _until_a_slice_is_due(runtime, world, "forget", now)
-            await runtime.sync()  # takes the slice, read behind
+            await runtime.sync()  # takes the slice, to read behind the tick
+            unstarted = len(runtime._behind)
+            if started:
+                runtime.read_behind()  # as the monitor does once its tick is recorded
             pending = len(runtime._behind)
             runtime.forget()
-            return pending, (await runtime.sync()).refreshed
+            return unstarted, pending, (await runtime.sync()).refreshed
         finally:
             await runtime.close()
 
-    pending, refreshed = asyncio.run(ticks())
-    assert pending == 1
-    assert refreshed == 2  # the whole book once, not the cancelled slice on top
+    unstarted, pending, refreshed = asyncio.run(ticks())
+    assert (unstarted, pending) == (0, 1 if started else 0)
+    assert refreshed == 2  # the whole book once, not the dropped slice on top
 
 
 def test_a_slice_that_fails_behind_the_tick_is_one_warning_and_the_next_sync_goes_on(
