@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-TICK_PHASES = ("behind", "scan", "read", "value", "judge", "latest", "rules", "record")
+TICK_PHASES = ("behind", "scan", "read", "value", "judge", "rules", "record", "latest")
 """The phases of ``Monitor.tick``, in order: wait for the reads behind the last tick; index
 new logs; re-read changed owners and read prices; update and value the in-memory book; screen
-it and build observations; write the latest view; the chain's and the accounts' alert rules;
-the heartbeat row."""
+it and build observations; the chain's and the accounts' alert rules; the heartbeat row; hand
+the latest view's write to a worker thread (the write itself runs behind the tick)."""
 
 
 class Phases:
