@@ -400,6 +400,7 @@ class Monitor:
         if held and name not in self._holding:
             self.runtimes[name].forget()
             self.latest[name].forget()
+            self._latest_waiting.pop(name, None)  # views from before another worker's
             self._chain_states.pop(name, None)
             self._ended_since.pop(name, None)
             self._partials.pop(name, None)  # told by whoever held it, or lost with its read
@@ -408,6 +409,7 @@ class Monitor:
             self._holding.add(name)
         elif not held and name in self._holding:
             self.runtimes[name].forget()  # nothing of its must land after another worker's
+            self._latest_waiting.pop(name, None)
             self._holding.discard(name)
         return held
 

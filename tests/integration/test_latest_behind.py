@@ -1,6 +1,7 @@
 """The latest view (``latest_health``, read by ``serve``) is written behind the tick: the tick
 returns once its alerts are recorded, and the views of ticks that end while a write still runs
-wait for the next write, the newest view of an account winning. Nothing of them is lost."""
+wait for the next write, the newest view of an account winning. Nothing of them is lost, unless
+the chain went to another worker meanwhile."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,11 +21,13 @@ from devnet.deploy import Devnet
 from devnet.scenario import build_world
 from indexer.models import MarginAccount
 from indexer.store.accounts import load_accounts
+from indexer.store.columns import utcnow
 from monitor.health.account import AccountHealth
 from monitor.health.tick import AccountView
 from monitor.latest.store import LatestWriter, Written
 from monitor.latest.tables import LatestHealth
 from monitor.runtime.chain_pass import ChainSync
+from monitor.runtime.lease import acquire_lease, lease_ttl_s
 from monitor.runtime.service import Monitor
 
 pytestmark = pytest.mark.chain
@@ -96,3 +99,46 @@ def test_the_latest_view_is_written_behind_the_tick_and_no_view_is_lost(
     assert after_first  # the tick's own views, once its write was let through
     assert after_first == set(writes[0])
     assert writes[1] == dict(waited)  # both waiting views, each account's newest
+
+
+def test_views_waiting_when_the_chain_goes_to_another_worker_are_dropped(
+    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Views that wait for the next write belong to this worker's time on the chain: once
+    another worker holds it, they would land over its newer ones, so losing the lease (and
+    taking it back later) drops them."""
+    world = build_world(devnet, gmx_traders=2, hl_traders=1, gtrade_traders=1)
+    now = [utcnow()]
+    monitor = Monitor(demo_config(world, "sqlite://"), engine, {}, clock=lambda: now[0])
+    (group,) = monitor.groups
+    chain, chain_id = group.chain.name, group.chain.chain_id
+    ttl_s = lease_ttl_s(group.chain.block_time)
+    gate = threading.Event()
+    writes: list[set[int]] = []
+    write = LatestWriter.write
+
+    def gated(self: LatestWriter, *args: Any) -> Written:
+        writes.append({account_id for account_id, _, _ in args[4]})
+        assert gate.wait(GATE_LIMIT_S), "the test never opened the gate"
+        return write(self, *args)
+
+    monkeypatch.setattr(LatestWriter, "write", gated)
+
+    async def go() -> None:
+        summary = await monitor.tick(group)
+        (a_id, a), *_ = load_accounts(engine, chain_id=chain_id)
+        sync = ChainSync(chain_id, summary.block)
+        monitor._persist_latest(chain, sync, [AccountView(a_id, a, None)])  # waits
+        now[0] += timedelta(seconds=ttl_s + 1)  # this worker stalled past its lease
+        assert acquire_lease(engine, chain_id, "another worker", now[0], ttl_s)
+        assert not await monitor._hold(group)
+        now[0] += timedelta(seconds=ttl_s + 1)
+        assert await monitor._hold(group)  # back, from the database
+        gate.set()
+        await monitor.flush_latest()
+        monitor._persist_latest(chain, sync, [])
+        await monitor.close()
+
+    asyncio.run(go())
+    assert len(writes) == 2
+    assert writes[1] == set()  # the view from before the other worker's time is gone
