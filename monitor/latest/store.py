@@ -98,9 +98,12 @@ class LatestWriter:
         updated_at: Mapping[str, Mapping[str, int]],
         healths: Iterable[tuple[int, MarginAccount, AccountHealth | None]],
         now: datetime,
+        blocks: Mapping[int, int] | None = None,
     ) -> Written:
         """Upsert the prices (protocol → asset → USD) and healths (account id, account, its
-        health) that changed since the last write, in one transaction."""
+        health) that changed since the last write, in one transaction. ``blocks``: account id
+        → the block its health was computed at, for those not computed at ``block`` (a view
+        that waited for this write)."""
         price_rows = []
         for protocol, book in prices.items():
             stamps = updated_at.get(protocol, {})
@@ -126,7 +129,7 @@ class LatestWriter:
             try:
                 with write_transaction(self.engine) as conn:
                     _upsert(conn, _prices, ["chain_id", "protocol", "asset"], price_rows)
-                    _write_healths(conn, block, now, changed)
+                    _write_healths(conn, block, now, changed, blocks or {})
             except Exception:
                 self.forget()  # nothing of this write is stored: try all of it again
                 raise
@@ -143,14 +146,18 @@ _HEALTH_UPSERT = BulkInsert.upsert("latest_health", _HEALTH_COLUMNS, ["account_i
 
 
 def _write_healths(
-    conn: Connection, block: int, now: datetime, changed: list[tuple[int, Row]]
+    conn: Connection,
+    block: int,
+    now: datetime,
+    changed: list[tuple[int, Row]],
+    blocks: Mapping[int, int],
 ) -> None:
     """Upsert the ``changed`` (account id, row) healths as driver-level statements
     (:mod:`indexer.store.bulk`): a crash changes thousands, and SQLAlchemy's per-row parameter
     processing was half of writing them."""
     at = driver_datetime(now, postgres=is_postgres(conn))
     rows = [
-        (account_id, block, *values, json_text(dict(growth)), hours, at)
+        (account_id, blocks.get(account_id, block), *values, json_text(dict(growth)), hours, at)
         for account_id, (values, growth, hours) in changed
     ]
     if rows:

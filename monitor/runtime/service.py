@@ -172,8 +172,9 @@ class Monitor:
         # Latest prices and healths for readers in other processes (``perpwatch serve``).
         self.latest = {g.chain.name: LatestWriter(engine) for g in self.groups}
         self._latest_tasks: dict[str, asyncio.Future[Written]] = {}
-        # Per chain, the views of ticks that ended while the last write still ran, by account.
-        self._latest_waiting: dict[str, dict[int, AccountView]] = {}
+        # Per chain, the views of ticks that ended while the last write still ran, by account,
+        # each with the block it was computed at.
+        self._latest_waiting: dict[str, dict[int, tuple[AccountView, int]]] = {}
 
     async def _widen_scope(self, group: ChainProtocols) -> None:
         """Seed the config's subscribers once, then reload the routing table and the API's
@@ -422,15 +423,16 @@ class Monitor:
         tick, before the rules, a crash's 20,000 changed healths held its alerts back by
         80-170 ms."""
         waiting = self._latest_waiting.setdefault(chain, {})
-        waiting.update((v.account_id, v) for v in views)
+        waiting.update((v.account_id, (v, sync.block)) for v in views)
         running = self._latest_tasks.get(chain)
         if running is not None and not running.done():
             return
-        healths = [(v.account_id, v.account, v.health) for v in waiting.values()]
+        healths = [(v.account_id, v.account, v.health) for v, _ in waiting.values()]
+        earlier = {i: block for i, (_, block) in waiting.items() if block != sync.block}
         waiting.clear()
         write = functools.partial(
             self.latest[chain].write, sync.chain_id, sync.block, sync.prices,
-            sync.price_updated_at, healths, self.clock(),
+            sync.price_updated_at, healths, self.clock(), earlier,
         )  # fmt: skip
         task = asyncio.ensure_future(asyncio.to_thread(write))
         task.add_done_callback(functools.partial(_log_latest_failure, chain))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,15 +60,16 @@ def test_the_latest_view_is_written_behind_the_tick_and_no_view_is_lost(
         updated_at: Any,
         healths: Iterable[tuple[int, MarginAccount, AccountHealth | None]],
         now: datetime,
+        blocks: Mapping[int, int] | None = None,
     ) -> Written:
         listed = list(healths)
         writes.append({account_id: account for account_id, account, _ in listed})
         assert gate.wait(GATE_LIMIT_S), "the test never opened the gate"
-        return write(self, chain_id, block, prices, updated_at, listed, now)
+        return write(self, chain_id, block, prices, updated_at, listed, now, blocks)
 
     monkeypatch.setattr(LatestWriter, "write", gated)
 
-    async def go() -> tuple[set[int], set[int], list[tuple[int, MarginAccount]]]:
+    async def go() -> tuple[set[int], set[int], list[tuple[int, MarginAccount]], int]:
         summary = await monitor.tick(group)
         running = monitor._latest_tasks[chain]
         stored_while_running = _stored_ids(engine)
@@ -80,7 +81,7 @@ def test_the_latest_view_is_written_behind_the_tick_and_no_view_is_lost(
         rows = load_accounts(engine, chain_id=group.chain.chain_id)
         (a_id, a), (b_id, b) = rows[:2]
         newer_a = replace(a, block_number=a.block_number + 1)
-        sync = ChainSync(group.chain.chain_id, summary.block)
+        sync = ChainSync(group.chain.chain_id, summary.block + 1)
         # Two ticks end while the write runs: their views wait, the newer one of ``a`` wins.
         monitor._persist_latest(chain, sync, [AccountView(a_id, a, None)])
         monitor._persist_latest(
@@ -90,15 +91,22 @@ def test_the_latest_view_is_written_behind_the_tick_and_no_view_is_lost(
         gate.set()
         await monitor.flush_latest()
         after_first = _stored_ids(engine)
-        monitor._persist_latest(chain, sync, [])  # the next tick: nothing judged of its own
+        # The next tick, a block later, judged nothing of its own.
+        monitor._persist_latest(chain, replace(sync, block=sync.block + 1), [])
         await monitor.close()  # waits for the latest view's writes
-        return stored_while_running, after_first, [(a_id, newer_a), (b_id, b)]
+        return stored_while_running, after_first, [(a_id, newer_a), (b_id, b)], sync.block
 
-    stored_while_running, after_first, waited = asyncio.run(go())
+    stored_while_running, after_first, waited, waited_at = asyncio.run(go())
     assert stored_while_running == set()
     assert after_first  # the tick's own views, once its write was let through
     assert after_first == set(writes[0])
     assert writes[1] == dict(waited)  # both waiting views, each account's newest
+    with engine.connect() as conn:
+        blocks: dict[int, int] = dict(
+            conn.execute(sa.select(_latest.c.account_id, _latest.c.block_number)).tuples().all()
+        )
+    # Each waiting view is dated by the block it was computed at, not by the write's.
+    assert [blocks[account_id] for account_id, _ in waited] == [waited_at, waited_at]
 
 
 def test_views_waiting_when_the_chain_goes_to_another_worker_are_dropped(
