@@ -102,9 +102,8 @@ def test_the_latest_view_is_written_behind_the_tick_and_no_view_is_lost(
     assert after_first == set(writes[0])
     assert writes[1] == dict(waited)  # both waiting views, each account's newest
     with engine.connect() as conn:
-        blocks: dict[int, int] = dict(
-            conn.execute(sa.select(_latest.c.account_id, _latest.c.block_number)).tuples().all()
-        )
+        rows = conn.execute(sa.select(_latest.c.account_id, _latest.c.block_number))
+        blocks = {int(account_id): int(block) for account_id, block in rows}
     # Each waiting view is dated by the block it was computed at, not by the write's.
     assert [blocks[account_id] for account_id, _ in waited] == [waited_at, waited_at]
 
