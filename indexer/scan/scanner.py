@@ -106,9 +106,10 @@ class Scanner:
         so of several scanners of one chain in one pass the first one's check covers the rest
         (a reorg it finds rolls every cursor of the chain back; what the others then fetch must
         still link to the stored blocks)."""
-        start = await self._start_block()
-        if from_block is not None:
-            start = from_block
+        if from_block is None:
+            start = await self._start_block()
+        else:  # no cursor to read; the rollback count still dates this scan's start
+            start, self._basis = from_block, self.store.rollbacks
         if head is None:
             head = await self.rpc.block_number()
         target = head - self.settings.finality_blocks
