@@ -224,6 +224,9 @@ class ChainRuntime:
 
         Reading at the scanned block (never a later one) matters: a liquidation between the
         scan and a later read would make a position vanish with no liquidation event indexed.
+        An event-less protocol has nothing to scan: it reads at the block the scan is to reach
+        (the safe head), beside the scan. Should a reorg found mid-scan stop the scan short,
+        its accounts are a block or two newer than the rest of the tick's.
         ``head``: the node's head as the caller just read it (:meth:`head`); by default the sync
         asks. Every scanner scans to this one head, and only the first checks that the stored
         tip is still canonical (the stored blocks are the chain's, shared by its scanners).
@@ -237,35 +240,20 @@ class ChainRuntime:
         if head is None:
             head = await rpc.block_number()
         self.synced_head = head
-        # Side by side: a liquidation block's GMX and gTrade events are fetched, decoded and
-        # stored in the time of the slower one. A rollback by one moves every cursor of the
-        # chain, and a scanner that started from a cursor since moved starts again from it
-        # (``Scanner._commit``).
-        results = await settled(
-            scanner.backfill(head=head, check_tip=i == 0)  # one chain: one tip check
-            for i, scanner in enumerate(self._scanners)
-        )
-        if results:
-            block = min(r.next_block for r in results) - 1
-        else:
-            block = head - self.group.chain.finality_blocks
-        full = self.full_refresh_s <= 0 or self._read_whole
-        scan_s = time.perf_counter() - started
-        logs = sum(r.logs for r in results)
-        sync = ChainSync(
-            self.group.chain.chain_id, block, logs=logs, behind_s=started - waited, scan_s=scan_s
-        )
+        target = head - self.group.chain.finality_blocks
+        sync = ChainSync(self.group.chain.chain_id, target, behind_s=started - waited)
         for saved in behind:
             sync.count(saved)
-        if sync.logs:
-            crash_point("tick-scanned")  # a test hook; see indexer.crash_points
         sync.scopes = self.group.scope_by_protocol
+        full = self.full_refresh_s <= 0 or self._read_whole
         # The protocols' reads are independent: while one waits on the node, the others read
         # (at a busy node the sum of their round trips made the tick miss the block time).
-        later: list[tuple[ProtocolAdapter, list[str]]] = []
-        await settled(
-            self._sync_protocol(rpc, sync, full, adapter, prices, scope, poll_s, later)
-            for adapter, prices, scope, poll_s in zip(
+        # An event-less protocol's reads need no scan, so they go out at once, at the block
+        # the scan is to reach: beside a liquidation block's scan (hundreds of milliseconds
+        # of logs to fetch, decode and store) rather than after it.
+        later: list[tuple[ProtocolAdapter, list[str], int]] = []
+        entries = list(
+            zip(
                 self.group.adapters,
                 self.group.price_sources,
                 self.group.scopes,
@@ -273,7 +261,22 @@ class ChainRuntime:
                 strict=True,
             )
         )
-        self._later = [(adapter, owners, sync.block) for adapter, owners in later]
+        eventless = [e for e in entries if e[0].name in self.group.eventless]
+        evented = [e for e in entries if e[0].name not in self.group.eventless]
+
+        async def scan_then_read() -> None:
+            await self._scan(head, sync, started)
+            await settled(
+                self._sync_protocol(rpc, sync, sync.block, full, *entry, later) for entry in evented
+            )
+
+        await settled(
+            [
+                scan_then_read(),
+                *(self._sync_protocol(rpc, sync, target, full, *e, later) for e in eventless),
+            ]
+        )
+        self._later = later
         names = [adapter.name for adapter in self.group.adapters]  # in config order, as read
         sync.prices = {name: sync.prices[name] for name in names}
         sync.price_updated_at = {name: sync.price_updated_at[name] for name in names}
@@ -283,40 +286,60 @@ class ChainRuntime:
         sync.slowest_request_s = self.take_slowest_request_s()
         return sync
 
+    async def _scan(self, head: int, sync: ChainSync, started: float) -> None:
+        """Index the chain's logs to ``head``: ``sync``'s block becomes the block every scanner
+        reached (it stays the target when the chain has none), and its logs and scan time are
+        counted (from ``started``)."""
+        # Side by side: a liquidation block's GMX and gTrade events are fetched, decoded and
+        # stored in the time of the slower one. A rollback by one moves every cursor of the
+        # chain, and a scanner that started from a cursor since moved starts again from it
+        # (``Scanner._commit``).
+        results = await settled(
+            scanner.backfill(head=head, check_tip=i == 0)  # one chain: one tip check
+            for i, scanner in enumerate(self._scanners)
+        )
+        if results:
+            sync.block = min(r.next_block for r in results) - 1
+        sync.logs = sum(r.logs for r in results)
+        sync.scan_s = time.perf_counter() - started
+        if sync.logs:
+            crash_point("tick-scanned")  # a test hook; see indexer.crash_points
+
     async def _sync_protocol(
         self,
         rpc: RpcClient,
         sync: ChainSync,
+        block: int,
         full: bool,
         adapter: ProtocolAdapter,
         prices: PriceSource,
         scope: frozenset[str] | None,
         poll_s: float | None,
-        behind: list[tuple[ProtocolAdapter, list[str]]],
+        behind: list[tuple[ProtocolAdapter, list[str], int]],
     ) -> None:
-        """One protocol's part of :meth:`sync`: re-read its owners due and read its prices;
-        the owners to read behind the tick are added to ``behind``."""
+        """One protocol's part of :meth:`sync`: re-read its owners due and read its prices,
+        at ``block``; the owners to read behind the tick are added to ``behind``."""
         owners, ending, later = await asyncio.to_thread(
-            self._owners, adapter, scope, full, poll_s, sync.block
+            self._owners, adapter, scope, full, poll_s, block
         )
         if later:
-            behind.append((adapter, later))
+            behind.append((adapter, later, block))
         known = self._assets.get(adapter.name)
         if known is None or full:
             known = set(
                 await asyncio.to_thread(open_assets, self.engine, adapter.chain_id, adapter.name)
             )
         refresh = refresh_owners(
-            rpc, self.engine, adapter, owners, block=sync.block, save_lock=self.save_lock
+            rpc, self.engine, adapter, owners, block=block, save_lock=self.save_lock
         )
         # The accounts that events ended are stored while the node reads the rest (a crash's
         # thousand endings took a transaction the reads waited for, and the later the reads go
         # out, the likelier they meet the node building its next block).
-        ends = self._end_from_events(adapter, ending, sync)
+        ends = self._end_from_events(adapter, ending, sync, block)
         if known:
             # The prices of the assets already held are read while the owners are: both are
             # pinned to the scanned block, and neither waits for the other's round trip.
-            price_read = prices.read(rpc, sorted(known), sync.block)
+            price_read = prices.read(rpc, sorted(known), block)
             (saved, book), _ = await settled_pair(settled_pair(refresh, price_read), ends)
         else:  # nothing held yet: one read after the owners', of what they hold
             saved, _ = await settled_pair(refresh, ends)
@@ -326,9 +349,9 @@ class ChainRuntime:
         self._note_read(adapter.name, owners, saved)
         new = saved.assets - known
         if book is None:
-            book = await prices.read(rpc, sorted(new), sync.block)
+            book = await prices.read(rpc, sorted(new), block)
         elif new:  # a market nobody held until this read
-            more = await prices.read(rpc, sorted(new), sync.block)
+            more = await prices.read(rpc, sorted(new), block)
             book = PriceBook(book.prices | more.prices, book.updated_at | more.updated_at)
         # Every asset an account in the book holds stays priced (a few markets no longer
         # held are too, until the next full read).
@@ -337,13 +360,14 @@ class ChainRuntime:
         sync.price_updated_at[adapter.name] = book.updated_at
 
     async def _end_from_events(
-        self, adapter: ProtocolAdapter, owners: Sequence[str], sync: ChainSync
+        self, adapter: ProtocolAdapter, owners: Sequence[str], sync: ChainSync, block: int
     ) -> None:
-        """End the open accounts of ``owners`` from their events (``end_from_events``)."""
+        """End the open accounts of ``owners`` from their events (``end_from_events``) at
+        ``block``."""
         if not owners:
             return
         end = functools.partial(
-            end_from_events, self.engine, adapter.chain_id, adapter.name, owners, sync.block
+            end_from_events, self.engine, adapter.chain_id, adapter.name, owners, block
         )
         ended = await asyncio.to_thread(locked, self.save_lock, end)
         sync.closed += ended.closed

@@ -296,3 +296,52 @@ def test_the_next_sync_says_how_long_it_waited_for_the_slice_read_behind_the_las
     before, after = asyncio.run(ticks())
     assert before < 0.25  # nothing was behind the tick before it
     assert after >= 0.25
+
+
+def test_an_eventless_protocol_reads_beside_the_scan_not_after_it(
+    devnet: Devnet, engine: Engine
+) -> None:
+    """Hyperliquid has nothing to scan: its reads go out as the tick starts, at the block the
+    scan is to reach. Here the GMX scan waits until Hyperliquid has read its prices; were
+    Hyperliquid's reads to wait for the scan, the tick would never end."""
+    world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
+    raw: dict[str, Any] = demo_config(world, "sqlite://").model_dump(mode="json", exclude_none=True)
+    raw["protocols"] = [p for p in raw["protocols"] if p["name"] in ("gmx_v2", "hyperliquid")]
+    (group,) = by_chain(Config.model_validate(raw))
+    _open(world, "beside", 1)
+    hl = [a.name for a in group.adapters].index("hyperliquid")
+
+    blocks: list[int] = []
+
+    async def sync() -> tuple[ChainSync, int]:
+        read = asyncio.Event()
+        inner = group.price_sources[hl]
+
+        class Source:
+            async def read(self, rpc: RpcClient, assets: Sequence[str], block: int) -> PriceBook:
+                blocks.append(block)
+                read.set()
+                return await inner.read(rpc, assets, block)
+
+        sources = list(group.price_sources)
+        sources[hl] = Source()
+        runtime = ChainRuntime(replace(group, price_sources=tuple(sources)), engine)
+        try:
+            await runtime.client()
+            (scanner,) = runtime._scanners
+            backfill = scanner.backfill
+
+            async def held(**kw: Any) -> Any:
+                await asyncio.wait_for(read.wait(), timeout=20)
+                return await backfill(**kw)
+
+            scanner.backfill = held  # type: ignore[method-assign]
+            head = await runtime.head()
+            return await runtime.sync(head), head
+        finally:
+            await runtime.close()
+
+    synced, head = asyncio.run(sync())
+    assert synced.block == head - group.chain.finality_blocks  # the scan reached its target
+    assert blocks == [synced.block]  # Hyperliquid read at that very block
+    assert synced.refreshed >= 1  # GMX's position read after the scan
