@@ -19,7 +19,8 @@ from devnet.demo import demo_config
 from devnet.deploy import Devnet
 from devnet.gmx import deploy_gmx, devnet_address
 from devnet.hyperliquid import install_hyperliquid
-from devnet.scenario import World
+from devnet.scenario import World, build_world
+from indexer import refresh
 from indexer.config.loader import Config
 from indexer.prices import PriceBook, PriceSource
 from indexer.rpc.client import RpcClient
@@ -299,41 +300,43 @@ def test_the_next_sync_says_how_long_it_waited_for_the_slice_read_behind_the_las
 
 
 def test_an_eventless_protocol_reads_beside_the_scan_not_after_it(
-    devnet: Devnet, engine: Engine
+    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Hyperliquid has nothing to scan: its reads go out as the tick starts, at the block the
-    scan is to reach. Here the GMX scan waits until Hyperliquid has read its prices; were
-    Hyperliquid's reads to wait for the scan, the tick would never end."""
-    world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
+    """Hyperliquid has nothing to scan: its wallet poll goes out as the tick starts, at the
+    block the scan is to reach. Here the scan waits until a read has gone out: only
+    Hyperliquid's can, so were its reads to wait for the scan, the tick would never end."""
+    world = build_world(devnet, gmx_traders=2, hl_traders=2, seed=3)
     raw: dict[str, Any] = demo_config(world, "sqlite://").model_dump(mode="json", exclude_none=True)
     raw["protocols"] = [p for p in raw["protocols"] if p["name"] in ("gmx_v2", "hyperliquid")]
     (group,) = by_chain(Config.model_validate(raw))
-    _open(world, "beside", 1)
-    hl = [a.name for a in group.adapters].index("hyperliquid")
-
-    blocks: list[int] = []
+    events: list[tuple[str, Any]] = []
+    run_read, save_read = refresh.run_read, refresh.save_read
 
     async def sync() -> tuple[ChainSync, int]:
-        read = asyncio.Event()
-        inner = group.price_sources[hl]
+        read_out = asyncio.Event()
 
-        class Source:
-            async def read(self, rpc: RpcClient, assets: Sequence[str], block: int) -> PriceBook:
-                blocks.append(block)
-                read.set()
-                return await inner.read(rpc, assets, block)
+        async def reading(rpc: RpcClient, read: Any, block: Any = "latest") -> Any:
+            events.append(("read", block))
+            read_out.set()
+            return await run_read(rpc, read, block)
 
-        sources = list(group.price_sources)
-        sources[hl] = Source()
-        runtime = ChainRuntime(replace(group, price_sources=tuple(sources)), engine)
+        def saving(engine: Engine, chain_id: int, protocol: str, *args: Any, **kw: Any) -> Any:
+            events.append(("save", protocol))
+            return save_read(engine, chain_id, protocol, *args, **kw)
+
+        monkeypatch.setattr(refresh, "run_read", reading)
+        monkeypatch.setattr(refresh, "save_read", saving)
+        runtime = ChainRuntime(group, engine)
         try:
             await runtime.client()
             (scanner,) = runtime._scanners
             backfill = scanner.backfill
 
             async def held(**kw: Any) -> Any:
-                await asyncio.wait_for(read.wait(), timeout=20)
-                return await backfill(**kw)
+                await asyncio.wait_for(read_out.wait(), timeout=20)
+                done = await backfill(**kw)
+                events.append(("scanned", None))
+                return done
 
             scanner.backfill = held  # type: ignore[method-assign]
             head = await runtime.head()
@@ -343,5 +346,6 @@ def test_an_eventless_protocol_reads_beside_the_scan_not_after_it(
 
     synced, head = asyncio.run(sync())
     assert synced.block == head - group.chain.finality_blocks  # the scan reached its target
-    assert blocks == [synced.block]  # Hyperliquid read at that very block
-    assert synced.refreshed >= 1  # GMX's position read after the scan
+    assert events[0] == ("read", synced.block)  # Hyperliquid's poll, at that very block
+    saved = {protocol for kind, protocol in events if kind == "save"}
+    assert saved == {"hyperliquid", "gmx_v2"}  # both protocols' reads were stored
