@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from indexer.models import MarginAccount
 from indexer.protocols.base import ProtocolAdapter
-from indexer.reads.execute import run_read
+from indexer.reads.execute import ReadCache, run_read
 from indexer.rpc.client import BlockTag, RpcClient
 from indexer.store.accounts import SaveResult, open_owners, save_read, touched_owners
 
@@ -56,6 +56,7 @@ async def refresh_owners(
     *,
     block: BlockTag = "latest",
     save_lock: AbstractContextManager[object] | None = None,
+    cache: ReadCache | None = None,
 ) -> SaveResult:
     """Read and store every account of ``owners`` at ``block``; totals over all chunks.
 
@@ -63,7 +64,8 @@ async def refresh_owners(
     reads the same block and the touches consumed are exactly those that read covered.
     ``save_lock`` is held around each save (in its worker thread): reads that run side by side
     then store one after another, handed over at once, where SQLite's own wait for its write
-    lock sleeps in steps of up to 100 ms.
+    lock sleeps in steps of up to 100 ms. The chunks share the calls every read of the block
+    makes (``ReadCache``; ``cache``: the caller's, shared with its other reads of the block).
     """
     if isinstance(block, str):
         block = (await rpc.get_block_header(block))["number"]
@@ -72,10 +74,11 @@ async def refresh_owners(
     # The chunks' reads overlap (at most READS_IN_FLIGHT at once): while the node executes one,
     # the previous one is decoded and stored. Saves stay one at a time, in order.
     in_flight = asyncio.Semaphore(READS_IN_FLIGHT)
+    shared = cache if cache is not None else ReadCache()
 
     async def read(chunk: Sequence[str]) -> list[MarginAccount]:
         async with in_flight:
-            return await run_read(rpc, adapter.read_accounts(chunk), block)
+            return await run_read(rpc, adapter.read_accounts(chunk), block, shared)
 
     reads = [asyncio.ensure_future(read(chunk)) for chunk in chunks]
     written = closed = liquidated = 0

@@ -36,12 +36,16 @@ class Read(Generic[T]):
     its batches stay small). ``follow``, when set, replaces ``decode``: it turns the results
     into the next ``Read`` at the same block, for reads whose calls depend on earlier answers
     (gTrade's holding fees take the pair price and the trade indices as arguments).
+    ``shared``: how many of the first ``calls`` are the same whoever is read (the block
+    number, market state, feeds): reads of one block may share their answers
+    (``indexer.reads.execute.ReadCache``).
     """
 
     calls: tuple[Call3, ...]
     decode: Callable[[Sequence[CallResult]], T]
     batch_size: int = 500
     follow: Callable[[Sequence[CallResult]], Read[T]] | None = None
+    shared: int = 0
 
 
 class ProtocolAdapter(Protocol):

@@ -46,6 +46,7 @@ from indexer.crash_points import crash_point
 from indexer.models import MarginAccount
 from indexer.prices import PriceBook, PriceSource
 from indexer.protocols.base import ProtocolAdapter, events_end_accounts
+from indexer.reads.execute import ReadCache
 from indexer.refresh import locked, owners_per_read, owners_to_refresh, refresh_owners
 from indexer.registry import json_decoder
 from indexer.rpc.client import RpcClient
@@ -124,6 +125,10 @@ class ChainRuntime:
         self._ended: dict[str, list[tuple[int, str]]] = {}
         # Per protocol: the assets to price (every asset an account in the book holds).
         self._assets: dict[str, set[str]] = {}
+        # The answers to the calls every read of a block makes (market state, feeds), shared
+        # by the tick's reads and those behind it; cleared as each sync starts, when the
+        # chain may have moved under the block number (a reorg keeps the height).
+        self.read_cache = ReadCache()
         self.save_lock = threading.Lock()
         """Held around every write this runtime makes from a worker thread (scan commits,
         stored reads, endings): the protocols of a tick read side by side and store one at a
@@ -235,6 +240,7 @@ class ChainRuntime:
         waited = time.perf_counter()
         self.read_behind()  # what the last sync left behind it, if its caller did not start it
         behind = await self._caught_up()
+        self.read_cache.clear()
         self.take_slowest_request_s()  # this sync's requests only
         started = time.perf_counter()
         if head is None:
@@ -330,8 +336,9 @@ class ChainRuntime:
                 await asyncio.to_thread(open_assets, self.engine, adapter.chain_id, adapter.name)
             )
         refresh = refresh_owners(
-            rpc, self.engine, adapter, owners, block=block, save_lock=self.save_lock
-        )
+            rpc, self.engine, adapter, owners,
+            block=block, save_lock=self.save_lock, cache=self.read_cache,
+        )  # fmt: skip
         # The accounts that events ended are stored while the node reads the rest (a crash's
         # thousand endings took a transaction the reads waited for, and the later the reads go
         # out, the likelier they meet the node building its next block).
@@ -411,8 +418,9 @@ class ChainRuntime:
         """Read and store ``owners`` (a whole-book slice, confirming reads) at ``block``,
         behind the tick that took them."""
         saved = await refresh_owners(
-            rpc, self.engine, adapter, owners, block=block, save_lock=self.save_lock
-        )
+            rpc, self.engine, adapter, owners,
+            block=block, save_lock=self.save_lock, cache=self.read_cache,
+        )  # fmt: skip
         return adapter.name, owners, saved
 
     async def _caught_up(self) -> list[SaveResult]:

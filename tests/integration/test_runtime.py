@@ -23,6 +23,7 @@ from devnet.scenario import World, build_world
 from indexer import refresh
 from indexer.config.loader import Config
 from indexer.prices import PriceBook, PriceSource
+from indexer.reads.execute import ReadCache
 from indexer.rpc.client import RpcClient
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainSync, by_chain
@@ -315,10 +316,10 @@ def test_an_eventless_protocol_reads_beside_the_scan_not_after_it(
     async def sync() -> tuple[ChainSync, int]:
         read_out = asyncio.Event()
 
-        async def reading(rpc: RpcClient, read: Any, block: Any = "latest") -> Any:
+        async def reading(rpc: RpcClient, read: Any, block: Any, *rest: Any) -> Any:
             events.append(("read", block))
             read_out.set()
-            return await run_read(rpc, read, block)
+            return await run_read(rpc, read, block, *rest)
 
         def saving(engine: Engine, chain_id: int, protocol: str, *args: Any, **kw: Any) -> Any:
             events.append(("save", protocol))
@@ -349,3 +350,39 @@ def test_an_eventless_protocol_reads_beside_the_scan_not_after_it(
     assert events[0] == ("read", synced.block)  # Hyperliquid's poll, at that very block
     saved = {protocol for kind, protocol in events if kind == "save"}
     assert saved == {"hyperliquid", "gmx_v2"}  # both protocols' reads were stored
+
+
+def test_reads_of_one_block_ask_the_market_state_once_and_value_alike(
+    devnet: Devnet, engine: Engine
+) -> None:
+    """GMX's reads carry every configured market's state; a second read of the block takes
+    it from the first (``ReadCache``): one call for its one owner, and the same accounts as a
+    read that asks everything."""
+    world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
+    (group,) = by_chain(_gmx_only(world))
+    (adapter,) = group.adapters
+    _open(world, "cache", 2)
+    first, second = (devnet_address(f"cache:{i}").lower() for i in range(2))
+
+    async def reads() -> tuple[list[int], list[Any], list[Any]]:
+        runtime = ChainRuntime(group, engine)
+        rpc = await runtime.client()
+        try:
+            block, cache, spent, found = await rpc.block_number(), ReadCache(), [], []
+            for owner, shared in ((first, cache), (second, cache), (second, None)):
+                before = rpc.call_equivalents
+                saved = await refresh.refresh_owners(
+                    rpc, engine, adapter, [owner], block=block, cache=shared
+                )
+                spent.append(rpc.call_equivalents - before)
+                found.append([a for _, a in saved.stored])
+            return spent, found[1], found[2]
+        finally:
+            await runtime.close()
+
+    spent, cached, uncached = asyncio.run(reads())
+    assert spent[0] > 50  # the market state, the feeds, the block, one owner
+    assert spent[1] == 1  # that owner's positions only
+    assert spent[2] == spent[0]
+    assert cached == uncached
+    assert len(cached) == 1

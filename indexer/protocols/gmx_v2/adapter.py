@@ -204,7 +204,7 @@ class GmxV2Adapter:
                     accounts.append(account)
             return accounts
 
-        return Read(tuple(calls), decode)
+        return Read(tuple(calls), decode, shared=first_position)  # all but the positions
 
     def _positions(self, owner: str) -> Call3:
         # (dataStore, account, start, end): static words, packed without eth_abi (one per owner).

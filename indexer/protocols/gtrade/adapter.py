@@ -193,7 +193,9 @@ class GTradeAdapter:
 
             return Read(tuple(rest), _unused, follow=more)
 
-        return Read(tuple(calls), _unused, batch_size=len(calls), follow=follow)
+        # The block, collaterals and feeds are everyone's; the counters and trades the owners'.
+        shared = 2 + len(feeds)
+        return Read(tuple(calls), _unused, batch_size=len(calls), follow=follow, shared=shared)
 
     def _fees_read(self, state: _ReadState, trades: Sequence[_Trade]) -> Read[list[MarginAccount]]:
         """Phase 2: fees, holding fees at the pair price, spreads and collateral prices."""

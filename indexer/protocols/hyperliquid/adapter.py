@@ -125,6 +125,7 @@ class HyperliquidAdapter:
         """Every open account of ``owners`` (lower-case 0x addresses) at one block."""
         owners = list(dict.fromkeys(o.lower() for o in owners))  # one read per wallet
         calls = [_BLOCK_NUMBER, *self._market_calls()]
+        shared = len(calls)  # the block and the markets: all but the wallets'
         for owner in owners:
             calls += [margin_summary_call(dex, owner) for dex in self.dexes]
             calls += [position_call(owner, m) for m in self.markets]
@@ -143,7 +144,7 @@ class HyperliquidAdapter:
                 accounts += self._owner_accounts(ctx, markets, summaries, positions)
             return accounts
 
-        return Read(tuple(calls), decode, self.batch_size)
+        return Read(tuple(calls), decode, self.batch_size, shared=shared)
 
     def _owner_accounts(
         self,
