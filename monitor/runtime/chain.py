@@ -335,10 +335,7 @@ class ChainRuntime:
             known = set(
                 await asyncio.to_thread(open_assets, self.engine, adapter.chain_id, adapter.name)
             )
-        refresh = refresh_owners(
-            rpc, self.engine, adapter, owners,
-            block=block, save_lock=self.save_lock, cache=self.read_cache,
-        )  # fmt: skip
+        refresh = self._refresh(rpc, adapter, owners, block)
         # The accounts that events ended are stored while the node reads the rest (a crash's
         # thousand endings took a transaction the reads waited for, and the later the reads go
         # out, the likelier they meet the node building its next block).
@@ -417,11 +414,17 @@ class ChainRuntime:
     ) -> tuple[str, list[str], SaveResult]:
         """Read and store ``owners`` (a whole-book slice, confirming reads) at ``block``,
         behind the tick that took them."""
-        saved = await refresh_owners(
+        return adapter.name, owners, await self._refresh(rpc, adapter, owners, block)
+
+    def _refresh(
+        self, rpc: RpcClient, adapter: ProtocolAdapter, owners: Sequence[str], block: int
+    ) -> Awaitable[SaveResult]:
+        """Read and store ``owners`` at ``block`` (``refresh_owners``): saves one at a time
+        under the runtime's lock, the block's shared calls answered once (``read_cache``)."""
+        return refresh_owners(
             rpc, self.engine, adapter, owners,
             block=block, save_lock=self.save_lock, cache=self.read_cache,
         )  # fmt: skip
-        return adapter.name, owners, saved
 
     async def _caught_up(self) -> list[SaveResult]:
         """Wait for the reads behind the last tick (whole-book slices and confirming reads;
