@@ -31,6 +31,7 @@ from web3 import Web3
 
 from bench.live_metrics import CountingNotifier, TickFact
 from indexer.config.loader import Config
+from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.rpc.client import RpcClient
 from indexer.store.engine import make_engine
 from monitor.runtime.chain import ChainRuntime
@@ -88,11 +89,15 @@ def bench_monitor(
 ) -> Monitor:
     """The monitor as ``perpwatch run`` builds it, alerting to ``notifier``; with
     ``baseline``, every chain runtime re-reads every owner and reloads the book on every tick
-    (what each tick did before the long-lived runtime)."""
+    (what each tick did before the long-lived runtime), with adapters that remember nothing
+    between reads."""
     monitor = Monitor(cfg, engine, {"console": notifier})
     if baseline:
         watched = [w.address for w in cfg.wallets]
         for group in monitor.groups:
+            for adapter in group.adapters:
+                if isinstance(adapter, HyperliquidAdapter):
+                    adapter.memory = None  # each tick built its adapters anew
             monitor.runtimes[group.chain.name] = ChainRuntime(
                 group, engine, watched=watched, full_refresh_s=0.0
             )

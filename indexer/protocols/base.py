@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Generic, NoReturn, Protocol, TypeVar, runtime_checkable
 
 from indexer.models import MarginAccount
 from indexer.reads.multicall import Call3
@@ -46,6 +46,11 @@ class Read(Generic[T]):
     batch_size: int = 500
     follow: Callable[[Sequence[CallResult]], Read[T]] | None = None
     shared: int = 0
+
+
+def followed(results: Sequence[CallResult]) -> NoReturn:
+    """The ``decode`` of a read with ``follow``, which is never called: ``follow`` replaces it."""
+    raise AssertionError("a read with follow is not decoded")  # pragma: no cover
 
 
 class ProtocolAdapter(Protocol):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 from decimal import Decimal
 from typing import TypeVar
 
@@ -11,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devnet.chain import Anvil
-from devnet.deploy import Devnet
+from devnet.deploy import Devnet, TransactionReverted
 from devnet.hyperliquid import HlDeployment, install_hyperliquid
 from indexer.errors import ConfigError, DecodeError
 from indexer.models import E30, MarginAccount, MarginMode
@@ -19,6 +21,7 @@ from indexer.protocols.base import Read
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.protocols.hyperliquid.decode import decode_position, margin_summary_call, position_call
 from indexer.protocols.hyperliquid.margin import MarginTier, tiers_for
+from indexer.protocols.hyperliquid.memory import FULL_READ_EVERY
 from indexer.reads.multicall import MULTICALL3_ADDRESS, decode_aggregate3, encode_aggregate3
 from monitor.health.account import AccountHealth, account_health
 
@@ -73,15 +76,22 @@ def test_tiered_maintenance_is_continuous_and_monotone(ntl_usd: int) -> None:
 # -- against the devnet ------------------------------------------------------------------------
 
 
-def run(anvil: Anvil, read: Read[T]) -> T:
-    """A small runner: Multicall3 batches of ``read.batch_size``, all at one pinned block."""
+def run(anvil: Anvil, read: Read[T], calls: list[int] | None = None) -> T:
+    """A small runner: Multicall3 batches of ``read.batch_size``, all at one pinned block,
+    following ``read.follow``; appends each step's sub-call count to ``calls``."""
     block = hex(anvil.block_number())
-    results = []
-    for i in range(0, len(read.calls), read.batch_size):
-        data = encode_aggregate3(read.calls[i : i + read.batch_size])
-        tx = {"to": MULTICALL3_ADDRESS, "data": "0x" + data.hex()}
-        results += decode_aggregate3(bytes.fromhex(anvil.request("eth_call", [tx, block])[2:]))
-    return read.decode(results)
+    while True:
+        results = []
+        for i in range(0, len(read.calls), read.batch_size):
+            data = encode_aggregate3(read.calls[i : i + read.batch_size])
+            tx = {"to": MULTICALL3_ADDRESS, "data": "0x" + data.hex()}
+            answer = anvil.request("eth_call", [tx, block])
+            results += decode_aggregate3(bytes.fromhex(answer[2:]))
+        if calls is not None:
+            calls.append(len(read.calls))
+        if read.follow is None:
+            return read.decode(results)
+        read = read.follow(results)
 
 
 @pytest.fixture
@@ -249,3 +259,111 @@ def test_a_tiered_margin_table_without_configured_tiers_is_a_config_error(
     with pytest.raises(ConfigError, match=r"margin table \d+.*protocols\.margin_tiers\.1"):
         accounts_of(devnet.anvil, user, ADAPTER)
     assert f"{user}:cross:0" in accounts_of(devnet.anvil, user, TIERED)
+
+
+# -- remembered wallets --------------------------------------------------------------------------
+
+HEADER_CALLS = 1 + 2 * 3  # the block, then perpAssetInfo and markPx of each market
+
+
+def remembering() -> tuple[HyperliquidAdapter, HyperliquidAdapter]:
+    """An adapter that remembers wallets between reads, and one that reads them in full."""
+    return (
+        HyperliquidAdapter(31337, markets=[0, 1, 5], batch_size=4),
+        HyperliquidAdapter(31337, markets=[0, 1, 5], batch_size=4, remember_wallets=False),
+    )
+
+
+@pytest.mark.chain
+def test_a_remembered_wallet_costs_its_summary_and_isolated_positions(
+    devnet: Devnet, hl: HlDeployment
+) -> None:
+    user = devnet.anvil.accounts[6].lower()
+    hl.deposit(user, "30000")
+    hl.open(user, "BTC", "0.1", leverage=20)
+    hl.open(user, "SOL", "-20", leverage=5, isolated=True)
+    adapter, fresh = remembering()
+
+    def calls_of_a_read() -> list[int]:
+        """Sub-calls of each step of a remembering read; it must find what a full one finds."""
+        calls: list[int] = []
+        accounts = run(devnet.anvil, adapter.read_accounts([user]), calls)
+        assert accounts == run(devnet.anvil, fresh.read_accounts([user]))
+        assert accounts
+        return calls
+
+    assert calls_of_a_read() == [HEADER_CALLS + 1 + 3, 0]  # never read: every market
+    hl.set_mark("BTC", "97000")
+    hl.set_mark("SOL", "151")
+    assert calls_of_a_read() == [HEADER_CALLS + 1 + 1, 0]  # the summary and isolated SOL
+    hl.open(user, "ETH", "1", leverage=10)  # the cross part changed: its raw USD moved
+    assert calls_of_a_read() == [HEADER_CALLS + 1 + 1, 2]  # then BTC's and ETH's positions
+    hl.set_mark("SOL", "185")  # the isolated short is past maintenance; its liquidation
+    hl.liquidate(user, "SOL")  # leaves the cross summary as it was
+    assert calls_of_a_read() == [HEADER_CALLS + 1 + 1, 0]
+    assert f"{user}:isolated:5" not in {
+        a.ref for a in run(devnet.anvil, fresh.read_accounts([user]))
+    }
+    firsts = []
+    for i in range(FULL_READ_EVERY):
+        hl.set_mark("BTC", str(97000 + 10 * i))
+        firsts.append(calls_of_a_read()[0])
+    assert sorted(firsts) == [HEADER_CALLS + 1] * (FULL_READ_EVERY - 1) + [HEADER_CALLS + 1 + 3]
+
+
+@pytest.mark.chain
+def test_remembered_reads_agree_with_full_ones_through_a_random_market(
+    devnet: Devnet, hl: HlDeployment
+) -> None:
+    """Every kind of move a wallet can make, at random, each followed by a read of all three
+    wallets through both adapters: the accounts must be the same."""
+    rng = random.Random(11)
+    users = [devnet.anvil.accounts[i].lower() for i in (7, 8, 9)]
+    for user, side in zip(users, (1, -1, 1), strict=True):
+        hl.deposit(user, "60000")
+        hl.open(user, "BTC", str(side * 0.1), leverage=10)
+        hl.open(user, "SOL", str(side * -10), leverage=5, isolated=True)
+    prices = {"BTC": 100000.0, "ETH": 2000.0, "SOL": 150.0}
+    steps = {"BTC": Decimal("0.01"), "ETH": Decimal("0.1"), "SOL": Decimal("1")}
+    adapter, fresh = remembering()
+    kinds: list[str] = []
+    liquidated = 0
+    followed: list[int] = []  # sub-calls of each read's second step
+    for _ in range(120):
+        user, coin = rng.choice(users), rng.choice(["BTC", "ETH", "SOL"])
+        kind = rng.choice(["mark", "mark", "trade", "close", "margin", "deposit", "liquidate"])
+        if kind == "mark" and rng.random() < 0.2:
+            kind = "crash"
+        isolated = coin == "SOL"  # SOL on isolated margin, the others on cross
+        try:
+            if kind in ("mark", "crash"):
+                prices[coin] *= rng.uniform(0.9, 1.1) if kind == "mark" else rng.choice([0.7, 1.4])
+                hl.set_mark(coin, f"{prices[coin]:.1f}")
+            elif kind == "trade":
+                size = steps[coin] * rng.randint(1, 30) * rng.choice([1, -1])
+                hl.trade(user, coin, str(size), rng.choice([5, 10, 20]), isolated)
+            elif kind == "close":
+                hl.close(user, coin)
+            elif kind == "margin":
+                holders = [u for u in users if hl.position(u, "SOL")[0]]
+                hl.adjust_margin(rng.choice(holders or users), "SOL", rng.choice(["-99", "300"]))
+            elif kind == "deposit":
+                hl.deposit(user, str(rng.randint(1, 900)))
+            else:
+                for who, c in itertools.product(users, prices):
+                    if hl.is_liquidatable(who, c):
+                        hl.liquidate(who, c)
+                        liquidated += 1
+        except TransactionReverted:
+            continue
+        kinds.append(kind)
+        calls: list[int] = []
+        assert run(devnet.anvil, adapter.read_accounts(users), calls) == run(
+            devnet.anvil, fresh.read_accounts(users)
+        ), kinds
+        followed.append(calls[1])
+    assert {"mark", "trade", "close", "margin", "deposit"} <= set(kinds)
+    assert liquidated >= 2
+    # Most reads asked no position of a cross perp; those after a trade did.
+    assert followed.count(0) > len(followed) // 2
+    assert any(followed)

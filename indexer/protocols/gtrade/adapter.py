@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from indexer.errors import ConfigError, DecodeError
 from indexer.models import MarginAccount
-from indexer.protocols.base import CallResult, PricesSeen, Read
+from indexer.protocols.base import CallResult, PricesSeen, Read, followed
 from indexer.protocols.gtrade import decode as d
 from indexer.protocols.gtrade.events import EVENT_TOPICS, touched_by
 from indexer.protocols.gtrade.lookback import HIGH, LOW, GTradePair, price_keys, read_lookback
@@ -191,11 +191,11 @@ class GTradeAdapter:
                 trades_all = trades + self._decode_trades(extra, total - slots)
                 return self._fees_read(state, trades_all)
 
-            return Read(tuple(rest), _unused, follow=more)
+            return Read(tuple(rest), followed, follow=more)
 
         # The block, collaterals and feeds are everyone's; the counters and trades the owners'.
         shared = 2 + len(feeds)
-        return Read(tuple(calls), _unused, batch_size=len(calls), follow=follow, shared=shared)
+        return Read(tuple(calls), followed, batch_size=len(calls), follow=follow, shared=shared)
 
     def _fees_read(self, state: _ReadState, trades: Sequence[_Trade]) -> Read[list[MarginAccount]]:
         """Phase 2: fees, holding fees at the pair price, spreads and collateral prices."""
@@ -350,7 +350,7 @@ class GTradeAdapter:
             more = seen.follow(results) if seen.follow is not None else seen
             return Read(more.calls, lambda extra: more.decode(extra).prices)
 
-        return Read(seen.calls, _unused_prices, follow=follow)
+        return Read(seen.calls, followed, follow=follow)
 
     def read_prices_since(
         self, assets: Sequence[str], memory: Mapping[str, int]
@@ -421,11 +421,3 @@ def _uint(result: CallResult) -> int:
     if not ok or len(data) != 32:
         raise DecodeError("gtrade: a uint read failed")
     return int.from_bytes(data, "big")
-
-
-def _unused(results: Sequence[CallResult]) -> list[MarginAccount]:
-    raise AssertionError("a read with follow is not decoded")  # pragma: no cover
-
-
-def _unused_prices(results: Sequence[CallResult]) -> dict[str, float]:
-    raise AssertionError("a read with follow is not decoded")  # pragma: no cover

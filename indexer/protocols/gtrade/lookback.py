@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from indexer.protocols.base import CallResult, PricesSeen, Read
+from indexer.protocols.base import CallResult, PricesSeen, Read, followed
 from indexer.protocols.gtrade import decode as d
 from indexer.protocols.gtrade.margin import pinned_price
 
@@ -94,8 +94,4 @@ def read_lookback(
 
         return Read(more, decode)
 
-    return Read(tuple(calls), _unused, follow=follow)
-
-
-def _unused(results: Sequence[CallResult]) -> PricesSeen:
-    raise AssertionError("a read with follow is not decoded")  # pragma: no cover
+    return Read(tuple(calls), followed, follow=follow)

@@ -1,9 +1,11 @@
 """Hyperliquid (HyperCore perps, read through HyperEVM's read precompiles) as margin accounts.
 
 HyperCore emits no EVM events, so ``log_source()`` is None and the owners come from the watch
-list. One ``read_accounts`` is a single Multicall3 batch plan at one block: Multicall3's
+list. One ``read_accounts`` is two Multicall3 batch plans at one block: Multicall3's
 ``getBlockNumber``, then ``perpAssetInfo`` and ``markPx`` per configured perp, then per owner
-``accountMarginSummary`` per dex and ``position`` per perp. Batches stay small (a failing
+``accountMarginSummary`` per dex and ``position`` per perp (per isolated perp only for a wallet
+read before); then the other perps' ``position`` of the wallets whose summaries say their cross
+positions changed (:mod:`indexer.protocols.hyperliquid.memory`). Batches stay small (a failing
 precompile burns the gas forwarded to it, PROTOCOLS.md §3.1).
 
 Normal form (PROTOCOLS.md §3.2): one CROSS account per (owner, dex) with the cross positions
@@ -13,8 +15,8 @@ becomes a negative ``fixed_requirement``). Prices are HyperCore's MARK prices, w
 liquidation rule uses; USDC counts at exactly 1 USD, the unit HyperCore keeps margin in.
 
     adapter = HyperliquidAdapter(chain_id=999, markets=[0, 1])
-    read = adapter.read_accounts(["0xabc…"])        # Read(calls, decode, batch_size=20)
-    accounts = read.decode(results)                 # list[MarginAccount]
+    read = adapter.read_accounts(["0xabc…"])        # Read(calls, follow=…, batch_size=20)
+    accounts = await run_read(rpc, read, block)     # list[MarginAccount]
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from indexer.decode.abi import abi_entry, function_signature, selector
 from indexer.errors import ConfigError, DecodeError
 from indexer.models import MarginAccount
-from indexer.protocols.base import CallResult, Read
+from indexer.protocols.base import CallResult, Read, followed
 from indexer.protocols.hyperliquid.decode import (
     MarginSummary,
     PerpInfo,
@@ -49,6 +51,12 @@ from indexer.protocols.hyperliquid.margin import (
     isolated_account,
     mark_price_usd,
 )
+from indexer.protocols.hyperliquid.memory import (
+    SeenWallet,
+    WalletMemory,
+    cross_unchanged,
+    seen_wallet,
+)
 from indexer.reads.multicall import MULTICALL3_ADDRESS, Call3
 from indexer.scan.rows import EventRow, LogSource, Touch
 
@@ -68,6 +76,18 @@ class _Market:
     mark_px: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Wallet:
+    """One wallet in a read: its summaries by dex, the positions known so far (read now, or
+    remembered where its summaries say they hold), the perps still to read, and ``reads``
+    since its last full read (0: this one is)."""
+
+    summaries: dict[int, MarginSummary]
+    positions: dict[int, RawPosition]
+    unread: tuple[int, ...]
+    reads: int
+
+
 class HyperliquidAdapter:
     """Hyperliquid perps on HyperEVM (chain 999, or a devnet with the simulated precompiles).
 
@@ -75,6 +95,8 @@ class HyperliquidAdapter:
     market a watched wallet trades in must be listed, since a cross account's USDC is derived
     from the dex-wide raw USD. ``dexes`` default to the dexes of ``markets``. ``margin_tiers``
     optionally maps an asset id to its tiers (ascending ``lower_bound_usd``, the first 0).
+    With ``remember_wallets`` (the default) the adapter keeps each wallet's last read, so
+    that reading it again asks only what may have changed (:mod:`.memory`).
 
     Raises:
         ConfigError: no markets, a negative id, a batch size below 1, or bad tiers.
@@ -89,6 +111,7 @@ class HyperliquidAdapter:
         dexes: Sequence[int] | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         margin_tiers: Mapping[int, Sequence[MarginTier]] | None = None,
+        remember_wallets: bool = True,
     ) -> None:
         if not markets or any(m < 0 for m in markets) or batch_size < 1:
             raise ConfigError("hyperliquid: markets must be non-empty asset ids, batch_size >= 1")
@@ -96,6 +119,7 @@ class HyperliquidAdapter:
         self.markets = tuple(dict.fromkeys(markets))
         self.dexes = tuple(sorted(set(dexes if dexes is not None else map(dex_of, markets))))
         self.batch_size = batch_size
+        self.memory = WalletMemory() if remember_wallets else None
         self.margin_tiers: dict[int, tuple[MarginTier, ...]] = {
             m: tuple(t) for m, t in (margin_tiers or {}).items()
         }
@@ -122,29 +146,75 @@ class HyperliquidAdapter:
         return markets
 
     def read_accounts(self, owners: Sequence[str]) -> Read[list[MarginAccount]]:
-        """Every open account of ``owners`` (lower-case 0x addresses) at one block."""
+        """Every open account of ``owners`` (lower-case 0x addresses) at one block.
+
+        A wallet read before (:mod:`indexer.protocols.hyperliquid.memory`) is first asked its
+        margin summaries and isolated positions only; the follow-up asks the other markets'
+        positions of those whose summaries say their cross positions changed, often none.
+        """
         owners = list(dict.fromkeys(o.lower() for o in owners))  # one read per wallet
+        seen = {o: self.memory.recall(o) for o in owners} if self.memory is not None else {}
+        first = {o: s.isolated if (s := seen.get(o)) else self.markets for o in owners}
         calls = [_BLOCK_NUMBER, *self._market_calls()]
         shared = len(calls)  # the block and the markets: all but the wallets'
         for owner in owners:
             calls += [margin_summary_call(dex, owner) for dex in self.dexes]
-            calls += [position_call(owner, m) for m in self.markets]
+            calls += [position_call(owner, m) for m in first[owner]]
 
-        def decode(results: Sequence[CallResult]) -> list[MarginAccount]:
+        def follow(results: Sequence[CallResult]) -> Read[list[MarginAccount]]:
             if len(results) != len(calls):
                 raise DecodeError(f"hyperliquid: {len(results)} results for {len(calls)} calls")
             it = iter(results)
             block = _decode_block_number(next(it))
             markets = self._read_markets(it)
-            accounts: list[MarginAccount] = []
-            for owner in owners:
-                summaries = {dex: decode_margin_summary(next(it)) for dex in self.dexes}
-                positions = {m: decode_position(next(it)) for m in self.markets}
-                ctx = AccountContext(self.chain_id, self.name, owner, block)
-                accounts += self._owner_accounts(ctx, markets, summaries, positions)
-            return accounts
+            wallets = {o: self._wallet(it, first[o], seen.get(o), markets) for o in owners}
+            more = tuple(position_call(o, m) for o, w in wallets.items() for m in w.unread)
 
-        return Read(tuple(calls), decode, self.batch_size, shared=shared)
+            def decode(results: Sequence[CallResult]) -> list[MarginAccount]:
+                if len(results) != len(more):
+                    raise DecodeError(f"hyperliquid: {len(results)} results for {len(more)} calls")
+                return self._accounts(block, markets, wallets, iter(results))
+
+            return Read(more, decode, self.batch_size)
+
+        return Read(tuple(calls), followed, self.batch_size, follow=follow, shared=shared)
+
+    def _wallet(
+        self,
+        results: Iterator[CallResult],
+        perps: Sequence[int],
+        known: SeenWallet | None,
+        markets: Mapping[int, _Market],
+    ) -> _Wallet:
+        """One wallet's first answers (its summaries, then ``perps``' positions): its
+        remembered cross positions where the summaries say they hold, else the perps to read."""
+        summaries = {dex: decode_margin_summary(next(results)) for dex in self.dexes}
+        fresh = {m: decode_position(next(results)) for m in perps}
+        marks = {m: market.mark_px for m, market in markets.items()}
+        if known is not None and cross_unchanged(known, summaries, fresh, marks):
+            return _Wallet(summaries, {**known.cross, **fresh}, (), known.reads_since_full + 1)
+        return _Wallet(summaries, fresh, tuple(m for m in self.markets if m not in fresh), 0)
+
+    def _accounts(
+        self,
+        block: int,
+        markets: Mapping[int, _Market],
+        wallets: Mapping[str, _Wallet],
+        results: Iterator[CallResult],
+    ) -> list[MarginAccount]:
+        """The wallets' accounts, with ``results`` answering their unread perps in order; each
+        wallet is remembered as read."""
+        accounts: list[MarginAccount] = []
+        for owner, wallet in wallets.items():
+            read = dict(wallet.positions)
+            read.update((m, decode_position(next(results))) for m in wallet.unread)
+            positions = {m: read[m] for m in self.markets if m in read}  # market order
+            ctx = AccountContext(self.chain_id, self.name, owner, block)
+            accounts += self._owner_accounts(ctx, markets, wallet.summaries, positions)
+            if self.memory is not None:
+                seen = seen_wallet(block, wallet.summaries, positions, wallet.reads)
+                self.memory.remember(owner, seen)
+        return accounts
 
     def _owner_accounts(
         self,
