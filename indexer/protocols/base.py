@@ -13,7 +13,7 @@ Multicall3 and hands the results back to the ``decode`` function of the :class:`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, NoReturn, Protocol, TypeVar, runtime_checkable
 
@@ -84,6 +84,16 @@ def events_end_accounts(adapter: ProtocolAdapter) -> bool:
     ends such accounts from their events and confirms them with a later read
     (``indexer.store.accounts.end_from_events``)."""
     return getattr(adapter, "events_end_accounts", False) is True
+
+
+@runtime_checkable
+class RemembersOwners(Protocol):
+    """An adapter that reads an owner it read before in two steps, first what would show a
+    change (Hyperliquid: the margin summary), then the rest only if it changed. Told which
+    owners are likely to have changed (the marks put them at or below maintenance: the venue
+    is about to act), it reads those in one step, in full."""
+
+    def expect_changes(self, owners: Iterable[str]) -> None: ...
 
 
 class Quote(Protocol):

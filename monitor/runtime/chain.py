@@ -21,7 +21,9 @@ set by the monitor after each evaluation) every tick, the rest once per
 the protocol's ``poll_s``, spread evenly over that period; at most ``POLL_READS_PER_TICK``
 reads' worth a tick, those the marks put at or below maintenance (``urgent``) first, then the
 wallets read longest ago (a crash puts thousands at risk, and the liquidatable ones are where
-the venue acts: a partial liquidation is seen a tick after it, before the rest follows).
+the venue acts: a partial liquidation is seen a tick after it, before the rest follows). An
+adapter that reads a wallet it read before in two steps (``RemembersOwners``: a summary first,
+the positions only if it changed) is told the urgent ones, and reads them in one.
 After a start (or :meth:`forget`) the first tick re-reads everything at once: the database
 may be behind the chain. Database work runs in worker threads, so one chain's commits never
 stall another chain or alert delivery.
@@ -45,7 +47,7 @@ from sqlalchemy.engine import Engine
 from indexer.crash_points import crash_point
 from indexer.models import MarginAccount
 from indexer.prices import PriceBook, PriceSource
-from indexer.protocols.base import ProtocolAdapter, events_end_accounts
+from indexer.protocols.base import ProtocolAdapter, RemembersOwners, events_end_accounts
 from indexer.reads.execute import ReadCache
 from indexer.refresh import locked, owners_per_read, owners_to_refresh, refresh_owners
 from indexer.registry import json_decoder
@@ -512,6 +514,8 @@ class ChainRuntime:
                 candidates = scope if scope is not None else self.watched
                 budget = POLL_READS_PER_TICK * owners_per_read(adapter)
                 owners.update(self._due(adapter.name, candidates, poll_s, budget))
+                if isinstance(adapter, RemembersOwners):
+                    adapter.expect_changes(owners & self.urgent)
         if scope is not None:
             owners &= scope
             later = [o for o in later if o in scope]

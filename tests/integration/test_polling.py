@@ -6,6 +6,8 @@ number of wallets watched."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -16,6 +18,9 @@ from devnet.deploy import Devnet
 from devnet.gmx import devnet_address
 from devnet.scenario import World, build_world
 from indexer.config.loader import Config
+from indexer.models import MarginAccount
+from indexer.protocols.base import Read
+from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import by_chain
 
@@ -113,17 +118,35 @@ def test_event_less_wallets_are_polled_once_per_period_and_at_risk_ones_every_ti
 
 
 def _budgeted_polls(
-    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch, urgent: int
+    devnet: Devnet,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    urgent: int,
+    in_full: list[set[str]] | None = None,
 ) -> tuple[list[str], list[str], list[list[str]]]:
     """Eight Hyperliquid wallets all at risk (the first ``urgent`` of them at or below
     maintenance), a budget of three per tick: the wallets, the full refresh's reads and six
-    ticks' polls."""
+    ticks' polls. ``in_full`` collects per tick the wallets whose read asked every market's
+    position in its first step."""
+    in_full = [] if in_full is None else in_full
     world = build_world(devnet, gmx_traders=1, hl_traders=8, seed=6)
     wallets = sorted(w.lower() for w in world.hl_traders)
     (group,) = by_chain(_only(world, "hyperliquid", poll_s=POLL_S))
     (adapter,) = group.adapters
+    assert isinstance(adapter, HyperliquidAdapter)
     monkeypatch.setattr(adapter, "owners_per_read", 1, raising=False)
     monkeypatch.setattr("monitor.runtime.chain.POLL_READS_PER_TICK", 3)
+    read_accounts = adapter.read_accounts
+
+    def spy(owners: Sequence[str]) -> Read[list[MarginAccount]]:
+        read = read_accounts(owners)
+        asked = Counter(
+            "0x" + c.call_data[12:32].hex() for c in read.calls if c.target.endswith("0800")
+        )
+        in_full[-1].update(o for o, n in asked.items() if n == len(adapter.markets))
+        return read
+
+    monkeypatch.setattr(adapter, "read_accounts", spy)
     clock = Clock()
 
     async def main() -> list[list[str]]:
@@ -138,12 +161,14 @@ def _budgeted_polls(
         runtime._mark_polled = spy  # type: ignore[method-assign]
         try:
             ticks.append([])
+            in_full.append(set())
             await runtime.sync()  # the full refresh reads every wallet once
             runtime.at_risk = frozenset(wallets)
             runtime.urgent = frozenset(wallets[:urgent])
             for _ in range(6):
                 clock.now += 1.0
                 ticks.append([])
+                in_full.append(set())
                 await runtime.sync()
             return ticks
         finally:
@@ -171,8 +196,14 @@ def test_liquidatable_wallets_are_polled_every_tick_within_the_budget(
     """Where the marks put an account at or below maintenance the venue is about to act (a
     partial liquidation, then the rest): those wallets go first, the others take turns with
     what is left of the budget."""
-    wallets, _, polls = _budgeted_polls(devnet, engine, monkeypatch, urgent=2)
+    in_full: list[set[str]] = []
+    wallets, _, polls = _budgeted_polls(devnet, engine, monkeypatch, urgent=2, in_full=in_full)
     assert all(set(wallets[:2]) <= set(p) for p in polls)
     assert [len(p) for p in polls] == [3] * 6
     rest = [o for p in polls for o in p if o not in wallets[:2]]
     assert set(rest) == set(wallets[2:])  # six turns for six wallets: each once
+    # Read before, a wallet is first asked its summary and isolated position only; the two
+    # the venue is about to liquidate are asked every market at once, on every tick.
+    full_refresh, *ticks = in_full
+    assert full_refresh == set(wallets)
+    assert ticks == [set(wallets[:2])] * 6

@@ -21,7 +21,7 @@ liquidation rule uses; USDC counts at exactly 1 USD, the unit HyperCore keeps ma
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from indexer.decode.abi import abi_entry, function_signature, selector
@@ -144,6 +144,11 @@ class HyperliquidAdapter:
             info = decode_perp_info(perp, next(results))
             markets[perp] = _Market(info, decode_mark_px(perp, next(results)))
         return markets
+
+    def expect_changes(self, owners: Iterable[str]) -> None:
+        """Read these wallets in full next time, in one step (``RemembersOwners``)."""
+        if self.memory is not None:
+            self.memory.forget(owners)
 
     def read_accounts(self, owners: Sequence[str]) -> Read[list[MarginAccount]]:
         """Every open account of ``owners`` (lower-case 0x addresses) at one block.

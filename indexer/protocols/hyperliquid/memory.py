@@ -25,7 +25,7 @@ Pure apart from :class:`WalletMemory`'s dictionary; no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from indexer.protocols.hyperliquid.decode import MarginSummary, RawPosition, dex_of
@@ -97,6 +97,11 @@ class WalletMemory:
         if seen is None or seen.reads_since_full >= FULL_READ_EVERY - 1:
             return None
         return seen
+
+    def forget(self, owners: Iterable[str]) -> None:
+        """Read these wallets in full next time (they are likely to have changed)."""
+        for owner in owners:
+            self._seen.pop(owner, None)
 
     def remember(self, owner: str, seen: SeenWallet) -> None:
         known = self._seen.get(owner)
