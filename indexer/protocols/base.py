@@ -95,6 +95,11 @@ class RemembersOwners(Protocol):
 
     def expect_changes(self, owners: Iterable[str]) -> None: ...
 
+    def read_outcomes(self) -> Mapping[str, int]:
+        """Owners read since the start, by outcome: ``unchanged`` (the first step sufficed),
+        ``changed`` (a second step), ``in_full`` (one step, in full)."""
+        ...
+
 
 class Quote(Protocol):
     """A price and when its source last updated it (Unix seconds)."""

@@ -1,6 +1,6 @@
 """Metrics only the running monitor knows (``perpwatch run --metrics-port``): tick duration
 (whole and per phase), logs ingested, alerts decided (about accounts and about chains), RPC
-requests and failures per URL, head lag.
+requests and failures per URL, head lag, and how remembered owners' reads went.
 
     metrics = ProcessMetrics(monitor)       # registers a tick listener on ``monitor``
     metrics.serve(host, port)               # a daemon thread answering GET /metrics
@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from indexer.protocols.base import RemembersOwners
 from monitor.runtime.heartbeat import TickSummary
 from monitor.runtime.service import Monitor
 
@@ -50,6 +51,28 @@ class _NodeCollector(Collector):
             if heads and tick is not None and tick.leased and tick.block >= 0:
                 lag.add_metric([name], max(0, max(heads) - tick.block))
         yield from (requests, failures, lag)
+
+
+class _OwnerReadsCollector(Collector):
+    """How the reads of protocols that remember owners went (``RemembersOwners``), per scrape."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+
+    def collect(self) -> Iterator[Metric]:
+        reads = CounterMetricFamily(
+            "perpwatch_owner_reads",
+            "Owners read by a protocol that remembers them (Hyperliquid), by outcome: "
+            "unchanged (the margin summary sufficed), changed (a second step read the "
+            "positions), in_full (every position at once).",
+            labels=["chain", "protocol", "outcome"],
+        )
+        for name, runtime in self.monitor.runtimes.items():
+            for adapter in runtime.group.adapters:
+                if isinstance(adapter, RemembersOwners):
+                    for outcome, count in sorted(adapter.read_outcomes().items()):
+                        reads.add_metric([name, adapter.name, outcome], count)
+        yield reads
 
 
 class ProcessMetrics:
@@ -89,6 +112,7 @@ class ProcessMetrics:
             ["chain", "level"], registry=self.registry,
         )  # fmt: skip
         self.registry.register(_NodeCollector(monitor))
+        self.registry.register(_OwnerReadsCollector(monitor))
         monitor.tick_listeners.append(self.observe)
 
     def observe(self, chain: str, summary: TickSummary, seconds: float) -> None:

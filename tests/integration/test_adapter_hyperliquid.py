@@ -309,6 +309,8 @@ def test_a_remembered_wallet_costs_its_summary_and_isolated_positions(
         hl.set_mark("BTC", str(97000 + 10 * i))
         firsts.append(calls_of_a_read()[0])
     assert sorted(firsts) == [HEADER_CALLS + 1] * (FULL_READ_EVERY - 1) + [HEADER_CALLS + 1 + 3]
+    assert adapter.read_outcomes() == {"in_full": 2, "unchanged": 21, "changed": 1}
+    assert fresh.read_outcomes() == {}
 
 
 @pytest.mark.chain

@@ -51,6 +51,17 @@ def test_run_metrics_count_ticks_logs_rpc_requests_and_head_lag(
     assert requests
     assert sum(requests) > 0
     assert samples["perpwatch_head_lag_blocks", chain] >= 0
+    # The first tick read every Hyperliquid wallet in full; nothing else is an outcome.
+    outcomes = {
+        dict(labels)["outcome"]: value
+        for (name, labels), value in samples.items()
+        if name == "perpwatch_owner_reads_total"
+        and dict(labels)["protocol"] == "hyperliquid"
+        and dict(labels)["chain"] == "devnet"
+    }
+    assert world.hl_traders
+    assert outcomes["in_full"] >= len(world.hl_traders)
+    assert set(outcomes) <= {"in_full", "unchanged", "changed"}
     # Every tick judged the chain: each phase was timed, and the phases fit in the tick.
     phases = {
         dict(labels)["phase"]: value

@@ -150,6 +150,10 @@ class HyperliquidAdapter:
         if self.memory is not None:
             self.memory.forget(owners)
 
+    def read_outcomes(self) -> Mapping[str, int]:
+        """Wallets read since the start, by outcome (``WalletMemory.outcomes``)."""
+        return dict(self.memory.outcomes) if self.memory is not None else {}
+
     def read_accounts(self, owners: Sequence[str]) -> Read[list[MarginAccount]]:
         """Every open account of ``owners`` (lower-case 0x addresses) at one block.
 
@@ -196,7 +200,11 @@ class HyperliquidAdapter:
         summaries = {dex: decode_margin_summary(next(results)) for dex in self.dexes}
         fresh = {m: decode_position(next(results)) for m in perps}
         marks = {m: market.mark_px for m, market in markets.items()}
-        if known is not None and cross_unchanged(known, summaries, fresh, marks):
+        unchanged = known is not None and cross_unchanged(known, summaries, fresh, marks)
+        if self.memory is not None:
+            outcome = "in_full" if known is None else "unchanged" if unchanged else "changed"
+            self.memory.outcomes[outcome] += 1
+        if known is not None and unchanged:
             return _Wallet(summaries, {**known.cross, **fresh}, (), known.reads_since_full + 1)
         return _Wallet(summaries, fresh, tuple(m for m in self.markets if m not in fresh), 0)
 

@@ -25,6 +25,7 @@ Pure apart from :class:`WalletMemory`'s dictionary; no I/O.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -86,10 +87,15 @@ def cross_unchanged(
 
 class WalletMemory:
     """The last read of each wallet, newest block wins (reads of one wallet at two blocks may
-    finish out of order)."""
+    finish out of order), and how the reads went (``outcomes``): ``unchanged`` (the summaries
+    sufficed), ``changed`` (a second step read the cross positions), ``in_full`` (every market
+    at once: never read, due a full read, or expected to change). Where the venue's summaries
+    do not follow the module's arithmetic, ``changed`` is every read of a wallet with a cross
+    position: an operator sees it in ``perpwatch_owner_reads_total``."""
 
     def __init__(self) -> None:
         self._seen: dict[str, SeenWallet] = {}
+        self.outcomes: Counter[str] = Counter()
 
     def recall(self, owner: str) -> SeenWallet | None:
         """The wallet as last read, or None when it was never read or is due a full read."""
