@@ -251,6 +251,9 @@ def run_phase(*, accounts: int, minutes: float, seed: int, baseline: bool,
             "node_cpu_cores": watched["node_cpu_cores"],
             "market_cpu_cores": watched["market_cpu_cores"],
             "monitor_tick_cpu_cores": watched["monitor_tick_cpu_cores"],
+            # Hyperliquid wallet reads while the market ran, by outcome: `unchanged` (the
+            # margin summary sufficed), `changed` (a second step), `in_full` (one full step).
+            "owner_reads": watched["owner_reads"],
             **liquidation_metrics(world.liquidated, alerts, engine),
             **partial_metrics(world.partially_liquidated, alerts),
             "alerts": len(alerts),

@@ -22,6 +22,8 @@ import asyncio
 import resource
 import time
 import traceback
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -31,6 +33,7 @@ from web3 import Web3
 
 from bench.live_metrics import CountingNotifier, TickFact
 from indexer.config.loader import Config
+from indexer.protocols.base import ProtocolAdapter, RemembersOwners
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.rpc.client import RpcClient
 from indexer.store.engine import make_engine
@@ -130,6 +133,7 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
     node = Web3(Web3.HTTPProvider(group.chain.rpc_urls[0]))
     first = await monitor.tick_or_unknown(group)  # the whole book, built with automine
     await monitor.deliver()
+    reads_before = owner_reads(group.adapters)
     requests = RequestCount()
     requests.see(await runtime.client())
     requests_before = requests.total
@@ -166,6 +170,7 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
         await monitor.close()
         raise RuntimeError(f"the market died: {why}")
     head_after_market = await asyncio.to_thread(node.eth.get_block_number)
+    reads = owner_reads(group.adapters) - reads_before
     spent = requests.total[0] - requests_before[0]
     calls = requests.total[1] - requests_before[1]
     for _ in range(SETTLE_TICKS):
@@ -182,7 +187,17 @@ async def _watch(monitor: Monitor, seconds: float, conn: Connection) -> dict[str
         "phase_list": phases,
         "slowest_request_list": slowest_requests,
         "cpu_list": cpu,
+        "owner_reads": dict(sorted(reads.items())),
     }
+
+
+def owner_reads(adapters: Iterable[ProtocolAdapter]) -> Counter[str]:
+    """Reads of owners the adapters remember (Hyperliquid's wallets) so far, by outcome."""
+    total: Counter[str] = Counter()
+    for adapter in adapters:
+        if isinstance(adapter, RemembersOwners):
+            total.update(adapter.read_outcomes())
+    return total
 
 
 async def _checkpoint_every(monitor: Monitor, seconds: float) -> None:

@@ -22,7 +22,7 @@ KEYS = (
     "tick_slowest_request_ms_p50", "tick_slowest_request_ms_p99", "ticks_over_block_time",
     "ticks_over_block_time_by_node", "tick_cpu_ms_p50", "tick_cpu_ms_p99",
     "ticks_cpu_over_block_time", "node_block_ms", "node_cpu_cores", "market_cpu_cores",
-    "monitor_tick_cpu_cores", "baseline_node_cpu_cores",
+    "monitor_tick_cpu_cores", "baseline_node_cpu_cores", "owner_reads",
 )  # fmt: skip
 
 
@@ -50,6 +50,9 @@ def test_bench_live_reports_its_keys_and_invariants(capsys: pytest.CaptureFixtur
     assert summary["ticks_over_block_time_by_node"] <= summary["ticks_over_block_time"]
     assert summary["tick_cpu_ms_p50"] > 0  # a tick does work of its own
     assert summary["node_block_ms"] > 0
+    # The Hyperliquid wallets came due (poll_s 15 s) within the 18 s the market ran.
+    assert set(summary["owner_reads"]) <= {"unchanged", "changed", "in_full"}
+    assert sum(summary["owner_reads"].values()) > 0
     # The node mined and answered, the keeper dry-ran, the monitor ticked: each used some CPU,
     # and none more than the machine has.
     cores = os.cpu_count() or 1
