@@ -65,7 +65,8 @@ def _account(mm_rate: float, mm_entry: float, leverage: float) -> MarginAccount:
 
 def _leads(account: MarginAccount, policy: Policy, step_pct: float) -> dict[str, Any]:
     """Blocks from the first warning-or-worse and critical-or-worse alert to liquidatable."""
-    state, first, price = AlertState(), {}, MARK
+    state, price = AlertState(), MARK
+    first: dict[Level, str | int] = {}  # level -> "opening" or the block it first fired
     for block in range(100_000):
         health = account_health(account, {"BTC": price, "USDC": 1.0})
         state, alerts = step(state, Report.from_health(health), policy, T0)
@@ -75,7 +76,7 @@ def _leads(account: MarginAccount, policy: Policy, step_pct: float) -> dict[str,
                     first.setdefault(level, "opening" if block == 0 else block)
         if state.level is Level.LIQUIDATABLE:
             return {
-                f"{level.value}_lead": lead if lead == "opening" else block - lead
+                f"{level.value}_lead": lead if isinstance(lead, str) else block - lead
                 for level in (Level.WARNING, Level.CRITICAL)
                 if (lead := first.get(level)) is not None
             }
