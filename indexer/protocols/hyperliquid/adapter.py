@@ -176,7 +176,8 @@ class HyperliquidAdapter:
             it = iter(results)
             block = _decode_block_number(next(it))
             markets = self._read_markets(it)
-            wallets = {o: self._wallet(it, first[o], seen.get(o), markets) for o in owners}
+            marks = {m: market.mark_px for m, market in markets.items()}
+            wallets = {o: self._wallet(it, first[o], seen.get(o), marks) for o in owners}
             more = tuple(position_call(o, m) for o, w in wallets.items() for m in w.unread)
 
             def decode(results: Sequence[CallResult]) -> list[MarginAccount]:
@@ -193,13 +194,13 @@ class HyperliquidAdapter:
         results: Iterator[CallResult],
         perps: Sequence[int],
         known: SeenWallet | None,
-        markets: Mapping[int, _Market],
+        marks: Mapping[int, int],
     ) -> _Wallet:
         """One wallet's first answers (its summaries, then ``perps``' positions): its
-        remembered cross positions where the summaries say they hold, else the perps to read."""
+        remembered cross positions where the summaries say they hold at ``marks`` (raw mark
+        price by perp), else the perps to read."""
         summaries = {dex: decode_margin_summary(next(results)) for dex in self.dexes}
         fresh = {m: decode_position(next(results)) for m in perps}
-        marks = {m: market.mark_px for m, market in markets.items()}
         unchanged = known is not None and cross_unchanged(known, summaries, fresh, marks)
         if self.memory is not None:
             outcome = "in_full" if known is None else "unchanged" if unchanged else "changed"
