@@ -86,9 +86,8 @@ class ServeProcess:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(
-                    f"serve exited {self.proc.returncode}: {self.proc.stderr.read()}"
-                )  # type: ignore[union-attr]
+                stderr = self.proc.stderr.read() if self.proc.stderr else ""
+                raise AssertionError(f"serve exited {self.proc.returncode}: {stderr}")
             try:
                 httpx.get(self.url + "/openapi.json", timeout=1.0)
                 return self

@@ -100,8 +100,9 @@ def type_name(annotation: Any) -> str:
         return " or ".join(f'"{a}"' for a in get_args(inner))
     if origin in (Union, types.UnionType):
         return " or ".join(type_name(a) for a in get_args(inner))
-    return {str: "string", int: "integer", float: "float", bool: "boolean",
-            SecretStr: "string (secret)"}.get(inner, str(inner))  # fmt: skip
+    names: dict[object, str] = {str: "string", int: "integer", float: "float", bool: "boolean",
+                                SecretStr: "string (secret)"}  # fmt: skip
+    return names.get(inner, str(inner))
 
 
 def _default(field: Any) -> str:

@@ -14,8 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from indexer.models import MarginMode
 from indexer.store.engine import session
-from indexer.store.tables import Account, MarginMode, validated
+from indexer.store.tables import Account, validated
 from monitor.alerts.levels import Level
 from monitor.delivery.outbox import enqueue
 from monitor.tables import OutboxMessage, OutboxStatus

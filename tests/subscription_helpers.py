@@ -6,9 +6,9 @@ import math
 
 from sqlalchemy.engine import Engine
 
-from indexer.models import MarginAccount
+from indexer.models import MarginAccount, MarginMode
 from indexer.store.engine import session
-from indexer.store.tables import Account, MarginMode, validated
+from indexer.store.tables import Account, validated
 from monitor.alerts.apply import Observation
 from monitor.health.account import AccountHealth
 

@@ -50,7 +50,7 @@ def stored(world: World, tmp_path: Path) -> tuple[Path, list[PricedAccount]]:
     ensure_schema(engine)
 
     async def sync_all() -> dict[tuple[int, str], dict[str, float]]:
-        prices = {}
+        prices: dict[tuple[int, str], dict[str, float]] = {}
         for group in by_chain(cfg):
             async with open_rpc(group.chain) as rpc:
                 synced = await sync_chain(rpc, engine, group, [w.address for w in cfg.wallets])

@@ -30,7 +30,7 @@ def _wait(
     deadline = time.monotonic() + timeout_s
     while not done():
         for proc in procs:
-            assert proc.poll() is None, f"{proc.args} exited early while waiting for {what}"
+            assert proc.poll() is None, f"{proc.args!r} exited early while waiting for {what}"
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
 

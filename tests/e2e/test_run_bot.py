@@ -5,6 +5,7 @@ about its wallets only, delivered by the paced fair scheduler; SIGTERM stops it 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,15 +41,21 @@ def test_run_answers_commands_and_routes_alerts_to_the_chats_that_watch(
     process = MonitorProcess(config, tmp_path)
     process.start()
     try:
-        replies = lambda: telegram.texts(str(CHAT))  # noqa: E731
+
+        def replies() -> list[str]:
+            return telegram.texts(str(CHAT))
+
         wait_until(lambda: len(replies()) >= len(mine), process, "answers to /watch")
         assert all(r.startswith("watching 0x") for r in replies())
         wait_for_full_pass(engine, process)
         telegram.command(CHAT, "/status")
         wait_until(lambda: len(replies()) > len(mine), process, "an answer to /status")
         assert "gmx_v2 isolated: health " in replies()[-1]
-        alerts = lambda: [m for m in telegram.messages  # noqa: E731
-                          if m["chat_id"] == str(CHAT) and m["parse_mode"] == "HTML"]  # fmt: skip
+
+        def alerts() -> list[dict[str, Any]]:
+            return [m for m in telegram.messages
+                    if m["chat_id"] == str(CHAT) and m["parse_mode"] == "HTML"]  # fmt: skip
+
         for factor in price_path(crash_steps=14, recover_steps=0, step_pct=0.8):
             world.move_prices(factor)
             wait_for_full_pass(engine, process)

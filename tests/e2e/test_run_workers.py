@@ -94,9 +94,11 @@ def test_three_workers_one_lease_holder_killed_another_takes_over(
             victim.kill()
             expire_dead_leases(engine)
             watcher = next(w for w in workers if w is not victim)
-            wait_until(
-                lambda dead=holder: _holder(engine) not in (None, dead), watcher, "a takeover"
-            )
+
+            def taken_over(dead: str = holder) -> bool:
+                return _holder(engine) not in (None, dead)
+
+            wait_until(taken_over, watcher, "a takeover")
         wait_for_full_pass(engine, watcher)
         world.liquidate_what_is_allowed()
     wait_for_full_pass(engine, watcher)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 import pytest
-from eth_abi import encode
+from eth_abi.abi import encode
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -240,6 +240,7 @@ def test_cross_loss_moves_eth_but_not_the_isolated_sibling(
     # The gap shrinks by the 5,000 loss less BTC's lower MM (0.5 * 10,000 / 80); ETH's gap moves
     # 10 * (1 - 1/50) per dollar.
     shift = (5000 - 62.5) / 9.8
+    assert eth_before.liquidation_price is not None
     assert eth_after.liquidation_price == pytest.approx(
         eth_before.liquidation_price + shift, rel=1e-9
     )

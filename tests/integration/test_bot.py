@@ -66,7 +66,10 @@ def test_every_command_in_a_private_chat(engine: Engine, telegram_api: TelegramA
     bot = make_bot(engine)
     for text, _ in PRIVATE_SCRIPT:
         telegram_api.command(PRIVATE, text)
-    replies = lambda: telegram_api.texts(str(PRIVATE))  # noqa: E731
+
+    def replies() -> list[str]:
+        return telegram_api.texts(str(PRIVATE))
+
     asyncio.run(converse(telegram_api, engine, bot, lambda: len(replies()) >= len(PRIVATE_SCRIPT)))
     got = replies()
     assert len(got) == len(PRIVATE_SCRIPT)
@@ -119,7 +122,10 @@ def test_a_group_lets_only_admins_change_what_it_watches(
     ]
     for user, text, _ in script:
         telegram_api.command(GROUP, text, user=user, group=True)
-    replies = lambda: telegram_api.texts(str(GROUP))  # noqa: E731
+
+    def replies() -> list[str]:
+        return telegram_api.texts(str(GROUP))
+
     asyncio.run(converse(telegram_api, engine, bot, lambda: len(replies()) >= len(script)))
     for (_, text, expected), reply in zip(script, replies(), strict=True):
         assert expected in reply, (text, reply)

@@ -23,6 +23,7 @@ from devnet.hyperliquid import install_hyperliquid
 from devnet.scenario import World
 from devnet.solc import Artifact
 from devnet.txbatch import TxBatch
+from indexer import refresh as indexer_refresh
 from indexer.config.loader import Config
 from indexer.errors import RetryableError
 from indexer.models import AccountStatus
@@ -141,7 +142,7 @@ def test_a_position_reopened_in_the_block_that_liquidated_it_comes_back_on_the_c
 def test_a_confirming_read_that_fails_behind_the_tick_is_taken_again(
     world: World, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    refresh = chain_module.refresh_owners
+    refresh = indexer_refresh.refresh_owners  # what the runtime calls
     reads: list[str] = []  # each read of her: "failed" or "read"
 
     async def fails_once(

@@ -22,6 +22,7 @@ from indexer.config.loader import Config
 from indexer.models import AccountStatus
 from indexer.store.columns import utcnow
 from indexer.store.tables import Account
+from monitor.alerts import apply
 from monitor.alerts.levels import Level
 from monitor.analysis.performance import alert_performance
 from monitor.api.queries import performance_inputs
@@ -111,7 +112,7 @@ def test_a_tick_that_fails_after_the_read_does_not_forget_the_liquidation(
     are now (gone, or a bare balance), so a tick failing before it records them must leave
     the inference to the next one."""
     world, monitor = _liquidated_between_ticks(devnet, engine)
-    apply_rules = service.apply_rules
+    apply_rules = apply.apply_rules  # what the monitor calls
     failures = iter([OSError("database went away")])
 
     def apply_rules_failing_once(*args: Any, **kwargs: Any) -> Any:

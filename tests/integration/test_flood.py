@@ -67,7 +67,7 @@ def flood(engine: Engine) -> dict[str, tuple[tuple[int, float], str]]:
              "block_number": 1, "updated_at": T0}
             for i in range(ACCOUNTS)
         ])  # fmt: skip
-        ids = dict(conn.execute(sa.select(accounts.c.ref, accounts.c.id)).all())
+        ids: dict[str, int] = dict(conn.execute(sa.select(accounts.c.ref, accounts.c.id)).all())
         worst: dict[str, tuple[tuple[int, float], str]] = {}
         for i in rng.sample(range(ACCOUNTS), ACCOUNTS):  # alerts in no particular chat order
             level = rng.choice(LEVELS)

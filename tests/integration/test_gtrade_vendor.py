@@ -172,7 +172,7 @@ def test_liquidation_price(cases: list[tuple[RawTrade, dict[str, Any]]]) -> None
 
 def _fee_move(trade: RawTrade, sdk: dict[str, Any]) -> float:
     """How far the floor of the closing fee moves the liquidation price (USD)."""
-    exact = sdk["fee"] * 10**trade.collateral.decimals
+    exact: float = sdk["fee"] * 10**trade.collateral.decimals
     lost = abs(exact - trade.closing_fee_raw) + 1e-12 * exact
     return _usd(trade.open_price_e10) * lost * 1000 / (trade.collateral_raw * trade.leverage_e3)
 

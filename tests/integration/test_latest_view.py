@@ -7,6 +7,7 @@ import asyncio
 import math
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from devnet.scenario import World
 from indexer.store.accounts import load_accounts, save_read
 from monitor.health.account import account_health
 from monitor.latest.read import latest_prices, read_book
-from monitor.latest.store import LatestWriter, health_values, hours_to_liquidation
+from monitor.latest.store import LatestWriter, Written, health_values, hours_to_liquidation
 from monitor.latest.tables import LatestHealth
 from monitor.runtime.service import Monitor
 from tests.health_helpers import gmx_account, usdc
@@ -59,9 +60,14 @@ def test_latest_prices_and_healths_are_persisted_and_only_changes_rewritten(
     assert {protocol for _, protocol in prices} == {"gmx_v2", "hyperliquid"}
 
     # Nothing moved: a second tick writes nothing.
-    written = []
+    written: list[Written] = []
     write = monitor.latest["devnet"].write
-    monitor.latest["devnet"].write = lambda *args: written.append(write(*args)) or written[-1]  # type: ignore[method-assign]
+
+    def write_and_keep(*args: Any) -> Written:
+        written.append(write(*args))
+        return written[-1]
+
+    monitor.latest["devnet"].write = write_and_keep  # type: ignore[method-assign, assignment]
     asyncio.run(monitor.tick_all())
     assert [(w.prices, w.healths) for w in written] == [(0, 0)]
 

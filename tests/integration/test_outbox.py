@@ -168,7 +168,9 @@ def test_fail_gives_up_after_max_attempts_and_on_permanent_errors(engine: Engine
     now = T0
     for expected in ("pending", "pending", "failed"):
         (delivery, *_) = claim(engine, "webhook", 1, now, policy=POLICY)
-        assert fail(engine, delivery.id, "HTTP 503", None, now=now, policy=POLICY).value == expected
+        status = fail(engine, delivery.id, "HTTP 503", None, now=now, policy=POLICY)
+        assert status is not None
+        assert status.value == expected
         now += timedelta(hours=1)
     (second,) = claim(engine, "webhook", 1, now, policy=POLICY)  # a failed row blocks nothing
     assert fail(engine, second.id, "HTTP 404", None, now=now, permanent=True) is OutboxStatus.FAILED

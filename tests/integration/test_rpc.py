@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 import pytest
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from hypothesis import given
 from hypothesis import strategies as st
 

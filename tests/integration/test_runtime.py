@@ -23,8 +23,10 @@ from devnet.scenario import World, build_world
 from indexer import refresh
 from indexer.config.loader import Config
 from indexer.prices import PriceBook, PriceSource
+from indexer.reads import execute
 from indexer.reads.execute import ReadCache
 from indexer.rpc.client import RpcClient
+from indexer.store import accounts as stored_accounts
 from monitor.runtime.chain import ChainRuntime
 from monitor.runtime.chain_pass import ChainSync, by_chain
 from monitor.runtime.live_book import LiveBook
@@ -311,7 +313,7 @@ def test_an_eventless_protocol_reads_beside_the_scan_not_after_it(
     raw["protocols"] = [p for p in raw["protocols"] if p["name"] in ("gmx_v2", "hyperliquid")]
     (group,) = by_chain(Config.model_validate(raw))
     events: list[tuple[str, Any]] = []
-    run_read, save_read = refresh.run_read, refresh.save_read
+    run_read, save_read = execute.run_read, stored_accounts.save_read  # what refresh calls
 
     async def sync() -> tuple[ChainSync, int]:
         read_out = asyncio.Event()
@@ -339,7 +341,7 @@ def test_an_eventless_protocol_reads_beside_the_scan_not_after_it(
                 events.append(("scanned", None))
                 return done
 
-            scanner.backfill = held  # type: ignore[method-assign]
+            scanner.backfill = held  # type: ignore[method-assign, assignment]
             head = await runtime.head()
             return await runtime.sync(head), head
         finally:

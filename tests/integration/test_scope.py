@@ -64,6 +64,6 @@ def test_without_wallets_the_whole_protocol_is_watched(devnet: Devnet) -> None:
     world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
     cfg = _config(world, None)
     (gmx,) = cfg.protocols
-    assert cfg.watched_owners(gmx) == {ALICE}
+    assert cfg.watched_owners(gmx) == frozenset({ALICE})
     no_wallets = Config.model_validate({**cfg.model_dump(mode="json"), "wallets": []})
     assert no_wallets.watched_owners(gmx) is None

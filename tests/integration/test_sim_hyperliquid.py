@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from eth_abi import decode, encode
+from eth_abi.abi import decode, encode
 
 from devnet.deploy import Devnet, TransactionReverted
 from devnet.hyperliquid import HlDeployment, install_hyperliquid

@@ -4,6 +4,7 @@ standing step nothing, and a crash alerts exactly the accounts it takes past a t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from devnet.demo import demo_config
 from devnet.deploy import Devnet
 from devnet.scenario import build_world
 from indexer.config.loader import Config
+from indexer.models import MarginAccount
 from indexer.store.accounts import load_accounts
 from indexer.store.columns import utcnow
 from monitor.alerts.levels import Level
@@ -86,5 +88,8 @@ def test_only_accounts_near_a_threshold_are_judged(devnet: Devnet, engine: Engin
     stored = [(i, a) for i, a in load_accounts(engine, chain_id=group.chain.chain_id)
               if in_scope(group.scope_by_protocol, a)]  # fmt: skip
     assert len(stored) == len(live) == first.accounts - 1
-    unblocked = lambda rows: [(i, replace(a, block_number=0)) for i, a in rows]  # noqa: E731
+
+    def unblocked(rows: Iterable[tuple[int, MarginAccount]]) -> list[tuple[int, MarginAccount]]:
+        return [(i, replace(a, block_number=0)) for i, a in rows]
+
     assert unblocked(live.rows()) == unblocked(sorted(stored))

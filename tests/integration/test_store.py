@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
 
+from indexer.models import MarginMode
 from indexer.store.columns import (
     INT256_MIN,
     UINT256_MAX,
@@ -24,12 +25,15 @@ from indexer.store.columns import (
     json_safe,
 )
 from indexer.store.engine import session
-from indexer.store.tables import Account, Collateral, MarginMode, Position, RawEvent, validated
+from indexer.store.tables import Account, Collateral, Position, RawEvent, validated
 from monitor.alerts.levels import Level
 from monitor.tables import Alert, OutboxMessage
 
 OWNER = "0x" + "ab" * 20
 exact_ints = st.integers(min_value=INT256_MIN, max_value=UINT256_MAX)
+
+SQLITE = sqlite.dialect()
+POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def _account(ref: str = "1", **overrides: Any) -> Account:
@@ -75,10 +79,10 @@ def _raw_event(**overrides: Any) -> RawEvent:
 @given(exact_ints)
 def test_exact_int_type_round_trips_through_both_dialects(value: int) -> None:
     column = ExactIntType()
-    for dialect in (sqlite.dialect(), postgresql.dialect()):
+    for dialect in (SQLITE, POSTGRESQL):
         stored = column.process_bind_param(value, dialect)
         assert column.process_result_value(stored, dialect) == value
-    assert column.process_bind_param(value, sqlite.dialect()) == str(value)
+    assert column.process_bind_param(value, SQLITE) == str(value)
 
 
 @pytest.mark.parametrize(
@@ -95,23 +99,23 @@ def test_exact_int_type_refuses_what_it_cannot_store_exactly(bad: object, error:
     with pytest.raises(error):
         check_exact_int(bad)
     with pytest.raises(error):
-        ExactIntType().process_bind_param(bad, postgresql.dialect())  # type: ignore[arg-type]
+        ExactIntType().process_bind_param(bad, POSTGRESQL)  # type: ignore[arg-type]
 
 
 def test_exact_int_type_refuses_a_stored_fraction() -> None:
     with pytest.raises(ValueError, match="fraction"):
-        ExactIntType().process_result_value(Decimal("1.5"), postgresql.dialect())
+        ExactIntType().process_result_value(Decimal("1.5"), POSTGRESQL)
 
 
 def test_utc_datetime_refuses_naive_and_normalises_to_utc() -> None:
     column = UtcDateTime()
     with pytest.raises(ValueError, match="naive"):
-        column.process_bind_param(datetime(2025, 1, 1), sqlite.dialect())
+        column.process_bind_param(datetime(2025, 1, 1), SQLITE)
     plus_two = datetime(2025, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
-    stored = column.process_bind_param(plus_two, sqlite.dialect())
+    stored = column.process_bind_param(plus_two, SQLITE)
     assert stored == datetime(2025, 1, 1, 10)
-    assert column.process_result_value(stored, sqlite.dialect()) == plus_two
-    assert column.process_result_value(stored, sqlite.dialect()).tzinfo is UTC  # type: ignore[union-attr]
+    assert column.process_result_value(stored, SQLITE) == plus_two
+    assert column.process_result_value(stored, SQLITE).tzinfo is UTC  # type: ignore[union-attr]
 
 
 def test_json_safe_keeps_big_ints_exact() -> None:

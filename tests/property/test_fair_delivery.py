@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,7 +33,7 @@ def floods(draw: st.DrawFn) -> dict[str, list[Item]]:
 
 
 def simulate(
-    scheduler: FairScheduler, queues: dict[str, list[Item]], refuse: set[str] = frozenset()
+    scheduler: FairScheduler, queues: dict[str, list[Item]], refuse: AbstractSet[str] = frozenset()
 ) -> list[tuple[float, Send]]:
     """Run until every queue is empty; the first send to each chat in ``refuse`` gets a 429
     with retry_after 2. Returns (time, send) in order."""

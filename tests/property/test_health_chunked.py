@@ -8,11 +8,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.models import MarginAccount, MarginMode
+from indexer.models import E30, MarginAccount, MarginMode
 from monitor.health.book import account_healths, compile_accounts, evaluate, select_accounts
 from monitor.health.chunked import ChunkedBook
 from tests.health_helpers import (
-    E30,
     MARKS,
     account,
     accounts,
@@ -43,7 +42,7 @@ def test_a_chunked_book_after_any_edits_equals_a_fresh_compile(
     """Compiled every ``every`` edits: a chunk that only lost accounts since its compile keeps
     its rows (``select_accounts``), any other change recompiles it; either way the book is the
     fresh compile's."""
-    chunked, expected = ChunkedBook(chunks), {}
+    chunked, expected = ChunkedBook(chunks), dict[int, MarginAccount]()
     for at, (account_id, drawn) in enumerate(steps):
         owner = OWNERS[account_id % len(OWNERS)]
         if drawn is None:
@@ -72,9 +71,9 @@ def test_a_chunked_book_after_any_edits_equals_a_fresh_compile(
     assert book.joint.tolist() == fresh.joint.tolist()
     # A subset of accounts materialises as the same healths as the whole book does.
     vector = book.price_vector(px)
-    every = account_healths(book, got, vector)
+    whole = account_healths(book, got, vector)
     some = list(range(0, len(ids), 2))
-    assert account_healths(book, got, vector, some) == [every[i] for i in some]
+    assert account_healths(book, got, vector, some) == [whole[i] for i in some]
 
 
 def test_selecting_accounts_keeps_shared_positions_and_tiers_in_step() -> None:

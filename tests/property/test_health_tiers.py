@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -252,7 +253,7 @@ def test_tier_errors_are_one_line_value_errors(build: object, message: str) -> N
         (((0, RATE, 0),), "must be a tuple of MmTier"),
     ],
 )
-def test_position_rejects_bad_tiers(tiers: tuple, message: str) -> None:
+def test_position_rejects_bad_tiers(tiers: tuple[Any, ...], message: str) -> None:
     base = hl_cross("ETH", 10_000, 4, 200_000, 1000.0, ()).positions[0]
     fields = {f: getattr(base, f) for f in Position.__dataclass_fields__}
     with pytest.raises(ValueError, match=message) as caught:

@@ -8,8 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.config.sections import ThresholdOverride, Thresholds
-from indexer.models import MarginAccount
-from indexer.store.tables import MarginMode
+from indexer.models import MarginAccount, MarginMode
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
 from monitor.subscriptions.routing import RouteTable, SubscriberRoute, WatchRoute, most_sensitive

@@ -40,7 +40,10 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 def thresholds(draw: st.DrawFn) -> Thresholds:
     critical = draw(st.floats(1.01, 3.0))
     warning = critical + draw(st.floats(0.01, 2.0))
-    off_or = lambda lo, hi: st.one_of(st.just(0.0), st.floats(lo, hi))  # noqa: E731
+
+    def off_or(lo: float, hi: float) -> st.SearchStrategy[float]:
+        return st.one_of(st.just(0.0), st.floats(lo, hi))
+
     crit_d, warn_d = draw(off_or(0.5, 10.0)), draw(off_or(0.5, 10.0))
     crit_s, warn_s = draw(off_or(0.2, 3.0)), draw(off_or(0.2, 3.0))
     return Thresholds(
@@ -69,7 +72,10 @@ def _steady(
     tick = value_book("p", ids, book, px)
     bounds = LevelBounds.of([policy] * len(book_accounts))
     ranks = np.full(len(book_accounts), rank, dtype=np.intp)
-    return steady_accounts(tick, bounds, ranks, Moves.of(tick, sigmas), set(stale)).tolist()
+    steady: list[bool] = steady_accounts(
+        tick, bounds, ranks, Moves.of(tick, sigmas), set(stale)
+    ).tolist()
+    return steady
 
 
 def _stored(level: Level) -> AlertState:

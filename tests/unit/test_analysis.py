@@ -24,7 +24,7 @@ def test_ladder_bins_each_position_by_its_distance() -> None:
     assert len(long.bins) == 50
     assert (long.now.notional_usd, long.now.collateral_usd) == (4000.0, 30.0)  # B
     ten = long.bins[9]  # (9, 10] %: A at 9.09 %
-    assert (ten.move_pct, ten.price_usd) == (-10.0, approx(1800.0))
+    assert (ten.move_pct, ten.price_usd) == approx((-10.0, 1800.0))
     assert (ten.amounts.notional_usd, ten.amounts.collateral_usd) == (2000.0, 200.0)
     assert ten.amounts.cross_notional_usd == 0.0
     twenty = long.bins[19]  # (19, 20] %: D's ETH, depends on its account
@@ -59,17 +59,17 @@ def test_stress_curves_per_market_and_joint() -> None:
     assert (now.liquidated_accounts, now.liquidated_notional_usd, now.bad_debt_usd) == (
         1, 4000.0, 0.0)  # fmt: skip
     down = eth.at(-10.0)  # ETH 1,800: A (equity 0) and B (equity -370)
-    assert (down.liquidated_accounts, down.liquidated_notional_usd) == (2, approx(6000.0))
+    assert (down.liquidated_accounts, down.liquidated_notional_usd) == approx((2, 6000.0))
     assert down.bad_debt_usd == approx(370.0)
     up = eth.at(30.0)  # ETH 2,600: C at equity -100; B is back above water
-    assert (up.liquidated_accounts, up.liquidated_notional_usd) == (1, approx(2000.0))
+    assert (up.liquidated_accounts, up.liquidated_notional_usd) == approx((1, 2000.0))
     assert up.bad_debt_usd == approx(100.0)
     btc = report.curves[0].at(-10.0)  # D's BTC loss (6,000) takes its ETH with it; B as before
-    assert (btc.liquidated_accounts, btc.liquidated_notional_usd) == (2, approx(66_000.0))
+    assert (btc.liquidated_accounts, btc.liquidated_notional_usd) == approx((2, 66_000.0))
     assert btc.bad_debt_usd == approx(5000.0)
     joint = report.joint.at(-10.0)  # A, B, D, at the current marks
     assert report.joint.market == JOINT
-    assert (joint.liquidated_accounts, joint.liquidated_notional_usd) == (3, approx(68_000.0))
+    assert (joint.liquidated_accounts, joint.liquidated_notional_usd) == approx((3, 68_000.0))
     assert joint.bad_debt_usd == approx(370.0 + 5200.0)
 
 
@@ -92,7 +92,7 @@ def test_whatif_cross_against_isolated() -> None:
     assert cross.first == 1  # BTC
     assert cross.outcomes[0].survives_pct == approx(cross.outcomes[0].distance_pct)
     # ETH and BTC falling, SOL rising together: 1,100 - 9,500u = 95 - 65u.
-    assert cross.joint_survives_pct == (approx(100 * 1005 / 9435),)
+    assert cross.joint_survives_pct == approx((100 * 1005 / 9435,))
     # Isolated with their own collateral: X's 800 split 400/400, Y keeps 300.
     liq = [o.liquidation_price_usd for o in own.outcomes]
     assert liq == [approx(1600 / 0.99), approx(5600 / 0.099), approx(1800 / 10.1)]

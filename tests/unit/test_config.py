@@ -17,6 +17,8 @@ from indexer.config.loader import Config, load_config
 from indexer.config.scalars import normalize_address
 from indexer.config.sections import ThresholdOverride, WalletConfig
 from indexer.errors import ConfigError, UserError
+from indexer.protocols.gmx_v2.options import GmxV2Options
+from indexer.protocols.hyperliquid.options import HyperliquidOptions
 from indexer.registry import PLUGINS
 from tests.config_helpers import clean_env as clean_env
 
@@ -71,7 +73,9 @@ def dev(chain_id: int = 31337) -> str:
 def test_no_file_gives_defaults_and_creates_nothing(tmp_path: Path) -> None:
     cfg = load_config(None)
     assert cfg.database_url == "sqlite:///perpwatch.db"
-    assert cfg.chains == cfg.protocols == cfg.wallets == ()
+    assert cfg.chains == ()
+    assert cfg.protocols == ()
+    assert cfg.wallets == ()
     assert (cfg.alerts.warning, cfg.alerts.critical, cfg.alerts.clear_margin) == (1.5, 1.15, 0.05)
     alerts = cfg.alerts
     assert (alerts.warning_distance_pct, alerts.critical_distance_pct) == (10.0, 3.0)
@@ -106,6 +110,7 @@ def test_example_round_trips_with_the_real_addresses(tmp_path: Path) -> None:
     by_chain = {(p.name, cfg.chain(p.chain).chain_id): p for p in cfg.protocols}
     for chain_id, expected in ((42161, GMX_ARBITRUM), (43114, GMX_AVALANCHE)):
         gmx = by_chain["gmx_v2", chain_id]
+        assert isinstance(gmx, GmxV2Options)
         assert {k: gmx.addresses[k] for k in expected} == {
             k: to_checksum_address(v) for k, v in expected.items()
         }
@@ -114,7 +119,9 @@ def test_example_round_trips_with_the_real_addresses(tmp_path: Path) -> None:
     assert by_chain["gmx_v2", 42161].start_block == 107737756
     assert by_chain["gmx_v2", 43114].start_block == 32162455
     assert by_chain["hyperliquid", 999].addresses == {}
-    assert by_chain["hyperliquid", 999].markets == (0, 1)
+    hl = by_chain["hyperliquid", 999]
+    assert isinstance(hl, HyperliquidOptions)
+    assert hl.markets == (0, 1)
     assert cfg.wallets[0].address == WALLET
 
 
@@ -152,6 +159,7 @@ def test_known_deployment_table_is_complete_and_checksummed() -> None:
 def test_known_deployment_fills_omitted_values(tmp_path: Path) -> None:
     cfg = load_text(tmp_path, dev(43114) + '[[protocols]]\nname = "gmx_v2"\nchain = "dev"\n')
     (gmx,) = cfg.protocols
+    assert isinstance(gmx, GmxV2Options)
     assert gmx.addresses == GMX_AVALANCHE
     assert gmx.start_block == 32162455
     assert str(gmx.tickers_url) == "https://avalanche-api.gmxinfra.io/prices/tickers"
@@ -168,6 +176,7 @@ def test_hyperliquid_margin_tiers_are_validated(tmp_path: Path) -> None:
     (hl,) = load_text(
         tmp_path, dev() + table + tier.format(0, 25) + tier.format(10**8, 15)
     ).protocols
+    assert isinstance(hl, HyperliquidOptions)
     assert [(t.lower_bound_usd, t.max_leverage) for t in hl.margin_tiers[1]] == [
         (0, 25),
         (10**8, 15),
@@ -207,6 +216,7 @@ def test_hyperliquid_needs_no_addresses_anywhere(tmp_path: Path) -> None:
     (hl,) = load_text(
         tmp_path, dev() + '[[protocols]]\nname = "hyperliquid"\nchain = "dev"\n'
     ).protocols
+    assert isinstance(hl, HyperliquidOptions)
     assert (hl.addresses, hl.start_block, hl.dexes, hl.markets) == ({}, 0, (0,), ())
 
 
@@ -493,7 +503,7 @@ def test_threshold_precedence_wallet_over_protocol_over_global(tmp_path: Path) -
 def test_models_are_frozen() -> None:
     wallet = WalletConfig(address=WALLET)
     with pytest.raises(ValidationError):
-        wallet.label = "changed"  # type: ignore[misc]
+        wallet.label = "changed"
     assert ThresholdOverride(warning=2).overrides() == {"warning": 2}
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from eth_abi import decode as eth_abi_decode
-from eth_abi import encode
+from eth_abi.abi import decode as eth_abi_decode
+from eth_abi.abi import encode
 from eth_abi.exceptions import DecodingError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -55,7 +55,7 @@ PARAMS = st.recursive(ELEMENTARY.map(lambda t: {"type": t}), _extend, max_leaves
 
 
 def canonical(param: Param) -> str:
-    kind = param["type"]
+    kind: str = param["type"]
     if kind.startswith("tuple"):
         return "(" + ",".join(canonical(c) for c in param["components"]) + ")" + kind[5:]
     return kind
@@ -118,7 +118,11 @@ def is_hashed_when_indexed(param: Param) -> bool:
 def flat_events(draw: st.DrawFn) -> tuple[Param, dict[str, Any], dict[str, Any]]:
     """(event ABI, raw log, expected args) with random params, some indexed."""
     params = draw(st.lists(PARAMS, max_size=5))
-    inputs, topics, data_params, data_values, expected = [], [], [], [], {}
+    inputs: list[dict[str, Any]] = []
+    topics: list[str] = []
+    data_params: list[Param] = []
+    data_values: list[Any] = []
+    expected: dict[str, Any] = {}
     for i, param in enumerate(params):
         indexed = len(topics) < 3 and draw(st.booleans())
         entry = {**param, "name": f"p{i}", "indexed": indexed}
@@ -207,18 +211,19 @@ def event_log_data(draw: st.DrawFn) -> tuple[list[Any], dict[str, Any]]:
             )
         )
     )
-    groups, flat = [], {}
+    groups: list[Any] = []
+    flat: dict[str, Any] = {}
     for kind in GROUP_TYPES:
         param = {"type": kind}
-        items = [
+        drawn_items = [
             (next(keys, None), draw(values_for(param))) for _ in range(draw(st.integers(0, 3)))
         ]
-        arrays = [
+        drawn_arrays = [
             (next(keys, None), draw(st.lists(values_for(param), max_size=3)))
             for _ in range(draw(st.integers(0, 2)))
         ]
-        items = [(k, v) for k, v in items if k is not None]
-        arrays = [(k, v) for k, v in arrays if k is not None]
+        items = [(k, v) for k, v in drawn_items if k is not None]
+        arrays = [(k, v) for k, v in drawn_arrays if k is not None]
         flat.update((k, normalise(param, v)) for k, v in items)
         flat.update((k, tuple(normalise(param, x) for x in v)) for k, v in arrays)
         groups.append((items, arrays))
@@ -444,7 +449,7 @@ def test_dirty_padding_is_rejected(kind: str, word: str, message: str) -> None:
 def test_constructor_rejects_non_events_and_clashing_layouts() -> None:
     with pytest.raises(ValueError, match="not a non-anonymous event"):
         LogDecoder([abi_entry("gmx_v2/DataStore.json", "getUint")])
-    transfer = {
+    transfer: dict[str, Any] = {
         "type": "event",
         "name": "Transfer",
         "inputs": [

@@ -22,7 +22,7 @@ def _pacing(clock: Clock, runs: list[int]) -> GcPacing:
 
 
 def test_a_collection_waits_until_due_then_for_a_tick_with_room() -> None:
-    clock, runs = Clock(), []
+    clock, runs = Clock(), list[int]()
     pacing = _pacing(clock, runs)
     clock.now = 5.0
     pacing.after_tick("fast", None, 0.2)
@@ -36,7 +36,7 @@ def test_a_collection_waits_until_due_then_for_a_tick_with_room() -> None:
 
 
 def test_the_next_one_needs_as_much_room_as_the_last_took() -> None:
-    clock, runs = Clock(), []
+    clock, runs = Clock(), list[int]()
     pacing = _pacing(clock, runs)
     clock.now = 10.0
     pacing.after_tick("fast", None, 0.1)
@@ -51,7 +51,7 @@ def test_the_next_one_needs_as_much_room_as_the_last_took() -> None:
 
 
 def test_an_overdue_collection_runs_even_without_room() -> None:
-    clock, runs = Clock(), []
+    clock, runs = Clock(), list[int]()
     pacing = _pacing(clock, runs)
     clock.now = 59.0
     pacing.after_tick("fast", None, 5.0)
@@ -76,7 +76,9 @@ def test_install_turns_the_automatic_full_collection_off_and_uninstall_restores(
 def _full_collections_while_allocating() -> int:
     """Full collections CPython runs by itself while a large, surviving heap is built."""
     before = gc.get_stats()[2]["collections"]
-    survivors = [[[] for _ in range(4)] for _ in range(max(400_000, len(gc.get_objects())))]
+    survivors: list[list[list[object]]] = [
+        [[] for _ in range(4)] for _ in range(max(400_000, len(gc.get_objects())))
+    ]
     ran = gc.get_stats()[2]["collections"] - before
     del survivors
     return int(ran)

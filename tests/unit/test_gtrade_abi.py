@@ -166,10 +166,14 @@ def _diamond_names_in_adapter() -> set[str]:
     """Every string literal in indexer/protocols/gtrade/ that names a diamond function."""
     functions = {e["name"] for e in abi.load_abi(DIAMOND) if e["type"] == "function"}
     package = Path(events.__file__).parent
-    found = set()
+    found: set[str] = set()
     for path in package.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and node.value in functions:
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and node.value in functions
+            ):
                 found.add(node.value)
     return found
 

@@ -31,7 +31,7 @@ def follow(pacer: HeadPacer, arrivals: list[float], until: float) -> list[tuple[
 
 def seen_late(polls: list[tuple[float, int]], arrivals: list[float]) -> list[float]:
     """Per block, how long after its arrival a poll first saw it."""
-    first = {}
+    first: dict[int, float] = {}
     for now, head in polls:
         first.setdefault(head, now)
     return [first[k + 1] - a for k, a in enumerate(arrivals) if k + 1 in first]

@@ -137,6 +137,7 @@ def test_synthetix_liquidation_price(is_long: bool, expected: float) -> None:
     assert report.maintenance_usd == pytest.approx(216.0 + 6.0, rel=1e-12)  # MM + reward
     assert report.health == pytest.approx(1000 / 222, rel=1e-12)
     liq = report.positions[0].liquidation_price
+    assert liq is not None
     assert liq == pytest.approx(expected, rel=REL)
     assert liq == pytest.approx(1921.3863 if is_long else 2077.0030, abs=1e-4)
     at_liq = account_health(acc, {"ETH": liq, "snxUSD": 1.0})
@@ -156,6 +157,7 @@ def test_synthetix_reward_frozen_as_fixed_requirement_misses_the_published_price
         fixed_requirement_usd_e30=21 * E30,
     )
     liq, _ = liquidation_price(frozen, {"ETH": 2000.0, "snxUSD": 1.0}, frozen.positions[0])
+    assert liq is not None
     assert liq == pytest.approx(19_021 / 9.8995, rel=1e-12)  # 1921.4102, not 1921.3863
     assert not math.isclose(liq, 38_030_000 / 19_793, rel_tol=REL)
 
@@ -210,6 +212,7 @@ def test_shock_to_liquidation_moves_every_price_together() -> None:
     prices = {"BTC": 100_000.0, "ETH": 2000.0, USDC: 1.0}
     u = shock_to_liquidation(acc, prices, {"BTC": -1.0, "ETH": -1.0})
     # equity 20,000 - 120,000·u = maintenance 1650·(1 - u)
+    assert u is not None
     assert u == pytest.approx(18_350 / 118_350, rel=1e-12)
     at = stress(acc, prices, {"BTC": -u, "ETH": -u})
     assert at.health == pytest.approx(1.0, rel=1e-9)
@@ -247,15 +250,15 @@ VALID = gmx_position(is_long=True, size_in_usd_e30=E30, size_in_tokens=10**18, f
         lambda: replace(VALID, entry_notional_usd_e30=0),
         lambda: replace(VALID, mm_rate_e30=-1),
         lambda: replace(VALID, size_decimals=78),
-        lambda: replace(VALID, size_raw=1.5),
+        lambda: replace(VALID, size_raw=1.5),  # type: ignore[arg-type]  # the check under test
         lambda: replace(VALID, market=""),
         lambda: Collateral(USDC, 1, 6, "f", haircut_e30=E30 + 1),
         lambda: Collateral(USDC, -1, 6, "f", haircut_e30=1),
-        lambda: Collateral(USDC, "100", 6, "f"),
+        lambda: Collateral(USDC, "100", 6, "f"),  # type: ignore[arg-type]
         lambda: account(MarginMode.ISOLATED, (), VALID, VALID),
-        lambda: replace(account(MarginMode.CROSS, ()), mode="cross"),
+        lambda: replace(account(MarginMode.CROSS, ()), mode="cross"),  # type: ignore[arg-type]
         lambda: replace(account(MarginMode.CROSS, ()), chain_id=0),
-        lambda: replace(account(MarginMode.CROSS, ()), positions=[VALID]),
+        lambda: replace(account(MarginMode.CROSS, ()), positions=[VALID]),  # type: ignore[arg-type]
     ],
 )
 def test_normal_form_rejects_invalid_values(build: object) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from indexer.models import AccountStatus, MarginAccount
 from monitor.runtime.live_book import LiveBook, Lost
@@ -76,7 +77,7 @@ def test_same_terms_ignores_the_block_and_nothing_else() -> None:
     gmx = replace(gmx_account(True, usdc(1_000)), protocol="gmx_v2", owner=OWNER)
     assert gmx.same_terms(replace(gmx, block_number=gmx.block_number + 7))
     hl = two_asset_cross()
-    changed = {
+    changed: dict[str, Any] = {
         "chain_id": 10,
         "protocol": "gtrade",
         "owner": "0x" + "cd" * 20,

@@ -151,7 +151,7 @@ def test_console_prints_one_plain_line_without_interpreting_markup() -> None:
     from monitor.alerts.levels import Level
     from monitor.delivery.outbox import Delivery
     from monitor.notify.console import ConsoleNotifier
-    from tests.integration.test_outbox import T0
+    from tests.outbox_helpers import T0
 
     out = StringIO()
     doc = payload(positions=[position("[red]ETH[/red]", distance=5.0, move=1.0)])

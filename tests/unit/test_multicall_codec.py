@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from eth_abi import decode as eth_abi_decode
-from eth_abi import encode
+from eth_abi.abi import decode as eth_abi_decode
+from eth_abi.abi import encode
 from eth_abi.exceptions import DecodingError
 from hypothesis import given, settings
 from hypothesis import strategies as st

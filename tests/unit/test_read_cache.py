@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import cast
 
-from eth_abi import decode, encode
+from eth_abi.abi import decode, encode
 
 from indexer.protocols.base import CallResult, Read
 from indexer.reads.execute import ReadCache, run_read

@@ -33,7 +33,7 @@ def _ask(turns: Turns, name: str, got: list[str], timeout_s: float = 5.0) -> thr
 
 
 def test_turns_go_in_the_order_asked() -> None:
-    turns, got = Turns(), []
+    turns, got = Turns(), list[str]()
     turns.take(timeout_s=1)
     threads = [_ask(turns, name, got) for name in "abc"]
     turns.give_back()
@@ -43,7 +43,7 @@ def test_turns_go_in_the_order_asked() -> None:
 
 
 def test_one_who_gave_up_waiting_does_not_hold_up_the_next() -> None:
-    turns, got = Turns(), []
+    turns, got = Turns(), list[str]()
     turns.take(timeout_s=1)
     impatient = _ask(turns, "a", got, timeout_s=0.05)
     impatient.join()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from eth_abi import encode
+from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 from hypothesis import given
 from hypothesis import strategies as st
@@ -102,7 +102,8 @@ _SCALARS = {
 @st.composite
 def _arguments(draw: st.DrawFn) -> tuple[list[str], list[object]]:
     kinds = draw(st.lists(st.sampled_from(sorted(_SCALARS)), max_size=5))
-    types, values = [], []
+    types: list[str] = []
+    values: list[object] = []
     for kind in kinds:
         if draw(st.booleans()):
             types.append(kind + "[]")
