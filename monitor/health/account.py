@@ -220,9 +220,16 @@ def move_to_liquidation_pct(
 
     Raises KeyError if ``prices`` lacks an asset of the account.
     """
-    distances = [r.distance_pct for r in risks if r.distance_pct is not None]
+    joint = None
     if len({p.asset for p in account.positions}) > 1:
         joint = shock_to_liquidation(account, prices, adverse_weights(account))
-        if joint is not None:
-            distances.append(100.0 * joint)
+    return least_move_pct(risks, joint)
+
+
+def least_move_pct(risks: Iterable[PositionRisk], joint: float | None) -> float | None:
+    """The least of the positions' distances and ``100 · joint`` (the joint adverse move as a
+    fraction, None where there is none), in percent; None if there is neither."""
+    distances = [r.distance_pct for r in risks if r.distance_pct is not None]
+    if joint is not None:
+        distances.append(100.0 * joint)
     return min(distances, default=None)

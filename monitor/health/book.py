@@ -15,7 +15,11 @@ A position's liquidation price moves only its own asset, so it depends on the ma
 terms of the positions sharing that asset in its account (its *group*). A group of one, the
 common case, is solved piece by piece for all positions at once (``monitor.health.pieces``:
 floors and maintenance tiers); the rare larger groups (two markets on one asset in a cross
-account) go through ``monitor.health.account.liquidation_price``.
+account) go through ``monitor.health.account.liquidation_price``. The smallest move that
+liquidates an account (``AccountHealth.move_pct``) also counts, for an account on several
+markets, all of them moving against it at once; ``joint_moves`` solves those lines for all
+such accounts together (``pieces.first_group_roots``), as ``account.shock_to_liquidation``
+does one at a time.
 """
 
 from __future__ import annotations
@@ -33,11 +37,17 @@ from monitor.health.account import (
     AccountHealth,
     PositionRisk,
     bad_prices,
+    least_move_pct,
     liquidation_price,
-    move_to_liquidation_pct,
     unknown_health,
 )
-from monitor.health.pieces import TierArrays, first_roots, tier_arrays, tiered_usd
+from monitor.health.pieces import (
+    TierArrays,
+    first_group_roots,
+    first_roots,
+    tier_arrays,
+    tiered_usd,
+)
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
@@ -386,6 +396,47 @@ def evaluate(book: Book, prices: Floats) -> BookHealth:
     return BookHealth(equity, maintenance, health, liquidation, distance, unknown)
 
 
+def joint_moves(
+    book: Book, result: BookHealth, prices: Floats, among: Sequence[int] | None = None
+) -> Floats:
+    """Per account, the least fraction by which all its markets moving against it at once
+    liquidate it, as ``account.shock_to_liquidation`` along ``adverse_weights`` (0 if it is
+    liquidatable already); NaN for an account on one market, an unknown one, one outside
+    ``among`` (account indices), or one that no such move liquidates while prices stay
+    positive. All the accounts in one root search (``pieces.first_group_roots``)."""
+    n = len(book.accounts)
+    out = np.full(n, np.nan)
+    want = book.joint & ~result.unknown
+    if among is not None:
+        listed = np.zeros(n, dtype=bool)
+        listed[np.asarray(among, dtype=np.intp)] = True
+        want &= listed
+    rows = np.flatnonzero(want[book.pos_account])
+    if not len(rows):
+        return out
+    accounts, group = np.unique(book.pos_account[rows], return_inverse=True)
+    mark = prices[book.pos_asset[rows]]
+    # The direction that hurts: down where the account gains with the price, else up.
+    weight = np.where(book.pos_exposure[rows] > 0.0, -1.0, 1.0)
+    move, size, rate_size = weight * mark, book.pos_abs_size[rows], book.pos_rate_size[rows]
+    linear = rate_size * mark + book.pos_entry_mm_usd[rows]
+    m = len(accounts)
+    slope = _sum_by(group, book.pos_share[rows] * book.pos_exposure[rows] * move, m)
+    falls = _sum_by(group, (weight < 0.0).astype(np.float64), m) > 0.0
+    tiers = book.pos_tiers
+    u = first_group_roots(
+        group,
+        (result.equity_usd[accounts] - book.fixed_usd[accounts], slope),
+        (book.pos_floor_usd[rows], linear, rate_size * move),
+        (size * mark, size * move),
+        TierArrays(tiers.lower_usd[rows], tiers.rate[rows], tiers.deduction_usd[rows]),
+        np.where(falls, 1.0, np.inf),  # a price falling to zero ends the line
+    )
+    liquidatable = result.equity_usd[accounts] - result.maintenance_usd[accounts] <= 0.0
+    out[accounts] = np.where(liquidatable, 0.0, u)
+    return out
+
+
 def account_healths(
     book: Book, result: BookHealth, prices: Floats, indices: Sequence[int] | None = None
 ) -> list[AccountHealth]:
@@ -398,6 +449,7 @@ def account_healths(
     liquidation = result.liquidation_price.tolist()
     distance = result.distance_pct.tolist()
     by_asset = dict(zip(book.assets, prices.tolist(), strict=True))
+    joint = joint_moves(book, result, prices, indices).tolist()
     out = []
     for i, row in zip(wanted, starts, strict=True):
         account = book.accounts[i]
@@ -424,7 +476,7 @@ def account_healths(
                 float(result.maintenance_usd[i]),
                 float(result.health[i]),
                 tuple(risks),
-                move_pct=move_to_liquidation_pct(account, by_asset, risks),
+                move_pct=least_move_pct(risks, None if math.isnan(joint[i]) else joint[i]),
             )
         )
     return out

@@ -77,16 +77,53 @@ def _tier_lines(linear: Pair, notional: Pair, tiers: TierArrays) -> Pair:
     return c0, c1
 
 
-def _edges(floor: Floats, lines: Pair, notional: Pair, tiers: TierArrays, u_max: Floats) -> Floats:
-    """Sorted piece edges per row: 0, the kinks inside (0, u_max), then u_max (padding)."""
+def _kinks(floor: Floats, lines: Pair, notional: Pair, tiers: TierArrays, u_max: Floats) -> Floats:
+    """Per row, its candidate kinks (each tier line's floor crossing, each tier bound) inside
+    (0, u_max); the others are ``u_max`` (an empty piece at the end, never a root)."""
     c0, c1 = lines
     crossings = np.where(c1 != 0.0, (floor[:, None] - c0) / c1, np.nan)
     bounds = (tiers.lower_usd[:, 1:] - notional[0][:, None]) / notional[1][:, None]
     kinks = np.concatenate([crossings, bounds], axis=1)
     top = u_max[:, None]
-    kinks = np.where((kinks > 0.0) & (kinks < top), kinks, top)
-    zero = np.zeros_like(top)
-    return np.sort(np.concatenate([zero, kinks, top], axis=1), axis=1)
+    return np.where((kinks > 0.0) & (kinks < top), kinks, top)
+
+
+def _edges(kinks: Floats, u_max: Floats) -> Floats:
+    """Sorted piece edges per row: 0, the kinks, then u_max."""
+    top = u_max[:, None]
+    return np.sort(np.concatenate([np.zeros_like(top), kinks, top], axis=1), axis=1)
+
+
+def _pieces(edges: Floats) -> tuple[Floats, Floats, Floats]:
+    """``(lo, hi, probe)`` of every piece between consecutive edges; the probe tells which
+    tier and which branch of the floor hold on the piece (``line.first_root``'s)."""
+    lo, hi = edges[:, :-1], edges[:, 1:]
+    return lo, hi, np.where(np.isfinite(hi), (lo + hi) / 2, lo * 2 + 1)
+
+
+def _terms_at(floor: Floats, lines: Pair, notional: Pair, tiers: TierArrays, probe: Floats) -> Pair:
+    """Per row and piece, ``(c0, c1)`` of the term's affine piece holding at ``probe``."""
+    col = _tier_index(tiers, notional[0][:, None] + notional[1][:, None] * probe)
+    c0 = np.take_along_axis(lines[0], col, axis=1)
+    c1 = np.take_along_axis(lines[1], col, axis=1)
+    active = c0 + c1 * probe > floor[:, None]
+    return np.where(active, c0, floor[:, None]), np.where(active, c1, 0.0)
+
+
+def _first_inside(gap: Pair, lo: Floats, hi: Floats, u_max: Floats) -> Floats:
+    """Per row, the root of the first piece whose affine ``gap`` (per piece) is 0 inside it
+    (within ``ROOT_SLACK``, then clamped in) and below ``u_max``, or NaN; a piece where the
+    gap is identically 0 yields its start (``line.piece_root``)."""
+    g0, g1 = gap
+    u = np.where(g1 != 0.0, -g0 / g1, np.where(g0 == 0.0, lo, np.nan))
+    span = np.maximum(np.abs(lo), np.where(np.isfinite(hi), np.abs(hi), 0.0))
+    slack = ROOT_SLACK * np.maximum(1.0, span)
+    inside = (u >= lo - slack) & (u <= hi + slack) & (lo < u_max[:, None])
+    u = np.clip(u, lo, hi)
+    valid = inside & (u < u_max[:, None])
+    first = np.argmax(valid, axis=1)[:, None]
+    found = np.take_along_axis(u, first, axis=1)[:, 0]
+    return np.where(valid.any(axis=1), found, np.nan)
 
 
 def first_roots(
@@ -104,21 +141,41 @@ def first_roots(
     floor, linear, linear_slope = term
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         lines = _tier_lines((linear, linear_slope), notional, tiers)
-        edges = _edges(floor, lines, notional, tiers, u_max)
-        lo, hi = edges[:, :-1], edges[:, 1:]
-        probe = np.where(np.isfinite(hi), (lo + hi) / 2, lo * 2 + 1)
-        col = _tier_index(tiers, notional[0][:, None] + notional[1][:, None] * probe)
-        c0 = np.take_along_axis(lines[0], col, axis=1)
-        c1 = np.take_along_axis(lines[1], col, axis=1)
-        active = c0 + c1 * probe > floor[:, None]
-        g0 = rest[0][:, None] - np.where(active, c0, floor[:, None])
-        g1 = rest[1][:, None] - np.where(active, c1, 0.0)
-        u = np.where(g1 != 0.0, -g0 / g1, np.where(g0 == 0.0, lo, np.nan))
-        span = np.maximum(np.abs(lo), np.where(np.isfinite(hi), np.abs(hi), 0.0))
-        slack = ROOT_SLACK * np.maximum(1.0, span)
-        inside = (u >= lo - slack) & (u <= hi + slack) & (lo < u_max[:, None])
-        u = np.clip(u, lo, hi)
-        valid = inside & (u < u_max[:, None])
-    first = np.argmax(valid, axis=1)[:, None]
-    found = np.take_along_axis(u, first, axis=1)[:, 0]
-    return np.where(valid.any(axis=1), found, np.nan)
+        lo, hi, probe = _pieces(_edges(_kinks(floor, lines, notional, tiers, u_max), u_max))
+        c0, c1 = _terms_at(floor, lines, notional, tiers, probe)
+        return _first_inside((rest[0][:, None] - c0, rest[1][:, None] - c1), lo, hi, u_max)
+
+
+def first_group_roots(
+    group: Ints,
+    rest: Pair,
+    term: tuple[Floats, Floats, Floats],
+    notional: Pair,
+    tiers: TierArrays,
+    u_max: Floats,
+) -> Floats:
+    """Per group, the smallest ``u`` in [0, u_max) where ``rest(u) - Σ term(u)`` over the
+    group's rows is 0, or NaN: :func:`first_roots` with several terms to a line, as a cross
+    account's markets all moving at once (``line.first_root`` of ``margin_line``).
+
+    ``group`` (per row, ascending) numbers the groups 0..G-1; ``rest`` and ``u_max`` are per
+    group, ``term``, ``notional`` and ``tiers`` per row as in :func:`first_roots`. A group's
+    pieces end at the kinks of all its rows.
+    """
+    floor, linear, linear_slope = term
+    groups = len(u_max)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        lines = _tier_lines((linear, linear_slope), notional, tiers)
+        kinks = _kinks(floor, lines, notional, tiers, u_max[group])
+        # Each group's kinks side by side: its rows' in turn, padded with its u_max.
+        sizes = np.bincount(group, minlength=groups)
+        rank = np.arange(len(group)) - (np.cumsum(sizes) - sizes)[group]
+        width = kinks.shape[1]
+        by_group = np.repeat(u_max[:, None], int(sizes.max(initial=0)) * width, axis=1)
+        by_group[group[:, None], rank[:, None] * width + np.arange(width)] = kinks
+        lo, hi, probe = _pieces(_edges(by_group, u_max))
+        c0, c1 = _terms_at(floor, lines, notional, tiers, probe[group])
+        sum0, sum1 = np.zeros_like(lo), np.zeros_like(lo)
+        np.add.at(sum0, group, c0)
+        np.add.at(sum1, group, c1)
+        return _first_inside((rest[0][:, None] - sum0, rest[1][:, None] - sum1), lo, hi, u_max)
