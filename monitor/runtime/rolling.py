@@ -55,9 +55,12 @@ class RollingRefresh:
         cycle calls for (rounded down), less those already returned."""
         if self.done >= len(self.owners) and now - self.started >= self.cycle_s:
             self.owners, self.done, self.started = tuple(load()), 0, now
-        cycle_s = self.cycle_s
-        share = min(1.0, (now - self.started) / cycle_s) if cycle_s > 0 else 1.0
-        target = math.floor(len(self.owners) * share)
+        cycle_s, size = self.cycle_s, len(self.owners)
+        # The count times the elapsed time, then divided: with the share computed first, a
+        # product like 100 * (2.9999999999999996 / 60) rounds up to 5 and takes one too many.
+        target = (
+            size if cycle_s <= 0 else min(size, math.floor(size * (now - self.started) / cycle_s))
+        )
         due = self.owners[self.done : target]
         self.done = max(self.done, target)
         return list(due)

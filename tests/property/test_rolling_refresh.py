@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from monitor.runtime.rolling import RollingRefresh, TieredRefresh
@@ -59,6 +59,7 @@ def test_a_zero_period_reads_everything_every_time() -> None:
     max_per_s=st.floats(min_value=1.0, max_value=100.0),
     steps=st.lists(st.floats(min_value=0.01, max_value=3.0), min_size=1, max_size=200),
 )
+@example(size=100, max_per_s=2.0, steps=[2.9999999999999996])  # a share rounded up took one more
 def test_a_rate_cap_keeps_each_take_flat_and_stretches_the_cycle(
     size: int, max_per_s: float, steps: list[float]
 ) -> None:
