@@ -42,6 +42,7 @@ from monitor.health.account import (
     unknown_health,
 )
 from monitor.health.pieces import (
+    RowTerms,
     TierArrays,
     first_group_roots,
     first_roots,
@@ -229,7 +230,6 @@ def select_accounts(book: Book, keep: Bools) -> Book:
     coll = keep[book.coll_account]
     pos = keep[book.pos_account]
     new_row = np.cumsum(pos) - 1
-    tiers = book.pos_tiers
     return Book(
         accounts=tuple(a for a, k in zip(book.accounts, keep.tolist(), strict=True) if k),
         assets=book.assets,
@@ -246,7 +246,7 @@ def select_accounts(book: Book, keep: Bools) -> Book:
         pos_rate_size=book.pos_rate_size[pos],
         pos_entry_mm_usd=book.pos_entry_mm_usd[pos],
         pos_floor_usd=book.pos_floor_usd[pos],
-        pos_tiers=TierArrays(tiers.lower_usd[pos], tiers.rate[pos], tiers.deduction_usd[pos]),
+        pos_tiers=book.pos_tiers.take(pos),
         pos_exposure=book.pos_exposure[pos],
         shared=tuple(
             (int(new_row[row]), int(new_index[i]), p) for row, i, p in book.shared if keep[i]
@@ -337,13 +337,11 @@ def _liquidation(book: Book, mark: Floats, tick: _Tick, healthy: Bools) -> tuple
     direction = tick.move / mark
     u_max = np.where(direction < 0, 1.0, np.inf)
     rest_usd = tick.equity_usd[acct] - (tick.maintenance_usd[acct] - tick.required_usd)
-    u = first_roots(
-        (rest_usd, book.pos_exposure * tick.move),
-        (book.pos_floor_usd, tick.linear_usd, book.pos_rate_size * tick.move),
-        (tick.notional_usd, book.pos_abs_size * tick.move),
-        book.pos_tiers,
-        u_max,
-    )
+    terms = RowTerms(
+        book.pos_floor_usd, tick.linear_usd, book.pos_rate_size * tick.move,
+        tick.notional_usd, book.pos_abs_size * tick.move, book.pos_tiers,
+    )  # fmt: skip
+    u = first_roots((rest_usd, book.pos_exposure * tick.move), terms, u_max)
     distance = np.where(healthy[acct], 100.0 * u, -100.0 * u)
     return mark * (1.0 + direction * u), distance
 
@@ -423,13 +421,14 @@ def joint_moves(
     m = len(accounts)
     slope = _sum_by(group, book.pos_share[rows] * book.pos_exposure[rows] * move, m)
     falls = _sum_by(group, (weight < 0.0).astype(np.float64), m) > 0.0
-    tiers = book.pos_tiers
+    terms = RowTerms(
+        book.pos_floor_usd[rows], linear, rate_size * move,
+        size * mark, size * move, book.pos_tiers.take(rows),
+    )  # fmt: skip
     u = first_group_roots(
         group,
         (result.equity_usd[accounts] - book.fixed_usd[accounts], slope),
-        (book.pos_floor_usd[rows], linear, rate_size * move),
-        (size * mark, size * move),
-        TierArrays(tiers.lower_usd[rows], tiers.rate[rows], tiers.deduction_usd[rows]),
+        terms,
         np.where(falls, 1.0, np.inf),  # a price falling to zero ends the line
     )
     liquidatable = result.equity_usd[accounts] - result.maintenance_usd[accounts] <= 0.0

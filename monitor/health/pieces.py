@@ -25,6 +25,8 @@ from monitor.health.line import ROOT_SLACK, Tier
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
+Rows = npt.NDArray[np.intp] | npt.NDArray[np.bool_]
+"""Row indices, or a mask over the rows."""
 
 Pair = tuple[Floats, Floats]
 """``(value at u = 0, slope in u)`` per row."""
@@ -38,6 +40,30 @@ class TierArrays:
     lower_usd: Floats
     rate: Floats
     deduction_usd: Floats
+
+    def take(self, rows: Rows) -> TierArrays:
+        """The tiers of ``rows`` (indices or a mask), in that order."""
+        return TierArrays(self.lower_usd[rows], self.rate[rows], self.deduction_usd[rows])
+
+
+@dataclass(frozen=True, slots=True)
+class RowTerms:
+    """Per row, its maintenance term along its line (USD at ``u = 0``, then per unit ``u``):
+    ``max(floor, linear + linear_slope·u + tiered(notional + notional_slope·u))``."""
+
+    floor: Floats
+    linear: Floats
+    linear_slope: Floats
+    notional: Floats
+    notional_slope: Floats
+    tiers: TierArrays
+
+    def take(self, rows: Rows) -> RowTerms:
+        """The terms of ``rows`` (indices or a mask), in that order."""
+        return RowTerms(
+            self.floor[rows], self.linear[rows], self.linear_slope[rows],
+            self.notional[rows], self.notional_slope[rows], self.tiers.take(rows),
+        )  # fmt: skip
 
 
 def tier_arrays(tiers: Sequence[tuple[Tier, ...]]) -> TierArrays:
@@ -70,44 +96,62 @@ def tiered_usd(tiers: TierArrays, notional_usd: Floats) -> Floats:
     return rate * notional_usd - deduction
 
 
-def _tier_lines(linear: Pair, notional: Pair, tiers: TierArrays) -> Pair:
+def _tier_lines(terms: RowTerms) -> Pair:
     """Per row and tier column, ``(c0, c1)`` of the unfloored term under that tier."""
-    c0 = linear[0][:, None] + tiers.rate * notional[0][:, None] - tiers.deduction_usd
-    c1 = linear[1][:, None] + tiers.rate * notional[1][:, None]
+    tiers = terms.tiers
+    c0 = terms.linear[:, None] + tiers.rate * terms.notional[:, None] - tiers.deduction_usd
+    c1 = terms.linear_slope[:, None] + tiers.rate * terms.notional_slope[:, None]
     return c0, c1
 
 
-def _kinks(floor: Floats, lines: Pair, notional: Pair, tiers: TierArrays, u_max: Floats) -> Floats:
+def _kinks(terms: RowTerms, lines: Pair, u_max: Floats) -> Floats:
     """Per row, its candidate kinks (each tier line's floor crossing, each tier bound) inside
     (0, u_max); the others are ``u_max`` (an empty piece at the end, never a root)."""
     c0, c1 = lines
-    crossings = np.where(c1 != 0.0, (floor[:, None] - c0) / c1, np.nan)
-    bounds = (tiers.lower_usd[:, 1:] - notional[0][:, None]) / notional[1][:, None]
+    crossings = np.where(c1 != 0.0, (terms.floor[:, None] - c0) / c1, np.nan)
+    lower = terms.tiers.lower_usd[:, 1:]
+    bounds = (lower - terms.notional[:, None]) / terms.notional_slope[:, None]
     kinks = np.concatenate([crossings, bounds], axis=1)
     top = u_max[:, None]
     return np.where((kinks > 0.0) & (kinks < top), kinks, top)
 
 
-def _edges(kinks: Floats, u_max: Floats) -> Floats:
-    """Sorted piece edges per row: 0, the kinks, then u_max."""
-    top = u_max[:, None]
-    return np.sort(np.concatenate([np.zeros_like(top), kinks, top], axis=1), axis=1)
+def _side_by_side(kinks: Floats, group: Ints, u_max: Floats) -> Floats:
+    """Per group, the kinks of its rows in turn, padded with its ``u_max``."""
+    sizes = np.bincount(group, minlength=len(u_max))
+    rank = np.arange(len(group)) - (np.cumsum(sizes) - sizes)[group]
+    width = kinks.shape[1]
+    by_group = np.repeat(u_max[:, None], int(sizes.max(initial=0)) * width, axis=1)
+    by_group[group[:, None], rank[:, None] * width + np.arange(width)] = kinks
+    return by_group
 
 
-def _pieces(edges: Floats) -> tuple[Floats, Floats, Floats]:
-    """``(lo, hi, probe)`` of every piece between consecutive edges; the probe tells which
+def _lines_and_pieces(
+    terms: RowTerms, u_max: Floats, group: Ints | None
+) -> tuple[Pair, Floats, Floats, Floats]:
+    """The rows' tier lines, and per line (a row, or a ``group`` of rows) its pieces
+    ``(lo, hi, probe)`` between 0, the kinks and ``u_max`` (per line); the probe tells which
     tier and which branch of the floor hold on the piece (``line.first_root``'s)."""
+    lines = _tier_lines(terms)
+    if group is None:
+        kinks = _kinks(terms, lines, u_max)
+    else:
+        kinks = _side_by_side(_kinks(terms, lines, u_max[group]), group, u_max)
+    top = u_max[:, None]
+    edges = np.sort(np.concatenate([np.zeros_like(top), kinks, top], axis=1), axis=1)
     lo, hi = edges[:, :-1], edges[:, 1:]
-    return lo, hi, np.where(np.isfinite(hi), (lo + hi) / 2, lo * 2 + 1)
+    return lines, lo, hi, np.where(np.isfinite(hi), (lo + hi) / 2, lo * 2 + 1)
 
 
-def _terms_at(floor: Floats, lines: Pair, notional: Pair, tiers: TierArrays, probe: Floats) -> Pair:
+def _terms_at(terms: RowTerms, lines: Pair, probe: Floats) -> Pair:
     """Per row and piece, ``(c0, c1)`` of the term's affine piece holding at ``probe``."""
-    col = _tier_index(tiers, notional[0][:, None] + notional[1][:, None] * probe)
+    notional = terms.notional[:, None] + terms.notional_slope[:, None] * probe
+    col = _tier_index(terms.tiers, notional)
     c0 = np.take_along_axis(lines[0], col, axis=1)
     c1 = np.take_along_axis(lines[1], col, axis=1)
-    active = c0 + c1 * probe > floor[:, None]
-    return np.where(active, c0, floor[:, None]), np.where(active, c1, 0.0)
+    floor = terms.floor[:, None]
+    active = c0 + c1 * probe > floor
+    return np.where(active, c0, floor), np.where(active, c1, 0.0)
 
 
 def _first_inside(gap: Pair, lo: Floats, hi: Floats, u_max: Floats) -> Floats:
@@ -126,55 +170,56 @@ def _first_inside(gap: Pair, lo: Floats, hi: Floats, u_max: Floats) -> Floats:
     return np.where(valid.any(axis=1), found, np.nan)
 
 
-def first_roots(
-    rest: Pair,
-    term: tuple[Floats, Floats, Floats],
-    notional: Pair,
-    tiers: TierArrays,
-    u_max: Floats,
-) -> Floats:
-    """Per row, the smallest ``u`` in [0, u_max) where ``gap`` is 0, or NaN.
-
-    ``term`` is ``(floor, linear, linear_slope)``; ``notional`` is ``(notional,
-    notional_slope)``; all USD per row.
-    """
-    floor, linear, linear_slope = term
+def first_roots(rest: Pair, terms: RowTerms, u_max: Floats) -> Floats:
+    """Per row, the smallest ``u`` in [0, u_max) where ``gap`` is 0, or NaN (``rest`` per row)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        lines = _tier_lines((linear, linear_slope), notional, tiers)
-        lo, hi, probe = _pieces(_edges(_kinks(floor, lines, notional, tiers, u_max), u_max))
-        c0, c1 = _terms_at(floor, lines, notional, tiers, probe)
+        lines, lo, hi, probe = _lines_and_pieces(terms, u_max, None)
+        c0, c1 = _terms_at(terms, lines, probe)
         return _first_inside((rest[0][:, None] - c0, rest[1][:, None] - c1), lo, hi, u_max)
 
 
-def first_group_roots(
-    group: Ints,
-    rest: Pair,
-    term: tuple[Floats, Floats, Floats],
-    notional: Pair,
-    tiers: TierArrays,
-    u_max: Floats,
-) -> Floats:
+PIECES_PER_CALL = 4_000_000
+"""Per-row piece values one solve of :func:`first_group_roots` may hold (rows times pieces):
+each array of that many floats is 32 MB."""
+
+
+def first_group_roots(group: Ints, rest: Pair, terms: RowTerms, u_max: Floats) -> Floats:
     """Per group, the smallest ``u`` in [0, u_max) where ``rest(u) - Σ term(u)`` over the
     group's rows is 0, or NaN: :func:`first_roots` with several terms to a line, as a cross
     account's markets all moving at once (``line.first_root`` of ``margin_line``).
 
-    ``group`` (per row, ascending) numbers the groups 0..G-1; ``rest`` and ``u_max`` are per
-    group, ``term``, ``notional`` and ``tiers`` per row as in :func:`first_roots`. A group's
-    pieces end at the kinks of all its rows.
+    ``group`` (per row, ascending) numbers the groups 0..G-1, each with a row at least;
+    ``rest`` and ``u_max`` are per group. A group's pieces end at the kinks of all its rows,
+    so every group in one solve is padded to the largest: groups are solved by size (powers
+    of two) and in slices of at most ``PIECES_PER_CALL`` row-pieces, so that one account on
+    fifty markets neither pads thousands on two nor makes the arrays grow with its square
+    times the book.
     """
-    floor, linear, linear_slope = term
-    groups = len(u_max)
+    sizes = np.bincount(group, minlength=len(u_max))
+    size_class = np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.intp)
+    width = 2 * terms.tiers.lower_usd.shape[1] - 1  # kinks per row (see ``_kinks``)
+    out = np.full(len(u_max), np.nan)
+    for cls in np.unique(size_class).tolist():
+        members = np.flatnonzero(size_class == cls)
+        largest = int(sizes[members].max())
+        per_call = max(1, PIECES_PER_CALL // (largest * (largest * width + 1)))
+        for start in range(0, len(members), per_call):
+            ids = members[start : start + per_call]
+            rows = np.flatnonzero(np.isin(group, ids))
+            out[ids] = _group_roots(
+                np.searchsorted(ids, group[rows]),
+                (rest[0][ids], rest[1][ids]),
+                terms.take(rows),
+                u_max[ids],
+            )
+    return out
+
+
+def _group_roots(group: Ints, rest: Pair, terms: RowTerms, u_max: Floats) -> Floats:
+    """:func:`first_group_roots` for groups solved together, each padded to the largest."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        lines = _tier_lines((linear, linear_slope), notional, tiers)
-        kinks = _kinks(floor, lines, notional, tiers, u_max[group])
-        # Each group's kinks side by side: its rows' in turn, padded with its u_max.
-        sizes = np.bincount(group, minlength=groups)
-        rank = np.arange(len(group)) - (np.cumsum(sizes) - sizes)[group]
-        width = kinks.shape[1]
-        by_group = np.repeat(u_max[:, None], int(sizes.max(initial=0)) * width, axis=1)
-        by_group[group[:, None], rank[:, None] * width + np.arange(width)] = kinks
-        lo, hi, probe = _pieces(_edges(by_group, u_max))
-        c0, c1 = _terms_at(floor, lines, notional, tiers, probe[group])
+        lines, lo, hi, probe = _lines_and_pieces(terms, u_max, group)
+        c0, c1 = _terms_at(terms, lines, probe[group])
         sum0, sum1 = np.zeros_like(lo), np.zeros_like(lo)
         np.add.at(sum0, group, c0)
         np.add.at(sum1, group, c1)

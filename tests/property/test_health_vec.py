@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import math
+from unittest.mock import patch
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.models import MarginAccount, MarginMode, Position
-from monitor.health.account import account_health
-from monitor.health.book import BookHealth, account_healths, compile_accounts, evaluate
+from indexer.models import Collateral, MarginAccount, MarginMode, Position
+from monitor.health import pieces
+from monitor.health.account import account_health, adverse_weights, shock_to_liquidation
+from monitor.health.book import (
+    BookHealth,
+    account_healths,
+    compile_accounts,
+    evaluate,
+    joint_moves,
+)
 from tests.health_helpers import (
     USDC,
     accounts,
+    collaterals,
     gmx_account,
     make_account,
     positions,
@@ -68,6 +77,40 @@ def test_account_healths_carry_the_scalar_move_to_liquidation(
         want = account_health(acc, px).move_pct
         assert (got.move_pct is None) == (want is None)
         assert want is None or math.isclose(got.move_pct or 0.0, want, abs_tol=1e-7)
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(accounts(), min_size=1, max_size=6),
+    st.lists(positions(), min_size=5, max_size=24),
+    st.lists(collaterals(), min_size=1, max_size=2),
+    prices(),
+    st.sampled_from([1, 300, pieces.PIECES_PER_CALL]),
+)
+def test_joint_moves_of_wide_and_narrow_accounts_agree_however_sliced(
+    book_accounts: list[MarginAccount],
+    wide: list[Position],
+    coll: list[Collateral],
+    px: dict[str, float],
+    budget: int,
+) -> None:
+    """An account on many markets beside accounts on two: solved by size class and in slices
+    of any budget (down to one group per solve), every move is the scalar one."""
+    book_accounts = [*book_accounts, make_account(MarginMode.CROSS, coll, wide)]
+    book = compile_accounts(book_accounts)
+    vector = book.price_vector(px)
+    result = evaluate(book, vector)
+    with patch.object(pieces, "PIECES_PER_CALL", budget):
+        joint = joint_moves(book, result, vector)
+        views = account_healths(book, result, vector)
+    for i, (acc, got) in enumerate(zip(book_accounts, views, strict=True)):
+        want = account_health(acc, px).move_pct
+        assert (got.move_pct is None) == (want is None)
+        assert want is None or math.isclose(got.move_pct or 0.0, want, abs_tol=1e-7)
+        alone = None
+        if len({p.asset for p in acc.positions}) > 1:  # a joint move to solve
+            alone = shock_to_liquidation(acc, px, adverse_weights(acc))
+        assert close(joint[i], alone, abs_tol=1e-9), (i, joint[i], alone)
 
 
 @given(st.lists(positions("ETH"), min_size=2, max_size=4), prices())
