@@ -9,10 +9,10 @@ from __future__ import annotations
 import itertools
 import math
 
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from indexer.models import Collateral, MarginAccount, MarginMode
+from indexer.models import Collateral, MarginAccount, MarginMode, Position
 from monitor.health.account import account_health, shocked
 from tests.health_helpers import (
     ASSETS,
@@ -26,18 +26,47 @@ from tests.health_helpers import (
 
 
 @given(accounts(), prices())
+@example(  # 240.87 SOL backing 0.01 SOL: liquidated 99.996 % down, the mark's terms' error
+    make_account(
+        MarginMode.ISOLATED,
+        [Collateral("SOL", 240_866_666_666_666_688_512, 18, "feed:SOL")],
+        [
+            Position(
+                "SOL-A",
+                "SOL",
+                100,
+                4,
+                1_581_187_533_415_507_037_664_340_606_976,
+                0,
+                0,
+                10**27,
+                0,
+                0,
+            )
+        ],
+    ),
+    {"ETH": 2000.0, "BTC": 60000.0, "SOL": 150.0, "USDC": 1.0},
+)
 def test_health_is_one_at_every_liquidation_price(acc: MarginAccount, px: dict[str, float]) -> None:
     for risk in account_health(acc, px).positions:
         if risk.liquidation_price is not None:
             moved = {**px, risk.asset: risk.liquidation_price}
             at = account_health(acc, moved)
+
             # Equity is a difference of terms that can be much larger than it (a position
-            # nearly backed by its own asset): float64 error scales with those terms.
-            gross = sum(abs(c.amount) * moved[c.asset] for c in acc.collateral) + sum(
-                p.entry_notional_usd + abs(p.size) * moved[p.asset] for p in acc.positions
-            )
+            # nearly backed by its own asset): float64 error scales with those terms, at the
+            # marks where the root is solved (as a fraction of the mark: a price 99.99 % down
+            # keeps the error of the mark's terms) as much as at the liquidation price.
+            def gross(at_px: dict[str, float]) -> float:
+                return sum(abs(c.amount) * at_px[c.asset] for c in acc.collateral) + sum(
+                    p.entry_notional_usd + abs(p.size) * at_px[p.asset] for p in acc.positions
+                )
+
             assert math.isclose(
-                at.equity_usd, at.maintenance_usd, rel_tol=1e-9, abs_tol=1e-12 * gross
+                at.equity_usd,
+                at.maintenance_usd,
+                rel_tol=1e-9,
+                abs_tol=1e-12 * max(gross(px), gross(moved)),
             ), (risk, at)
 
 
