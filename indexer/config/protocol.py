@@ -36,6 +36,19 @@ class Deployment:
     defaults: Mapping[str, object] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class PollCadence:
+    """How often the monitor re-reads a watched wallet of a protocol whose changes emit no
+    events, when the wallet is not at risk: every ``near_s`` seconds when an account of it is
+    near a warning, every ``far_s`` otherwise (far from every threshold, or holding nothing)."""
+
+    near_s: float
+    far_s: float
+
+    def period_s(self, near: bool) -> float:
+        return self.near_s if near else self.far_s
+
+
 class ProtocolConfig(BaseModel):
     """One protocol deployment to index, on a configured chain.
 
@@ -60,7 +73,7 @@ class ProtocolConfig(BaseModel):
     price_heartbeat_s: float = Field(default=90_000, gt=0)
     watch: Literal["wallets", "protocol"] | None = None
 
-    def poll_interval_s(self) -> float | None:
+    def poll_cadence(self) -> PollCadence | None:
         """How often the monitor re-reads a watched wallet that is not at risk, for protocols
         whose state changes emit no events (None: events say when to re-read)."""
         return None

@@ -17,8 +17,9 @@ change an owner makes, the slice is read behind the tick (its alerts do not wait
 joins the book at the next one.
 Protocols without events (Hyperliquid) cannot say when a trader changed their own account, so
 their watched wallets are polled: those at risk (``at_risk``: critical or worse, or unknown;
-set by the monitor after each evaluation) every tick, the rest once per
-the protocol's ``poll_s``, spread evenly over that period; at most ``POLL_READS_PER_TICK``
+set by the monitor after each evaluation) every tick, those near a warning (``warm``) once per
+the protocol's ``poll_s``, the rest once per its ``far_poll_s`` (``PollCadence``), each spread
+evenly over its period; at most ``POLL_READS_PER_TICK``
 reads' worth a tick, those the marks put at or below maintenance (``urgent``) first, then the
 wallets read longest ago (a crash puts thousands at risk, and the liquidatable ones are where
 the venue acts: a partial liquidation is seen a tick after it, before the rest follows). An
@@ -44,6 +45,7 @@ from typing import TypeVar, cast
 
 from sqlalchemy.engine import Engine
 
+from indexer.config.protocol import PollCadence
 from indexer.crash_points import crash_point
 from indexer.models import MarginAccount
 from indexer.prices import PriceBook, PriceSource
@@ -147,7 +149,8 @@ class ChainRuntime:
         self.warm: dict[str, frozenset[str]] = {}
         """Per protocol, owners (lower case) of an account the monitor last found not far from
         a warning (``far_from_warning``): the whole-book re-read takes them ten times as often
-        as the rest (``TieredRefresh``)."""
+        as the rest (``TieredRefresh``), and an event-less protocol polls them once per its
+        near period, the rest once per its far one (``PollCadence``)."""
 
     @property
     def live(self) -> LiveBook | None:
@@ -265,7 +268,7 @@ class ChainRuntime:
                 self.group.adapters,
                 self.group.price_sources,
                 self.group.scopes,
-                self.group.poll_s,
+                self.group.polls,
                 strict=True,
             )
         )
@@ -322,13 +325,13 @@ class ChainRuntime:
         adapter: ProtocolAdapter,
         prices: PriceSource,
         scope: frozenset[str] | None,
-        poll_s: float | None,
+        poll: PollCadence | None,
         behind: list[tuple[ProtocolAdapter, list[str], int]],
     ) -> None:
         """One protocol's part of :meth:`sync`: re-read its owners due and read its prices,
         at ``block``; the owners to read behind the tick are added to ``behind``."""
         owners, ending, later = await asyncio.to_thread(
-            self._owners, adapter, scope, full, poll_s, block
+            self._owners, adapter, scope, full, poll, block
         )
         if later:
             behind.append((adapter, later, block))
@@ -350,7 +353,7 @@ class ChainRuntime:
         else:  # nothing held yet: one read after the owners', of what they hold
             saved, _ = await settled_pair(refresh, ends)
             book = None
-        self._mark_polled(adapter.name, owners, poll_s, spread=full)
+        self._mark_polled(adapter.name, owners, poll, spread=full)
         sync.count(saved)
         self._note_read(adapter.name, owners, saved)
         new = saved.assets - known
@@ -456,7 +459,7 @@ class ChainRuntime:
         adapter: ProtocolAdapter,
         scope: frozenset[str] | None,
         full: bool,
-        poll_s: float | None,
+        poll: PollCadence | None,
         block: int,
     ) -> tuple[list[str], list[str], list[str]]:
         """Who to re-read, whose accounts to end from their events without a read, and who to
@@ -513,7 +516,7 @@ class ChainRuntime:
                 owners.update(slice_, confirming)
                 candidates = scope if scope is not None else self.watched
                 budget = POLL_READS_PER_TICK * owners_per_read(adapter)
-                owners.update(self._due(adapter.name, candidates, poll_s, budget))
+                owners.update(self._due(adapter.name, candidates, poll, budget))
                 if isinstance(adapter, RemembersOwners):
                     adapter.expect_changes(owners & self.urgent)
         if scope is not None:
@@ -534,40 +537,40 @@ class ChainRuntime:
         return confirming, new
 
     def _due(
-        self, protocol: str, owners: Iterable[str], poll_s: float | None, budget: int
+        self, protocol: str, owners: Iterable[str], poll: PollCadence | None, budget: int
     ) -> list[str]:
         """The ``owners`` of an event-less protocol to poll now: at risk, never read, or last
-        read ``poll_s`` ago (every one of them when ``poll_s`` is None); at most ``budget`` of
-        them, the ``urgent`` first, then those read longest ago. In a crash thousands of
-        wallets turn critical at once, and polling them all in one tick made it as slow as
-        that many reads; past the budget they take turns, each read again within a few
-        ticks."""
-        if poll_s is None:
+        read a period ago (``poll``'s near one for the ``warm``, its far one for the rest;
+        every one of them when ``poll`` is None); at most ``budget`` of them, the ``urgent``
+        first, then those read longest ago. In a crash thousands of wallets turn critical at
+        once, and polling them all in one tick made it as slow as that many reads; past the
+        budget they take turns, each read again within a few ticks."""
+        if poll is None:
             return list(owners)
         now, polled, urgent = self.monotonic(), self._polled, self.urgent
-        last = {o: polled.get((protocol, o), -math.inf) for o in owners}
-        due = [
-            (o not in urgent, t, o)
-            for o, t in last.items()
-            if o in self.at_risk or now - t >= poll_s
-        ]
+        warm, at_risk = self.warm.get(protocol, frozenset()), self.at_risk
+        due = []
+        for o in owners:
+            t = polled.get((protocol, o), -math.inf)
+            if o in at_risk or now - t >= poll.period_s(o in warm):
+                due.append((o not in urgent, t, o))
         if len(due) > budget:
             due = heapq.nsmallest(budget, due)
         return [o for _, _, o in due]
 
     def _mark_polled(
-        self, protocol: str, owners: Iterable[str], poll_s: float | None, *, spread: bool
+        self, protocol: str, owners: Iterable[str], poll: PollCadence | None, *, spread: bool
     ) -> None:
         """Remember when ``owners`` were read. After a full refresh each owner is stamped as
-        if read at a fixed phase of ``poll_s`` earlier, so polls spread evenly over the period
+        if read at a fixed phase of its period earlier, so polls spread evenly over the period
         instead of all falling due on one tick. The phase is the owner's place in the address
         space, so the wallets due together are neighbours in the compiled book's chunks."""
-        if poll_s is None:
+        if poll is None:
             return
-        now = self.monotonic()
+        now, warm = self.monotonic(), self.warm.get(protocol, frozenset())
         for owner in owners:
-            phase = address_fraction(owner) if spread else 0.0
-            self._polled[protocol, owner] = now - phase * poll_s
+            phase = address_fraction(owner) * poll.period_s(owner in warm) if spread else 0.0
+            self._polled[protocol, owner] = now - phase
 
     async def book(self, sync: ChainSync) -> LiveBook:
         """The open accounts in scope, kept in memory and compiled per protocol: loaded whole

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from indexer.config.loader import Config
+from indexer.config.protocol import PollCadence
 from indexer.config.sections import ChainConfig
 from indexer.models import MarginAccount
 from indexer.prices import OnChainPrices, PriceSource
@@ -34,7 +35,7 @@ class ChainProtocols:
     adapters: tuple[ProtocolAdapter, ...]
     price_sources: tuple[PriceSource, ...] = ()
     scopes: tuple[frozenset[str] | None, ...] = ()
-    poll_s: tuple[float | None, ...] = ()
+    polls: tuple[PollCadence | None, ...] = ()
     eventless: frozenset[str] = field(init=False)
     """The protocols that emit no events (Hyperliquid): their wallets are polled and their
     liquidations inferred (known once: a tick asks per account)."""
@@ -44,8 +45,8 @@ class ChainProtocols:
             object.__setattr__(self, "price_sources", tuple(map(OnChainPrices, self.adapters)))
         if not self.scopes:  # default: every account of every protocol
             object.__setattr__(self, "scopes", (None,) * len(self.adapters))
-        if not self.poll_s:  # default: event-less wallets re-read every tick
-            object.__setattr__(self, "poll_s", (None,) * len(self.adapters))
+        if not self.polls:  # default: event-less wallets re-read every tick
+            object.__setattr__(self, "polls", (None,) * len(self.adapters))
         eventless = frozenset(a.name for a in self.adapters if a.log_source() is None)
         object.__setattr__(self, "eventless", eventless)
 
@@ -55,7 +56,7 @@ class ChainProtocols:
         return {a.name: s for a, s in zip(self.adapters, self.scopes, strict=True)}
 
 
-_Entry = tuple[ProtocolAdapter, PriceSource, frozenset[str] | None, float | None]
+_Entry = tuple[ProtocolAdapter, PriceSource, frozenset[str] | None, PollCadence | None]
 
 
 def by_chain(cfg: Config) -> list[ChainProtocols]:
@@ -67,7 +68,7 @@ def by_chain(cfg: Config) -> list[ChainProtocols]:
             adapter,
             price_source_for(protocol, adapter),
             cfg.watched_owners(protocol),
-            protocol.poll_interval_s(),
+            protocol.poll_cadence(),
         )
         grouped.setdefault(protocol.chain, []).append(entry)
     return [

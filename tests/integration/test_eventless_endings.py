@@ -37,7 +37,9 @@ def _hyperliquid_only(world: World) -> Config:
     raw: dict[str, Any] = demo_config(world, "sqlite://").model_dump(mode="json", exclude_none=True)
     # Every wallet polled every tick: this test is about endings, not about polling.
     raw["protocols"] = [
-        {**p, "poll_s": 0.001} for p in raw["protocols"] if p["name"] == "hyperliquid"
+        {**p, "poll_s": 0.001, "far_poll_s": 0.001}
+        for p in raw["protocols"]
+        if p["name"] == "hyperliquid"
     ]
     return Config.model_validate(raw)
 

@@ -1,7 +1,7 @@
 """Who a tick re-reads: with a wallet scope only watched wallets touched by events; on an
-event-less venue (Hyperliquid) at-risk wallets every tick and the others once per ``poll_s``,
-spread over the period, so a tick's reads grow with what changed or is at risk, not with the
-number of wallets watched."""
+event-less venue (Hyperliquid) at-risk wallets every tick, those near a warning once per
+``poll_s`` and the rest once per ``far_poll_s``, spread over the period, so a tick's reads grow
+with what changed or is at risk, not with the number of wallets watched."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from devnet.deploy import Devnet
 from devnet.gmx import devnet_address
 from devnet.scenario import World, build_world
 from indexer.config.loader import Config
+from indexer.config.protocol import PollCadence
 from indexer.models import MarginAccount
 from indexer.protocols.base import Read
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
@@ -74,31 +75,36 @@ def test_a_wallet_scope_reads_only_watched_wallets_that_events_touched(
     assert watched_traded >= 1
 
 
-def test_event_less_wallets_are_polled_once_per_period_and_at_risk_ones_every_tick(
+def test_event_less_wallets_are_polled_by_their_distance_and_at_risk_ones_every_tick(
     devnet: Devnet, engine: Engine
 ) -> None:
+    """Over two near periods (one far one): the at-risk wallet every tick, a wallet near a
+    warning once per near period, the rest once per far period, each spread out."""
     world = build_world(devnet, gmx_traders=1, hl_traders=8, seed=5)
     wallets = [w.lower() for w in world.hl_traders]
-    (group,) = by_chain(_only(world, "hyperliquid", poll_s=POLL_S))
+    config = _only(world, "hyperliquid", poll_s=POLL_S, far_poll_s=2 * POLL_S)
+    (group,) = by_chain(config)
     clock = Clock()
+    risky, near, far = wallets[0], wallets[1:4], wallets[4:]
 
     async def main() -> tuple[list[str], list[int]]:
         runtime = ChainRuntime(group, engine, full_refresh_s=3600.0, monotonic=clock)
         polled: list[str] = []
         seen = runtime._mark_polled
 
-        def spy(protocol: str, owners: Any, poll_s: float | None, *, spread: bool) -> None:
+        def spy(protocol: str, owners: Any, poll: PollCadence | None, *, spread: bool) -> None:
             polled.extend(owners)
-            seen(protocol, owners, poll_s, spread=spread)
+            seen(protocol, owners, poll, spread=spread)
 
         runtime._mark_polled = spy  # type: ignore[method-assign]
         try:
+            runtime.warm = {"hyperliquid": frozenset(near)}
             await runtime.sync()  # the full refresh reads every wallet once
             first = len(polled)
             polled.clear()
-            runtime.at_risk = frozenset({wallets[0]})
+            runtime.at_risk = frozenset({risky})
             per_tick = []
-            for _ in range(int(POLL_S)):  # one period in 1 s ticks
+            for _ in range(int(2 * POLL_S)):  # one far period in 1 s ticks
                 clock.now += 1.0
                 before = len(polled)
                 await runtime.sync()
@@ -110,9 +116,9 @@ def test_event_less_wallets_are_polled_once_per_period_and_at_risk_ones_every_ti
     polled, counts = asyncio.run(main())
     first, per_tick = counts[0], counts[1:]
     assert first == len(wallets)
-    # The at-risk wallet on every tick; every other one exactly once over the period ...
-    assert polled.count(wallets[0]) == len(per_tick)
-    assert all(polled.count(w) == 1 for w in wallets[1:]), polled
+    assert polled.count(risky) == len(per_tick)
+    assert [polled.count(w) for w in near] == [2] * len(near), polled
+    assert [polled.count(w) for w in far] == [1] * len(far), polled
     # ... spread out: no tick reads every wallet again.
     assert max(per_tick) < len(wallets)
 
@@ -154,9 +160,9 @@ def _budgeted_polls(
         ticks: list[list[str]] = []
         seen = runtime._mark_polled
 
-        def spy(protocol: str, owners: Any, poll_s: float | None, *, spread: bool) -> None:
+        def spy(protocol: str, owners: Any, poll: PollCadence | None, *, spread: bool) -> None:
             ticks[-1].extend(owners)
-            seen(protocol, owners, poll_s, spread=spread)
+            seen(protocol, owners, poll, spread=spread)
 
         runtime._mark_polled = spy  # type: ignore[method-assign]
         try:

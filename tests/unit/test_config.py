@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from indexer.config.example import example_config, write_example
 from indexer.config.loader import Config, load_config
+from indexer.config.protocol import PollCadence
 from indexer.config.scalars import normalize_address
 from indexer.config.sections import ThresholdOverride, WalletConfig
 from indexer.errors import ConfigError, UserError
@@ -189,6 +190,19 @@ def test_hyperliquid_margin_tiers_are_validated(tmp_path: Path) -> None:
     )
     assert "max_leverage: must be greater than or equal to 1" in error_of(
         tmp_path, dev() + table + tier.format(0, 0)
+    )
+
+
+def test_hyperliquid_polls_far_wallets_no_more_often_than_near_ones(tmp_path: Path) -> None:
+    table = '[[protocols]]\nname = "hyperliquid"\nchain = "dev"\n'
+    (hl,) = load_text(tmp_path, dev() + table).protocols
+    assert hl.poll_cadence() == PollCadence(near_s=15.0, far_s=60.0)
+    (hl,) = load_text(tmp_path, dev() + table + "poll_s = 5\nfar_poll_s = 5\n").protocols
+    assert hl.poll_cadence() == PollCadence(near_s=5.0, far_s=5.0)
+    (hl,) = load_text(tmp_path, dev() + table + "poll_s = 30\n").protocols
+    assert hl.poll_cadence() == PollCadence(near_s=30.0, far_s=120.0)
+    assert "far_poll_s: must be at least poll_s (30)" in error_of(
+        tmp_path, dev() + table + "poll_s = 30\nfar_poll_s = 20\n"
     )
 
 

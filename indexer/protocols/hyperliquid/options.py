@@ -20,8 +20,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Strict, model_validator
 
-from indexer.config.protocol import ProtocolConfig
+from indexer.config.protocol import PollCadence, ProtocolConfig
 from indexer.config.scalars import STRICT, invalid
+
+FAR_POLL_FACTOR = 4
+"""A wallet far from every threshold is polled this many times less often than one near a
+warning, unless ``far_poll_s`` says otherwise."""
 
 
 class TierConfig(BaseModel):
@@ -44,11 +48,23 @@ class HyperliquidOptions(ProtocolConfig):
         default_factory=dict
     )
     # No events reveal a trader's own changes (a close, more margin), so wallets are polled:
-    # at-risk ones every tick, the rest once per this many seconds.
+    # at-risk ones every tick, those near a warning once per ``poll_s``, the rest (far from
+    # every threshold, or holding nothing) once per ``far_poll_s``. Prices are re-read every
+    # tick, so a market moving a far wallet toward a warning brings it nearer at once; only a
+    # trader's own change to a far wallet waits up to ``far_poll_s`` to be seen.
     poll_s: float = Field(default=15.0, gt=0)
+    far_poll_s: float | None = Field(default=None, gt=0)
+    """Unset: ``FAR_POLL_FACTOR`` times ``poll_s`` (60 s at the default)."""
 
-    def poll_interval_s(self) -> float | None:
-        return self.poll_s
+    def poll_cadence(self) -> PollCadence | None:
+        far_s = self.far_poll_s if self.far_poll_s is not None else FAR_POLL_FACTOR * self.poll_s
+        return PollCadence(self.poll_s, far_s)
+
+    @model_validator(mode="after")
+    def _far_no_more_often_than_near(self) -> HyperliquidOptions:
+        if self.far_poll_s is not None and self.far_poll_s < self.poll_s:
+            raise invalid("far_poll_s", f"must be at least poll_s ({self.poll_s:g})")
+        return self
 
     @model_validator(mode="after")
     def _tiers_ascend_from_zero(self) -> HyperliquidOptions:
