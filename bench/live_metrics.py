@@ -38,6 +38,8 @@ class AlertFact:
     """The block the monitor evaluated the alert at (its payload's ``block_number``)."""
     partial: bool = False
     """A ``liquidated`` alert of a partial liquidation (the account stays open)."""
+    lens: str = ""
+    """The key of the account's alert state that decided it (``""``: the primary)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +77,14 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def read_alerts(engine: Engine) -> list[AlertFact]:
     query = sa.select(  # type: ignore[call-overload]
-        Alert.account_id, Account.ref, Alert.level, Alert.episode, Alert.payload
+        Alert.account_id, Account.ref, Alert.level, Alert.episode, Alert.payload, Alert.lens
     ).join(Account, Account.id == Alert.account_id)
     with engine.connect() as conn:
         return [
-            AlertFact(int(i), str(ref), Level(lv), int(ep), int(p["block_number"]), "partial" in p)
-            for i, ref, lv, ep, p in conn.execute(query)
-        ]
+            AlertFact(int(i), str(ref), Level(lv), int(ep), int(p["block_number"]),
+                      "partial" in p, str(lens))
+            for i, ref, lv, ep, p, lens in conn.execute(query)
+        ]  # fmt: skip
 
 
 def read_statuses(engine: Engine) -> dict[str, AccountStatus]:
@@ -167,8 +170,9 @@ def _is_gtrade(ref: str) -> bool:
 
 
 def duplicate_alerts(alerts: Sequence[AlertFact], notifier: CountingNotifier) -> int:
-    """(account, level, episode) recorded twice, plus deliveries of one alert made twice."""
-    keys = Counter((a.account_id, a.level, a.episode) for a in alerts)
+    """(account, lens, level, episode) recorded twice, plus deliveries of one alert made
+    twice."""
+    keys = Counter((a.account_id, a.lens, a.level, a.episode) for a in alerts)
     return sum(n - 1 for n in keys.values()) + sum(n - 1 for n in notifier.sent.values())
 
 

@@ -34,6 +34,7 @@ from indexer.config.loader import Config
 from indexer.store.engine import ensure_schema, make_engine
 from indexer.store.tables import Account
 from monitor.alerts.levels import Level
+from monitor.alerts.rules import PRIMARY_LENS
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.telegram import TelegramNotifier
 from monitor.runtime.evaluate import AccountView, evaluate
@@ -242,7 +243,10 @@ def _summary(engine: Engine, world: World, telegram: TelegramApi, run: DemoRun) 
         sent = conn.execute(
             sa.select(sa.func.count()).where(OutboxMessage.status == OutboxStatus.SENT)  # type: ignore[arg-type]
         ).scalar_one()
-        keys = conn.execute(sa.select(Alert.account_id, Alert.level, Alert.episode)).all()  # type: ignore[call-overload]
+        # An account's alert is one per lens (a chat with thresholds of its own has its own).
+        keys = conn.execute(
+            sa.select(Alert.account_id, Alert.lens, Alert.level, Alert.episode)  # type: ignore[call-overload]
+        ).all()
     texts = telegram.texts(DEMO_CHAT)
     by_protocol: dict[str, int] = {}
     for protocol in protocol_of.values():
@@ -259,7 +263,9 @@ def _summary(engine: Engine, world: World, telegram: TelegramApi, run: DemoRun) 
         "warned_before_liquidatable": early,
         "min_lead_blocks": min(leads, default=None),
         "median_lead_blocks": statistics.median(leads) if leads else None,
-        "alerts": len(keys),
+        # The primary lens's: what the console and the configured chat hear (a chat with
+        # thresholds of its own hears its own lens's alerts, among ``bot_chat_alerts``).
+        "alerts": sum(1 for key in keys if key.lens == PRIMARY_LENS),
         "alerts_sent": sent,
         "duplicate_alerts": (len(keys) - len(set(keys))) + (len(texts) - len(set(texts))),
         "telegram_messages": len(texts),

@@ -18,6 +18,9 @@ from indexer.store.tables import Json, NonNegative, enum_column, parent_key
 from monitor.alerts.chain import ChainLevel
 from monitor.alerts.levels import Level
 
+LENS_KEY_CHARS = 200
+"""Room for a lens key: seven thresholds' values (``lens_key``)."""
+
 
 class OutboxStatus(StrEnum):
     PENDING = "pending"
@@ -28,13 +31,15 @@ class OutboxStatus(StrEnum):
 
 class Alert(SQLModel, table=True):
     """An alert about one account (``account_id``) or a whole chain (``chain_id``: its outage
-    and recovery, ``monitor.alerts.chain``), never both. (account, level, episode) and
-    (chain, level, episode) are unique so a retried step cannot duplicate it."""
+    and recovery, ``monitor.alerts.chain``), never both. An account's alert is decided in one
+    of its lenses (``lens``; ``""`` the primary: ``monitor.subscriptions.routing.Lens``).
+    (account, lens, level, episode) and (chain, level, episode) are unique so a retried step
+    cannot duplicate it."""
 
     __tablename__ = "alerts"
     __table_args__ = (
         sa.UniqueConstraint(
-            "account_id", "level", "episode", name="uq_alerts_account_level_episode"
+            "account_id", "lens", "level", "episode", name="uq_alerts_account_lens_level_episode"
         ),
         sa.UniqueConstraint("chain_id", "level", "episode", name="uq_alerts_chain_level_episode"),
         sa.CheckConstraint("(account_id IS NULL) <> (chain_id IS NULL)", name="ck_alerts_subject"),
@@ -43,6 +48,9 @@ class Alert(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     account_id: int | None = parent_key("alerts", "account_id", "accounts")
     chain_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    lens: str = Field(
+        default="", sa_type=sa.String(LENS_KEY_CHARS), sa_column_kwargs={"server_default": ""}
+    )
     level: Level = Field(sa_type=enum_column(Level, "ck_alerts_level"))
     episode: NonNegative
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
@@ -83,6 +91,28 @@ class AlertStateRow(SQLModel, table=True):
         ],
     )
     level: Level = Field(sa_type=enum_column(Level, "ck_alert_states_level"))
+    episode: NonNegative
+    alerted: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    health: float | None = None
+    since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    updated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class LensStateRow(SQLModel, table=True):
+    """An account's place in the alert state machine in one of its secondary lenses (the
+    primary's is ``AlertStateRow``): the state of the watchers whose own thresholds differ
+    from the config's (``monitor.subscriptions.routing.Lens``)."""
+
+    __tablename__ = "alert_lens_states"
+
+    account_id: int = Field(
+        primary_key=True,
+        sa_column_args=[
+            sa.ForeignKey("accounts.id", ondelete="CASCADE", name="fk_alert_lens_states_account_id")
+        ],
+    )
+    lens: str = Field(primary_key=True, sa_type=sa.String(LENS_KEY_CHARS))
+    level: Level = Field(sa_type=enum_column(Level, "ck_alert_lens_states_level"))
     episode: NonNegative
     alerted: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     health: float | None = None

@@ -53,6 +53,7 @@ class AlertRow:
     episode: int
     block: int
     payload: dict[str, Any]
+    lens: str = ""
 
 
 def alert_rows(engine: Engine) -> list[AlertRow]:
@@ -65,14 +66,14 @@ def alert_rows(engine: Engine) -> list[AlertRow]:
     with engine.connect() as conn:
         return [
             AlertRow(r.id, r.account_id, r.ref, Level(r.level), r.episode,
-                     int(r.payload["block_number"]), dict(r.payload))
+                     int(r.payload["block_number"]), dict(r.payload), r.lens)
             for r in conn.execute(query)
         ]  # fmt: skip
 
 
-def duplicate_keys(rows: list[AlertRow]) -> list[tuple[int, Level, int]]:
-    """(account, level, episode) keys recorded more than once."""
-    counts = Counter((r.account_id, r.level, r.episode) for r in rows)
+def duplicate_keys(rows: list[AlertRow]) -> list[tuple[int, str, Level, int]]:
+    """(account, lens, level, episode) keys recorded more than once."""
+    counts = Counter((r.account_id, r.lens, r.level, r.episode) for r in rows)
     return [key for key, n in counts.items() if n > 1]
 
 

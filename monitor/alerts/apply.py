@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -36,14 +36,23 @@ from indexer.store.tables import Account
 from monitor.alerts.inference import PartialLiquidation
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Reading
-from monitor.alerts.rules import AlertDecision, AlertState, Policy, PriceFreshness, Report, step
+from monitor.alerts.rules import (
+    PRIMARY_LENS,
+    AlertDecision,
+    AlertState,
+    Policy,
+    PriceFreshness,
+    Report,
+    step,
+)
 from monitor.delivery.outbox import NewAlert, enqueue_many
 from monitor.health.account import AccountHealth
 from monitor.health.volatility import Sigmas, position_sigma, sigma_move
 from monitor.notify.message import AlertPayload, PositionPayload
-from monitor.tables import AlertStateRow
+from monitor.tables import AlertStateRow, LensStateRow
 
 _states = AlertStateRow.__table__  # type: ignore[attr-defined]
+_lens_states = LensStateRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +90,12 @@ class Decided:
 
 
 PolicyFor = Callable[[MarginAccount], Policy]
-Router = Callable[[MarginAccount, Level, Reading | None], Sequence[str]]
-"""The channels of one alert: its account, level and the reading it was decided on (None
-when it has no health: liquidated, unknown)."""
+LensesFor = Callable[[MarginAccount], Sequence[tuple[str, Policy]]]
+"""An account's secondary lenses (``monitor.subscriptions.routing.Lens``): each key, never the
+primary's ``""``, with the policy of that lens's thresholds. Most accounts have none."""
+Router = Callable[[MarginAccount, Level, str], Sequence[str]]
+"""The channels of one alert: its account, level and the key of the lens that decided it
+(``""``: the primary, stepped with ``PolicyFor``'s policy)."""
 
 
 def apply_rules(
@@ -94,6 +106,7 @@ def apply_rules(
     now: datetime,
     known: dict[int, AlertState] | None = None,
     reports: Sequence[Report] | None = None,
+    lenses: LensesFor | None = None,
 ) -> list[Decided]:
     """Step every observed account's alert state; record states and alerts atomically, each
     alert with an outbox row per channel ``channels`` names for it.
@@ -105,37 +118,41 @@ def apply_rules(
     thousands of accounts, and loading their states was a sixth of the rules' time.
 
     ``reports``, when given, is each observation's report as :func:`rule_inputs` built it
-    (the caller compared them to skip unchanged accounts): not built again."""
+    (the caller compared them to skip unchanged accounts): not built again.
+
+    ``lenses``, when given, names each account's secondary lenses: each has an alert state
+    of its own (``alert_lens_states``), stepped from the same report with its own policy,
+    and its alerts are routed with its key. ``known`` holds primary states only."""
     route = channels if callable(channels) else _fixed(channels)
     decided: list[Decided] = []
     account_ids = [o.account_id for o in observations]
+    extra = [lenses(o.account) for o in observations] if lenses is not None else []
     # It reads (the states not cached) before it writes, beside other writers (reads stored
     # behind the tick, delivery, the bot): take the write lock up front.
     with write_transaction(engine) as conn:
         cached = known if known is not None else {}
-        states = {i: cached[i] for i in account_ids if i in cached}
-        states.update(_load(conn, [i for i in account_ids if i not in cached]))
-        changed: dict[int, AlertState] = {}
+        primary = {i: cached[i] for i in account_ids if i in cached}
+        primary.update(_load(conn, [i for i in account_ids if i not in cached]))
+        lensed = [o.account_id for o, more in zip(observations, extra, strict=False) if more]
+        states = _load_lenses(conn, lensed)
+        states.update(((i, PRIMARY_LENS), s) for i, s in primary.items())
+        changed: dict[tuple[int, str], AlertState] = {}
         alerts: list[tuple[Observation, AlertDecision, NewAlert]] = []
         built = reports if reports is not None else [None] * len(observations)
-        for obs, report in zip(observations, built, strict=True):
-            state = states.get(obs.account_id, AlertState())
-            if obs.liquidated and state.level is Level.LIQUIDATED:
-                continue  # already told; a second report would open a new episode
-            if obs.partial is not None and _told(state, obs.partial):
-                obs, report = replace(obs, partial=None), None
-            if report is None:
-                report = _report(obs)
-            new, decisions = step(state, report, policy_for(obs.account), now)
-            if _decisive(new) != _decisive(state):
-                changed[obs.account_id] = new
-            for decision in decisions:
-                payload = dict(alert_payload(obs, decision, report.move_sigma))
-                channels = route(obs.account, decision.level, _reading(report))
-                new_alert = NewAlert(
-                    obs.account_id, decision.level, decision.episode, payload, channels
-                )
-                alerts.append((obs, decision, new_alert))
+        for n, (obs, report) in enumerate(zip(observations, built, strict=True)):
+            report = report if report is not None else _report(obs)
+            for key, policy in [
+                (PRIMARY_LENS, policy_for(obs.account)),
+                *(extra[n] if extra else ()),
+            ]:
+                state = states.get((obs.account_id, key), AlertState())
+                stepped = _step_lens(obs, report, state, policy, now)
+                if stepped is None:
+                    continue  # already told it was liquidated
+                new, decisions, told, told_report = stepped
+                if _decisive(new) != _decisive(state):
+                    changed[obs.account_id, key] = new
+                alerts += _new_alerts(told, told_report, decisions, route, key)
         _save_all(conn, changed)
         alert_ids = enqueue_many(conn, [new_alert for _, _, new_alert in alerts], now=now)
         decided += [
@@ -150,9 +167,45 @@ def apply_rules(
     # Only once committed (a failed commit leaves the caller unsure), as stored now: changed,
     # loaded, or no row (the initial state).
     if known is not None:
-        known.update((i, _as_stored(changed[i]) if i in changed else states.get(i, AlertState()))
-                     for i in account_ids)  # fmt: skip
+        for i in account_ids:
+            stored = changed.get((i, PRIMARY_LENS))
+            known[i] = _as_stored(stored) if stored is not None else primary.get(i, AlertState())
     return decided
+
+
+def _step_lens(
+    obs: Observation, report: Report, state: AlertState, policy: Policy, now: datetime
+) -> tuple[AlertState, list[AlertDecision], Observation, Report] | None:
+    """``state`` (one lens's) stepped with ``obs``'s ``report`` and ``policy``; None when it
+    already told the liquidation ``obs`` reports (a second report would open a new episode).
+    The observation and report as stepped come back with it: a partial liquidation this
+    state already told is left out of both."""
+    if obs.liquidated and state.level is Level.LIQUIDATED:
+        return None
+    if obs.partial is not None and _told(state, obs.partial):
+        obs = replace(obs, partial=None)
+        report = _report(obs)
+    new, decisions = step(state, report, policy, now)
+    return new, decisions, obs, report
+
+
+def _new_alerts(
+    obs: Observation,
+    report: Report,
+    decisions: Sequence[AlertDecision],
+    route: Router,
+    lens: str,
+) -> list[tuple[Observation, AlertDecision, NewAlert]]:
+    """An alert (with its channels) per decision of ``lens``."""
+    out = []
+    for decision in decisions:
+        payload = dict(alert_payload(obs, decision, report.move_sigma))
+        channels = route(obs.account, decision.level, lens)
+        new_alert = NewAlert(
+            obs.account_id, decision.level, decision.episode, payload, channels, lens
+        )
+        out.append((obs, decision, new_alert))
+    return out
 
 
 def _told(state: AlertState, partial: PartialLiquidation) -> bool:
@@ -166,7 +219,7 @@ def _told(state: AlertState, partial: PartialLiquidation) -> bool:
 
 
 def _fixed(channels: Sequence[str]) -> Router:
-    return lambda _account, _level, _reading: channels
+    return lambda _account, _level, _lens: channels
 
 
 def _reading(report: Report) -> Reading | None:
@@ -276,21 +329,34 @@ def alert_payload(
 
 
 def _load(conn: Connection, ids: list[int]) -> dict[int, AlertState]:
-    out: dict[int, AlertState] = {}
+    """The primary states of accounts ``ids`` that have one stored."""
+    return {row["account_id"]: _state_of(row) for row in _rows(conn, _states, ids)}
+
+
+def _load_lenses(conn: Connection, ids: list[int]) -> dict[tuple[int, str], AlertState]:
+    """The secondary lenses' states of accounts ``ids`` that have any stored."""
+    return {
+        (row["account_id"], row["lens"]): _state_of(row) for row in _rows(conn, _lens_states, ids)
+    }
+
+
+def _rows(conn: Connection, table: sa.Table, ids: list[int]) -> list[sa.RowMapping]:
+    out: list[sa.RowMapping] = []
     for start in range(0, len(ids), 900):
-        rows = conn.execute(
-            sa.select(_states).where(_states.c.account_id.in_(ids[start : start + 900]))
-        )
-        for row in rows.mappings():
-            out[row["account_id"]] = AlertState(
-                level=Level(row["level"]),
-                episode=row["episode"],
-                alerted=frozenset(Level(v) for v in row["alerted"]),
-                health=row["health"],
-                since=row["since"],
-                updated_at=row["updated_at"],
-            )
+        chunk = ids[start : start + 900]
+        out += conn.execute(sa.select(table).where(table.c.account_id.in_(chunk))).mappings()
     return out
+
+
+def _state_of(row: sa.RowMapping) -> AlertState:
+    return AlertState(
+        level=Level(row["level"]),
+        episode=row["episode"],
+        alerted=frozenset(Level(v) for v in row["alerted"]),
+        health=row["health"],
+        since=row["since"],
+        updated_at=row["updated_at"],
+    )
 
 
 def _decisive(state: AlertState) -> Hashable:
@@ -314,21 +380,31 @@ def _as_stored(state: AlertState) -> AlertState:
     return state if health == state.health else replace(state, health=health)
 
 
-def _save_all(conn: Connection, changed: Mapping[int, AlertState]) -> None:
-    """Write the ``changed`` states, new or stored, as one multi-row upsert of plain tuples
-    (:mod:`indexer.store.bulk`): a crash moves thousands of accounts at once, and an update
-    per row through SQLAlchemy's parameter processing took a third of the rules' time."""
-    if not changed:
-        return
+def _save_all(conn: Connection, changed: Mapping[tuple[int, str], AlertState]) -> None:
+    """Write the ``changed`` states (by account and lens), new or stored, as one multi-row
+    upsert per table of plain tuples (:mod:`indexer.store.bulk`): a crash moves thousands of
+    accounts at once, and an update per row through SQLAlchemy's parameter processing took a
+    third of the rules' time."""
+    primary = [((i,), s) for (i, key), s in changed.items() if key == PRIMARY_LENS]
+    lenses = [((i, key), s) for (i, key), s in changed.items() if key != PRIMARY_LENS]
+    if primary:
+        _STATE_UPSERT.execute(conn, _state_rows(conn, primary))
+    if lenses:
+        _LENS_STATE_UPSERT.execute(conn, _state_rows(conn, lenses))
+
+
+def _state_rows(
+    conn: Connection, keyed: Iterable[tuple[tuple[int | str, ...], AlertState]]
+) -> list[tuple[object, ...]]:
+    """Each ``(key, state)`` as the row its table stores: the key's columns, then the state's."""
     # A tick's states share a few times (its ``now``, the ``since`` of levels entered before)
     # and a few sets of alerted levels: each converted once.
     stamp = functools.cache(functools.partial(driver_datetime, postgres=is_postgres(conn)))
-    rows = [
-        (account_id, s.level.value, s.episode, _alerted_json(s.alerted),
+    return [
+        (*key, s.level.value, s.episode, _alerted_json(s.alerted),
          _stored_health(s.health), stamp(s.since), stamp(s.updated_at))
-        for account_id, s in changed.items()
+        for key, s in keyed
     ]  # fmt: skip
-    _STATE_UPSERT.execute(conn, rows)
 
 
 @functools.cache
@@ -337,11 +413,17 @@ def _alerted_json(alerted: frozenset[Level]) -> str:
     return orjson.dumps(sorted(level.value for level in alerted)).decode()
 
 
-_STATE_COLUMNS = {
-    "account_id": "integer", "level": "text", "episode": "integer", "alerted": "json",
+_STATE_COLUMNS_AFTER_KEY = {
+    "level": "text", "episode": "integer", "alerted": "json",
     "health": "double precision", "since": "timestamptz", "updated_at": "timestamptz",
 }  # fmt: skip
+_STATE_COLUMNS = {"account_id": "integer", **_STATE_COLUMNS_AFTER_KEY}
 _STATE_UPSERT = BulkInsert.upsert("alert_states", _STATE_COLUMNS, ["account_id"])
+_LENS_STATE_UPSERT = BulkInsert.upsert(
+    "alert_lens_states",
+    {"account_id": "integer", "lens": "text", **_STATE_COLUMNS_AFTER_KEY},
+    ["account_id", "lens"],
+)
 
 
 def newly_liquidated(

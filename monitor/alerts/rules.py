@@ -165,6 +165,11 @@ class AlertState:
         return AlertState(self.level, episode, alerted, self.health, self.since, self.updated_at)
 
 
+PRIMARY_LENS = ""
+"""The key of an account's primary lens: the alert state stepped with the config's thresholds
+for it (``monitor.subscriptions.routing.Lens``), and the lens of every alert stored before
+accounts had others."""
+
 Step = tuple[AlertState, list[AlertDecision]]
 
 

@@ -22,6 +22,7 @@ from indexer.models import AccountStatus
 from indexer.store.accounts import ending_of_account
 from indexer.store.tables import Account, AccountEnding, Position
 from monitor.alerts.levels import Level
+from monitor.alerts.rules import PRIMARY_LENS
 from monitor.analysis.performance import AlertEvent, Liquidation
 from monitor.latest.tables import LatestHealth, LatestPrice
 from monitor.tables import Alert, AlertStateRow, ChainAlertStateRow, ChainTick
@@ -208,17 +209,20 @@ def alerts_page(
 
 
 def performance_inputs(engine: Engine) -> tuple[list[Liquidation], list[AlertEvent]]:
-    """Every alert as an ``AlertEvent`` (at its evaluated block and record time), and every
-    liquidation. On a venue with liquidation events (one that has indexed endings), each
-    indexed liquidation at its block, timed by the account's first whole ``liquidated`` alert
-    at or after it; on a venue without (Hyperliquid), each ``liquidated`` alert, whole or
-    partial, at its block and time (a cross account keeps its balance, so its status says
-    nothing: the monitor's inference is the record)."""
+    """Every alert of the primary lens as an ``AlertEvent`` (at its evaluated block and record
+    time), and every liquidation. On a venue with liquidation events (one that has indexed
+    endings), each indexed liquidation at its block, timed by the account's first whole
+    ``liquidated`` alert at or after it; on a venue without (Hyperliquid), each ``liquidated``
+    alert, whole or partial, at its block and time (a cross account keeps its balance, so its
+    status says nothing: the monitor's inference is the record)."""
     liquidated = Level.LIQUIDATED.value
     with engine.connect() as conn:
         accounts_only = _alerts.c.account_id.is_not(None)  # a chain outage warns no account
+        # The config's thresholds: a chat with its own has alerts of its own (a lens), and
+        # each of its ``liquidated`` alerts is the same liquidation again.
+        primary = _alerts.c.lens == PRIMARY_LENS
         alerts = (
-            conn.execute(sa.select(_alerts).where(accounts_only).order_by(_alerts.c.id))
+            conn.execute(sa.select(_alerts).where(accounts_only, primary).order_by(_alerts.c.id))
             .mappings()
             .all()
         )
@@ -228,7 +232,7 @@ def performance_inputs(engine: Engine) -> tuple[list[Liquidation], list[AlertEve
             .join(_endings, ending_of_account())
             .where(_endings.c.kind == AccountStatus.LIQUIDATED.value)
         ).all()  # fmt: skip
-        told_ids = sa.select(_alerts.c.account_id).where(_alerts.c.level == liquidated)
+        told_ids = sa.select(_alerts.c.account_id).where(_alerts.c.level == liquidated, primary)
         venues = {
             r.id: (r.chain_id, r.protocol)
             for r in conn.execute(

@@ -86,36 +86,42 @@ def enqueue(
     channels: Iterable[str],
     *,
     now: datetime,
+    lens: str = "",
 ) -> int | None:
     """Write an alert and one pending outbox row per channel, in the caller's transaction.
 
-    Returns the new alert id, or None when (account, level, episode) already exists, in which
-    case nothing is written (a replayed monitor step is harmless). Commits nothing.
+    Returns the new alert id, or None when (account, lens, level, episode) already exists, in
+    which case nothing is written (a replayed monitor step is harmless). Commits nothing.
+    ``lens``: the key of the account's alert state that decided it (``""``: the primary; see
+    ``monitor.subscriptions.routing.Lens``).
 
     Raises:
         ValueError: ``level`` is not an alert level (``ok``) or ``episode`` is negative.
     """
-    return _enqueue(db, {"account_id": account_id}, level, episode, payload, channels, now)
+    subject: dict[str, int | str] = {"account_id": account_id, "lens": lens}
+    return _enqueue(db, subject, level, episode, payload, channels, now)
 
 
 @dataclass(frozen=True, slots=True)
 class NewAlert:
-    """One alert about an account for :func:`enqueue_many`."""
+    """One alert about an account for :func:`enqueue_many`, decided by its ``lens``."""
 
     account_id: int
     level: Level
     episode: int
     payload: Mapping[str, Any]
     channels: Sequence[str]
+    lens: str = ""
 
 
 def enqueue_many(
     conn: Connection, alerts: Sequence[NewAlert], *, now: datetime
 ) -> list[int | None]:
     """:func:`enqueue` for many alerts at once, in the caller's transaction: the alert ids in
-    order (None for one whose (account, level, episode) exists already, as nothing is written
-    for it). A crash that moves thousands of accounts across a threshold decides thousands of
-    alerts in one tick; one statement per alert made recording them take most of a second.
+    order (None for one whose (account, lens, level, episode) exists already, as nothing is
+    written for it). A crash that moves thousands of accounts across a threshold decides
+    thousands of alerts in one tick; one statement per alert made recording them take most of
+    a second.
 
     Raises:
         ValueError: an alert's level is ``ok`` or its episode is negative; nothing is written.
@@ -128,15 +134,15 @@ def enqueue_many(
     # processing, recording a crash's 6,000 alerts cost more than the database's own work.
     at = driver_datetime(now, postgres=is_postgres(conn))
     rows = [
-        (a.account_id, Level(a.level).value, a.episode, at,
+        (a.account_id, a.lens, Level(a.level).value, a.episode, at,
          orjson.dumps(dict(a.payload), option=orjson.OPT_SORT_KEYS).decode())
         for a in alerts
     ]  # fmt: skip
     ids = {
-        (int(account_id), Level(level), int(episode)): int(alert_id)
-        for alert_id, account_id, level, episode in _NEW_ALERTS.execute(conn, rows)
+        (int(account_id), lens, Level(level), int(episode)): int(alert_id)
+        for alert_id, account_id, lens, level, episode in _NEW_ALERTS.execute(conn, rows)
     }
-    found = [ids.get((a.account_id, Level(a.level), a.episode)) for a in alerts]
+    found = [ids.get((a.account_id, a.lens, Level(a.level), a.episode)) for a in alerts]
     pending = OutboxStatus.PENDING.value
     outbox = [
         (alert_id, channel, pending, 0, at)
@@ -149,7 +155,7 @@ def enqueue_many(
     return found
 
 
-_ALERT_COLUMNS = {"account_id": "integer", "level": "text", "episode": "integer",
+_ALERT_COLUMNS = {"account_id": "integer", "lens": "text", "level": "text", "episode": "integer",
                   "created_at": "timestamptz", "payload": "jsonb"}  # fmt: skip
 _DELIVERY_COLUMNS = {"alert_id": "integer", "channel": "text", "status": "text",
                      "attempts": "integer", "next_attempt_at": "timestamptz"}  # fmt: skip
@@ -157,8 +163,8 @@ _DELIVERY_COLUMNS = {"alert_id": "integer", "channel": "text", "status": "text",
 _NEW_ALERTS = BulkInsert(
     "alerts",
     _ALERT_COLUMNS,
-    "ON CONFLICT (account_id, level, episode) DO NOTHING",
-    returning=("id", "account_id", "level", "episode"),
+    "ON CONFLICT (account_id, lens, level, episode) DO NOTHING",
+    returning=("id", "account_id", "lens", "level", "episode"),
 )
 _NEW_DELIVERIES = BulkInsert("outbox", _DELIVERY_COLUMNS, "")
 
@@ -180,7 +186,7 @@ def enqueue_chain(
 
 def _enqueue(
     db: Connection | Session,
-    subject: dict[str, int],
+    subject: Mapping[str, int | str],
     level: Level | str,
     episode: int,
     payload: Mapping[str, Any],

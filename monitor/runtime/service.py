@@ -49,7 +49,7 @@ from monitor.alerts.chain import (
 from monitor.alerts.chain_store import ChainDecided, ChainSubject, record_chain_read
 from monitor.alerts.inference import PartialLiquidation, describe_cut, liquidated_when_gone
 from monitor.alerts.levels import Level
-from monitor.alerts.policy import LIQUIDATABLE_AT, Reading, policy_of
+from monitor.alerts.policy import LIQUIDATABLE_AT, policy_of
 from monitor.alerts.rules import AlertState, Policy, PriceFreshness, Report
 from monitor.alerts.screen import (
     LevelBounds,
@@ -61,7 +61,7 @@ from monitor.alerts.screen import (
 )
 from monitor.delivery.outbox import pending_count
 from monitor.delivery.worker import DeliveryReport, Notifier, deliver_once
-from monitor.health.book import Book
+from monitor.health.book import Book, Bools
 from monitor.health.tick import AccountView, ProtocolTick, value_book
 from monitor.health.volatility import MarketVolatility, Sigmas
 from monitor.latest.store import LatestWriter, Written
@@ -74,7 +74,7 @@ from monitor.runtime.lease import acquire_lease, lease_ttl_s, release_leases, wo
 from monitor.runtime.live_book import Lost
 from monitor.runtime.phases import Phases
 from monitor.runtime.rolling import COLD_MARGIN
-from monitor.subscriptions.routing import RouteTable
+from monitor.subscriptions.routing import Lens, RouteTable
 from monitor.subscriptions.service import load_routes, seed_from_config
 from monitor.watchlist import watched_wallets
 
@@ -117,7 +117,8 @@ class Monitor:
         self.channels = channels_for(cfg.channels)
         self.clock, self.monotonic = clock, monotonic
         self._wallets: dict[str, WalletConfig] = {w.address.lower(): w for w in cfg.wallets}
-        self._policies: dict[tuple[str, str], Policy] = {}
+        self._policies: dict[tuple[str, str, str], tuple[tuple[Lens, Policy], ...]] = {}
+        self._keen: dict[tuple[str, str, str], Policy] = {}
         self._bases: dict[tuple[str, str | None], Thresholds] = {}
         self._heads: dict[int, tuple[int, float]] = {}
         # (chain id, protocol) → asset → USD at the last tick: an alert's "moved since".
@@ -133,7 +134,7 @@ class Monitor:
         # (``apply_rules`` fills it): an account whose level is known can be screened steady,
         # and the rules need not load its state again.
         self._known_states: dict[int, AlertState] = {}
-        self._bounds: dict[tuple[str, str], tuple[Book, RouteTable, LevelBounds]] = {}
+        self._bounds: dict[tuple[str, str], tuple[Book, RouteTable, LevelBounds, Bools]] = {}
         self._latest_cursor: dict[str, int] = {}
         self.worker = worker_name()
         self._holding: set[str] = set()
@@ -186,7 +187,7 @@ class Monitor:
             self._seeded = True
         routes = await asyncio.to_thread(load_routes, self.engine, self._fixed)
         if routes != self.routes:
-            self.routes, self._policies = routes, {}
+            self.routes, self._policies, self._keen = routes, {}, {}
         listed = await asyncio.to_thread(watched_wallets, self.engine)
         extra = frozenset(routes.watches) | {w.address for w in listed}
         runtime = self.runtimes[group.chain.name]
@@ -196,20 +197,44 @@ class Monitor:
             runtime.watched = tuple(sorted({*self._watched, *extra}))
             runtime.forget()
 
-    def route(self, account: MarginAccount, level: Level, reading: Reading | None) -> list[str]:
-        """The channels of one alert (``monitor.subscriptions.routing``)."""
-        base = self._base(account.protocol, account.owner.lower())
-        return self.routes.channels(account, level, base, reading, self.clock().hour)
+    def route(self, account: MarginAccount, level: Level, lens: str) -> list[str]:
+        """The channels of one alert decided in ``account``'s ``lens`` (by key; see
+        ``monitor.subscriptions.routing``): none when no watcher has that lens any more."""
+        found = next((found for found, _ in self._lenses(account) if found.key == lens), None)
+        return (
+            [] if found is None else self.routes.channels(account, level, self.clock().hour, found)
+        )
 
     def policy_for(self, account: MarginAccount) -> Policy:
-        """Thresholds for an account: per wallet, else per protocol, else global."""
-        key = (account.protocol, account.owner.lower())
-        policy = self._policies.get(key)
-        if policy is None:
-            policy = self._policies[key] = policy_of(
-                self.routes.thresholds(account, self._base(*key))
-            )
-        return policy
+        """Thresholds for an account's primary lens: per wallet, else per protocol, else
+        global."""
+        return self._lenses(account)[0][1]
+
+    def keen_policy_for(self, account: MarginAccount) -> Policy:
+        """The most sensitive thresholds among the account's lenses (``RouteTable.thresholds``):
+        what its screen, re-reads and polls follow."""
+        owner = account.owner.lower()
+        key = (account.protocol, owner, account.ref)
+        found = self._keen.get(key)
+        if found is None:
+            base = self._base(account.protocol, owner)
+            found = self._keen[key] = policy_of(self.routes.thresholds(account, base))
+        return found
+
+    def lenses_for(self, account: MarginAccount) -> list[tuple[str, Policy]]:
+        """The key and policy of each of ``account``'s secondary lenses (most have none)."""
+        return [(lens.key, policy) for lens, policy in self._lenses(account)[1:]]
+
+    def _lenses(self, account: MarginAccount) -> tuple[tuple[Lens, Policy], ...]:
+        """``account``'s lenses with their policies, the primary first; built once per
+        account and routing table (a crash routes thousands of alerts)."""
+        owner = account.owner.lower()
+        key = (account.protocol, owner, account.ref)
+        found = self._policies.get(key)
+        if found is None:
+            lenses = self.routes.lenses(account, self._base(account.protocol, owner))
+            found = self._policies[key] = tuple((it, policy_of(it.thresholds)) for it in lenses)
+        return found
 
     def _base(self, protocol: str, owner: str) -> Thresholds:
         """The config's thresholds for ``owner``'s accounts on ``protocol``, built once per
@@ -293,7 +318,7 @@ class Monitor:
         runtime.at_risk = frozenset(
             o.account.owner.lower()
             for o in observations
-            if o.account.protocol in eventless and at_risk(o, self.policy_for(o.account))
+            if o.account.protocol in eventless and at_risk(o, self.keen_policy_for(o.account))
         ) | {owner for protocol, owner in held_at_risk if protocol in eventless}
         breached = self._breached.setdefault(group.chain.name, {})
         ended = await asyncio.to_thread(
@@ -325,6 +350,7 @@ class Monitor:
                 now,
                 self._known_states,
                 reports,
+                self.lenses_for,
             )
         except BaseException:
             for obs in stepped:  # not recorded: step them again next tick
@@ -469,9 +495,9 @@ class Monitor:
             ranks = ladder_ranks(self._known_states, ids)
             found = sigmas.get(tick.protocol)
             moves = Moves.of(tick, found.by_asset if found is not None else {})
-            bounds = self._level_bounds(chain.name, tick)
+            bounds, lensed = self._level_bounds(chain.name, tick)
             stale = self._stale_assets(chain, tick.protocol, sync, now)
-            steady = steady_accounts(tick, bounds, ranks, moves, stale)
+            steady = steady_accounts(tick, bounds, ranks, moves, stale) & ~lensed
             if forced:
                 steady &= ~np.isin(tick.ids, list(forced))
             views += tick.views(np.flatnonzero(~steady).tolist())
@@ -481,14 +507,27 @@ class Monitor:
             warm[tick.protocol] = frozenset(tick.book.accounts[i].owner.lower() for i in near)
         return views, held_at_risk, warm
 
-    def _level_bounds(self, chain: str, tick: ProtocolTick) -> LevelBounds:
-        """Each account's screen bounds, rebuilt when the book or the routing table changes."""
+    def _level_bounds(self, chain: str, tick: ProtocolTick) -> tuple[LevelBounds, Bools]:
+        """Each account's screen bounds (by its most sensitive thresholds: they say how near a
+        warning it is too), and whether it has secondary lenses (those are never screened
+        steady: the screen ranks the primary's level alone, and with one lens the two
+        policies are one); rebuilt when the book or the routing table changes."""
         cached = self._bounds.get((chain, tick.protocol))
         if cached is not None and cached[0] is tick.book and cached[1] is self.routes:
-            return cached[2]
-        bounds = LevelBounds.of([self.policy_for(a) for a in tick.book.accounts])
-        self._bounds[chain, tick.protocol] = (tick.book, self.routes, bounds)
-        return bounds
+            return cached[2], cached[3]
+        accounts = tick.book.accounts
+        bounds = LevelBounds.of([self.keen_policy_for(a) for a in accounts])
+        tailored = self.routes.tailored
+        lensed = np.fromiter(
+            (
+                (tailored is None or a.owner.lower() in tailored) and len(self._lenses(a)) > 1
+                for a in accounts
+            ),
+            dtype=bool,
+            count=len(accounts),
+        )
+        self._bounds[chain, tick.protocol] = (tick.book, self.routes, bounds, lensed)
+        return bounds, lensed
 
     def _stale_assets(
         self, chain: ChainConfig, protocol: str, sync: ChainSync, now: datetime
@@ -524,12 +563,13 @@ class Monitor:
     ) -> tuple[list[Observation], list[Report]]:
         """The observations whose rule inputs differ from that account's last step, and their
         reports (for ``apply_rules``, which would build them again). The rules are a pure
-        function of those inputs (``now`` enters only through price freshness, which is part
-        of the key), so stepping an unchanged account again decides nothing."""
+        function of those inputs and the account's lenses (``now`` enters only through price
+        freshness, which is part of the key), so stepping an unchanged account again decides
+        nothing."""
         changed, reports = [], []
         for obs in observations:
             inputs = rule_inputs(obs, now)
-            key = (inputs, self.policy_for(obs.account))
+            key = (inputs, self._lenses(obs.account))  # a chat's new thresholds: a new lens
             told = obs.liquidated or obs.partial is not None  # an event: stepped every time
             if told or self._seen.get(obs.account_id) != key:
                 self._seen[obs.account_id] = key

@@ -1,16 +1,24 @@
 """Who hears about an alert: the routing table built from subscriptions. Pure: no I/O.
 
     table = RouteTable(fixed=("console",), subscribers=(...), watches={"0xabc…": [...]})
-    table.channels(account, Level.CRITICAL, health=1.1, move_pct=2.0, hour=3)   # ["console", …]
-    table.thresholds(account, base)      # the most sensitive thresholds among its watchers
+    primary, *others = table.lenses(account, base)   # one alert state per distinct thresholds
+    table.channels(account, Level.CRITICAL, hour=3, lens=primary.key)   # ["console", …]
 
 A subscriber hears about an account only when it watches it: it watches every account the
 monitor covers (``watch_all``: the chats and webhook of the config, as before subscriptions),
 or the account's owner (narrowed to one protocol or one account ref when the subscription
-says so). Among those, a paused subscriber hears nothing; a warning during a subscriber's
-quiet hours is held back; and a subscriber with its own thresholds hears a warning/critical
-alert only when its thresholds put the account at that level too (the account is stepped with
-the most sensitive thresholds of its watchers, so every watcher's crossing is seen).
+says so). Among those, a paused subscriber hears nothing, and a warning during a subscriber's
+quiet hours is held back.
+
+Each distinct set of thresholds among an account's watchers is a :class:`Lens` with an alert
+state of its own, so every watcher hears exactly what it would hear as the account's only
+watcher: a chat that warns at 20 % to liquidation and one that warns at 10 % each get their
+warning, each at its own distance. The primary lens (key ``""``) steps with the config's
+thresholds for the account; the fixed channels (console) and every watcher without thresholds
+of its own hear it, and its level is the one the API and dashboard show, so a chat's
+``/threshold`` changes what that chat hears and nothing else. Most accounts have no watcher
+with thresholds of its own, and so only the primary lens. What keeps an account fresh (its
+screen, re-reads and polls) follows the most sensitive thresholds of all (``thresholds``).
 
 A chain alert (an outage and its recovery, ``monitor.alerts.chain``) goes to every subscriber
 that watches anything on the chain (``chain_channels``: the chain's accounts in the monitor's
@@ -19,16 +27,27 @@ scope), paused ones aside; quiet hours hold back warnings only, so they do not a
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from indexer.config.sections import ThresholdOverride, Thresholds
 from indexer.models import MarginAccount
 from monitor.alerts.levels import Level
-from monitor.alerts.policy import Policy, Reading, rank
 
-__all__ = ["RouteTable", "SubscriberRoute", "WatchRoute", "most_sensitive", "subscriber_channel"]
+__all__ = [
+    "PRIMARY",
+    "Lens",
+    "RouteTable",
+    "SubscriberRoute",
+    "WatchRoute",
+    "lens_key",
+    "most_sensitive",
+    "subscriber_channel",
+]
+
+PRIMARY = ""
+"""The key of an account's primary lens (and of every alert state and alert stored before
+lenses were)."""
 
 _THRESHOLD_FIELDS = ("warning", "critical", "warning_distance_pct", "critical_distance_pct")
 
@@ -88,6 +107,22 @@ def most_sensitive(base: Thresholds, overrides: Iterable[ThresholdOverride]) -> 
     return Thresholds(**values)
 
 
+def lens_key(thresholds: Thresholds) -> str:
+    """A secondary lens's key: its thresholds' values in field order (``1.5/1.15/0.05/…``)."""
+    return "/".join(f"{value:g}" for value in thresholds.model_dump().values())
+
+
+@dataclass(frozen=True, slots=True)
+class Lens:
+    """The watchers of an account who share one set of thresholds (``subscribers``, by id), and
+    that set: the account's alert state in this lens is stepped with ``thresholds``, and its
+    alerts go to these subscribers (and, in the primary lens, to the fixed channels)."""
+
+    key: str
+    thresholds: Thresholds
+    subscribers: tuple[SubscriberRoute, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class RouteTable:
     """The routing table: ``fixed`` channels hear everything (console); ``subscribers`` by
@@ -116,41 +151,48 @@ class RouteTable:
         chosen = [self.subscribers[i] for i in sorted(ids) if i in self.subscribers]
         return list(dict.fromkeys([*self.fixed, *(s.channel for s in chosen if not s.paused)]))
 
+    @property
+    def tailored(self) -> frozenset[str] | None:
+        """Owners (lower case) watched by a subscriber with thresholds of its own, the only
+        ones whose accounts can have more than one lens; None when such a subscriber watches
+        everything (every account can)."""
+        own = {i for i, s in self.subscribers.items() if s.overrides.overrides()}
+        if any(self.subscribers[i].watch_all for i in own):
+            return None
+        return frozenset(
+            o for o, ws in self.watches.items() if any(w.subscriber_id in own for w in ws)
+        )
+
     def thresholds(self, account: MarginAccount, base: Thresholds) -> Thresholds:
-        """The thresholds to step ``account`` with: ``base`` made as sensitive as its most
-        sensitive watcher asks."""
+        """``base`` made as sensitive as ``account``'s most sensitive watcher asks: what its
+        freshness follows (a chat that wants an early warning wants fresh reads too)."""
         return most_sensitive(base, (s.overrides for s in self.watchers(account)))
 
-    def channels(
-        self,
-        account: MarginAccount,
-        level: Level,
-        base: Thresholds,
-        reading: Reading | None,
-        hour: int,
-    ) -> list[str]:
-        """The channels an alert at ``level`` on ``account`` goes to (see the module doc);
-        ``reading`` is what the alert was decided on (None: no health, e.g. liquidated)."""
-        out = list(self.fixed)
+    def lenses(self, account: MarginAccount, base: Thresholds) -> tuple[Lens, ...]:
+        """``account``'s lenses: the primary (``base``, the config's thresholds for it) first,
+        then one per other distinct thresholds among its watchers (each watcher's ``base`` with
+        its own overrides), by key."""
+        groups: dict[Thresholds, list[SubscriberRoute]] = {}
         for sub in self.watchers(account):
+            own = base.merged(sub.overrides) if sub.overrides.overrides() else base
+            groups.setdefault(own, []).append(sub)
+        first = Lens(PRIMARY, base, tuple(groups.pop(base, ())))
+        others = sorted(
+            (Lens(lens_key(t), t, tuple(subs)) for t, subs in groups.items()),
+            key=lambda lens: lens.key,
+        )
+        return first, *others
+
+    def channels(
+        self, account: MarginAccount, level: Level, hour: int, lens: Lens | None = None
+    ) -> list[str]:
+        """The channels an alert at ``level`` on ``account`` goes to, from ``lens`` (its
+        subscribers; the fixed channels too when it is the primary; None: every watcher and
+        the fixed channels), paused subscribers aside and warnings held back in quiet hours."""
+        primary = lens is None or lens.key == PRIMARY
+        out = list(self.fixed) if primary else []
+        for sub in self.watchers(account) if lens is None else lens.subscribers:
             if sub.paused or (level is Level.WARNING and sub.quiet_at(hour)):
-                continue
-            if not _reaches(sub, level, base, reading):
                 continue
             out.append(sub.channel)
         return out
-
-
-def _reaches(sub: SubscriberRoute, level: Level, base: Thresholds, reading: Reading | None) -> bool:
-    """Whether ``sub``'s own thresholds put ``reading`` at ``level`` or worse."""
-    if level not in (Level.WARNING, Level.CRITICAL) or reading is None:
-        return True  # liquidatable is the protocol's rule, not a threshold: everyone hears it
-    own = _own_policy(base, sub.overrides).raw_level(reading)
-    return rank(own) >= rank(level)
-
-
-@functools.lru_cache(maxsize=1024)
-def _own_policy(base: Thresholds, overrides: ThresholdOverride) -> Policy:
-    """A subscriber's policy over ``base`` (both frozen, so hashable): built once, not for each
-    of a crash's thousands of alerts."""
-    return Policy(base.merged(overrides))

@@ -51,9 +51,10 @@ TABLES = {
     "latest_health",
     "watched_wallets",
     "chain_alert_states",
+    "alert_lens_states",
 }
 
-HEAD = "0011"
+HEAD = "0012"
 """The newest migration perpwatch ships."""
 
 REVISION_NEXT = f'''"""Add cursors.note."""
@@ -222,3 +223,47 @@ def test_default_database_is_perpwatch_db_in_the_working_directory(
     assert (tmp_path / "perpwatch.db").exists()
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
     assert make_engine().url.database == str(tmp_path / "other.db")
+
+
+def test_0012_keeps_every_alert_and_delivery_as_the_primary_lens(empty_engine: Engine) -> None:
+    """Alerts stored before lenses are the primary lens's, their deliveries kept (SQLite
+    rebuilds the alerts table); after it, one (account, level, episode) may be alerted once
+    per lens, and still only once per lens."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with empty_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0011")
+    now = utcnow()
+    alert = sa.text(
+        "INSERT INTO alerts (account_id, level, episode, created_at, payload)"
+        " VALUES (:account, 'warning', 1, :now, '{}')"
+    )
+    with session(empty_engine) as db:
+        account = tables.validated(tables.Account, chain_id=1, protocol="gmx_v2",
+                                   owner="0x" + "ab" * 20, ref="r", mode="isolated",
+                                   block_number=1)  # fmt: skip
+        db.add(account)
+        db.flush()
+        db.execute(alert, {"account": account.id, "now": now})
+        db.execute(
+            sa.text(
+                "INSERT INTO outbox (alert_id, channel, status, attempts, next_attempt_at)"
+                " SELECT id, 'console', 'pending', 0, :now FROM alerts"
+            ),
+            {"now": now},
+        )
+        account_id = account.id
+    assert upgrade(empty_engine) == ("0011", HEAD)
+    with empty_engine.connect() as connection:
+        kept = connection.execute(sa.text("SELECT lens, level FROM alerts")).all()
+        deliveries = connection.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one()
+    assert [tuple(row) for row in kept] == [("", "warning")]
+    assert deliveries == 1
+    with empty_engine.begin() as connection:
+        lensed = alert.text.replace("(account_id,", "(lens, account_id,").replace(
+            "VALUES (", "VALUES ('20/6', "
+        )
+        connection.execute(sa.text(lensed), {"account": account_id, "now": now})
+    with pytest.raises(sa.exc.IntegrityError), empty_engine.begin() as connection:
+        connection.execute(alert, {"account": account_id, "now": now})

@@ -5,6 +5,7 @@ config seeding them idempotently, and alerts routed so that a chat hears only wh
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -13,8 +14,12 @@ from sqlalchemy.engine import Engine
 
 from indexer.config.loader import Config
 from indexer.config.sections import Thresholds
-from monitor.alerts.apply import apply_rules
+from indexer.models import MarginAccount
+from monitor.alerts.apply import Decided, LensesFor, Router, apply_rules
+from monitor.alerts.levels import Level
 from monitor.alerts.policy import Policy
+from monitor.api.queries import performance_inputs
+from monitor.subscriptions.routing import RouteTable
 from monitor.subscriptions.service import (
     SubscriptionError,
     Target,
@@ -104,18 +109,33 @@ def test_config_seeds_subscribers_once(engine: Engine) -> None:
     ]  # fmt: skip
 
 
+def lensed(
+    routes: RouteTable, hour: int
+) -> tuple[Callable[[MarginAccount], Policy], Router, LensesFor]:
+    """The primary policy, router and secondary lenses of ``routes`` over ``BASE`` at ``hour``,
+    as the monitor builds them."""
+
+    def policy_for(account: MarginAccount) -> Policy:
+        return Policy(BASE)  # the primary lens: the config's thresholds
+
+    def route(account: MarginAccount, level: Level, key: str) -> list[str]:
+        (lens,) = [lens for lens in routes.lenses(account, BASE) if lens.key == key]
+        return routes.channels(account, level, hour, lens)
+
+    def lenses_for(account: MarginAccount) -> list[tuple[str, Policy]]:
+        return [(lens.key, Policy(lens.thresholds)) for lens in routes.lenses(account, BASE)[1:]]
+
+    return policy_for, route, lenses_for
+
+
 def test_alerts_reach_only_the_chats_that_watch_their_wallet(engine: Engine) -> None:
     accounts = [owner_account(engine, owner) for owner in OWNERS[:3]]
     watch(engine, A, OWNERS[0], limit=9)
     watch(engine, B, OWNERS[1], limit=9)
     watch(engine, B, OWNERS[0], limit=9, protocol="hyperliquid")  # another venue: not this one
-    routes = load_routes(engine, ("console",))
-
-    def route(account, level, reading):  # type: ignore[no-untyped-def]
-        return routes.channels(account, level, BASE, reading, NOON.hour)
-
+    policy_for, route, lenses_for = lensed(load_routes(engine, ("console",)), NOON.hour)
     observations = [observe(i, a, 1.1) for i, a in accounts]
-    decided = apply_rules(engine, observations, lambda a: Policy(BASE), route, NOON)
+    decided = apply_rules(engine, observations, policy_for, route, NOON, lenses=lenses_for)
     assert len(decided) == 3
     by_alert = channels_by_alert(engine)
     got = {d.account_id: by_alert[d.alert_id] for d in decided}
@@ -132,20 +152,53 @@ def test_paused_quiet_and_own_thresholds_filter_a_chats_alerts(engine: Engine) -
     watch(engine, B, OWNERS[0], limit=9)
     set_thresholds(engine, A, warning=3.0, critical=2.0)  # A: warned earlier than the config
     routes = load_routes(engine)
-    policy = Policy(routes.thresholds(account, BASE))
-    assert policy.thresholds.warning == 3.0  # stepped with the most sensitive watcher's
+    assert routes.thresholds(account, BASE).warning == 3.0  # what freshness follows
 
-    def route_at(hour: int):  # type: ignore[no-untyped-def]
-        return lambda a, level, reading: routes.channels(a, level, BASE, reading, hour)
+    def told(engine: Engine, decided: list[Decided]) -> dict[str, list[str]]:
+        by_alert = channels_by_alert(engine)
+        out: dict[str, list[str]] = defaultdict(list)
+        for d in decided:
+            for channel in by_alert.get(d.alert_id, ()):
+                out[channel].append(d.decision.level.value)
+        return dict(out)
 
-    first = apply_rules(engine, [observe(account_id, account, 2.5)], lambda a: policy,
-                        route_at(12), NOON)  # fmt: skip
-    assert channels_by_alert(engine)[first[0].alert_id] == {"telegram:111"}  # B: still fine
+    policy_for, route, lenses_for = lensed(routes, 12)
+    first = apply_rules(engine, [observe(account_id, account, 2.5)], policy_for, route, NOON,
+                        lenses=lenses_for)  # fmt: skip
+    assert told(engine, first) == {"telegram:111": ["warning"]}  # B: still fine by its own
 
     set_paused(engine, A, True)
     set_quiet_hours(engine, B, 22, 6)
-    routes = load_routes(engine)
-    second = apply_rules(engine, [observe(account_id, account, 1.1, 11)], lambda a: policy,
-                         route_at(23), NOON)  # fmt: skip
-    assert second[0].decision.level.value == "critical"  # not held back by B's quiet hours
-    assert channels_by_alert(engine)[second[0].alert_id] == {"telegram:-100222"}
+    policy_for, route, lenses_for = lensed(load_routes(engine), 23)
+    second = apply_rules(engine, [observe(account_id, account, 1.1, 11)], policy_for, route,
+                         NOON, lenses=lenses_for)  # fmt: skip
+    # A paused hears nothing; B's own state goes straight to critical, not held back by its
+    # quiet hours (they hold warnings only).
+    assert told(engine, second) == {"telegram:-100222": ["critical"]}
+
+
+def test_a_chat_hears_its_own_warning_after_a_more_sensitive_chat_heard_its(
+    engine: Engine,
+) -> None:
+    """A warns at health 3, B at the config's 1.5: each hears a warning at its own
+    threshold, once, and each its own recovery."""
+    account_id, account = owner_account(engine, OWNERS[0])
+    watch(engine, A, OWNERS[0], limit=9)
+    watch(engine, B, OWNERS[0], limit=9)
+    set_thresholds(engine, A, warning=3.0, critical=1.2)
+    policy_for, route, lenses_for = lensed(load_routes(engine), 12)
+    heard: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for block, health in enumerate([3.5, 2.8, 2.0, 1.45, 1.4, 3.5, 3.6], start=10):
+        decided = apply_rules(engine, [observe(account_id, account, health, block)], policy_for,
+                              route, NOON, lenses=lenses_for)  # fmt: skip
+        by_alert = channels_by_alert(engine)
+        for d in decided:
+            for channel in by_alert.get(d.alert_id, ()):
+                heard[channel].append((d.decision.level.value, health))
+    assert heard == {
+        "telegram:111": [("warning", 2.8), ("recovered", 3.5)],
+        "telegram:-100222": [("warning", 1.45), ("recovered", 3.5)],
+    }
+    # The API's lead times count the config's thresholds (B's here) once, not A's lens too.
+    _, events = performance_inputs(engine)
+    assert [(e.level.value, e.block_number) for e in events] == [("warning", 13), ("recovered", 15)]

@@ -1,6 +1,7 @@
 """The subscription router (pure): an alert reaches only subscribers watching its account,
-never a paused one; liquidatable reaches every unpaused watcher; the stepping thresholds are
-at least as sensitive as every watcher's own."""
+never a paused one; every watcher is in exactly one lens, whose thresholds are its own, and
+hears every liquidatable alert of it; the primary lens has the config's thresholds; the
+thresholds freshness follows are at least as sensitive as every watcher's own."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from indexer.config.sections import ThresholdOverride, Thresholds
 from indexer.models import MarginAccount, MarginMode
 from monitor.alerts.levels import Level
-from monitor.alerts.policy import Reading
+from monitor.alerts.rules import PRIMARY_LENS
 from monitor.subscriptions.routing import RouteTable, SubscriberRoute, WatchRoute, most_sensitive
 
 OWNERS = ["0x" + c * 40 for c in "abc"]
@@ -57,23 +58,34 @@ def watches(table: RouteTable, sub: SubscriberRoute, acct: MarginAccount) -> boo
 
 @given(
     tables(), st.sampled_from(OWNERS), st.sampled_from(["gmx_v2", "hyperliquid"]),
-    st.sampled_from(list(Level)), st.floats(0.5, 5.0), st.integers(0, 23),
+    st.sampled_from(list(Level)), st.integers(0, 23),
 )  # fmt: skip
 def test_an_alert_reaches_watchers_only_and_never_a_paused_one(
-    table: RouteTable, owner: str, protocol: str, level: Level, health: float, hour: int
+    table: RouteTable, owner: str, protocol: str, level: Level, hour: int
 ) -> None:
     acct = account(owner, protocol)
-    channels = table.channels(acct, level, BASE, Reading(health), hour)
-    assert channels[0] == "console"
+    lenses = table.lenses(acct, BASE)
+    assert lenses[0].key == PRIMARY_LENS
+    assert lenses[0].thresholds == BASE  # the config's
+    assert len({lens.key for lens in lenses}) == len(lenses)
     by_channel = {s.channel: s for s in table.subscribers.values()}
-    for channel in channels[1:]:
-        sub = by_channel[channel]
-        assert watches(table, sub, acct)
-        assert not sub.paused
+    heard: list[str] = []
+    for lens in lenses:
+        channels = table.channels(acct, level, hour, lens)
+        if lens.key == PRIMARY_LENS:
+            assert channels[0] == "console"
+            channels = channels[1:]
+        for channel in channels:
+            sub = by_channel[channel]
+            assert watches(table, sub, acct)
+            assert not sub.paused
+            assert BASE.merged(sub.overrides) == lens.thresholds  # its own thresholds
+        heard += channels
+    assert len(heard) == len(set(heard))  # one lens each: no watcher hears an alert twice
     if level in (Level.LIQUIDATABLE, Level.LIQUIDATED):
         expected = {s.channel for s in table.subscribers.values()
                     if watches(table, s, acct) and not s.paused}  # fmt: skip
-        assert set(channels[1:]) == expected
+        assert set(heard) == expected
 
 
 @given(st.lists(overrides, max_size=5))

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from indexer.store.migrations.rebuild import refuse_cascading_rebuild
+
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
@@ -21,19 +23,7 @@ SUBJECT = "(account_id IS NULL) <> (chain_id IS NULL)"
 
 
 def _refuse_cascading_rebuild() -> None:
-    """SQLite rebuilds ``alerts`` (batch mode): dropping the old table with foreign keys on
-    would cascade-delete every outbox row. ``perpwatch db upgrade`` turns them off meanwhile;
-    a bare ``alembic`` run does not, so it stops here rather than lose deliveries."""
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        return
-    enforced = bind.exec_driver_sql("PRAGMA foreign_keys").scalar()
-    queued = bind.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM outbox)").scalar()
-    if enforced and queued:
-        raise RuntimeError(
-            "revision 0008 rebuilds the alerts table; with SQLite foreign keys on that would "
-            "delete the outbox: run `perpwatch db upgrade` instead"
-        )
+    refuse_cascading_rebuild("0008", "alerts", "outbox")
 
 
 def upgrade() -> None:
