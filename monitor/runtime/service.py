@@ -223,7 +223,8 @@ class Monitor:
 
     def lenses_for(self, account: MarginAccount) -> list[tuple[str, Policy]]:
         """The key and policy of each of ``account``'s secondary lenses (most have none)."""
-        return [(lens.key, policy) for lens, policy in self._lenses(account)[1:]]
+        found = self._lenses(account)
+        return [(lens.key, policy) for lens, policy in found[1:]] if len(found) > 1 else []
 
     def _lenses(self, account: MarginAccount) -> tuple[tuple[Lens, Policy], ...]:
         """``account``'s lenses with their policies, the primary first; built once per
