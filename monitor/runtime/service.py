@@ -48,6 +48,7 @@ from monitor.alerts.chain import (
 )
 from monitor.alerts.chain_store import ChainDecided, ChainSubject, record_chain_read
 from monitor.alerts.inference import PartialLiquidation, describe_cut, liquidated_when_gone
+from monitor.alerts.lens_states import close_gone_lenses
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import LIQUIDATABLE_AT, policy_of
 from monitor.alerts.rules import AlertState, Policy, PriceFreshness, Report
@@ -188,6 +189,7 @@ class Monitor:
         routes = await asyncio.to_thread(load_routes, self.engine, self._fixed)
         if routes != self.routes:
             self.routes, self._policies, self._keen = routes, {}, {}
+            await asyncio.to_thread(close_gone_lenses, self.engine, self._lens_keys)
         listed = await asyncio.to_thread(watched_wallets, self.engine)
         extra = frozenset(routes.watches) | {w.address for w in listed}
         runtime = self.runtimes[group.chain.name]
@@ -225,6 +227,9 @@ class Monitor:
         """The key and policy of each of ``account``'s secondary lenses (most have none)."""
         found = self._lenses(account)
         return [(lens.key, policy) for lens, policy in found[1:]] if len(found) > 1 else []
+
+    def _lens_keys(self, account: MarginAccount) -> set[str]:
+        return {lens.key for lens, _ in self._lenses(account)}
 
     def _lenses(self, account: MarginAccount) -> tuple[tuple[Lens, Policy], ...]:
         """``account``'s lenses with their policies, the primary first; built once per

@@ -16,6 +16,7 @@ from indexer.config.loader import Config
 from indexer.config.sections import Thresholds
 from indexer.models import MarginAccount
 from monitor.alerts.apply import Decided, LensesFor, Router, apply_rules
+from monitor.alerts.lens_states import close_gone_lenses
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Policy
 from monitor.api.queries import performance_inputs
@@ -202,3 +203,27 @@ def test_a_chat_hears_its_own_warning_after_a_more_sensitive_chat_heard_its(
     # The API's lead times count the config's thresholds (B's here) once, not A's lens too.
     _, events = performance_inputs(engine)
     assert [(e.level.value, e.block_number) for e in events] == [("warning", 13), ("recovered", 15)]
+
+
+def test_a_lens_that_comes_back_starts_again_from_ok(engine: Engine) -> None:
+    """A warns at health 3 and hears a warning; A drops its thresholds (its lens is gone, and
+    its episode closed with the routing table), then sets them again: the account at warning
+    by them is told again, as to a chat that just asked, not held back by the old warning."""
+    account_id, account = owner_account(engine, OWNERS[0])
+    watch(engine, A, OWNERS[0], limit=9)
+
+    def step(block: int) -> list[tuple[str, str]]:
+        routes = load_routes(engine)
+        policy_for, route, lenses_for = lensed(routes, 12)
+        close_gone_lenses(engine, lambda a: {lens.key for lens in routes.lenses(a, BASE)})
+        decided = apply_rules(engine, [observe(account_id, account, 2.5, block)], policy_for,
+                              route, NOON, lenses=lenses_for)  # fmt: skip
+        by_alert = channels_by_alert(engine)
+        return [(c, d.decision.level.value) for d in decided for c in by_alert.get(d.alert_id, ())]
+
+    set_thresholds(engine, A, warning=3.0, critical=1.2)
+    assert step(10) == [("telegram:111", "warning")]
+    set_thresholds(engine, A)  # back to the config's: 2.5 is fine there
+    assert step(11) == []
+    set_thresholds(engine, A, warning=3.0, critical=1.2)
+    assert step(12) == [("telegram:111", "warning")]
