@@ -36,17 +36,26 @@ class Deployment:
     defaults: Mapping[str, object] = field(default_factory=dict)
 
 
+FAR_WALLETS_PER_S = 20.0
+"""Far wallets polled per second before their period stretches past the near one: a trader's
+handful of wallets costs next to nothing to keep as fresh as the near ones, a risk team's
+thousands do not."""
+
+
 @dataclass(frozen=True, slots=True)
 class PollCadence:
     """How often the monitor re-reads a watched wallet of a protocol whose changes emit no
     events, when the wallet is not at risk: every ``near_s`` seconds when an account of it is
-    near a warning, every ``far_s`` otherwise (far from every threshold, or holding nothing)."""
+    near a warning; otherwise (far from every threshold, or holding nothing) every ``near_s``
+    too while the far ones are few, stretching to ``far_s`` as they grow (``far_period_s``)."""
 
     near_s: float
     far_s: float
 
-    def period_s(self, near: bool) -> float:
-        return self.near_s if near else self.far_s
+    def far_period_s(self, far_wallets: int) -> float:
+        """The far period when ``far_wallets`` are far: polled at up to ``FAR_WALLETS_PER_S``
+        a second, never less often than ``far_s`` nor more often than ``near_s``."""
+        return min(self.far_s, max(self.near_s, far_wallets / FAR_WALLETS_PER_S))
 
 
 class ProtocolConfig(BaseModel):

@@ -18,11 +18,12 @@ joins the book at the next one.
 Protocols without events (Hyperliquid) cannot say when a trader changed their own account, so
 their watched wallets are polled: those at risk (``at_risk``: critical or worse, or unknown;
 set by the monitor after each evaluation) every tick, those near a warning (``warm``) once per
-the protocol's ``poll_s``, the rest once per its ``far_poll_s`` (``PollCadence``), each spread
-evenly over its period; at most ``POLL_READS_PER_TICK``
-reads' worth a tick, those the marks put at or below maintenance (``urgent``) first, then the
-wallets read longest ago (a crash puts thousands at risk, and the liquidatable ones are where
-the venue acts: a partial liquidation is seen a tick after it, before the rest follows). An
+the protocol's ``poll_s``, the rest as often while they are few and less often as they grow, up
+to once per its ``far_poll_s`` (``PollCadence``), each spread evenly over its period; at most
+``POLL_READS_PER_TICK`` reads' worth a tick, those the marks put at or below maintenance
+(``urgent``) first, then the wallets read longest ago (a crash puts thousands at risk, and the
+liquidatable ones are where the venue acts: a partial liquidation is seen a tick after it,
+before the rest follows). An
 adapter that reads a wallet it read before in two steps (``RemembersOwners``: a summary first,
 the positions only if it changed) is told the urgent ones, and reads them in one.
 After a start (or :meth:`forget`) the first tick re-reads everything at once: the database
@@ -548,11 +549,13 @@ class ChainRuntime:
         if poll is None:
             return list(owners)
         now, polled, urgent = self.monotonic(), self._polled, self.urgent
-        warm, at_risk = self.warm.get(protocol, frozenset()), self.at_risk
+        at_risk, warm = self.at_risk, self.warm.get(protocol, frozenset())
+        owners = list(owners)
+        near_s, far_s = self._periods(protocol, poll, owners)
         due = []
         for o in owners:
             t = polled.get((protocol, o), -math.inf)
-            if o in at_risk or now - t >= poll.period_s(o in warm):
+            if o in at_risk or now - t >= (near_s if o in warm else far_s):
                 due.append((o not in urgent, t, o))
         if len(due) > budget:
             due = heapq.nsmallest(budget, due)
@@ -568,9 +571,19 @@ class ChainRuntime:
         if poll is None:
             return
         now, warm = self.monotonic(), self.warm.get(protocol, frozenset())
+        owners = list(owners)
+        near_s, far_s = self._periods(protocol, poll, owners) if spread else (0.0, 0.0)
         for owner in owners:
-            phase = address_fraction(owner) * poll.period_s(owner in warm) if spread else 0.0
+            phase = address_fraction(owner) * (near_s if owner in warm else far_s)
             self._polled[protocol, owner] = now - phase
+
+    def _periods(
+        self, protocol: str, poll: PollCadence, owners: Sequence[str]
+    ) -> tuple[float, float]:
+        """The near and far poll periods of ``protocol`` when ``owners`` are its wallets: the
+        far one as ``poll`` stretches it for the number of them not near a warning."""
+        warm = self.warm.get(protocol, frozenset())
+        return poll.near_s, poll.far_period_s(sum(1 for o in owners if o not in warm))
 
     async def book(self, sync: ChainSync) -> LiveBook:
         """The open accounts in scope, kept in memory and compiled per protocol: loaded whole

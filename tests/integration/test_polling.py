@@ -75,11 +75,18 @@ def test_a_wallet_scope_reads_only_watched_wallets_that_events_touched(
     assert watched_traded >= 1
 
 
+@pytest.mark.parametrize(("far_per_s", "far_polls"), [(0.1, 1), (20.0, 2)])
 def test_event_less_wallets_are_polled_by_their_distance_and_at_risk_ones_every_tick(
-    devnet: Devnet, engine: Engine
+    devnet: Devnet,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    far_per_s: float,
+    far_polls: int,
 ) -> None:
     """Over two near periods (one far one): the at-risk wallet every tick, a wallet near a
-    warning once per near period, the rest once per far period, each spread out."""
+    warning once per near period, the rest once per far period when they are many (here:
+    four wallets at a tenth of a wallet a second), else at the near pace; each spread out."""
+    monkeypatch.setattr("indexer.config.protocol.FAR_WALLETS_PER_S", far_per_s)
     world = build_world(devnet, gmx_traders=1, hl_traders=8, seed=5)
     wallets = [w.lower() for w in world.hl_traders]
     config = _only(world, "hyperliquid", poll_s=POLL_S, far_poll_s=2 * POLL_S)
@@ -118,7 +125,7 @@ def test_event_less_wallets_are_polled_by_their_distance_and_at_risk_ones_every_
     assert first == len(wallets)
     assert polled.count(risky) == len(per_tick)
     assert [polled.count(w) for w in near] == [2] * len(near), polled
-    assert [polled.count(w) for w in far] == [1] * len(far), polled
+    assert [polled.count(w) for w in far] == [far_polls] * len(far), polled
     # ... spread out: no tick reads every wallet again.
     assert max(per_tick) < len(wallets)
 

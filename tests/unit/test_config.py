@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from indexer.config.example import example_config, write_example
 from indexer.config.loader import Config, load_config
-from indexer.config.protocol import PollCadence
+from indexer.config.protocol import FAR_WALLETS_PER_S, PollCadence
 from indexer.config.scalars import normalize_address
 from indexer.config.sections import ThresholdOverride, WalletConfig
 from indexer.errors import ConfigError, UserError
@@ -204,6 +204,14 @@ def test_hyperliquid_polls_far_wallets_no_more_often_than_near_ones(tmp_path: Pa
     assert "far_poll_s: must be at least poll_s (30)" in error_of(
         tmp_path, dev() + table + "poll_s = 30\nfar_poll_s = 20\n"
     )
+
+
+def test_far_wallets_are_polled_at_the_near_pace_while_few() -> None:
+    cadence = PollCadence(near_s=15.0, far_s=60.0)
+    assert cadence.far_period_s(0) == 15.0
+    assert cadence.far_period_s(int(15 * FAR_WALLETS_PER_S)) == 15.0
+    assert cadence.far_period_s(int(30 * FAR_WALLETS_PER_S)) == 30.0
+    assert cadence.far_period_s(10**6) == 60.0
 
 
 def test_given_values_win_over_the_known_deployment(tmp_path: Path) -> None:

@@ -49,9 +49,10 @@ class HyperliquidOptions(ProtocolConfig):
     )
     # No events reveal a trader's own changes (a close, more margin), so wallets are polled:
     # at-risk ones every tick, those near a warning once per ``poll_s``, the rest (far from
-    # every threshold, or holding nothing) once per ``far_poll_s``. Prices are re-read every
-    # tick, so a market moving a far wallet toward a warning brings it nearer at once; only a
-    # trader's own change to a far wallet waits up to ``far_poll_s`` to be seen.
+    # every threshold, or holding nothing) as often while few, at most ``far_poll_s`` apart
+    # as they grow (``PollCadence.far_period_s``). Prices are re-read every tick, so a market
+    # moving a far wallet toward a warning brings it nearer at once; only a trader's own
+    # change to a far wallet waits up to ``far_poll_s`` to be seen.
     poll_s: float = Field(default=15.0, gt=0)
     far_poll_s: float | None = Field(default=None, gt=0)
     """Unset: ``FAR_POLL_FACTOR`` times ``poll_s`` (60 s at the default)."""
