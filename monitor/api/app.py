@@ -237,10 +237,13 @@ def create_app(cfg: Config, engine: Engine, *, clock: Callable[[], datetime] = u
         account_id: int | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
+        lens: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Any:
-        """Recorded alerts, newest first."""
+        """Recorded alerts, newest first; ``lens`` keeps one lens's (empty: the config's
+        thresholds)."""
         value = level.value if level else None
-        return alerts_page(engine, level=value, account_id=account_id, limit=limit, offset=offset)
+        return alerts_page(engine, level=value, account_id=account_id, limit=limit,
+                           offset=offset, lens=lens)  # fmt: skip
 
     @app.get("/api/alerts/performance", dependencies=read, tags=["alerts"])
     def performance() -> Any:

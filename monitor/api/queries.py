@@ -181,10 +181,14 @@ def alerts_page(
     account_id: int | None,
     limit: int,
     offset: int,
+    lens: str | None = None,
 ) -> dict[str, Any]:
     """Recorded alerts, newest first, with their account's chain, protocol, owner and ref (a
-    chain alert: its chain, the account fields None)."""
+    chain alert: its chain, the account fields None); ``lens`` (``""``: the config's
+    thresholds, with the chain alerts) keeps one lens's alerts only."""
     clauses = []
+    if lens is not None:
+        clauses.append(_alerts.c.lens == lens)
     if level is not None:
         clauses.append(_alerts.c.level == level)
     if account_id is not None:

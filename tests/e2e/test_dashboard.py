@@ -59,7 +59,7 @@ def test_dashboard_renders_the_monitors_data_in_chromium(world: World, tmp_path:
     with ServeProcess(config) as server, sync_playwright() as p:
         accounts = server.get("/api/accounts", limit=200).json()["items"]
         stress = server.get("/api/stress").json()
-        alerts = server.get("/api/alerts", limit=500).json()
+        alerts = server.get("/api/alerts", limit=500, lens="").json()
         wallet = next(a["owner"] for a in accounts if a["mode"] == "cross")
         whatif = server.get(f"/api/wallets/{wallet}/whatif").json()
 

@@ -19,7 +19,7 @@ from monitor.alerts.apply import Decided, LensesFor, Router, apply_rules
 from monitor.alerts.lens_states import close_gone_lenses
 from monitor.alerts.levels import Level
 from monitor.alerts.policy import Policy
-from monitor.api.queries import performance_inputs
+from monitor.api.queries import alerts_page, performance_inputs
 from monitor.subscriptions.routing import RouteTable
 from monitor.subscriptions.service import (
     SubscriptionError,
@@ -187,7 +187,10 @@ def test_a_chat_hears_its_own_warning_after_a_more_sensitive_chat_heard_its(
     watch(engine, A, OWNERS[0], limit=9)
     watch(engine, B, OWNERS[0], limit=9)
     set_thresholds(engine, A, warning=3.0, critical=1.2)
-    policy_for, route, lenses_for = lensed(load_routes(engine), 12)
+    routes = load_routes(engine)
+    policy_for, route, lenses_for = lensed(routes, 12)
+    (_, own) = routes.lenses(account, BASE)
+    lens = own.key
     heard: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for block, health in enumerate([3.5, 2.8, 2.0, 1.45, 1.4, 3.5, 3.6], start=10):
         decided = apply_rules(engine, [observe(account_id, account, health, block)], policy_for,
@@ -203,6 +206,11 @@ def test_a_chat_hears_its_own_warning_after_a_more_sensitive_chat_heard_its(
     # The API's lead times count the config's thresholds (B's here) once, not A's lens too.
     _, events = performance_inputs(engine)
     assert [(e.level.value, e.block_number) for e in events] == [("warning", 13), ("recovered", 15)]
+    # The API lists both lenses' alerts, each with its lens; ``lens=""`` the config's alone.
+    every = alerts_page(engine, level=None, account_id=None, limit=10, offset=0)
+    primary = alerts_page(engine, level=None, account_id=None, limit=10, offset=0, lens="")
+    assert sorted(item["lens"] for item in every["items"]) == ["", "", lens, lens]
+    assert [item["level"] for item in primary["items"]] == ["recovered", "warning"]
 
 
 def test_a_lens_that_comes_back_starts_again_from_ok(engine: Engine) -> None:

@@ -108,7 +108,8 @@ async function loadAccounts() {
 }
 
 async function loadTimeline() {
-  const doc = await api("/api/alerts?limit=500");
+  // The config's thresholds (a chat's own are its lens: heard there, not shown here).
+  const doc = await api("/api/alerts?limit=500&lens=");
   const box = document.getElementById("timeline");
   if (!doc.items.length) box.textContent = "no alerts yet";
   else drawTimeline(box, doc.items);
