@@ -57,9 +57,7 @@ class DevRpc:
         return self._url
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self.close_connection()
         self._accounts = None
 
     def request(self, method: str, params: Sequence[Any] = ()) -> Any:
@@ -91,11 +89,26 @@ class DevRpc:
 
     def _post(self, body: Any) -> Any:
         url = self.rpc_url
-        if self._client is None:
-            self._client = httpx.Client(timeout=self._timeout_s)
-        response = self._client.post(url, json=body)
+        for attempt in range(2):
+            if self._client is None:
+                self._client = httpx.Client(timeout=self._timeout_s)
+            try:
+                response = self._client.post(url, json=body)
+                break
+            except httpx.RemoteProtocolError:
+                # anvil closes a connection after refusing a body (a batch too large): a
+                # request sent on it as it closed is dropped unanswered. Once more, on a new one.
+                self.close_connection()
+                if attempt:
+                    raise
         response.raise_for_status()
         return response.json()
+
+    def close_connection(self) -> None:
+        """Drop the pooled HTTP connection; the next request opens a new one."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     @property
     def accounts(self) -> list[str]:
