@@ -40,6 +40,7 @@ from indexer.store.bulk import BulkInsert
 from indexer.store.columns import driver_datetime
 from indexer.store.engine import is_postgres, upsert_insert, write_transaction
 from monitor.alerts.levels import Level
+from monitor.alerts.rules import PRIMARY_LENS
 from monitor.delivery.queue import (
     DEFAULT_POLICY,
     OPEN,
@@ -86,7 +87,7 @@ def enqueue(
     channels: Iterable[str],
     *,
     now: datetime,
-    lens: str = "",
+    lens: str = PRIMARY_LENS,
 ) -> int | None:
     """Write an alert and one pending outbox row per channel, in the caller's transaction.
 
@@ -111,7 +112,7 @@ class NewAlert:
     episode: int
     payload: Mapping[str, Any]
     channels: Sequence[str]
-    lens: str = ""
+    lens: str = PRIMARY_LENS
 
 
 def enqueue_many(

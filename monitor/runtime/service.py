@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import httpx
@@ -101,6 +101,15 @@ def _log_latest_failure(chain: str, task: asyncio.Future[object]) -> None:
         log.error("chain %s: latest view not persisted (next tick retries): %s", chain, exc)
 
 
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """What the routing table says of one account: its lenses with their policies (the
+    primary first) and the most sensitive policy among them (``RouteTable.thresholds``)."""
+
+    lenses: tuple[tuple[Lens, Policy], ...]
+    keen: Policy
+
+
 class Monitor:
     """Runs passes over the configured chains and delivers the resulting alerts."""
 
@@ -118,8 +127,7 @@ class Monitor:
         self.channels = channels_for(cfg.channels)
         self.clock, self.monotonic = clock, monotonic
         self._wallets: dict[str, WalletConfig] = {w.address.lower(): w for w in cfg.wallets}
-        self._policies: dict[tuple[str, str, str], tuple[tuple[Lens, Policy], ...]] = {}
-        self._keen: dict[tuple[str, str, str], Policy] = {}
+        self._routed: dict[tuple[str, str, str], Routed] = {}
         self._bases: dict[tuple[str, str | None], Thresholds] = {}
         self._heads: dict[int, tuple[int, float]] = {}
         # (chain id, protocol) → asset → USD at the last tick: an alert's "moved since".
@@ -188,7 +196,7 @@ class Monitor:
             self._seeded = True
         routes = await asyncio.to_thread(load_routes, self.engine, self._fixed)
         if routes != self.routes:
-            self.routes, self._policies, self._keen = routes, {}, {}
+            self.routes, self._routed = routes, {}
             await asyncio.to_thread(close_gone_lenses, self.engine, self._lens_keys)
         listed = await asyncio.to_thread(watched_wallets, self.engine)
         extra = frozenset(routes.watches) | {w.address for w in listed}
@@ -202,45 +210,41 @@ class Monitor:
     def route(self, account: MarginAccount, level: Level, lens: str) -> list[str]:
         """The channels of one alert decided in ``account``'s ``lens`` (by key; see
         ``monitor.subscriptions.routing``): none when no watcher has that lens any more."""
-        found = next((found for found, _ in self._lenses(account) if found.key == lens), None)
-        return (
-            [] if found is None else self.routes.channels(account, level, self.clock().hour, found)
-        )
+        found = next((it for it, _ in self._routing(account).lenses if it.key == lens), None)
+        return [] if found is None else self.routes.channels(level, self.clock().hour, found)
 
     def policy_for(self, account: MarginAccount) -> Policy:
         """Thresholds for an account's primary lens: per wallet, else per protocol, else
         global."""
-        return self._lenses(account)[0][1]
+        return self._routing(account).lenses[0][1]
 
     def keen_policy_for(self, account: MarginAccount) -> Policy:
         """The most sensitive thresholds among the account's lenses (``RouteTable.thresholds``):
         what its screen, re-reads and polls follow."""
-        key = (account.protocol, account.owner, account.ref)
-        found = self._keen.get(key)
-        if found is None:
-            base = self._base(account.protocol, account.owner.lower())
-            found = self._keen[key] = policy_of(self.routes.thresholds(account, base))
-        return found
+        return self._routing(account).keen
 
     def lenses_for(self, account: MarginAccount) -> list[tuple[str, Policy]]:
         """The key and policy of each of ``account``'s secondary lenses (most have none)."""
-        found = self._lenses(account)
+        found = self._routing(account).lenses
         return [(lens.key, policy) for lens, policy in found[1:]] if len(found) > 1 else []
 
     def _lens_keys(self, account: MarginAccount) -> set[str]:
-        return {lens.key for lens, _ in self._lenses(account)}
+        return {lens.key for lens, _ in self._routing(account).lenses}
 
-    def _lenses(self, account: MarginAccount) -> tuple[tuple[Lens, Policy], ...]:
-        """``account``'s lenses with their policies, the primary first; built once per
-        account and routing table (a crash routes thousands of alerts)."""
+    def _routing(self, account: MarginAccount) -> Routed:
+        """``account``'s lenses and most sensitive policy, built once per account and routing
+        table (a crash routes thousands of alerts)."""
         # Keyed by the owner as given (lower-cased only to build): the rules ask three times
         # per account, ten thousand accounts in a crash.
         key = (account.protocol, account.owner, account.ref)
-        found = self._policies.get(key)
+        found = self._routed.get(key)
         if found is None:
             base = self._base(account.protocol, account.owner.lower())
             lenses = self.routes.lenses(account, base)
-            found = self._policies[key] = tuple((it, policy_of(it.thresholds)) for it in lenses)
+            found = self._routed[key] = Routed(
+                tuple((it, policy_of(it.thresholds)) for it in lenses),
+                policy_of(self.routes.thresholds(account, base)),
+            )
         return found
 
     def _base(self, protocol: str, owner: str) -> Thresholds:
@@ -525,14 +529,13 @@ class Monitor:
         accounts = tick.book.accounts
         bounds = LevelBounds.of([self.keen_policy_for(a) for a in accounts])
         tailored = self.routes.tailored
-        lensed = np.fromiter(
-            (
-                (tailored is None or a.owner.lower() in tailored) and len(self._lenses(a)) > 1
+        lensed = np.zeros(len(accounts), dtype=bool)
+        if tailored is None or tailored:  # (most books: no watcher has thresholds of its own)
+            lensed[:] = [
+                (tailored is None or a.owner.lower() in tailored)
+                and len(self._routing(a).lenses) > 1
                 for a in accounts
-            ),
-            dtype=bool,
-            count=len(accounts),
-        )
+            ]
         self._bounds[chain, tick.protocol] = (tick.book, self.routes, bounds, lensed)
         return bounds, lensed
 
@@ -576,7 +579,8 @@ class Monitor:
         changed, reports = [], []
         for obs in observations:
             inputs = rule_inputs(obs, now)
-            key = (inputs, self._lenses(obs.account))  # a chat's new thresholds: a new lens
+            # A chat's new thresholds: a new lens.
+            key = (inputs, self._routing(obs.account).lenses)
             told = obs.liquidated or obs.partial is not None  # an event: stepped every time
             if told or self._seen.get(obs.account_id) != key:
                 self._seen[obs.account_id] = key

@@ -2,7 +2,7 @@
 
     table = RouteTable(fixed=("console",), subscribers=(...), watches={"0xabc…": [...]})
     primary, *others = table.lenses(account, base)   # one alert state per distinct thresholds
-    table.channels(account, Level.CRITICAL, hour=3, lens=primary.key)   # ["console", …]
+    table.channels(Level.CRITICAL, hour=3, lens=primary)   # ["console", …]
 
 A subscriber hears about an account only when it watches it: it watches every account the
 monitor covers (``watch_all``: the chats and webhook of the config, as before subscriptions),
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from indexer.config.sections import ThresholdOverride, Thresholds
 from indexer.models import MarginAccount
 from monitor.alerts.levels import Level
+from monitor.alerts.rules import PRIMARY_LENS
 
 __all__ = [
-    "PRIMARY",
     "Lens",
     "RouteTable",
     "SubscriberRoute",
@@ -44,10 +44,6 @@ __all__ = [
     "most_sensitive",
     "subscriber_channel",
 ]
-
-PRIMARY = ""
-"""The key of an account's primary lens (and of every alert state and alert stored before
-lenses were)."""
 
 _THRESHOLD_FIELDS = ("warning", "critical", "warning_distance_pct", "critical_distance_pct")
 
@@ -176,22 +172,19 @@ class RouteTable:
         for sub in self.watchers(account):
             own = base.merged(sub.overrides) if sub.overrides.overrides() else base
             groups.setdefault(own, []).append(sub)
-        first = Lens(PRIMARY, base, tuple(groups.pop(base, ())))
+        first = Lens(PRIMARY_LENS, base, tuple(groups.pop(base, ())))
         others = sorted(
             (Lens(lens_key(t), t, tuple(subs)) for t, subs in groups.items()),
             key=lambda lens: lens.key,
         )
         return first, *others
 
-    def channels(
-        self, account: MarginAccount, level: Level, hour: int, lens: Lens | None = None
-    ) -> list[str]:
-        """The channels an alert at ``level`` on ``account`` goes to, from ``lens`` (its
-        subscribers; the fixed channels too when it is the primary; None: every watcher and
-        the fixed channels), paused subscribers aside and warnings held back in quiet hours."""
-        primary = lens is None or lens.key == PRIMARY
-        out = list(self.fixed) if primary else []
-        for sub in self.watchers(account) if lens is None else lens.subscribers:
+    def channels(self, level: Level, hour: int, lens: Lens) -> list[str]:
+        """The channels an alert at ``level`` decided in ``lens`` goes to: its subscribers (the
+        fixed channels too when it is the primary), paused ones aside and warnings held back
+        in quiet hours."""
+        out = list(self.fixed) if lens.key == PRIMARY_LENS else []
+        for sub in lens.subscribers:
             if sub.paused or (level is Level.WARNING and sub.quiet_at(hour)):
                 continue
             out.append(sub.channel)

@@ -121,7 +121,7 @@ def lensed(
 
     def route(account: MarginAccount, level: Level, key: str) -> list[str]:
         (lens,) = [lens for lens in routes.lenses(account, BASE) if lens.key == key]
-        return routes.channels(account, level, hour, lens)
+        return routes.channels(level, hour, lens)
 
     def lenses_for(account: MarginAccount) -> list[tuple[str, Policy]]:
         return [(lens.key, Policy(lens.thresholds)) for lens in routes.lenses(account, BASE)[1:]]

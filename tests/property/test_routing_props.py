@@ -71,7 +71,7 @@ def test_an_alert_reaches_watchers_only_and_never_a_paused_one(
     by_channel = {s.channel: s for s in table.subscribers.values()}
     heard: list[str] = []
     for lens in lenses:
-        channels = table.channels(acct, level, hour, lens)
+        channels = table.channels(level, hour, lens)
         if lens.key == PRIMARY_LENS:
             assert channels[0] == "console"
             channels = channels[1:]

@@ -4,6 +4,7 @@ sent on it as it closed got "Server disconnected without sending a response" in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import socketserver
@@ -51,6 +52,7 @@ class _Server(socketserver.ThreadingTCPServer):
         self.drops, self.seen, self.lock = drops, 0, threading.Lock()
 
 
+@contextlib.contextmanager
 def _serving(drops: int) -> Iterator[_Server]:
     server = _Server(drops)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -62,30 +64,22 @@ def _serving(drops: int) -> Iterator[_Server]:
         server.server_close()
 
 
-@pytest.fixture
-def drops_one() -> Iterator[_Server]:
-    yield from _serving(1)
+def test_a_request_dropped_unanswered_is_sent_once_more() -> None:
+    with _serving(drops=1) as server:
+        rpc = DevRpc(f"http://127.0.0.1:{server.server_address[1]}")
+        try:
+            assert rpc.request("eth_blockNumber") == "0x2a"
+        finally:
+            rpc.close()
+        assert server.seen == 2
 
 
-@pytest.fixture
-def drops_two() -> Iterator[_Server]:
-    yield from _serving(2)
-
-
-def test_a_request_dropped_unanswered_is_sent_once_more(drops_one: _Server) -> None:
-    rpc = DevRpc(f"http://127.0.0.1:{drops_one.server_address[1]}")
-    try:
-        assert rpc.request("eth_blockNumber") == "0x2a"
-    finally:
-        rpc.close()
-    assert drops_one.seen == 2
-
-
-def test_a_second_drop_is_raised(drops_two: _Server) -> None:
-    rpc = DevRpc(f"http://127.0.0.1:{drops_two.server_address[1]}")
-    try:
-        with pytest.raises(httpx.RemoteProtocolError):
-            rpc.request("eth_blockNumber")
-    finally:
-        rpc.close()
-    assert drops_two.seen == 2
+def test_a_second_drop_is_raised() -> None:
+    with _serving(drops=2) as server:
+        rpc = DevRpc(f"http://127.0.0.1:{server.server_address[1]}")
+        try:
+            with pytest.raises(httpx.RemoteProtocolError):
+                rpc.request("eth_blockNumber")
+        finally:
+            rpc.close()
+        assert server.seen == 2

@@ -22,12 +22,8 @@ CHAIN_LEVELS = ("ok", "outage")
 SUBJECT = "(account_id IS NULL) <> (chain_id IS NULL)"
 
 
-def _refuse_cascading_rebuild() -> None:
-    refuse_cascading_rebuild("0008", "alerts", "outbox")
-
-
 def upgrade() -> None:
-    _refuse_cascading_rebuild()
+    refuse_cascading_rebuild("0008", "alerts", "outbox")
     op.create_table(
         "chain_alert_states",
         sa.Column("chain_id", sa.BigInteger(), primary_key=True),
@@ -61,7 +57,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    _refuse_cascading_rebuild()
+    refuse_cascading_rebuild("0008", "alerts", "outbox")
     # Chain alerts have no account: they go, with their deliveries (foreign keys may be off).
     op.execute(
         "DELETE FROM outbox WHERE alert_id IN (SELECT id FROM alerts WHERE account_id IS NULL)"
