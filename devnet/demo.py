@@ -74,6 +74,7 @@ def demo_config(world: World, database_url: str, *, telegram_url: str | None = N
                 "name": "devnet",
                 "chain_id": DEVNET_CHAIN_ID,
                 "rpc_urls": [world.devnet.anvil.rpc_url],
+                "ws_url": world.devnet.anvil.ws_url,
                 "finality_blocks": 0,
                 "block_time": 1.0,
             }

@@ -56,6 +56,11 @@ class DevRpc:
             raise AnvilError("anvil is not running: use `with Anvil() as chain:` or start()")
         return self._url
 
+    @property
+    def ws_url(self) -> str:
+        """The same node's WebSocket endpoint (anvil serves both on one port)."""
+        return "ws" + self.rpc_url.removeprefix("http")
+
     def close(self) -> None:
         self.close_connection()
         self._accounts = None

@@ -34,6 +34,8 @@ database_url = "sqlite:///perpwatch.db"
 # (comma-separated), e.g. export ARBITRUM_RPC_URLS=https://arb-mainnet.example/v2/KEY.
 # Its URLs are tried first; the public rpc_urls below are the fallback (and are used alone
 # while the variable is unset). Public endpoints are rate-limited: set the variables.
+# ws_url_env optionally names a variable holding the provider's wss:// URL: perpwatch run then
+# has new heads pushed instead of polling for them (unset: polled, nothing else changes).
 # block_time is in seconds; finality_blocks = how deep a block must be before it counts as final.
 
 [[chains]]
@@ -41,6 +43,7 @@ name = "arbitrum"
 chain_id = 42161
 rpc_urls_env = "ARBITRUM_RPC_URLS"
 rpc_urls = ["https://arb1.arbitrum.io/rpc"]
+ws_url_env = "ARBITRUM_WS_URL"
 finality_blocks = 20
 max_block_range = 2000
 block_time = 0.25

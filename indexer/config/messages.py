@@ -65,7 +65,7 @@ def _format_one(err: ErrorDetails, source: str) -> str:
     return f"{source}: {path}: {problem}" if path else f"{source}: {problem}"
 
 
-_URL_KEYS = frozenset({"database_url", "rpc_urls", "url", "base_url", "tickers_url"})
+_URL_KEYS = frozenset({"database_url", "rpc_urls", "ws_url", "url", "base_url", "tickers_url"})
 
 
 def _shown(loc: tuple[int | str, ...], value: object) -> str:

@@ -22,7 +22,7 @@ from indexer.redact import redact_url
 
 __all__ = [
     "ERROR_TYPE", "STRICT", "Address", "ChatId", "EnvName", "HttpUrl", "RpcUrl", "Slug",
-    "invalid", "normalize_address",
+    "WsUrl", "invalid", "normalize_address",
 ]  # fmt: skip
 
 ERROR_TYPE = "perpwatch_config"
@@ -59,12 +59,14 @@ def normalize_address(value: object) -> str:
     raise ValueError("bad checksum: this mixed-case address is not valid EIP-55 (a typo?)")
 
 
-def _url_checker(schemes: tuple[str, ...]) -> AfterValidator:
+def _url_checker(schemes: tuple[str, ...], hint: str = "") -> AfterValidator:
     def check(url: str) -> str:
         parts = urlsplit(url)
         if parts.scheme not in schemes or not parts.netloc:
             starts = " or ".join(s + "://" for s in schemes)
-            raise ValueError(f"must be a URL starting with {starts} (got {redact_url(url)!r})")
+            raise ValueError(
+                f"must be a URL starting with {starts} (got {redact_url(url)!r}){hint}"
+            )
         return url
 
     return AfterValidator(check)
@@ -95,7 +97,11 @@ def _chat_id(value: object) -> int | str:
 
 Address = Annotated[str, BeforeValidator(normalize_address)]
 HttpUrl = Annotated[str, _url_checker(("http", "https"))]
-RpcUrl = Annotated[str, _url_checker(("http", "https", "ws", "wss"))]
+RpcUrl = Annotated[
+    str, _url_checker(("http", "https"), "; a ws:// or wss:// URL goes in ws_url (new heads)")
+]
+"""A node's JSON-RPC over HTTP (a WebSocket URL goes in ``ws_url``: new heads only)."""
+WsUrl = Annotated[str, _url_checker(("ws", "wss"))]
 Slug = Annotated[str, AfterValidator(_check_slug)]
 EnvName = Annotated[str, AfterValidator(_check_env_name)]
 ChatId = Annotated[int | str, BeforeValidator(_chat_id)]

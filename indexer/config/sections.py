@@ -18,7 +18,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from indexer.config.scalars import STRICT, Address, ChatId, EnvName, HttpUrl, RpcUrl, Slug, invalid
+from indexer.config.scalars import (
+    STRICT,
+    Address,
+    ChatId,
+    EnvName,
+    HttpUrl,
+    RpcUrl,
+    Slug,
+    WsUrl,
+    invalid,
+)
 from indexer.redact import redact_url
 
 __all__ = [
@@ -36,7 +46,10 @@ class ChainConfig(BaseModel):
     ``rpc_urls`` are tried in order (failover). RPC URLs often embed API keys, so
     ``rpc_urls_env`` may name an environment variable holding comma-separated URLs; they come
     first, followed by any ``rpc_urls`` from the file (which alone are used while the variable
-    is unset; with no ``rpc_urls`` an unset variable is an error). ``block_time`` is in seconds;
+    is unset; with no ``rpc_urls`` an unset variable is an error). ``ws_url`` (or the variable
+    ``ws_url_env`` names, which wins) is optional: a WebSocket the node pushes new heads on,
+    so the monitor does not poll for them (``indexer.rpc.heads``); everything else goes over
+    ``rpc_urls``. ``block_time`` is in seconds;
     ``finality_blocks`` is how far below the head a block counts as final; the head counts as
     stalled after ``stall_after_blocks`` expected block times without a new block.
     """
@@ -47,6 +60,8 @@ class ChainConfig(BaseModel):
     chain_id: int = Field(gt=0)
     rpc_urls: tuple[RpcUrl, ...] = Field(default=(), repr=False)
     rpc_urls_env: EnvName | None = None
+    ws_url: WsUrl | None = Field(default=None, repr=False)
+    ws_url_env: EnvName | None = None
     finality_blocks: int = Field(ge=0)
     max_block_range: int = Field(default=2000, ge=1)
     block_time: float = Field(gt=0)
@@ -66,6 +81,17 @@ class ChainConfig(BaseModel):
         if not isinstance(from_file, list | tuple):
             return data
         return {**data, "rpc_urls": (*urls, *from_file)}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ws_url_from_env(cls, data: Any) -> Any:
+        # As rpc_urls_env: the variable's URL is checked (and redacted) like the file's.
+        if not isinstance(data, dict) or not isinstance(data.get("ws_url_env"), str):
+            return data
+        url = os.environ.get(data["ws_url_env"], "").strip()
+        if not url and data.get("ws_url") is None:
+            return data  # optional: an unset variable means no subscription, and polling
+        return {**data, "ws_url": url or data["ws_url"]}
 
     @model_validator(mode="after")
     def _has_urls(self) -> ChainConfig:

@@ -55,6 +55,7 @@ from indexer.reads.execute import ReadCache
 from indexer.refresh import locked, owners_per_read, owners_to_refresh, refresh_owners
 from indexer.registry import json_decoder
 from indexer.rpc.client import RpcClient
+from indexer.rpc.heads import HeadSubscription
 from indexer.rpc.stats import EndpointStats
 from indexer.scan.runner import chain_settings, open_rpc
 from indexer.scan.scanner import Scanner
@@ -104,6 +105,9 @@ class ChainRuntime:
         self.decoder = json_decoder()
         self.store = ScanStore(engine)
         self._rpc, self._owns_rpc = rpc, rpc is None
+        ws_url = group.chain.ws_url
+        self.heads = HeadSubscription(ws_url, monotonic=monotonic) if ws_url else None
+        """The node's pushed heads, if the chain has a ``ws_url`` (:meth:`pushed_head`)."""
         self._unconnected_s = 0.0  # the slowest request of a client that failed to connect
         self._scanners: list[Scanner] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -187,11 +191,14 @@ class ChainRuntime:
         return self._rpc
 
     async def close(self) -> None:
-        """Close the node client (a later :meth:`sync` opens a new one)."""
+        """Close the node client and the head subscription (a later :meth:`sync` opens a new
+        client, a later :meth:`pushed_head` subscribes again)."""
         behind, self._behind, self._later = self._behind, [], []
         for task in behind:
             task.cancel()
         await asyncio.gather(*behind, return_exceptions=True)
+        if self.heads is not None:
+            await self.heads.close()
         rpc, self._rpc, self._scanners = self._rpc, None, []
         if rpc is not None and self._owns_rpc:
             await rpc.aclose()
@@ -229,6 +236,16 @@ class ChainRuntime:
     async def head(self) -> int:
         """The node's head block number (one ``eth_blockNumber``)."""
         return await (await self.client()).block_number()
+
+    def pushed_head(self) -> int | None:
+        """The head as the node last pushed it, while the subscription can stand in for a
+        poll (``HeadSubscription.fresh``); else None (no ``ws_url``, or the subscription is
+        down or silent: poll :meth:`head`). Subscribes on first use on this event loop."""
+        if self.heads is None:
+            return None
+        self.heads.start()
+        fresh = self.heads.fresh(self.monotonic(), self.group.chain.block_time)
+        return self.heads.head if fresh else None
 
     async def sync(self, head: int | None = None) -> ChainSync:
         """Scan to the safe head, re-read what changed at exactly the scanned block, read prices.

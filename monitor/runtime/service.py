@@ -603,8 +603,10 @@ class Monitor:
         else None; ``perpwatch run`` calls this every ``poll_step_s`` (a twentieth of a block
         time, at least 25 ms).
 
-        The head is asked only when the chain's :class:`HeadPacer` says a block is due, so a
-        tick starts within a step of its block at about three ``eth_blockNumber`` per block.
+        Where the chain has a ``ws_url``, the node pushes its heads (``ChainRuntime.pushed_head``)
+        and none is asked. Otherwise, or while the subscription is down or silent, the head is
+        asked only when the chain's :class:`HeadPacer` says a block is due, so a tick starts
+        within a step of its block at a few ``eth_blockNumber`` per block.
         The tick reuses the head the poll read instead of reading it again (once for all the
         chain's scanners). Without a move the chain is still ticked once per
         ``QUIET_TICK_BLOCKS`` block times (a stalled head is news, and ticks renew the lease);
@@ -618,14 +620,17 @@ class Monitor:
         quiet_s = group.chain.block_time * (QUIET_TICK_BLOCKS if healthy else 1)
         if last is None or now - last >= quiet_s:
             return await self.tick_or_unknown(group)
-        pacer = self._pacers[name]
-        if not healthy or not pacer.due(now):
+        if not healthy:
             return None
         runtime = self.runtimes[name]
-        try:
-            head = await runtime.head()
-        except NODE_UNREADABLE:
-            return await self.tick_or_unknown(group)  # the tick reports the node, once
+        head = runtime.pushed_head()
+        if head is None:  # no subscription, or not one to trust now: poll when a block is due
+            if not self._pacers[name].due(now):
+                return None
+            try:
+                head = await runtime.head()
+            except NODE_UNREADABLE:
+                return await self.tick_or_unknown(group)  # the tick reports the node, once
         self._saw_head(group.chain, head, now)
         if head == runtime.synced_head:
             return None

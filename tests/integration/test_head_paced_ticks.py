@@ -2,19 +2,23 @@
 poll before the next block is due, a poll without a new block costs one ``eth_blockNumber``
 and ticks nothing, a new block is ticked at once with the head the poll read (and one check of
 the stored tip for all the chain's scanners), and a head that does not move is still ticked
-once per ``QUIET_TICK_BLOCKS`` block times."""
+once per ``QUIET_TICK_BLOCKS`` block times. With a ``ws_url`` the node pushes its heads and
+none is polled; a subscription that cannot be made leaves the polls as they were."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from devnet.demo import demo_config
 from devnet.deploy import Devnet
-from devnet.scenario import build_world
+from devnet.scenario import World, build_world
+from indexer.config.loader import Config
 from indexer.rpc.client import RpcClient
 from indexer.scan.scanner import Scanner, ScanProgress
 from monitor.runtime.head_pacing import PACE_SIGHTINGS, poll_step_s
@@ -42,6 +46,17 @@ class HeadReads:
         return sum(s.requests for s in self.rpc.stats())
 
 
+def with_ws_url(cfg: Config, url: str | None) -> Config:
+    """``cfg`` with every chain's ``ws_url`` set to ``url`` (None: heads are polled)."""
+    chains = tuple(c.model_copy(update={"ws_url": url}) for c in cfg.chains)
+    return cfg.model_copy(update={"chains": chains})
+
+
+def polled(world: World) -> Config:
+    """The devnet's config without its ``ws_url``: the head is polled."""
+    return with_ws_url(demo_config(world, "sqlite://"), None)
+
+
 def count_tip_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The heads at which any scanner checks its stored tip, from now on."""
     heads: list[int] = []
@@ -62,7 +77,7 @@ def test_a_tick_starts_when_the_head_moves(
 ) -> None:
     world = build_world(devnet, gmx_traders=3, hl_traders=1, gtrade_traders=1)
     now = [100.0]
-    monitor = Monitor(demo_config(world, "sqlite://"), engine, {}, monotonic=lambda: now[0])
+    monitor = Monitor(polled(world), engine, {}, monotonic=lambda: now[0])
     (group,) = monitor.groups
     assert len([a for a in group.adapters if a.log_source() is not None]) == 2  # two scanners
     block_time = group.chain.block_time
@@ -115,7 +130,7 @@ def test_a_chain_not_held_is_not_polled(
     devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = build_world(devnet, gmx_traders=2, hl_traders=1)
-    cfg = demo_config(world, "sqlite://")
+    cfg = polled(world)
     now = [100.0]
     holder = Monitor(cfg, engine, {}, monotonic=lambda: now[0])
     other = Monitor(cfg, engine, {}, monotonic=lambda: now[0])
@@ -150,7 +165,7 @@ def test_a_chain_slower_than_its_block_time_is_said_once(
     polled many times per block, so the operator is told, once, what the chain does."""
     world = build_world(devnet, gmx_traders=2, hl_traders=1)
     now = [100.0]
-    monitor = Monitor(demo_config(world, "sqlite://"), engine, {}, monotonic=lambda: now[0])
+    monitor = Monitor(polled(world), engine, {}, monotonic=lambda: now[0])
     (group,) = monitor.groups
     block_time = group.chain.block_time
 
@@ -166,3 +181,79 @@ def test_a_chain_slower_than_its_block_time_is_said_once(
     said = [r.getMessage() for r in caplog.records if "block_time" in r.getMessage()]
     assert len(said) == 1
     assert f"a block every {2 * block_time:.3g} s, but block_time is {block_time:g} s" in said[0]
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def test_pushed_heads_are_ticked_without_a_poll(
+    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = build_world(devnet, gmx_traders=2, hl_traders=1, gtrade_traders=1)
+    cfg = demo_config(world, "sqlite://")
+    assert cfg.chains[0].ws_url == devnet.anvil.ws_url
+    monitor = Monitor(cfg, engine, {})
+    (group,) = monitor.groups
+    runtime = monitor.runtimes[group.chain.name]
+
+    async def go() -> None:
+        first = await monitor.tick_when_moved(group)
+        assert first is not None
+        await monitor.tick_when_moved(group)  # subscribes (and polls: not subscribed yet)
+        heads = runtime.heads
+        assert heads is not None
+        await until(lambda: heads.connected)
+        reads = HeadReads(await runtime.client(), monkeypatch)
+        block = first.block
+        for _ in range(3):
+            devnet.anvil.mine()
+            block += 1
+            await until(lambda b=block: heads.head == b)  # type: ignore[misc]
+            ticked = await monitor.tick_when_moved(group)
+            assert ticked is not None
+            assert ticked.block == block
+            assert await monitor.tick_when_moved(group) is None  # nothing new: nothing asked
+        assert reads.heads == 0
+        assert heads.pushes == 3
+        await monitor.close()
+        assert not heads.connected
+
+    asyncio.run(go())
+
+
+def test_a_subscription_that_fails_leaves_the_head_polled(
+    devnet: Devnet,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"ws://127.0.0.1:{s.getsockname()[1]}"
+    world = build_world(devnet, gmx_traders=2, hl_traders=1)
+    monitor = Monitor(with_ws_url(demo_config(world, "sqlite://"), dead), engine, {})
+    (group,) = monitor.groups
+    runtime = monitor.runtimes[group.chain.name]
+
+    async def go() -> None:
+        first = await monitor.tick_when_moved(group)
+        assert first is not None
+        reads = HeadReads(await runtime.client(), monkeypatch)
+        devnet.anvil.mine()
+        ticked = None
+        async with asyncio.timeout(10):
+            while ticked is None:
+                ticked = await monitor.tick_when_moved(group)
+                await asyncio.sleep(poll_step_s(group.chain.block_time))
+        assert ticked.block == first.block + 1
+        assert reads.heads >= 1  # polled, as without a ws_url
+        await monitor.close()
+
+    with caplog.at_level(logging.WARNING, logger="perpwatch.rpc"):
+        asyncio.run(go())
+    said = [r.getMessage() for r in caplog.records if "head subscription" in r.getMessage()]
+    assert len(said) == 1
+    assert "polled meanwhile" in said[0]

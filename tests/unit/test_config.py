@@ -463,12 +463,12 @@ def test_secrets_come_from_env_and_stay_hidden(
 
 def test_rpc_urls_from_env_come_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     key_url = "https://arb-mainnet.g.alchemy.com/v2/AbCdEf0123456789AbCdEf0123456789"
-    monkeypatch.setenv("ARB_RPC", f" {key_url} , wss://user:pw@node.example:8546/ws ")
+    monkeypatch.setenv("ARB_RPC", f" {key_url} , https://user:pw@node.example:8546/rpc ")
     text = dev(42161).replace("rpc_urls = [", 'rpc_urls_env = "ARB_RPC"\nrpc_urls = [')
     (chain,) = load_text(tmp_path, text).chains
     assert chain.rpc_urls == (
         key_url,
-        "wss://user:pw@node.example:8546/ws",
+        "https://user:pw@node.example:8546/rpc",
         "http://127.0.0.1:8545",
     )
     assert "AbCdEf0123456789" not in repr(chain)
@@ -488,6 +488,39 @@ def test_rpc_urls_env_falls_back_to_the_file_urls_or_must_be_set(tmp_path: Path)
     assert message.endswith(
         "chains[0].rpc_urls_env: environment variable MISSING_RPC is not set or empty"
     )
+
+
+def test_ws_url_is_optional_and_its_variable_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (chain,) = load_text(tmp_path, dev()).chains
+    assert chain.ws_url is None
+    in_file = dev().replace("rpc_urls = [", 'ws_url = "ws://127.0.0.1:8545"\nrpc_urls = [')
+    assert load_text(tmp_path, in_file).chains[0].ws_url == "ws://127.0.0.1:8545"
+    key_url = "wss://arb-mainnet.example/ws/AbCdEf0123456789AbCdEf0123456789"
+    monkeypatch.setenv("ARB_WS", f" {key_url} ")
+    from_env = in_file.replace("ws_url = ", 'ws_url_env = "ARB_WS"\nws_url = ')
+    (chain,) = load_text(tmp_path, from_env).chains
+    assert chain.ws_url == key_url
+    assert "AbCdEf0123456789" not in repr(chain)
+    monkeypatch.delenv("ARB_WS")  # unset: the file's, or none (the head is polled)
+    assert load_text(tmp_path, from_env).chains[0].ws_url == "ws://127.0.0.1:8545"
+    only_env = dev().replace("rpc_urls = [", 'ws_url_env = "ARB_WS"\nrpc_urls = [')
+    assert load_text(tmp_path, only_env).chains[0].ws_url is None
+
+
+def test_http_and_websocket_urls_each_have_their_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws_in_rpc = dev().replace('rpc_urls = ["http://', 'rpc_urls = ["ws://')
+    message = error_of(tmp_path, ws_in_rpc)
+    assert "chains[0].rpc_urls[0]: must be a URL starting with http:// or https://" in message
+    assert "goes in ws_url" in message
+    monkeypatch.setenv("ARB_WS", "https://host.example/ws/AbCdEf0123456789AbCdEf")
+    http_in_ws = dev().replace("rpc_urls = [", 'ws_url_env = "ARB_WS"\nrpc_urls = [')
+    message = error_of(tmp_path, http_in_ws)
+    assert "chains[0].ws_url: must be a URL starting with ws:// or wss://" in message
+    assert "AbCdEf0123456789" not in message
 
 
 def test_bad_rpc_url_is_redacted_in_the_error(
