@@ -77,7 +77,8 @@ class HeadSubscription:
         """Subscribed, and the connection has not failed since."""
         self.pushes = 0
         """Heads pushed since the start (every connection)."""
-        self._problem: str | None = None  # the last failure logged (each is said once)
+        # What was last said: a failure (each is said once), None once up ("" before either).
+        self._problem: str | None = ""
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -144,7 +145,7 @@ class HeadSubscription:
             raise SubscriptionRefused(f"eth_subscribe newHeads refused: {error or answer}")
         self.connected = True
         if self._problem is not None:
-            log.info("head subscription at %s is back", self.label)
+            log.info("head subscription at %s up: new heads are pushed, not polled", self.label)
             self._problem = None
 
     def _saw(self, message: str | bytes) -> None:

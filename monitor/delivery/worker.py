@@ -88,19 +88,29 @@ async def deliver_once(
     limit: int = 20,
     policy: RetryPolicy = DEFAULT_POLICY,
     skip: Collection[str] = (),
+    unserved: set[str] | None = None,
 ) -> DeliveryReport:
     """Claim, send and record every due delivery once; channels run concurrently, each one in
-    alert order. Channels whose kind has no notifier are left pending (and logged); kinds in
-    ``skip`` are left alone (another driver, ``monitor.delivery.paced``, sends them).
+    alert order. Channels whose kind has no notifier are left pending and logged, each once
+    per ``unserved`` (the caller's set of channels already said: a loop passing the same set
+    says each once, not every pass); kinds in ``skip`` are left alone (another driver,
+    ``monitor.delivery.paced``, sends them).
     """
     report = DeliveryReport()
+    said = set() if unserved is None else unserved
     jobs = []
     for channel in due_channels(engine, now):
         if channel_kind(channel) in skip:
             continue
         notifier = notifiers.get(channel_kind(channel))
         if notifier is None:
-            log.warning("no notifier for channel %s; its deliveries stay pending", channel)
+            if channel not in said:
+                said.add(channel)
+                log.warning(
+                    "no notifier for channel %s (is its kind configured?); its deliveries "
+                    "stay pending",
+                    channel,
+                )
             continue
         jobs.append(_drain(engine, notifier, channel, now, limit, policy, report))
     await asyncio.gather(*jobs)
@@ -155,8 +165,9 @@ async def run_delivery(
     """Run :func:`deliver_once` until ``stop`` is set, waiting ``idle_s`` seconds after a pass
     that found nothing to do. Database errors propagate (the caller's supervisor restarts it).
     """
+    unserved: set[str] = set()
     while not stop.is_set():
-        report = await deliver_once(engine, notifiers, clock(), policy=policy)
+        report = await deliver_once(engine, notifiers, clock(), policy=policy, unserved=unserved)
         if not report.busy:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=idle_s)

@@ -1,6 +1,7 @@
 """Metrics only the running monitor knows (``perpwatch run --metrics-port``): tick duration
 (whole and per phase), logs ingested, alerts decided (about accounts and about chains), RPC
-requests and failures per URL, head lag, and how remembered owners' reads went.
+requests and failures per URL, the new-heads subscription, head lag, and how remembered owners'
+reads went.
 
     metrics = ProcessMetrics(monitor)       # registers a tick listener on ``monitor``
     metrics.serve(host, port)               # a daemon thread answering GET /metrics
@@ -35,6 +36,15 @@ class _NodeCollector(Collector):
         failures = CounterMetricFamily(
             "perpwatch_rpc_failures", "Failed JSON-RPC requests per URL.", labels=["chain", "url"]
         )
+        subscribed = GaugeMetricFamily(
+            "perpwatch_head_subscription_up",
+            "1 while the chain's ws_url subscription to new heads is up (its heads are then "
+            "not polled), 0 while it is down; absent without a ws_url.",
+            labels=["chain"],
+        )
+        pushed = CounterMetricFamily(
+            "perpwatch_heads_pushed", "New heads the chain's ws_url pushed.", labels=["chain"]
+        )
         lag = GaugeMetricFamily(
             "perpwatch_head_lag_blocks",
             "Newest head a node reported minus the block the last tick read at "
@@ -46,11 +56,14 @@ class _NodeCollector(Collector):
             for s in stats:
                 requests.add_metric([name, s.url], s.requests)
                 failures.add_metric([name, s.url], s.failures)
+            if (subscription := runtime.heads) is not None:
+                subscribed.add_metric([name], int(subscription.connected))
+                pushed.add_metric([name], subscription.pushes)
             heads = [s.last_head for s in stats if s.last_head is not None]
             tick = self.monitor.last_ticks.get(name)
             if heads and tick is not None and tick.leased and tick.block >= 0:
                 lag.add_metric([name], max(0, max(heads) - tick.block))
-        yield from (requests, failures, lag)
+        yield from (requests, failures, subscribed, pushed, lag)
 
 
 class _OwnerReadsCollector(Collector):

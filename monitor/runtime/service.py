@@ -149,6 +149,7 @@ class Monitor:
         self._holding: set[str] = set()
         self._tick_started: dict[str, float] = {}  # chain → monotonic time its last tick began
         self._pacers = {g.chain.name: HeadPacer(g.chain.block_time) for g in self.groups}
+        self._unserved: set[str] = set()  # outbox channels with no notifier, said once each
         self._pace_warned: set[str] = set()  # chains whose block_time was found wrong (logged)
         self._chain_problems: dict[str, str] = {}
         # Per chain: accounts of event-less venues inferred liquidated (``_infer_liquidations``)
@@ -766,7 +767,9 @@ class Monitor:
         """Send every due outbox message once (retries wait for their backoff); Telegram, when
         paced, as much as its limits allow now (``monitor.delivery.paced``)."""
         skip = ("telegram",) if self.paced is not None else ()
-        report = await deliver_once(self.engine, self.notifiers, self.clock(), skip=skip)
+        report = await deliver_once(
+            self.engine, self.notifiers, self.clock(), skip=skip, unserved=self._unserved
+        )
         if self.paced is not None:
             paced, _ = await self.paced.deliver(self.clock())
             report.add(paced)

@@ -19,7 +19,7 @@ from tests.monitor_helpers import world as world
 pytestmark = pytest.mark.chain
 
 
-def test_run_metrics_count_ticks_logs_rpc_requests_and_head_lag(
+def test_run_metrics_count_ticks_logs_rpc_requests_heads_and_head_lag(
     world: World, engine: Engine, db_url: str
 ) -> None:
     cfg = demo_config(world, db_url)
@@ -34,6 +34,16 @@ def test_run_metrics_count_ticks_logs_rpc_requests_and_head_lag(
             for _ in range(4):
                 for group in monitor.groups:
                     await monitor.tick_or_unknown(group)
+            runtime = monitor.runtimes["devnet"]
+            assert runtime.pushed_head() is None  # subscribing
+            heads = runtime.heads
+            assert heads is not None
+            async with asyncio.timeout(10):
+                while not heads.connected:
+                    await asyncio.sleep(0.01)
+                world.devnet.anvil.mine()
+                while runtime.pushed_head() is None:
+                    await asyncio.sleep(0.01)
             return httpx.get(url, timeout=10).text  # while the node clients are open
         finally:
             await monitor.close()
@@ -51,6 +61,8 @@ def test_run_metrics_count_ticks_logs_rpc_requests_and_head_lag(
     assert requests
     assert sum(requests) > 0
     assert samples["perpwatch_head_lag_blocks", chain] >= 0
+    assert samples["perpwatch_head_subscription_up", chain] == 1
+    assert samples["perpwatch_heads_pushed_total", chain] >= 1
     # The first tick read every Hyperliquid wallet in full; nothing else is an outcome.
     outcomes = {
         dict(labels)["outcome"]: value

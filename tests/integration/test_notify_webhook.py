@@ -4,6 +4,7 @@ with), a stable idempotency key across retries, retry/permanent answers, redacte
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from datetime import timedelta
 
@@ -151,3 +152,24 @@ def test_unreachable_url_is_retryable_and_its_token_hidden() -> None:
     assert secret_path not in str(info.value)
     assert secret_path not in repr(notifier)
     assert "signed=True" in repr(notifier)
+
+
+def test_a_channel_without_a_notifier_stays_pending_and_is_said_once(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    account = add_account(engine)
+    add_alerts(engine, account, 2, ["webhook"])
+    unserved: set[str] = set()
+
+    async def run() -> None:
+        for _ in range(3):
+            report = await deliver_once(engine, {}, T0, unserved=unserved)
+            assert not report.busy
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(run())
+    said = [r.getMessage() for r in caplog.records if "no notifier" in r.getMessage()]
+    assert said == [
+        "no notifier for channel webhook (is its kind configured?); its deliveries stay pending"
+    ]
+    assert statuses(engine, "webhook") == [("pending", 0), ("pending", 0)]

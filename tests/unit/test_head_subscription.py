@@ -170,10 +170,11 @@ def test_a_dropped_connection_is_joined_again(caplog: pytest.LogCaptureFixture) 
     with caplog.at_level(logging.INFO, logger="perpwatch.rpc"):
         run(go())
     said = said_by_perpwatch(caplog)
-    assert len(said) == 2
-    assert "down" in said[0]
-    assert "closed" in said[0]
-    assert "is back" in said[1]
+    assert len(said) == 3
+    assert "up: new heads are pushed, not polled" in said[0]
+    assert "down" in said[1]
+    assert "closed" in said[1]
+    assert said[2] == said[0]  # up again
     assert all(KEY not in line for line in said)
 
 
