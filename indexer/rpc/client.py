@@ -169,8 +169,8 @@ class RpcClient:
                     max_retries=CONNECT_RETRIES,
                     timeout_s=CONNECT_TIMEOUT_S,
                 )
-            except RetryableError as exc:
-                log.warning("rpc %s unreachable at connect: %s", endpoint.label, exc)
+            except RetryableError as exc:  # the transport said the URL is failing, once
+                log.debug("rpc %s unreachable at connect: %s", endpoint.label, exc)
                 last_error = exc
                 continue
             actual = _quantity(results[0], "eth_chainId")
@@ -186,6 +186,11 @@ class RpcClient:
             raise NodeUnreachable(f"no RPC URL answered eth_chainId: {last_error}")
         self.expected_chain_id = expected
         return expected
+
+    @property
+    def backoff_max_s(self) -> float:
+        """The longest wait between two attempts of a request."""
+        return self._exchange.retry_policy.max_s
 
     async def request(self, method: str, params: Sequence[Any] = ()) -> Any:
         """One JSON-RPC call; returns its ``result`` as decoded JSON. Raises as the module says."""

@@ -12,8 +12,8 @@ a block at 1 s blocks as ``monitor.runtime.head_pacing`` paces them (a third of 
 requests on the 20,000-account devnet), twenty a second at 0.25 s blocks. A pushed head costs
 no request and arrives when the block does. The subscription only ever saves work: while it
 is down, refused or silent (a node whose WebSocket stalled while its HTTP still answers), the
-monitor polls as it would without it, and each change of its state is logged once, the URL
-redacted.
+monitor polls as it would without it. Going up and going down are logged once each (the URL
+redacted), however many attempts fail in between.
 """
 
 from __future__ import annotations
@@ -127,12 +127,16 @@ class HeadSubscription:
                 problem = self._redacted(f"{type(exc).__name__}: {exc}")
             finally:
                 self.connected = False
-            if problem != self._problem:
+            # Once per outage (a node that went away first drops the connection, then refuses
+            # the next ones: one story, one line).
+            if not self._problem:
                 log.warning(
                     "head subscription at %s down, the head is polled meanwhile: %s",
                     self.label, problem,
                 )  # fmt: skip
-                self._problem = problem
+            elif problem != self._problem:
+                log.debug("head subscription at %s still down: %s", self.label, problem)
+            self._problem = problem
             await self.sleep(delay)
             delay = min(delay * 2, self.reconnect_max_s)
 

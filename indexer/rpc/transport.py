@@ -48,6 +48,12 @@ def widen_body_reads(chunk_bytes: int = READ_CHUNK_BYTES) -> None:
         httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = chunk_bytes
 
 
+FAILING: set[str] = set()
+"""URLs whose last request failed, across every client of the process: each starts failing
+and answers again in one line each, however many attempts and clients (a monitor reconnects
+every tick while its node is down) fail in between. Only logging depends on it."""
+
+
 @dataclass(slots=True)
 class Endpoint:
     """One node URL and its health. ``url`` holds secrets: show ``label`` instead."""
@@ -96,6 +102,10 @@ class Exchange:
         whole answer read, as the event loop saw it (not the wait for a free connection; each
         attempt of a retried call apart). Mostly the node; a loop kept busy by other work
         (decoding, other chains) lengthens it too."""
+
+    @property
+    def retry_policy(self) -> Retry:
+        return self._retry
 
     def take_slowest(self) -> float:
         """:attr:`slowest_s`, then start over from zero."""
@@ -183,18 +193,24 @@ class Exchange:
         )
         endpoint.cooldown_until = policy.clock() + delay_s
         what = sent[0].method if len(sent) == 1 else f"batch of {len(sent)}"
+        # One line when an endpoint starts failing and one when it answers again: a node down
+        # for a minute failed every attempt of every request, a warning each (90 lines).
+        if endpoint.url not in FAILING:
+            FAILING.add(endpoint.url)
+            log.warning(
+                "rpc %s failing (%s: %s); retried, cooling down, and said again when it "
+                "answers",
+                endpoint.label, what, exc,
+            )  # fmt: skip
+        else:
+            log.debug(
+                "rpc %s attempt %d failed at %s: %s (cooling %.2fs)",
+                what, failures, endpoint.label, exc, delay_s,
+            )  # fmt: skip
         if failures > max_retries:
             raise RetryableError(
                 f"{what} failed after {failures} attempts; last: {exc}", exc.retry_after
             )
-        log.warning(
-            "rpc %s attempt %d failed at %s: %s (cooling %.2fs)",
-            what,
-            failures,
-            endpoint.label,
-            exc,
-            delay_s,
-        )
         return failures
 
     async def _post(
@@ -265,6 +281,9 @@ class Exchange:
                 results[index] = outcome
                 _note_head(endpoint, call, outcome)
         if fault is None:
+            if endpoint.url in FAILING:
+                FAILING.discard(endpoint.url)
+                log.info("rpc %s answering again", endpoint.label)
             endpoint.consecutive_failures = 0
         return redo, fault
 

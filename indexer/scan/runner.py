@@ -41,8 +41,25 @@ def chain_settings(chain: ChainConfig) -> ScanSettings:
     )
 
 
-def open_rpc(chain: ChainConfig) -> RpcClient:
-    """A node client for ``chain`` (use as ``async with``: it checks the chain id)."""
+LIVE_BACKOFF_BLOCKS = 2.0
+"""A live client's longest wait between retries, in block times (``live_backoff_max_s``)."""
+
+
+def live_backoff_max_s(block_time_s: float) -> float:
+    """The longest wait between retries of a client that must keep up with the chain: two
+    block times, within [1 s, the client's default 10 s]. A node gone for good is then said
+    unreadable within seconds (with the default, a tick retrying it took 45 s at 1 s blocks
+    before the chain alert), and a blip of a few seconds is still retried through."""
+    return min(max(LIVE_BACKOFF_BLOCKS * block_time_s, 1.0), 10.0)
+
+
+def open_rpc(chain: ChainConfig, *, live: bool = False) -> RpcClient:
+    """A node client for ``chain`` (use as ``async with``: it checks the chain id). ``live``:
+    for the monitor, whose next tick retries anyway (``live_backoff_max_s``); else the
+    patient default (a backfill would rather wait out an outage than start over)."""
+    if live:
+        backoff_max_s = live_backoff_max_s(chain.block_time)
+        return RpcClient(chain.rpc_urls, chain_id=chain.chain_id, backoff_max_s=backoff_max_s)
     return RpcClient(chain.rpc_urls, chain_id=chain.chain_id)
 
 

@@ -173,7 +173,7 @@ class ChainRuntime:
             self._rpc, self._scanners = None, []  # its loop is gone; so are its connections
         self._loop = loop
         if self._rpc is None:
-            rpc = open_rpc(self.group.chain)
+            rpc = open_rpc(self.group.chain, live=True)
             try:
                 await rpc.__aenter__()
             except BaseException:  # its attempts kept the tick waiting all the same

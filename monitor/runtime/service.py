@@ -630,8 +630,11 @@ class Monitor:
                 return None
             try:
                 head = await runtime.head()
-            except NODE_UNREADABLE:
-                return await self.tick_or_unknown(group)  # the tick reports the node, once
+            except NODE_UNREADABLE as exc:
+                # Its retries are spent: the chain is unreadable now. A tick would ask again,
+                # with the endpoint's cooldowns grown by these failures, and took 45 s to
+                # say so at 1 s blocks.
+                return await self.tick_or_unknown(group, failed=exc)
         self._saw_head(group.chain, head, now)
         if head == runtime.synced_head:
             return None
@@ -655,33 +658,45 @@ class Monitor:
                 chain.name, observed_s, chain.block_time,
             )  # fmt: skip
 
-    async def tick_or_unknown(self, group: ChainProtocols, head: int | None = None) -> TickSummary:
+    async def tick_or_unknown(
+        self, group: ChainProtocols, head: int | None = None, *, failed: Exception | None = None
+    ) -> TickSummary:
         """:meth:`_tick_or_unknown`, timed for the ``tick_listeners`` (``monitor.metrics``)."""
         started = time.perf_counter()
         name = group.chain.name
         self._tick_started[name] = began = self.monotonic()
-        summary = await self._tick_or_unknown(group, head)
+        summary = await self._tick_or_unknown(group, head, failed)
         if (synced := self.runtimes[name].synced_head) >= 0:
             self._saw_head(group.chain, synced, began)  # a tick that read the head itself
         for listener in self.tick_listeners:
             listener(group.chain.name, summary, time.perf_counter() - started)
         return summary
 
-    async def _tick_or_unknown(self, group: ChainProtocols, head: int | None) -> TickSummary:
+    async def _tick_or_unknown(
+        self, group: ChainProtocols, head: int | None, failed: Exception | None = None
+    ) -> TickSummary:
         """:meth:`tick`, or when the chain cannot be read at all (every RPC URL failing after
-        its retries), the chain unreadable: one chain alert (``monitor.alerts.chain``), its
-        accounts counted unknown, none alerted one by one; never silently safe.
+        its retries, or ``failed``: how the caller's own read of it just failed), the chain
+        unreadable: one chain alert (``monitor.alerts.chain``), its accounts counted unknown,
+        none alerted one by one; never silently safe.
         """
         name, started = group.chain.name, self.clock()
         try:
+            if failed is not None:
+                raise failed
             summary = await self.tick(group, head)
         except NODE_UNREADABLE as exc:
-            # A wrong chain id or a node that is down: one log line when it starts (or its
-            # cause changes), not a traceback per tick; the tick retries at its interval.
+            # A wrong chain id or a node that is down: one log line when it starts, not a
+            # traceback per tick (a new cause while it lasts, at info: the next tick fails on
+            # a reconnect, not on the request that failed first); the tick retries at its
+            # interval.
             problem = f"chain {name} unreadable: {exc}"
-            if self._chain_problems.get(name) != problem:
+            was = self._chain_problems.get(name)
+            if was is None:
                 log.error("%s", problem)
-                self._chain_problems[name] = problem
+            elif was != problem:
+                log.info("chain %s still unreadable: %s", name, exc)
+            self._chain_problems[name] = problem
             runtime = self.runtimes[name]
             waited_s = runtime.take_slowest_request_s()  # a node timing out is the news here
             await runtime.close()  # reconnect (and re-check) next tick

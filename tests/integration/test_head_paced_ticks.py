@@ -20,9 +20,13 @@ from devnet.deploy import Devnet
 from devnet.scenario import World, build_world
 from indexer.config.loader import Config
 from indexer.rpc.client import RpcClient
+from indexer.scan.runner import live_backoff_max_s
 from indexer.scan.scanner import Scanner, ScanProgress
+from monitor.runtime.chain_pass import ChainProtocols
 from monitor.runtime.head_pacing import PACE_SIGHTINGS, poll_step_s
+from monitor.runtime.heartbeat import TickSummary
 from monitor.runtime.service import QUIET_TICK_BLOCKS, Monitor
+from tests.fixtures.faulty_proxy import FaultyProxy
 from tests.scan_helpers import count_hash_requests
 
 pytestmark = pytest.mark.chain
@@ -206,7 +210,9 @@ def test_pushed_heads_are_ticked_without_a_poll(
         heads = runtime.heads
         assert heads is not None
         await until(lambda: heads.connected)
-        reads = HeadReads(await runtime.client(), monkeypatch)
+        rpc = await runtime.client()
+        assert rpc.backoff_max_s == live_backoff_max_s(group.chain.block_time)
+        reads = HeadReads(rpc, monkeypatch)
         block = first.block
         for _ in range(3):
             devnet.anvil.mine()
@@ -257,3 +263,45 @@ def test_a_subscription_that_fails_leaves_the_head_polled(
     said = [r.getMessage() for r in caplog.records if "head subscription" in r.getMessage()]
     assert len(said) == 1
     assert "polled meanwhile" in said[0]
+
+
+def test_a_head_poll_that_fails_is_the_outage_at_once(
+    devnet: Devnet,
+    engine: Engine,
+    faulty_proxy: Callable[..., FaultyProxy],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The poll spent the client's retries: the chain is unreadable now, with no tick asking
+    the node again (its cooldowns, grown by those failures, made that tick take 45 s at 1 s
+    blocks before the chain alert came)."""
+    world = build_world(devnet, gmx_traders=2, hl_traders=1)
+    proxy = faulty_proxy(devnet.anvil.rpc_url, rate=0.0)
+    cfg = polled(world)
+    chain = cfg.chains[0].model_copy(update={"rpc_urls": (proxy.url,)})
+    cfg = cfg.model_copy(update={"chains": (chain,)})
+    now = [100.0]
+    monitor = Monitor(cfg, engine, {}, monotonic=lambda: now[0])
+    (group,) = monitor.groups
+    ticks: list[int | None] = []
+    tick = monitor.tick
+
+    async def counted(g: ChainProtocols, head: int | None = None) -> TickSummary:
+        ticks.append(head)
+        return await tick(g, head)
+
+    async def go() -> None:
+        first = await monitor.tick_when_moved(group)
+        assert first is not None
+        assert first.unreadable is None
+        monkeypatch.setattr(monitor, "tick", counted)
+        proxy.go_down()
+        now[0] += group.chain.block_time  # a block is due: the head is polled
+        summary = await monitor.tick_when_moved(group)
+        assert summary is not None
+        assert summary.unreadable is not None
+        assert "eth_blockNumber" in summary.unreadable
+        assert ticks == []
+        assert [a.decision.level.value for a in summary.chain_alerts] == ["unknown"]
+        await monitor.close()
+
+    asyncio.run(go())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ from indexer.reads.execute import run_read
 from indexer.reads.multicall import Call3
 from indexer.redact import MASK, redact_text, redact_url
 from indexer.retry import parse_retry_after
+from indexer.rpc import transport
 from indexer.rpc.client import RpcClient
 from indexer.rpc.faults import Fault, classify_rpc_error, pick_endpoint
 
@@ -182,6 +184,30 @@ def test_backoff_is_capped_and_retries_end() -> None:
     assert clock.sleeps == pytest.approx([0.5, 1.0, 1.5, 1.5, 1.5])
     assert len(node.seen) == 6
     assert "HTTP 502" in str(info.value)
+
+
+def test_a_failing_url_is_said_once_until_it_answers_again(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transport, "FAILING", set())
+    node, clock = Node(), FakeClock()
+    node.fail("primary.example", *[status(502)] * 3)
+    with caplog.at_level(logging.DEBUG, logger="perpwatch.rpc"):
+        assert run(client(node, clock).block_number()) == 0x50  # three failures, then answered
+        node.fail("primary.example", *[refused] * 6)
+        for _ in range(2):  # a new client each time, as a monitor reconnects each tick
+            with pytest.raises(RetryableError):
+                run(client(node, clock, max_retries=2).block_number())
+        assert run(client(node, clock).block_number()) == 0x50
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.INFO]
+    assert [level for level, _ in said] == ["WARNING", "INFO", "WARNING", "INFO"]
+    assert said[0][1].startswith("rpc https://primary.example/v2/*** failing (eth_blockNumber")
+    assert "HTTP 502" in said[0][1]
+    assert "cannot connect" in said[2][1]
+    assert said[1][1] == said[3][1] == "rpc https://primary.example/v2/*** answering again"
+    assert all(KEY not in message for _, message in said)
+    attempts = [r for r in caplog.records if r.levelno == logging.DEBUG and "attempt" in r.msg]
+    assert len(attempts) == 9 - 2  # every failed attempt but the two said, at debug
 
 
 def test_retry_after_seconds_is_honoured() -> None:
