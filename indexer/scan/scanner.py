@@ -96,6 +96,7 @@ class Scanner:
         *,
         head: int | None = None,
         check_tip: bool = True,
+        tip_checked: asyncio.Event | None = None,
     ) -> ScanProgress:
         """Index from ``from_block`` (default: the cursor) to ``to_block`` (default and cap: the
         safe head), then return. Re-indexing blocks already stored is harmless (rows are
@@ -105,18 +106,26 @@ class Scanner:
         stored block is still canonical: the stored blocks are the chain's, not the source's,
         so of several scanners of one chain in one pass the first one's check covers the rest
         (a reorg it finds rolls every cursor of the chain back; what the others then fetch must
-        still link to the stored blocks)."""
-        if from_block is None:
-            start = await self._start_block()
-        else:  # no cursor to read; the rollback count still dates this scan's start
-            start, self._basis = from_block, self.store.rollbacks
-        if head is None:
-            head = await self.rpc.block_number()
-        target = head - self.settings.finality_blocks
-        if to_block is not None:
-            target = min(target, to_block)
-        progress = ScanProgress(first_block=start, target_block=target, next_block=start)
-        rolled_back = check_tip and await self._check_tip(head, progress, scan=(start, target))
+        still link to the stored blocks). ``tip_checked``: set by the scanner that checks once
+        it has, awaited by the others before they start: a sibling that stored its range first
+        moved the tip under the check, which then cost a request of its own."""
+        if tip_checked is not None and not check_tip:
+            await tip_checked.wait()
+        try:
+            if from_block is None:
+                start = await self._start_block()
+            else:  # no cursor to read; the rollback count still dates this scan's start
+                start, self._basis = from_block, self.store.rollbacks
+            if head is None:
+                head = await self.rpc.block_number()
+            target = head - self.settings.finality_blocks
+            if to_block is not None:
+                target = min(target, to_block)
+            progress = ScanProgress(first_block=start, target_block=target, next_block=start)
+            rolled_back = check_tip and await self._check_tip(head, progress, scan=(start, target))
+        finally:  # checked or failed: the siblings go on (a failure is the tick's anyway)
+            if tip_checked is not None and check_tip:
+                tip_checked.set()
         if from_block is None and rolled_back:
             start = await self._start_block()  # the rollback moved the cursor back
         await self._scan(start, target, head, progress)

@@ -323,8 +323,9 @@ class ChainRuntime:
         # stored in the time of the slower one. A rollback by one moves every cursor of the
         # chain, and a scanner that started from a cursor since moved starts again from it
         # (``Scanner._commit``).
+        tip_checked = asyncio.Event()  # one chain: one tip check, before any scanner stores
         results = await settled(
-            scanner.backfill(head=head, check_tip=i == 0)  # one chain: one tip check
+            scanner.backfill(head=head, check_tip=i == 0, tip_checked=tip_checked)
             for i, scanner in enumerate(self._scanners)
         )
         if results:

@@ -305,3 +305,34 @@ def test_a_head_poll_that_fails_is_the_outage_at_once(
         await monitor.close()
 
     asyncio.run(go())
+
+
+def test_the_tip_is_checked_before_a_sibling_scanner_stores(
+    devnet: Devnet, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chain's scanners scan side by side, and the first checks the stored tip: the others
+    wait for that check, else one that stored its range first moved the tip under it, and the
+    check cost a request of its own (seen once on a loaded machine; forced here by a slow
+    database read of the first scanner's)."""
+    world = build_world(devnet, gmx_traders=2, hl_traders=1, gtrade_traders=1)
+    monitor = Monitor(polled(world), engine, {})
+    (group,) = monitor.groups
+    stored_hashes = Scanner._stored_hashes
+
+    async def slow(self: Scanner) -> dict[int, str]:
+        await asyncio.sleep(0.3)  # longer than a sibling's fetch and store of one block
+        return await stored_hashes(self)
+
+    async def go() -> None:
+        first = await monitor.tick_or_unknown(group)
+        devnet.anvil.mine()
+        tip_checks = count_tip_checks(monkeypatch)
+        hash_requests = count_hash_requests(monkeypatch)
+        monkeypatch.setattr(Scanner, "_stored_hashes", slow)
+        moved = await monitor.tick_or_unknown(group)
+        assert moved.block == first.block + 1
+        assert tip_checks == [moved.block]
+        assert hash_requests == []
+        await monitor.close()
+
+    asyncio.run(go())
