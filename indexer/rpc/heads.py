@@ -46,8 +46,9 @@ the pacer's slow rate."""
 MAX_MESSAGE_BYTES = 1 << 20
 """A header is about 2 KB; anything far larger is not one."""
 
+_CHAIN_ID = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
 _SUBSCRIBE = json.dumps(
-    {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}
+    {"jsonrpc": "2.0", "id": 2, "method": "eth_subscribe", "params": ["newHeads"]}
 )
 
 
@@ -63,12 +64,16 @@ class HeadSubscription:
         self,
         url: str,
         *,
+        chain_id: int | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         reconnect_min_s: float = RECONNECT_MIN_S,
         reconnect_max_s: float = RECONNECT_MAX_S,
     ) -> None:
         self.url, self.label = url, redact_url(url)
+        self.chain_id = chain_id
+        """Checked before subscribing (None: not checked): heads of another chain would have
+        the monitor scan to blocks its node does not have."""
         self.monotonic, self.sleep = monotonic, sleep
         self.reconnect_min_s, self.reconnect_max_s = reconnect_min_s, reconnect_max_s
         self.head = -1
@@ -141,9 +146,14 @@ class HeadSubscription:
             delay = min(delay * 2, self.reconnect_max_s)
 
     async def _subscribe(self, ws: ClientConnection) -> None:
-        await ws.send(_SUBSCRIBE)
-        async with asyncio.timeout(OPEN_TIMEOUT_S):
-            answer = _json(await ws.recv())
+        if self.chain_id is not None:
+            result = (await _ask(ws, _CHAIN_ID)).get("result")
+            actual = int(result, 16) if isinstance(result, str) else None
+            if actual != self.chain_id:
+                raise SubscriptionRefused(
+                    f"chain id mismatch: expected {self.chain_id}, node reports {actual}"
+                )
+        answer = await _ask(ws, _SUBSCRIBE)
         if not isinstance(answer.get("result"), str):
             error = answer.get("error")
             raise SubscriptionRefused(f"eth_subscribe newHeads refused: {error or answer}")
@@ -165,6 +175,14 @@ class HeadSubscription:
     def _redacted(self, text: str) -> str:
         """``text`` with the URL (which may hold a key) replaced by its redaction."""
         return text.replace(self.url, self.label) if self.url else text
+
+
+async def _ask(ws: ClientConnection, request: str) -> dict[str, Any]:
+    """Send ``request`` and take the next message as its answer (nothing else is pushed
+    before a subscription exists)."""
+    await ws.send(request)
+    async with asyncio.timeout(OPEN_TIMEOUT_S):
+        return _json(await ws.recv())
 
 
 def _json(message: str | bytes) -> dict[str, Any]:

@@ -106,7 +106,11 @@ class ChainRuntime:
         self.store = ScanStore(engine)
         self._rpc, self._owns_rpc = rpc, rpc is None
         ws_url = group.chain.ws_url
-        self.heads = HeadSubscription(ws_url, monotonic=monotonic) if ws_url else None
+        self.heads = (
+            HeadSubscription(ws_url, chain_id=group.chain.chain_id, monotonic=monotonic)
+            if ws_url
+            else None
+        )
         """The node's pushed heads, if the chain has a ``ws_url`` (:meth:`pushed_head`)."""
         self._unconnected_s = 0.0  # the slowest request of a client that failed to connect
         self._scanners: list[Scanner] = []

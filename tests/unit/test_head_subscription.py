@@ -219,3 +219,39 @@ def test_garbage_from_the_node_is_a_failure_not_a_head() -> None:
             await heads.close()
 
     run(go())
+
+
+@pytest.mark.parametrize("node_chain_id", [31337, 1])
+def test_the_chain_id_is_checked_before_subscribing(
+    node_chain_id: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Heads of another chain (a ws_url of the wrong network) would have the monitor scan to
+    blocks its node does not have: such a subscription is never used."""
+    waits = Waits(hold=True)
+
+    async def handler(ws: ServerConnection) -> None:
+        request = json.loads(await ws.recv())
+        assert request["method"] == "eth_chainId"
+        answer = {"jsonrpc": "2.0", "id": request["id"], "result": hex(node_chain_id)}
+        await ws.send(json.dumps(answer))
+        await accept(ws)
+        await ws.send(header(7))
+        await ws.wait_closed()
+
+    async def go() -> None:
+        async with node(handler) as url:
+            heads = HeadSubscription(url, chain_id=31337, sleep=waits)
+            heads.start()
+            await until(lambda: heads.head == 7 or bool(waits))
+            assert heads.connected == (node_chain_id == 31337)
+            await heads.close()
+
+    with caplog.at_level(logging.INFO, logger="perpwatch.rpc"):
+        run(go())
+    said = said_by_perpwatch(caplog)
+    assert len(said) == 1
+    if node_chain_id == 31337:
+        assert "up: new heads are pushed" in said[0]
+    else:
+        assert "chain id mismatch: expected 31337, node reports 1" in said[0]
+        assert KEY not in said[0]
