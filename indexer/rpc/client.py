@@ -49,6 +49,8 @@ Topic = str | Sequence[str] | None
 # The chain-id check at connect is where a wrong or dead URL shows first: a person is usually
 # waiting, so it gets a short timeout and one retry instead of the scan's patient policy
 # (a URL that accepts connections but never answers would otherwise hold it for over a minute).
+BACKOFF_MAX_S = 10.0
+"""The longest wait between two attempts of a request, by default (a patient client)."""
 CONNECT_TIMEOUT_S = 3.0
 CONNECT_RETRIES = 1
 
@@ -95,7 +97,7 @@ class RpcClient:
         max_concurrency: int = 8,
         max_retries: int = 6,
         backoff_base_s: float = 0.2,
-        backoff_max_s: float = 10,
+        backoff_max_s: float = BACKOFF_MAX_S,
         max_batch_size: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

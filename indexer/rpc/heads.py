@@ -30,7 +30,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
-from indexer.redact import redact_url
+from indexer.redact import redact_text, redact_url
 
 log = logging.getLogger("perpwatch.rpc")
 
@@ -129,7 +129,7 @@ class HeadSubscription:
                         self._saw(message)
                 problem = "the node closed the connection"
             except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
-                problem = self._redacted(f"{type(exc).__name__}: {exc}")
+                problem = redact_text(f"{type(exc).__name__}: {exc}", [self.url])
             finally:
                 self.connected = False
             # Once per outage (a node that went away first drops the connection, then refuses
@@ -171,10 +171,6 @@ class HeadSubscription:
             return
         self.head, self.seen_at = int(number, 16), self.monotonic()  # lower too: a reorg
         self.pushes += 1
-
-    def _redacted(self, text: str) -> str:
-        """``text`` with the URL (which may hold a key) replaced by its redaction."""
-        return text.replace(self.url, self.label) if self.url else text
 
 
 async def _ask(ws: ClientConnection, request: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from indexer.config.sections import ChainConfig
 from indexer.errors import DependencyError, UserError
-from indexer.rpc.client import RpcClient
+from indexer.rpc.client import BACKOFF_MAX_S, RpcClient
 from indexer.scan.rows import Decoder, LogSource, TouchFn
 from indexer.scan.scanner import Scanner, ScanProgress, ScanSettings, ScanStore
 
@@ -47,20 +47,18 @@ LIVE_BACKOFF_BLOCKS = 2.0
 
 def live_backoff_max_s(block_time_s: float) -> float:
     """The longest wait between retries of a client that must keep up with the chain: two
-    block times, within [1 s, the client's default 10 s]. A node gone for good is then said
-    unreadable within seconds (with the default, a tick retrying it took 45 s at 1 s blocks
-    before the chain alert), and a blip of a few seconds is still retried through."""
-    return min(max(LIVE_BACKOFF_BLOCKS * block_time_s, 1.0), 10.0)
+    block times, within [1 s, the client's default ``BACKOFF_MAX_S``]. A node gone for good is
+    then said unreadable within seconds (with the default, a tick retrying it took 45 s at 1 s
+    blocks before the chain alert), and a blip of a few seconds is still retried through."""
+    return min(max(LIVE_BACKOFF_BLOCKS * block_time_s, 1.0), BACKOFF_MAX_S)
 
 
 def open_rpc(chain: ChainConfig, *, live: bool = False) -> RpcClient:
     """A node client for ``chain`` (use as ``async with``: it checks the chain id). ``live``:
     for the monitor, whose next tick retries anyway (``live_backoff_max_s``); else the
     patient default (a backfill would rather wait out an outage than start over)."""
-    if live:
-        backoff_max_s = live_backoff_max_s(chain.block_time)
-        return RpcClient(chain.rpc_urls, chain_id=chain.chain_id, backoff_max_s=backoff_max_s)
-    return RpcClient(chain.rpc_urls, chain_id=chain.chain_id)
+    backoff_max_s = live_backoff_max_s(chain.block_time) if live else BACKOFF_MAX_S
+    return RpcClient(chain.rpc_urls, chain_id=chain.chain_id, backoff_max_s=backoff_max_s)
 
 
 async def index_chain(

@@ -226,8 +226,7 @@ class Monitor:
 
     def lenses_for(self, account: MarginAccount) -> list[tuple[str, Policy]]:
         """The key and policy of each of ``account``'s secondary lenses (most have none)."""
-        found = self._routing(account).lenses
-        return [(lens.key, policy) for lens, policy in found[1:]] if len(found) > 1 else []
+        return [(lens.key, policy) for lens, policy in self._routing(account).lenses[1:]]
 
     def _lens_keys(self, account: MarginAccount) -> set[str]:
         return {lens.key for lens, _ in self._routing(account).lenses}
@@ -681,35 +680,35 @@ class Monitor:
         none alerted one by one; never silently safe.
         """
         name, started = group.chain.name, self.clock()
-        try:
-            if failed is not None:
-                raise failed
-            summary = await self.tick(group, head)
-        except NODE_UNREADABLE as exc:
-            # A wrong chain id or a node that is down: one log line when it starts, not a
-            # traceback per tick (a new cause while it lasts, at info: the next tick fails on
-            # a reconnect, not on the request that failed first); the tick retries at its
-            # interval.
-            problem = f"chain {name} unreadable: {exc}"
-            was = self._chain_problems.get(name)
-            if was is None:
-                log.error("%s", problem)
-            elif was != problem:
-                log.info("chain %s still unreadable: %s", name, exc)
-            self._chain_problems[name] = problem
-            runtime = self.runtimes[name]
-            waited_s = runtime.take_slowest_request_s()  # a node timing out is the news here
-            await runtime.close()  # reconnect (and re-check) next tick
-            accounts = await asyncio.to_thread(self._in_scope_accounts, group)
-            block = self._heads.get(group.chain.chain_id, (0, 0.0))[0]
-            block = block or max((a.block_number for a in accounts), default=0)
-            read = unreadable(str(exc), block)
-            return await self._unreadable(
-                group, read, accounts, block, at=started, slowest_request_s=waited_s
-            )
-        if self._chain_problems.pop(name, None) is not None:
-            log.warning("chain %s readable again", name)
-        return summary
+        if failed is None:
+            try:
+                summary = await self.tick(group, head)
+            except NODE_UNREADABLE as exc:
+                failed = exc
+            else:
+                if self._chain_problems.pop(name, None) is not None:
+                    log.warning("chain %s readable again", name)
+                return summary
+        # A wrong chain id or a node that is down: one log line when it starts, not a
+        # traceback per tick (a new cause while it lasts, at info: the next tick fails on a
+        # reconnect, not on the request that failed first); the tick retries at its interval.
+        problem = f"chain {name} unreadable: {failed}"
+        was = self._chain_problems.get(name)
+        if was is None:
+            log.error("%s", problem)
+        elif was != problem:
+            log.info("chain %s still unreadable: %s", name, failed)
+        self._chain_problems[name] = problem
+        runtime = self.runtimes[name]
+        waited_s = runtime.take_slowest_request_s()  # a node timing out is the news here
+        await runtime.close()  # reconnect (and re-check) next tick
+        accounts = await asyncio.to_thread(self._in_scope_accounts, group)
+        block = self._heads.get(group.chain.chain_id, (0, 0.0))[0]
+        block = block or max((a.block_number for a in accounts), default=0)
+        read = unreadable(str(failed), block)
+        return await self._unreadable(
+            group, read, accounts, block, at=started, slowest_request_s=waited_s
+        )
 
     async def close(self) -> None:
         """Close every chain's node client and hand its chains to other workers at once."""
