@@ -34,6 +34,7 @@ from web3 import Web3
 from bench.live_metrics import CountingNotifier, TickFact
 from indexer.config.loader import Config
 from indexer.protocols.base import ProtocolAdapter, RemembersOwners
+from indexer.protocols.gmx_v2.adapter import GmxV2Adapter
 from indexer.protocols.hyperliquid.adapter import HyperliquidAdapter
 from indexer.rpc.client import RpcClient
 from indexer.store.engine import make_engine
@@ -99,8 +100,11 @@ def bench_monitor(
         watched = [w.address for w in cfg.wallets]
         for group in monitor.groups:
             for adapter in group.adapters:
+                # Each tick built its adapters anew: no wallet or configuration kept.
                 if isinstance(adapter, HyperliquidAdapter):
-                    adapter.memory = None  # each tick built its adapters anew
+                    adapter.memory = None
+                if isinstance(adapter, GmxV2Adapter):
+                    adapter.config = None
             monitor.runtimes[group.chain.name] = ChainRuntime(
                 group, engine, watched=watched, full_refresh_s=0.0
             )

@@ -24,6 +24,7 @@ from web3.contract.contract import ContractFunction
 
 from devnet.deploy import Devnet, TransactionReverted, call, transact
 from devnet.gmx_types import LiquidationCheck, MarginTerms, SimMarket, SimToken, devnet_address
+from indexer.decode.words import address_word, uint_word
 from indexer.models import E30
 from indexer.protocols.gmx_v2 import keys as gmx_keys
 from indexer.protocols.gmx_v2.adapter import GmxV2Adapter
@@ -63,6 +64,7 @@ class GmxDeployment:
     event_emitter: Contract
     exchange: Contract
     referral_storage: str
+    config: Contract
     tokens: dict[str, SimToken] = field(default_factory=dict)
     markets: dict[str, SimMarket] = field(default_factory=dict)
 
@@ -121,10 +123,18 @@ class GmxDeployment:
         return int(call(self.exchange.functions.tokenPrice(self.token(asset).address))[0])
 
     def set_uint(self, key: bytes, value: int) -> None:
+        """Write DataStore state directly, as trading does (no event): pools, accruals."""
         transact(self.data_store.functions.setUint(key, value))
 
+    def set_config(self, base: bytes, *args: str | bool | bytes, value: int) -> None:
+        """``Config.setUint(base, abi.encode(*args), value)``: a configuration value, stored
+        under its ``Keys.sol`` key and announced with a ``SetUint`` event, as GMX sets them.
+        ``args``: addresses (0x strings), flags, or base keys (32 bytes)."""
+        data = b"".join(_word(a) for a in args)
+        transact(self.config.functions.setUint(base, data, value))
+
     def set_min_collateral_usd(self, usd_e30: int) -> None:
-        self.set_uint(gmx_keys.MIN_COLLATERAL_USD, usd_e30)
+        self.set_config(gmx_keys.MIN_COLLATERAL_USD, value=usd_e30)
 
     def set_market_factors(
         self,
@@ -138,46 +148,40 @@ class GmxDeployment:
         """Set any of a market's MIN_COLLATERAL_FACTOR, …_FOR_LIQUIDATION, POSITION_FEE_FACTOR.
         ``position_fee_factor_e30`` sets both balance flags; ``improved_fee_factor_e30`` then
         overrides the ``balanceWasImproved = true`` one."""
-        token = self.markets[market].market_token
+        t = self.markets[market].market_token
         if min_collateral_factor_e30 is not None:
-            self.set_uint(gmx_keys.min_collateral_factor_key(token), min_collateral_factor_e30)
+            self.set_config(gmx_keys.MIN_COLLATERAL_FACTOR, t, value=min_collateral_factor_e30)
         if liquidation_factor_e30 is not None:
-            key = gmx_keys.min_collateral_factor_for_liquidation_key(token)
-            self.set_uint(key, liquidation_factor_e30)
+            base = gmx_keys.MIN_COLLATERAL_FACTOR_FOR_LIQUIDATION
+            self.set_config(base, t, value=liquidation_factor_e30)
         if position_fee_factor_e30 is not None:
             for improved in (False, True):
-                key = gmx_keys.position_fee_factor_key(token, improved)
-                self.set_uint(key, position_fee_factor_e30)
+                self.set_config(
+                    gmx_keys.POSITION_FEE_FACTOR, t, improved, value=position_fee_factor_e30
+                )
         if improved_fee_factor_e30 is not None:
-            self.set_uint(gmx_keys.position_fee_factor_key(token, True), improved_fee_factor_e30)
+            self.set_config(gmx_keys.POSITION_FEE_FACTOR, t, True, value=improved_fee_factor_e30)
 
     def set_margin_terms(self, market: str, terms: MarginTerms) -> None:
-        """Write a market's impact, profit-cap, pool and borrowing-rate values (``MarginTerms``)."""
+        """Write a market's impact, profit-cap and borrowing-rate configuration and its pools
+        (``MarginTerms``)."""
         m = self.markets[market]
         t = m.market_token
         for i, positive in enumerate((True, False)):
-            factor, exponent = terms.impact_factor_e30[i], terms.impact_exponent_e30[i]
-            cap = terms.max_impact_e30[i]
-            self.set_uint(
-                gmx_keys.market_flag_key(gmx_keys.POSITION_IMPACT_FACTOR, t, positive), factor
-            )
-            exponent_key = gmx_keys.market_flag_key(
-                gmx_keys.POSITION_IMPACT_EXPONENT_FACTOR, t, positive
-            )
-            self.set_uint(exponent_key, exponent)
-            self.set_uint(
-                gmx_keys.market_flag_key(gmx_keys.MAX_POSITION_IMPACT_FACTOR, t, positive), cap
-            )
-        cap_key = gmx_keys.market_key(gmx_keys.MAX_POSITION_IMPACT_FACTOR_FOR_LIQUIDATIONS, t)
-        self.set_uint(cap_key, terms.liquidation_impact_cap_e30)
+            for base, value in (
+                (gmx_keys.POSITION_IMPACT_FACTOR, terms.impact_factor_e30[i]),
+                (gmx_keys.POSITION_IMPACT_EXPONENT_FACTOR, terms.impact_exponent_e30[i]),
+                (gmx_keys.MAX_POSITION_IMPACT_FACTOR, terms.max_impact_e30[i]),
+            ):
+                self.set_config(base, t, positive, value=value)
+        cap = gmx_keys.MAX_POSITION_IMPACT_FACTOR_FOR_LIQUIDATIONS
+        self.set_config(cap, t, value=terms.liquidation_impact_cap_e30)
         for is_long in (True, False):
-            self.set_uint(
-                gmx_keys.max_pnl_factor_for_traders_key(t, is_long), terms.max_pnl_factor_e30
+            traders = gmx_keys.MAX_PNL_FACTOR_FOR_TRADERS
+            self.set_config(
+                gmx_keys.MAX_PNL_FACTOR, traders, t, is_long, value=terms.max_pnl_factor_e30
             )
-            self.set_uint(
-                gmx_keys.market_flag_key(gmx_keys.BORROWING_FACTOR, t, is_long),
-                terms.borrowing_factor_e30,
-            )
+            self.set_config(gmx_keys.BORROWING_FACTOR, t, is_long, value=terms.borrowing_factor_e30)
         for token, amount in terms.pool_raw.items():
             self.set_uint(gmx_keys.pool_amount_key(t, self.token(token).address), amount)
 
@@ -320,8 +324,10 @@ def deploy_gmx(
     emitter = devnet.deploy("GmxV2EventEmitter")
     reader = devnet.deploy("GmxV2Reader")
     exchange = devnet.deploy("GmxV2Exchange", data_store.address, emitter.address, reader.address)
-    transact(data_store.functions.setController(exchange.address, True))
-    transact(emitter.functions.setController(exchange.address, True))
+    config = devnet.deploy("GmxV2Config", data_store.address, emitter.address)
+    for writer in (exchange, config):
+        transact(data_store.functions.setController(writer.address, True))
+        transact(emitter.functions.setController(writer.address, True))
     gmx = GmxDeployment(
         devnet=devnet,
         data_store=data_store,
@@ -329,6 +335,7 @@ def deploy_gmx(
         event_emitter=emitter,
         exchange=exchange,
         referral_storage=devnet_address("ReferralStorage"),
+        config=config,
     )
     for symbol, asset, decimals, usd in tokens:
         feed = devnet.deploy("ChainlinkAggregatorSim", 8, f"{asset} / USD", usd * 10**8)
@@ -353,9 +360,16 @@ def deploy_gmx(
             improved_fee_factor_e30=4 * E30 // 10_000,
         )
         for is_long in (True, False):  # linear borrowing rate (the factor is 0 until set)
-            exponent = gmx_keys.market_flag_key(
-                gmx_keys.BORROWING_EXPONENT_FACTOR, market.market_token, is_long
-            )
-            gmx.set_uint(exponent, E30)
+            exponent = gmx_keys.BORROWING_EXPONENT_FACTOR
+            gmx.set_config(exponent, market.market_token, is_long, value=E30)
     gmx.set_min_collateral_usd(E30)
     return gmx
+
+
+def _word(arg: str | bool | bytes) -> bytes:
+    """One ``abi.encode`` word: an address, a flag, or a 32-byte key as it is."""
+    if isinstance(arg, bool):
+        return uint_word(int(arg))
+    if isinstance(arg, bytes):
+        return arg
+    return address_word(arg)

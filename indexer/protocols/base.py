@@ -101,6 +101,24 @@ class RemembersOwners(Protocol):
         ...
 
 
+@runtime_checkable
+class AnnouncesConfig(Protocol):
+    """An adapter whose venue announces its configuration writes in the events it scans
+    (GMX's ``Config``: fee, liquidation and impact factors). A write can change every open
+    account's terms with no event of theirs, so the monitor re-reads the whole book when
+    told."""
+
+    def take_config_change(self) -> bool:
+        """Whether a scan handed it a configuration write since the last call (and forget
+        that it did)."""
+        ...
+
+    def forget_config(self) -> None:
+        """Read the configuration again with the next read (another worker may have scanned
+        a write meanwhile)."""
+        ...
+
+
 class Quote(Protocol):
     """A price and when its source last updated it (Unix seconds)."""
 

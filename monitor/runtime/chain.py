@@ -50,7 +50,12 @@ from indexer.config.protocol import PollCadence
 from indexer.crash_points import crash_point
 from indexer.models import MarginAccount
 from indexer.prices import PriceBook, PriceSource
-from indexer.protocols.base import ProtocolAdapter, RemembersOwners, events_end_accounts
+from indexer.protocols.base import (
+    AnnouncesConfig,
+    ProtocolAdapter,
+    RemembersOwners,
+    events_end_accounts,
+)
 from indexer.reads.execute import ReadCache
 from indexer.refresh import locked, owners_per_read, owners_to_refresh, refresh_owners
 from indexer.registry import json_decoder
@@ -220,10 +225,11 @@ class ChainRuntime:
         return self._rpc.stats() if self._rpc is not None else []
 
     def forget(self) -> None:
-        """Drop what this process remembers of the chain's book: the next sync re-reads it
-        whole (another worker may have changed it meanwhile). Slices still being read behind
-        the last tick are cancelled: this worker may no longer hold the chain. One already
-        read is dropped too: what it read may predate another worker's reads."""
+        """Drop what this process remembers of the chain's book and its venues' configuration:
+        the next sync re-reads them whole (another worker may have changed them meanwhile).
+        Slices still being read behind the last tick are cancelled: this worker may no longer
+        hold the chain. One already read is dropped too: what it read may predate another
+        worker's reads."""
         for task in self._behind:
             if not task.done():
                 task.cancel()
@@ -236,6 +242,9 @@ class ChainRuntime:
         self._assets.clear()
         self._unconfirmed.clear()
         self._ended.clear()
+        for adapter in self.group.adapters:
+            if isinstance(adapter, AnnouncesConfig):
+                adapter.forget_config()
 
     async def head(self) -> int:
         """The node's head block number (one ``eth_blockNumber``)."""
@@ -498,10 +507,11 @@ class ChainRuntime:
         is indexed, not read). Where events report every change an owner makes (GMX, gTrade),
         the slice only bounds drift, and the confirming reads only catch what the events could
         not say (an account reopened in the block that ended it), so both are read behind the
-        tick: the tick's alerts do not wait on them, and what they read joins the book at the
-        next tick. (After a crash the confirming reads are a whole read's worth every tick
-        for a while, and a read still out when the node starts building the next block waits
-        for that build.)
+        tick, as is the whole book when the scan saw the venue's configuration written
+        (``AnnouncesConfig``): the tick's alerts do not wait on them, and what they read joins
+        the book at the next tick. (After a crash the confirming reads are a whole read's worth
+        every tick for a while, and a read still out when the node starts building the next
+        block waits for that build.)
         """
 
         def everyone() -> list[str]:
@@ -511,6 +521,7 @@ class ChainRuntime:
 
         ending: list[str] = []
         later: list[str] = []
+        reconfigured = isinstance(adapter, AnnouncesConfig) and adapter.take_config_change()
         if full:
             owners = set(everyone())
             self._unconfirmed.pop(adapter.name, None)  # everyone touched is read now
@@ -534,7 +545,10 @@ class ChainRuntime:
             warm = self.warm.get(adapter.name, frozenset())
             slice_ = rolling.take(self.monotonic(), everyone, warm)
             if adapter.name not in self.group.eventless:
-                later = sorted((set(slice_) | set(confirming)) - owners)
+                behind = set(slice_) | set(confirming)
+                if reconfigured:  # new factors apply to every open account, and no event says so
+                    behind.update(everyone())
+                later = sorted(behind - owners)
             else:
                 owners.update(slice_, confirming)
                 candidates = scope if scope is not None else self.watched

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from devnet.deploy import Devnet
 from devnet.scenario import World, build_world
 from devnet.toml import write_config
+from indexer.protocols.gmx_v2 import keys as gmx_keys
 from indexer.store.engine import make_engine
 from tests.config_helpers import clean_env as clean_env
 from tests.config_helpers import one_error_line, run, world_config_file
@@ -45,21 +46,32 @@ def _stored_events(db: Path) -> int:
         return int(conn.execute(sa.text("SELECT count(*) FROM raw_events")).scalar_one())
 
 
-def test_index_backfills_then_resumes_from_its_cursor(config_file: Path, tmp_path: Path) -> None:
+def _config_writes(world: World) -> int:
+    """The GMX deployment's configuration writes (SetUint events), which the scan selects."""
+    set_uint = "0x" + gmx_keys.event_name_hash("SetUint").hex()
+    query = {"fromBlock": "0x0", "address": world.gmx.event_emitter.address}
+    logs = world.devnet.anvil.request("eth_getLogs", [query])
+    return sum(1 for log in logs if log["topics"][1] == set_uint)
+
+
+def test_index_backfills_then_resumes_from_its_cursor(
+    config_file: Path, tmp_path: Path, world: World
+) -> None:
+    expected = 4 + _config_writes(world)  # one PositionIncrease per GMX trader, and Config's
     (row,) = _index(config_file)  # GMX only: Hyperliquid has no events to scan
     assert row["source"] == "devnet:gmx_v2"
-    assert row["logs"] == 4  # one PositionIncrease per GMX trader
-    assert _stored_events(tmp_path / "perpwatch.db") == 4
+    assert row["logs"] == expected > 4
+    assert _stored_events(tmp_path / "perpwatch.db") == expected
     (again,) = _index(config_file)
     assert again["from_block"] == row["to_block"] + 1
     assert again["logs"] == 0
-    assert _stored_events(tmp_path / "perpwatch.db") == 4
+    assert _stored_events(tmp_path / "perpwatch.db") == expected
 
 
 def test_to_block_stops_early_and_from_block_reindexes_without_duplicates(
     config_file: Path, tmp_path: Path, world: World
 ) -> None:
-    first_trade = min(
+    first_event = min(
         int(r["blockNumber"], 16)
         for r in world.devnet.anvil.request(
             "eth_getLogs",
@@ -67,13 +79,14 @@ def test_to_block_stops_early_and_from_block_reindexes_without_duplicates(
               "address": world.gmx.event_emitter.address}],
         )
     )  # fmt: skip
-    (early,) = _index(config_file, "--to-block", str(first_trade))
-    assert early["to_block"] == first_trade
+    (early,) = _index(config_file, "--to-block", str(first_event))
+    assert early["to_block"] == first_event
     assert early["logs"] == 1
     _index(config_file)
     (again,) = _index(config_file, "--from-block", "0")
-    assert again["logs"] == 4
-    assert _stored_events(tmp_path / "perpwatch.db") == 4
+    expected = 4 + _config_writes(world)
+    assert again["logs"] == expected
+    assert _stored_events(tmp_path / "perpwatch.db") == expected
 
 
 def test_follow_and_to_block_together_are_refused(config_file: Path, tmp_path: Path) -> None:

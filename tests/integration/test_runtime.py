@@ -23,6 +23,7 @@ from devnet.scenario import World, build_world
 from indexer import refresh
 from indexer.config.loader import Config
 from indexer.prices import PriceBook, PriceSource
+from indexer.protocols.gmx_v2.adapter import GmxV2Adapter
 from indexer.reads import execute
 from indexer.reads.execute import ReadCache
 from indexer.rpc.client import RpcClient
@@ -198,6 +199,50 @@ def test_the_whole_book_slice_is_read_behind_the_tick_and_joins_the_next_book(
     assert caught_up[owner][1] > first[owner][1]  # the touched owner as the later read saw it
 
 
+def test_a_configuration_write_has_the_whole_book_read_behind_the_tick_that_scans_it(
+    devnet: Devnet, engine: Engine
+) -> None:
+    """GMX's Config raising a market's liquidation factor changes every open position's
+    maintenance with no event of theirs. The tick that scans the SetUint has the whole book
+    read behind it; from the next tick the book holds the new factor, and the tick after that
+    reads neither the book nor the configuration again."""
+    world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
+    (group,) = by_chain(_gmx_only(world))
+
+    def rates(book: LiveBook) -> set[int]:
+        return {a.positions[0].mm_rate_entry_e30 for a in book.accounts()}
+
+    async def ticks() -> tuple[list[set[int]], list[int], int]:
+        runtime = ChainRuntime(group, engine, full_refresh_s=3600.0)
+        try:
+            _open(world, "config", 3)
+            seen = [rates(await runtime.book(await runtime.sync()))]
+            world.gmx.set_market_factors("ETH/USD", liquidation_factor_e30=9 * E30 // 1000)
+            scanned = await runtime.sync()
+            seen.append(rates(await runtime.book(scanned)))
+            caught_up = await runtime.sync()
+            seen.append(rates(await runtime.book(caught_up)))
+            rpc = await runtime.client()
+            before = rpc.call_equivalents
+            quiet = await runtime.sync()
+            await runtime.book(quiet)
+            quiet_calls = rpc.call_equivalents - before
+            runtime.forget()
+            (adapter,) = group.adapters
+            assert isinstance(adapter, GmxV2Adapter)
+            assert adapter.config is not None
+            assert adapter.config.recall() is None  # forgotten with the book
+            return seen, [scanned.refreshed, caught_up.refreshed, quiet.refreshed], quiet_calls
+        finally:
+            await runtime.close()
+
+    seen, refreshed, quiet_calls = asyncio.run(ticks())
+    assert seen == [{5 * E30 // 1000}, {5 * E30 // 1000}, {9 * E30 // 1000}]
+    assert refreshed == [0, 3, 0]  # the book's 3 owners, counted where they land
+    # The quiet tick: the scan and the prices, no market configuration (55 calls) nor owners.
+    assert quiet_calls < 55, quiet_calls
+
+
 async def _until_a_slice_is_due(
     runtime: ChainRuntime, world: World, tag: str, now: list[float]
 ) -> None:
@@ -359,7 +404,7 @@ def test_reads_of_one_block_ask_the_market_state_once_and_value_alike(
 ) -> None:
     """GMX's reads carry every configured market's state; a second read of the block takes
     it from the first (``ReadCache``): one call for its one owner, and the same accounts as a
-    read that asks everything."""
+    read that asks the block's shared calls again."""
     world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
     (group,) = by_chain(_gmx_only(world))
     (adapter,) = group.adapters
@@ -383,8 +428,10 @@ def test_reads_of_one_block_ask_the_market_state_once_and_value_alike(
             await runtime.close()
 
     spent, cached, uncached = asyncio.run(reads())
-    assert spent[0] > 50  # the market state, the feeds, the block, one owner
+    assert spent[0] > 50  # the configuration, market state, feeds, block, one owner
     assert spent[1] == 1  # that owner's positions only
-    assert spent[2] == spent[0]
+    # Without the cache the block's shared calls are asked again, but not the configuration
+    # the adapter remembers: 3 global values and 26 for each of the 2 markets.
+    assert spent[2] == spent[0] - 55
     assert cached == uncached
     assert len(cached) == 1

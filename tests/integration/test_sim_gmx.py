@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from devnet.deploy import Devnet
+from devnet.deploy import Devnet, call
 from devnet.gmx import GmxDeployment, deploy_gmx
 from devnet.solc import Artifact
 from indexer.decode.abi import (
@@ -21,6 +21,7 @@ from indexer.decode.abi import (
     load_abi,
     topic0,
 )
+from indexer.decode.words import address_word
 from indexer.models import E30
 from indexer.protocols import gmx_v2
 from indexer.protocols.gmx_v2 import keys as gmx_keys
@@ -219,14 +220,19 @@ def test_events_carry_gmx_keys(gmx: GmxDeployment) -> None:
     key = _open_worked_example(gmx, "USDC", True)
     gmx.set_price("ETH", "2000")
     assert gmx.liquidate(trader, "ETH/USD", "USDC", True)
-    logs = gmx.devnet.anvil.request(
+    every = gmx.devnet.anvil.request(
         "eth_getLogs",
         [{"address": gmx.event_emitter.address, "fromBlock": "0x0", "toBlock": "latest"}],
     )
     decoder = log_decoder([gmx_v2.PLUGIN])
+    names = [d.args["eventName"] for d in map(decoder.decode, every) if d is not None]
+    assert set(names) == {"SetUint", "PositionIncrease", "PositionDecrease"}  # Config's too
+    logs = [log for log, name in zip(every, names, strict=True) if name.startswith("Position")]
     decoded = [decoder.decode(log) for log in logs]
-    names = [d.args["eventName"] for d in decoded if d is not None]
-    assert names == ["PositionIncrease", "PositionDecrease"]
+    assert [d.args["eventName"] for d in decoded if d is not None] == [
+        "PositionIncrease",
+        "PositionDecrease",
+    ]
     increase, decrease = (d.args for d in decoded if d is not None)
     account_topic = "0x" + bytes(12).hex() + trader[2:].lower()
     assert logs[0]["topics"][1] == "0x" + gmx_keys.event_name_hash("PositionIncrease").hex()
@@ -244,6 +250,26 @@ def test_events_carry_gmx_keys(gmx: GmxDeployment) -> None:
     assert decrease["basePnlUsd"] == -2000 * USD  # 4 ETH from 2500 to 2000
     assert decrease["priceImpactUsd"] == 0
     assert {"market", "collateralToken", "collateralAmount"} <= set(decrease)
+
+
+def test_config_writes_as_gmx_config_does(gmx: GmxDeployment) -> None:
+    """Config.setUint stores under Keys.getFullKey(baseKey, data) and emits SetUint with the
+    base key as topic1 and items baseKey, data, value (GMX's Config.sol)."""
+    market = gmx.markets["ETH/USD"].market_token
+    value = 7 * E30 // 1000
+    gmx.set_market_factors("ETH/USD", liquidation_factor_e30=value)
+    key = gmx_keys.min_collateral_factor_for_liquidation_key(market)
+    assert call(gmx.data_store.functions.getUint(key)) == value
+    (log,) = gmx.devnet.anvil.request(
+        "eth_getLogs", [{"address": gmx.event_emitter.address, "fromBlock": "latest"}]
+    )
+    base = "0x" + gmx_keys.MIN_COLLATERAL_FACTOR_FOR_LIQUIDATION.hex()
+    assert log["topics"][1:] == ["0x" + gmx_keys.event_name_hash("SetUint").hex(), base]
+    decoded = log_decoder([gmx_v2.PLUGIN]).decode(log)
+    assert decoded is not None
+    args = decoded.args
+    assert (args["eventName"], args["baseKey"], args["value"]) == ("SetUint", base, value)
+    assert args["data"] == address_word(market)
 
 
 def test_feed_round_data(gmx: GmxDeployment) -> None:

@@ -16,12 +16,15 @@ from indexer.errors import ConfigError
 from indexer.models import E30, MarginAccount, MarginMode
 from indexer.protocols import gmx_v2
 from indexer.protocols.base import Read
+from indexer.protocols.gmx_v2 import keys as gmx_keys
 from indexer.protocols.gmx_v2.adapter import EVENT_LOG1_TOPIC, GmxV2Adapter
+from indexer.protocols.gmx_v2.config_memory import ConfigMemory
 from indexer.protocols.gmx_v2.decode import GmxMarket, GmxPosition, GmxToken
 from indexer.protocols.gmx_v2.market import MarketParams, margin_account
+from indexer.protocols.gmx_v2.market_reads import config_keys
 from indexer.reads.multicall import MULTICALL3_ADDRESS, decode_aggregate3, encode_aggregate3
 from indexer.registry import json_decoder
-from indexer.scan.rows import TouchKind, event_rows
+from indexer.scan.rows import Touch, TouchKind, event_rows
 from monitor.health.account import account_health
 
 T = TypeVar("T")
@@ -30,11 +33,17 @@ USD = E30
 
 def run_read(devnet: Devnet, read: Read[T]) -> T:
     """perpwatch's read path in miniature: aggregate3 batches by eth_call, then decode."""
+    return run_read_at(devnet, read, "latest")
+
+
+def run_read_at(devnet: Devnet, read: Read[T], block: int | str) -> T:
+    """:func:`run_read` at ``block``."""
+    tag = hex(block) if isinstance(block, int) else block
     results = []
     for start in range(0, len(read.calls), read.batch_size):
         data = encode_aggregate3(read.calls[start : start + read.batch_size])
         tx = {"to": MULTICALL3_ADDRESS, "data": "0x" + data.hex()}
-        ret = devnet.anvil.request("eth_call", [tx, "latest"])
+        ret = devnet.anvil.request("eth_call", [tx, tag])
         results += decode_aggregate3(bytes.fromhex(ret[2:]))
     return read.decode(results)
 
@@ -257,6 +266,78 @@ def test_touched_from_logs(gmx: GmxDeployment) -> None:
     short_key = "0x" + gmx.position_key(accounts[1], "ETH/USD", "USDC", False).hex()
     assert touches[-2].ref == short_key
     assert touches[-1].block_number == gmx.devnet.anvil.block_number()
+
+
+def _scan(gmx: GmxDeployment, adapter: GmxV2Adapter, from_block: int) -> list[Touch]:
+    """The adapter's log source over ``[from_block, latest]``, handed to ``touched``."""
+    source = adapter.log_source()
+    query = {
+        "address": list(source.addresses),
+        "fromBlock": hex(from_block),
+        "toBlock": "latest",
+        "topics": [list(t) if t else None for t in source.topics],
+    }
+    logs = gmx.devnet.anvil.request("eth_getLogs", [query])
+    return adapter.touched(event_rows(source, logs, json_decoder([gmx_v2.PLUGIN])))
+
+
+def _eth_rates(accounts: list[MarginAccount]) -> set[int]:
+    """The maintenance rates of the ETH/USD positions (the market the tests reconfigure)."""
+    return {a.positions[0].mm_rate_entry_e30 for a in accounts if a.positions[0].asset == "ETH"}
+
+
+def test_configuration_is_read_again_when_config_announces_a_change(gmx: GmxDeployment) -> None:
+    adapter, owner = gmx.adapter(), gmx.devnet.anvil.accounts[1]
+    first = adapter.read_accounts([owner])
+    before = run_read(gmx.devnet, first)
+    second = adapter.read_accounts([owner])
+    config_calls = 3 + sum(1 + len(config_keys(m)) for m in adapter.markets.values())
+    assert len(first.calls) - len(second.calls) == config_calls == 55
+    assert run_read(gmx.devnet, second) == before  # the remembered values stand in exactly
+    assert _eth_rates(before) == {5 * E30 // 1000}
+
+    start = gmx.devnet.anvil.block_number() + 1
+    gmx.set_market_factors("ETH/USD", liquidation_factor_e30=9 * E30 // 1000)
+    # Read at a block the scan has not reached, the remembered factor still answers: the
+    # monitor reads only at the block it scanned to, which holds the SetUint.
+    assert _eth_rates(run_read(gmx.devnet, adapter.read_accounts([owner]))) == {5 * E30 // 1000}
+    assert _scan(gmx, adapter, start) == []  # a configuration write touches no position
+    third = adapter.read_accounts([owner])
+    assert len(third.calls) == len(first.calls)
+    assert _eth_rates(run_read(gmx.devnet, third)) == {9 * E30 // 1000}
+    assert len(adapter.read_accounts([owner]).calls) == len(second.calls)  # remembered again
+    adapter.forget_config()  # a worker taking a chain over asks again
+    assert len(adapter.read_accounts([owner]).calls) == len(first.calls)
+
+
+def test_configuration_written_without_an_event_is_read_within_its_max_age(
+    gmx: GmxDeployment,
+) -> None:
+    clock = [0.0]
+    adapter, owner = gmx.adapter(), gmx.devnet.anvil.accounts[1]
+    adapter.config = ConfigMemory(max_age_s=60.0, monotonic=lambda: clock[0])
+    run_read(gmx.devnet, adapter.read_accounts([owner]))
+    market = gmx.markets["ETH/USD"].market_token
+    gmx.set_uint(gmx_keys.min_collateral_factor_for_liquidation_key(market), 8 * E30 // 1000)
+    clock[0] = 59.9
+    assert _eth_rates(run_read(gmx.devnet, adapter.read_accounts([owner]))) == {5 * E30 // 1000}
+    clock[0] = 60.0
+    assert _eth_rates(run_read(gmx.devnet, adapter.read_accounts([owner]))) == {8 * E30 // 1000}
+
+
+def test_an_answer_older_than_a_seen_change_is_not_remembered(gmx: GmxDeployment) -> None:
+    """A read built before a change and answered at an older block keeps its own values but
+    cannot stand in for the new ones."""
+    adapter, owner = gmx.adapter(), gmx.devnet.anvil.accounts[1]
+    old = adapter.read_accounts([owner])  # built with the configuration calls
+    start = gmx.devnet.anvil.block_number() + 1
+    gmx.set_market_factors("ETH/USD", liquidation_factor_e30=9 * E30 // 1000)
+    _scan(gmx, adapter, start)
+    at_old_block = run_read_at(gmx.devnet, old, start - 1)
+    assert _eth_rates(at_old_block) == {5 * E30 // 1000}  # right for its block
+    assert adapter.config is not None
+    assert adapter.config.recall() is None
+    assert _eth_rates(run_read(gmx.devnet, adapter.read_accounts([owner]))) == {9 * E30 // 1000}
 
 
 def position_state(gmx: GmxDeployment, trader: str, key: bytes) -> tuple[float, float | None, bool]:

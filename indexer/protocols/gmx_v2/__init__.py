@@ -41,6 +41,7 @@ def make_adapter(chain: ChainConfig, options: GmxV2Options) -> GmxV2Adapter:
         markets=markets,
         tokens=tokens,
         source_name=f"{chain.name}:{options.name}",
+        config_max_age_s=options.config_max_age_s,
     )
 
 

@@ -13,7 +13,8 @@ accounts). Decoding lives in :mod:`indexer.protocols.gmx_v2.decode`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 
 from indexer.decode.abi import selector
 from indexer.decode.words import address_word, uint_word
@@ -21,6 +22,11 @@ from indexer.errors import ConfigError
 from indexer.models import MarginAccount
 from indexer.protocols.base import CallResult, Read
 from indexer.protocols.gmx_v2 import keys as gmx_keys
+from indexer.protocols.gmx_v2.config_memory import (
+    CONFIG_EVENT_NAMES,
+    CONFIG_MAX_AGE_S,
+    ConfigMemory,
+)
 from indexer.protocols.gmx_v2.decode import (
     PROTOCOL,
     GmxMarket,
@@ -32,7 +38,7 @@ from indexer.protocols.gmx_v2.decode import (
     require_ok,
 )
 from indexer.protocols.gmx_v2.market import BlockState, margin_account
-from indexer.protocols.gmx_v2.market_reads import market_keys, market_params
+from indexer.protocols.gmx_v2.market_reads import config_keys, market_params, state_keys
 from indexer.reads.multicall import MULTICALL3_ADDRESS, Call3
 from indexer.scan.rows import EventRow, LogSource, Touch, TouchKind
 
@@ -59,8 +65,9 @@ def _hex(raw: bytes) -> str:
     return "0x" + raw.hex()
 
 
-_POSITION_EVENT_NAMES = tuple(
-    _hex(gmx_keys.event_name_hash(n)) for n in (POSITION_INCREASE, POSITION_DECREASE)
+_EVENT_NAMES = tuple(
+    _hex(gmx_keys.event_name_hash(n))
+    for n in (POSITION_INCREASE, POSITION_DECREASE, *CONFIG_EVENT_NAMES)
 )
 """topic2 of the EventLog1 records ``log_source`` selects (hashed once, not per call)."""
 
@@ -69,6 +76,8 @@ class GmxV2Adapter:
     """GMX v2 on one chain. ``addresses`` needs ``data_store``, ``reader`` and
     ``event_emitter``; ``markets`` are the markets whose positions can be valued, ``tokens``
     maps every index and collateral token (lower-case address) to its normal-form facts.
+    The configuration is read again after a ``Config`` event or ``config_max_age_s``
+    (:mod:`.config_memory`; 0: on every read).
 
     Raises:
         ConfigError: a required address is missing, or a market's token is not in ``tokens``.
@@ -88,6 +97,8 @@ class GmxV2Adapter:
         markets: Sequence[GmxMarket] = (),
         tokens: Mapping[str, GmxToken] | None = None,
         source_name: str | None = None,
+        config_max_age_s: float = CONFIG_MAX_AGE_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         missing = [k for k in ("data_store", "reader", "event_emitter") if k not in addresses]
         if missing:
@@ -100,6 +111,9 @@ class GmxV2Adapter:
         self.markets = {m.market_token.lower(): _lower_market(m) for m in markets}
         self.tokens = {a.lower(): t for a, t in (tokens or {}).items()}
         self.source_name = source_name or f"{chain_id}:{PROTOCOL}"
+        self.config = ConfigMemory(config_max_age_s, monotonic) if config_max_age_s > 0 else None
+        """The configuration between reads (:mod:`.config_memory`); None reads it every time."""
+        self._config_written = False  # a scan handed over a Config write (take_config_change)
         for market in self.markets.values():
             for token in (market.index_token, market.long_token, market.short_token):
                 if token not in self.tokens:
@@ -110,23 +124,31 @@ class GmxV2Adapter:
     # -- logs ----------------------------------------------------------------------------------
 
     def log_source(self) -> LogSource:
-        """EventLog1 from the EventEmitter with eventName PositionIncrease or PositionDecrease."""
+        """EventLog1 from the EventEmitter with eventName PositionIncrease or PositionDecrease,
+        or one of ``Config``'s writes (``CONFIG_EVENT_NAMES``)."""
         return LogSource(
             name=self.source_name,
             chain_id=self.chain_id,
             addresses=(self.event_emitter,),
-            topics=((EVENT_LOG1_TOPIC,), _POSITION_EVENT_NAMES),
+            topics=((EVENT_LOG1_TOPIC,), _EVENT_NAMES),
             start_block=self.start_block,
         )
 
     def touched(self, rows: Sequence[EventRow]) -> list[Touch]:
         """Positions touched by decoded PositionIncrease/PositionDecrease rows. A decrease
         with orderType 7 is a liquidation; one that leaves sizeInUsd 0 a closure. Rows of
-        other emitters or events are ignored."""
+        other emitters or events are ignored, but a ``Config`` write retires the remembered
+        configuration (the scan hands every range here before reads at its blocks are built).
+        """
         out = []
         for row in rows:
             args = row.get("args")
             if row.get("address") != self.event_emitter or row.get("topic0") != EVENT_LOG1_TOPIC:
+                continue
+            if args and args.get("eventName") in CONFIG_EVENT_NAMES:
+                self._config_written = True
+                if self.config is not None:
+                    self.config.changed(int(row["block_number"]))
                 continue
             if not args or args.get("eventName") not in (POSITION_INCREASE, POSITION_DECREASE):
                 continue
@@ -141,53 +163,74 @@ class GmxV2Adapter:
             )
         return out
 
+    def take_config_change(self) -> bool:
+        """Whether ``touched`` saw a ``Config`` write since the last call (``AnnouncesConfig``):
+        every open position's terms may have changed with no event of its own."""
+        written, self._config_written = self._config_written, False
+        return written
+
+    def forget_config(self) -> None:
+        """Read the configuration with the next read (``AnnouncesConfig``)."""
+        if self.config is not None:
+            self.config.forget()
+
     # -- accounts ------------------------------------------------------------------------------
 
     def read_accounts(self, owners: Sequence[str]) -> Read[list[MarginAccount]]:
         """Every open position of ``owners`` as an isolated account, at one block.
 
-        One batch reads the block (number, timestamp), the global DataStore values, every
-        configured market's state (``market_reads``), the Chainlink price of each token with a
-        feed (for the price-dependent terms: impact clamp, profit cap, borrowing rate) and the
-        owners' positions. The decode raises ``ConfigError`` for a position in a market that is
-        not configured (it cannot be valued, and leaving it out would report it closed) and
-        ``DecodeError`` if a call failed or returned malformed data.
+        One batch reads the block (number, timestamp), every configured market's state
+        (``market_reads``), the Chainlink price of each token with a feed (for the
+        price-dependent terms: impact clamp, profit cap, borrowing rate) and the owners'
+        positions; and the configuration (global values, each market's factors) unless the
+        adapter remembers it (:mod:`.config_memory`). The decode raises ``ConfigError`` for a
+        position in a market that is not configured (it cannot be valued, and leaving it out
+        would report it closed) and ``DecodeError`` if a call failed or returned malformed
+        data.
         """
         owners = [o.lower() for o in owners]
         markets = list(self.markets.values())
-        keys = [market_keys(m) for m in markets]
         feeds = {a: t.feed for a, t in self.tokens.items() if t.feed}
-        calls = [
-            Call3(MULTICALL3_ADDRESS, _GET_BLOCK_NUMBER),
-            Call3(MULTICALL3_ADDRESS, _GET_TIMESTAMP),
-            self._uint(gmx_keys.MIN_COLLATERAL_USD),
-            # DataStore keeps bools apart from uints: getUint of a bool key is always 0.
-            Call3(self.data_store, _GET_BOOL + gmx_keys.SKIP_BORROWING_FEE_FOR_SMALLER_SIDE),
-            Call3(self.data_store, _GET_BOOL + gmx_keys.USE_OPEN_INTEREST_IN_TOKENS_FOR_BALANCE),
-        ]
+        remembered = self.config.recall() if self.config is not None else None
+        calls = [Call3(MULTICALL3_ADDRESS, _GET_BLOCK_NUMBER)]
+        calls += [Call3(MULTICALL3_ADDRESS, _GET_TIMESTAMP)]
         for feed in feeds.values():
             calls += [Call3(feed, _LATEST_ROUND_DATA), Call3(feed, _DECIMALS)]
-        for market, market_calls in zip(markets, keys, strict=True):
-            calls.append(self._bytes32(gmx_keys.virtual_token_id_key(market.index_token)))
-            calls += [self._uint(key) for _, key in market_calls]
+        for market in markets:
+            calls += [self._uint(key) for _, key in state_keys(market)]
+        # The configuration follows the shared calls, not among them: the reads of one block
+        # share those whether or not they carry it (``ReadCache``).
+        shared = len(calls)
+        calls += self._config_calls(markets) if remembered is None else []
         first_position = len(calls)
         calls += [self._positions(owner) for owner in owners]
 
         def decode(results: Sequence[CallResult]) -> list[MarginAccount]:
-            head = [decode_uint(require_ok(r, "block/global read")) for r in results[:5]]
-            block_number, timestamp, floor, skip, in_tokens = head
-            at = 5 + 2 * len(feeds)
+            def uints(start: int, end: int, what: str) -> list[int]:
+                return [decode_uint(require_ok(r, what)) for r in results[start:end]]
+
+            block_number, timestamp = uints(0, 2, "block read")
+            config = remembered
+            if config is None:
+                config = tuple(uints(shared, first_position, "configuration read"))
+                if self.config is not None:
+                    self.config.remember(block_number, config)
+            floor, skip, in_tokens = config[:3]
+            at = 2 + 2 * len(feeds)
             block = BlockState(
-                timestamp, bool(skip), bool(in_tokens), self._prices(feeds, results[5:at])
+                timestamp, bool(skip), bool(in_tokens), self._prices(feeds, results[2:at])
             )
-            params = {}
-            for market, market_calls in zip(markets, keys, strict=True):
-                values = [
-                    decode_uint(require_ok(r, "DataStore read"))
-                    for r in results[at : at + 1 + len(market_calls)]
-                ]
-                params[market.market_token] = market_params(market, values[1:], values[0])
-                at += 1 + len(market_calls)
+            state = uints(at, shared, "DataStore read")
+            params, at_config, at_state = {}, 3, 0
+            for market in markets:
+                n_config, n_state = len(config_keys(market)), len(state_keys(market))
+                params[market.market_token] = market_params(
+                    market,
+                    config[at_config + 1 : at_config + 1 + n_config],
+                    state[at_state : at_state + n_state],
+                    virtual_token_id=config[at_config],
+                )
+                at_config, at_state = at_config + 1 + n_config, at_state + n_state
             accounts = []
             for result in results[first_position:]:
                 data = require_ok(result, "Reader.getAccountPositions")
@@ -204,7 +247,21 @@ class GmxV2Adapter:
                     accounts.append(account)
             return accounts
 
-        return Read(tuple(calls), decode, shared=first_position)  # all but the positions
+        return Read(tuple(calls), decode, shared=shared)
+
+    def _config_calls(self, markets: Sequence[GmxMarket]) -> list[Call3]:
+        """The configuration: the global values, then per market its virtual token id and
+        ``config_keys``; the order the decode (and the remembered tuple) follows."""
+        calls = [
+            self._uint(gmx_keys.MIN_COLLATERAL_USD),
+            # DataStore keeps bools apart from uints: getUint of a bool key is always 0.
+            Call3(self.data_store, _GET_BOOL + gmx_keys.SKIP_BORROWING_FEE_FOR_SMALLER_SIDE),
+            Call3(self.data_store, _GET_BOOL + gmx_keys.USE_OPEN_INTEREST_IN_TOKENS_FOR_BALANCE),
+        ]
+        for market in markets:
+            calls.append(self._bytes32(gmx_keys.virtual_token_id_key(market.index_token)))
+            calls += [self._uint(key) for _, key in config_keys(market)]
+        return calls
 
     def _positions(self, owner: str) -> Call3:
         # (dataStore, account, start, end): static words, packed without eth_abi (one per owner).

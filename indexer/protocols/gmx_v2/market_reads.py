@@ -2,8 +2,15 @@
 :class:`~indexer.protocols.gmx_v2.market.MarketParams`. Pure: keys out, integers in.
 
 The keys are listed once, as ``(field, key)`` pairs in call order, so that the calls and the
-decoding cannot drift apart. Single-token markets (long token == short token) halve open
-interest and pool amounts, as ``MarketUtils`` does.
+decoding cannot drift apart. They come in two kinds:
+
+- configuration (``config_keys``): factors only GMX's ``Config`` contract sets, each write of
+  which it announces with a ``SetUint``/``SetBool``/``SetBytes32`` event
+  (:mod:`indexer.protocols.gmx_v2.config_memory` keeps them between reads);
+- state (``state_keys``): what trading moves (cumulative factors, open interest, pools).
+
+Single-token markets (long token == short token) halve open interest and pool amounts, as
+``MarketUtils`` does.
 """
 
 from __future__ import annotations
@@ -37,8 +44,20 @@ _IMPACT = (
 )
 
 
+Field = tuple[str, object]
+"""A value's field name in :func:`market_params` and its sub-key (side, collateral, or None)."""
+
+CONFIG_FIELDS = frozenset(
+    {"liquidation", "impact_cap", "max_funding", "fee", "max_pnl"}
+    | {name for name, _ in _IMPACT}
+    | {name for name, _ in _BORROWING}
+)
+"""Fields whose keys only ``Config.setUint`` writes (checked against GMX's sources: no other
+contract sets them)."""
+
+
 @functools.cache
-def market_keys(m: GmxMarket) -> tuple[tuple[tuple[str, object], bytes], ...]:
+def market_keys(m: GmxMarket) -> tuple[tuple[Field, bytes], ...]:
     """``((field, sub-key), DataStore key)`` for every ``getUint`` of market ``m``, in order.
     Cached: a market's keys never change, and every read (and its decoding) asks for them."""
     t = m.market_token
@@ -69,10 +88,26 @@ def market_keys(m: GmxMarket) -> tuple[tuple[tuple[str, object], bytes], ...]:
     return tuple(out)
 
 
-def market_params(m: GmxMarket, values: Sequence[int], virtual_token_id: int) -> MarketParams:
-    """``values`` of ``market_keys(m)``, in order, as the market's parameters."""
-    got: dict[tuple[str, object], int] = {}
-    for (name, sub), value in zip((f for f, _ in market_keys(m)), values, strict=True):
+@functools.cache
+def config_keys(m: GmxMarket) -> tuple[tuple[Field, bytes], ...]:
+    """The configuration part of :func:`market_keys`, in its order."""
+    return tuple(entry for entry in market_keys(m) if entry[0][0] in CONFIG_FIELDS)
+
+
+@functools.cache
+def state_keys(m: GmxMarket) -> tuple[tuple[Field, bytes], ...]:
+    """The state part of :func:`market_keys`, in its order."""
+    return tuple(entry for entry in market_keys(m) if entry[0][0] not in CONFIG_FIELDS)
+
+
+def market_params(
+    m: GmxMarket, config: Sequence[int], state: Sequence[int], virtual_token_id: int
+) -> MarketParams:
+    """The values of ``config_keys(m)`` and ``state_keys(m)``, each in order, as the market's
+    parameters."""
+    fields = [f for f, _ in config_keys(m)] + [f for f, _ in state_keys(m)]
+    got: dict[Field, int] = {}
+    for (name, sub), value in zip(fields, [*config, *state], strict=True):
         key = (name, sub)
         # A single-token market lists each OI key twice: MarketUtils sums both, then halves.
         got[key] = value if name not in ("oi_usd", "oi_raw") else got.get(key, 0) + value

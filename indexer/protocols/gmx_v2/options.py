@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from indexer.config.protocol import ProtocolConfig
 from indexer.config.scalars import STRICT, Address, HttpUrl, invalid
+from indexer.protocols.gmx_v2.config_memory import CONFIG_MAX_AGE_S
 
 
 class TokenConfig(BaseModel):
@@ -52,6 +53,10 @@ class GmxV2Options(ProtocolConfig):
     gmx_markets: tuple[GmxMarketConfig, ...] = ()
     # "tickers" values positions with GMX's HTTP tickers (``tickers_url``) instead of Chainlink.
     price_source: Literal["chainlink", "tickers"] = "chainlink"
+    # The markets' configuration (fee, liquidation, impact and borrowing-rate factors) is read
+    # again when GMX's Config announces a change, and at least this often; 0 reads it with
+    # every read (``indexer.protocols.gmx_v2.config_memory``).
+    config_max_age_s: float = Field(default=CONFIG_MAX_AGE_S, ge=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> GmxV2Options:
