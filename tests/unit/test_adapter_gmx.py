@@ -310,6 +310,26 @@ def test_configuration_is_read_again_when_config_announces_a_change(gmx: GmxDepl
     assert len(adapter.read_accounts([owner]).calls) == len(first.calls)
 
 
+def test_a_config_write_of_a_value_perpwatch_does_not_read_changes_nothing(
+    gmx: GmxDeployment,
+) -> None:
+    """MIN_COLLATERAL_FACTOR gates new orders only: its write is scanned but neither retires
+    the remembered configuration nor asks for the book to be re-read."""
+    adapter, owner = gmx.adapter(), gmx.devnet.anvil.accounts[1]
+    first = adapter.read_accounts([owner])
+    run_read(gmx.devnet, first)
+    start = gmx.devnet.anvil.block_number() + 1
+    gmx.set_market_factors("ETH/USD", min_collateral_factor_e30=2 * E30 // 100)
+    assert _scan(gmx, adapter, start) == []
+    assert adapter.take_config_change() is False
+    assert len(adapter.read_accounts([owner]).calls) < len(first.calls)  # still remembered
+    gmx.set_market_factors("ETH/USD", position_fee_factor_e30=7 * E30 // 10_000)
+    _scan(gmx, adapter, start)
+    assert adapter.take_config_change() is True
+    assert adapter.take_config_change() is False  # taken once
+    assert len(adapter.read_accounts([owner]).calls) == len(first.calls)
+
+
 def test_configuration_written_without_an_event_is_read_within_its_max_age(
     gmx: GmxDeployment,
 ) -> None:

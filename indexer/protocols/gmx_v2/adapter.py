@@ -38,7 +38,12 @@ from indexer.protocols.gmx_v2.decode import (
     require_ok,
 )
 from indexer.protocols.gmx_v2.market import BlockState, margin_account
-from indexer.protocols.gmx_v2.market_reads import config_keys, market_params, state_keys
+from indexer.protocols.gmx_v2.market_reads import (
+    CONFIG_BASE_KEYS,
+    config_keys,
+    market_params,
+    state_keys,
+)
 from indexer.reads.multicall import MULTICALL3_ADDRESS, Call3
 from indexer.scan.rows import EventRow, LogSource, Touch, TouchKind
 
@@ -70,6 +75,9 @@ _EVENT_NAMES = tuple(
     for n in (POSITION_INCREASE, POSITION_DECREASE, *CONFIG_EVENT_NAMES)
 )
 """topic2 of the EventLog1 records ``log_source`` selects (hashed once, not per call)."""
+_CONFIG_BASE_TOPICS = frozenset(_hex(key) for key in CONFIG_BASE_KEYS)
+"""The base keys of the ``Config`` writes that change what the adapter reads, as the rows hold
+them (``topic2``: EventLog1's ``topic1``)."""
 
 
 class GmxV2Adapter:
@@ -137,8 +145,9 @@ class GmxV2Adapter:
     def touched(self, rows: Sequence[EventRow]) -> list[Touch]:
         """Positions touched by decoded PositionIncrease/PositionDecrease rows. A decrease
         with orderType 7 is a liquidation; one that leaves sizeInUsd 0 a closure. Rows of
-        other emitters or events are ignored, but a ``Config`` write retires the remembered
-        configuration (the scan hands every range here before reads at its blocks are built).
+        other emitters or events are ignored, but a ``Config`` write of a value the adapter
+        reads (``CONFIG_BASE_KEYS``) retires the remembered configuration (the scan hands every
+        range here before reads at its blocks are built).
         """
         out = []
         for row in rows:
@@ -146,9 +155,10 @@ class GmxV2Adapter:
             if row.get("address") != self.event_emitter or row.get("topic0") != EVENT_LOG1_TOPIC:
                 continue
             if args and args.get("eventName") in CONFIG_EVENT_NAMES:
-                self._config_written = True
-                if self.config is not None:
-                    self.config.changed(int(row["block_number"]))
+                if row.get("topic2") in _CONFIG_BASE_TOPICS:  # a value perpwatch reads
+                    self._config_written = True
+                    if self.config is not None:
+                        self.config.changed(int(row["block_number"]))
                 continue
             if not args or args.get("eventName") not in (POSITION_INCREASE, POSITION_DECREASE):
                 continue

@@ -47,6 +47,25 @@ _IMPACT = (
 Field = tuple[str, object]
 """A value's field name in :func:`market_params` and its sub-key (side, collateral, or None)."""
 
+CONFIG_BASE_KEYS = frozenset(
+    {
+        k.MIN_COLLATERAL_USD,
+        k.SKIP_BORROWING_FEE_FOR_SMALLER_SIDE,
+        k.USE_OPEN_INTEREST_IN_TOKENS_FOR_BALANCE,
+        k.VIRTUAL_TOKEN_ID,
+        k.MIN_COLLATERAL_FACTOR_FOR_LIQUIDATION,
+        k.MAX_POSITION_IMPACT_FACTOR_FOR_LIQUIDATIONS,
+        k.MAX_FUNDING_FACTOR_PER_SECOND,
+        k.POSITION_FEE_FACTOR,
+        k.MAX_PNL_FACTOR,
+    }
+    | {base for _, base in _IMPACT}
+    | {base for _, base in _BORROWING}
+)
+"""The ``Keys.sol`` base keys of every configuration value the adapter reads (the globals and
+the :data:`CONFIG_FIELDS`): a ``Config`` write of another key (oracle settings, pool caps,
+swap fees…) changes nothing perpwatch computes."""
+
 CONFIG_FIELDS = frozenset(
     {"liquidation", "impact_cap", "max_funding", "fee", "max_pnl"}
     | {name for name, _ in _IMPACT}
