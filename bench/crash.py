@@ -6,11 +6,12 @@
 blocks, and its slowest ticks (the p99 is the second slowest of 180 ticks, the third of 300)
 differ more than a change moves them. This benchmark repeats: the ``perpwatch devnet`` world
 (``devnet.live``) mining a block a second, then the same steps in the same order, each followed
-by one monitor tick once its transactions are mined: two calm price moves, a crash, the
-keeper's liquidations, and a tick with nothing new. No market runs during a tick, so a tick's
-CPU time is the monitor's own (all its threads); its wall time still meets the node building
-its next block. Full garbage collections (``monitor.runtime.gc_pacing``, counted in
-``full_collections``) and the write-ahead log's checkpoints run between ticks, as
+by one monitor tick once its transactions are mined: two calm price moves, a crash, the keeper's
+liquidations, a tick with nothing new, a GMX configuration write (``RECONFIGURED``) and the tick
+after it, which takes in the whole GMX book read again behind the write's tick. No market runs
+during a tick, so a tick's CPU time is the monitor's own (all its threads); its wall time still
+meets the node building its next block. Full garbage collections (``monitor.runtime.gc_pacing``,
+counted in ``full_collections``) and the write-ahead log's checkpoints run between ticks, as
 ``perpwatch run`` has them. Per tick: the step, wall and CPU milliseconds and the phases
 (``monitor.runtime.phases``), for perpwatch and then, on a fresh world of the same seed, the
 baseline (every owner re-read and the book reloaded each tick). ``*_ratio`` keys are baseline
@@ -45,11 +46,17 @@ CALM = (Decimal("1.002"), Decimal("0.998"))
 """The price moves before the crash (factors on every asset)."""
 
 
+RECONFIGURED = {"position_fee_factor_e30": 7 * 10**30 // 10_000}
+"""The configuration write of the ``reconfigured`` step (ETH/USD's closing fee, 0.06 % to
+0.07 %): its tick has the whole GMX book read behind it, which the ``reread`` tick waits for."""
+
+
 def _steps(crash_pct: float) -> list[tuple[str, Decimal | None]]:
     """(step, price factor) in order; None: the keeper liquidates, or nothing happens."""
     crash = Decimal(1) - Decimal(str(crash_pct)) / 100
     return [("calm", CALM[0]), ("calm", CALM[1]), ("crash", crash),
-            ("liquidations", None), ("after", None)]  # fmt: skip
+            ("liquidations", None), ("after", None),
+            ("reconfigured", None), ("reread", None)]  # fmt: skip
 
 
 class TickEnd:
@@ -121,6 +128,8 @@ async def _ticks(
                 liquidated = await asyncio.to_thread(
                     world.liquidate_what_is_allowed, send_pipelined
                 )
+            elif step == "reconfigured":  # GMX's Config raises a closing fee: every position
+                await asyncio.to_thread(world.gmx.set_market_factors, "ETH/USD", **RECONFIGURED)
             ticks.append(await _tick(monitor, step, end))
         return ticks, liquidated
     finally:

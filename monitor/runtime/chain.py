@@ -41,7 +41,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import TypeVar, cast
 
 from sqlalchemy.engine import Engine
@@ -75,7 +75,7 @@ from indexer.store.cursors import ScanStore
 from monitor.health.chunked import address_fraction
 from monitor.runtime.chain_pass import ChainProtocols, ChainSync, in_scope
 from monitor.runtime.live_book import LiveBook, Lost
-from monitor.runtime.rolling import TieredRefresh
+from monitor.runtime.rolling import RollingRefresh, TieredRefresh
 
 log = logging.getLogger("perpwatch.monitor")
 
@@ -89,6 +89,10 @@ everything on every tick."""
 
 POLL_READS_PER_TICK = 2
 """Reads' worth of wallets an event-less protocol polls per tick at most (``_due``)."""
+
+CONFIG_REREADS_PER_TICK = 2
+"""Reads' worth of owners per block time re-read after a configuration write
+(``_reread_for_config``)."""
 
 
 class ChainRuntime:
@@ -131,6 +135,7 @@ class ChainRuntime:
         self._read: dict[str, list[tuple[int, MarginAccount]]] = {}
         self._polled: dict[tuple[str, str], float] = {}
         self._rolling: dict[str, TieredRefresh] = {}
+        self._reconfigured: dict[str, RollingRefresh] = {}  # per protocol (_reread_for_config)
         # The whole-book slices read behind the ticks (:meth:`_read_behind`), applied at the
         # start of the next sync.
         self._behind: list[asyncio.Future[tuple[str, list[str], SaveResult]]] = []
@@ -239,6 +244,7 @@ class ChainRuntime:
         self._read_whole, self._book = True, None
         self._polled.clear()
         self._rolling.clear()
+        self._reconfigured.clear()
         self._assets.clear()
         self._unconfirmed.clear()
         self._ended.clear()
@@ -497,21 +503,20 @@ class ChainRuntime:
         """Who to re-read, whose accounts to end from their events without a read, and who to
         read behind the tick (:meth:`_read_behind`).
 
-        On a full refresh every touched, open and watched owner is read. Else the touched
-        owners, this tick's slice of the whole book (:class:`TieredRefresh`) and the watched
-        wallets of an event-less protocol that are due (see :meth:`_due`); but where the
-        protocol's endings are final (``events_end_accounts``), an owner whose every touch
-        ended an account is ended from the events now and read later, a read's worth per tick
-        (:meth:`_confirmations`): a crash's thousand liquidations cost no read in the tick
-        that sees them. With a wallet scope, only those wallets are read (the rest of the book
-        is indexed, not read). Where events report every change an owner makes (GMX, gTrade),
-        the slice only bounds drift, and the confirming reads only catch what the events could
-        not say (an account reopened in the block that ended it), so both are read behind the
-        tick, as is the whole book when the scan saw the venue's configuration written
-        (``AnnouncesConfig``): the tick's alerts do not wait on them, and what they read joins
-        the book at the next tick. (After a crash the confirming reads are a whole read's worth
-        every tick for a while, and a read still out when the node starts building the next
-        block waits for that build.)
+        On a full refresh every touched, open and watched owner is read. Else the touched owners,
+        this tick's slice of the whole book (:class:`TieredRefresh`) and the watched wallets of an
+        event-less protocol that are due (see :meth:`_due`); but where the protocol's endings are
+        final (``events_end_accounts``), an owner whose every touch ended an account is ended from
+        the events now and read later, a read's worth per tick (:meth:`_confirmations`): a crash's
+        thousand liquidations cost no read in the tick that sees them. With a wallet scope, only
+        those wallets are read (the rest of the book is indexed, not read). Where events report
+        every change an owner makes (GMX, gTrade), the slice only bounds drift, and the confirming
+        reads only catch what the events could not say (an account reopened in the block that ended
+        it), so both are read behind the tick, as is the whole book, a share per tick, when the scan
+        saw the venue's configuration written (``AnnouncesConfig``, :meth:`_reread_for_config`): the
+        tick's alerts do not wait on them, and what they read joins the book at the next tick.
+        (After a crash the confirming reads are a whole read's worth every tick for a while, and a
+        read still out when the node starts building the next block waits for that build.)
         """
 
         def everyone() -> list[str]:
@@ -525,6 +530,7 @@ class ChainRuntime:
         if full:
             owners = set(everyone())
             self._unconfirmed.pop(adapter.name, None)  # everyone touched is read now
+            self._reconfigured.pop(adapter.name, None)  # and every account's terms
         else:
             touched = touched_owner_states(
                 self.engine, adapter.chain_id, adapter.name, among=scope, block=block
@@ -546,8 +552,7 @@ class ChainRuntime:
             slice_ = rolling.take(self.monotonic(), everyone, warm)
             if adapter.name not in self.group.eventless:
                 behind = set(slice_) | set(confirming)
-                if reconfigured:  # new factors apply to every open account, and no event says so
-                    behind.update(everyone())
+                behind.update(self._reread_for_config(adapter, reconfigured, everyone, warm))
                 later = sorted(behind - owners)
             else:
                 owners.update(slice_, confirming)
@@ -560,6 +565,34 @@ class ChainRuntime:
             owners &= scope
             later = [o for o in later if o in scope]
         return sorted(owners), ending, later
+
+    def _reread_for_config(
+        self,
+        adapter: ProtocolAdapter,
+        reconfigured: bool,
+        everyone: Callable[[], Sequence[str]],
+        warm: Collection[str],
+    ) -> list[str]:
+        """This tick's share of the whole book re-read after a configuration write
+        (``AnnouncesConfig``): new factors apply to every open account, and no event of theirs
+        says so. ``CONFIG_REREADS_PER_TICK`` reads' worth per block time, the owners near a
+        warning first; a later write starts again from a new snapshot. Read in one go, a
+        20,000-account book stalled the next tick for seconds (it waits for reads behind)."""
+        if reconfigured:
+            owners = sorted(everyone(), key=lambda owner: owner not in warm)  # stable: warm first
+            block_time = self.group.chain.block_time
+            per_s = CONFIG_REREADS_PER_TICK * owners_per_read(adapter) / block_time
+            # Started a block time ago: this tick takes the first share.
+            self._reconfigured[adapter.name] = RollingRefresh(
+                0.0, per_s, tuple(owners), started=self.monotonic() - block_time
+            )
+        cycle = self._reconfigured.get(adapter.name)
+        if cycle is None:
+            return []
+        due = cycle.take(self.monotonic(), everyone)
+        if cycle.done >= len(cycle.owners):
+            del self._reconfigured[adapter.name]
+        return due
 
     def _confirmations(
         self, adapter: ProtocolAdapter, touched: dict[str, bool]

@@ -9,7 +9,7 @@ import pytest
 from bench.crash import main
 from monitor.runtime.phases import TICK_PHASES
 
-STEPS = ["calm", "calm", "crash", "liquidations", "after"]
+STEPS = ["calm", "calm", "crash", "liquidations", "after", "reconfigured", "reread"]
 
 
 @pytest.mark.chain

@@ -243,6 +243,46 @@ def test_a_configuration_write_has_the_whole_book_read_behind_the_tick_that_scan
     assert quiet_calls < 55, quiet_calls
 
 
+def test_a_configuration_write_is_re_read_a_share_per_tick_owners_near_a_warning_first(
+    devnet: Devnet, engine: Engine
+) -> None:
+    """Re-read in one go, a large book stalled the tick after a write for seconds. It is read
+    ``CONFIG_REREADS_PER_TICK`` reads' worth per block time instead (here reads of one owner:
+    two owners a tick), the owners near a warning first."""
+    world = World(devnet, deploy_gmx(devnet), install_hyperliquid(devnet.anvil, devnet.artifacts))
+    (group,) = by_chain(_gmx_only(world))
+    (adapter,) = group.adapters
+    adapter.owners_per_read = 1  # type: ignore[attr-defined]
+    owners = [devnet_address(f"share:{i}").lower() for i in range(3)]
+    now = [0.0]
+
+    def updated(book: LiveBook) -> list[str]:
+        return sorted(
+            a.owner for a in book.accounts() if a.positions[0].mm_rate_entry_e30 > 5 * E30 // 1000
+        )
+
+    async def ticks() -> list[list[str]]:
+        runtime = ChainRuntime(group, engine, full_refresh_s=3600.0, monotonic=lambda: now[0])
+        try:
+            _open(world, "share", 3)
+            await runtime.book(await runtime.sync())
+            runtime.warm = {adapter.name: frozenset({owners[2]})}
+            world.gmx.set_market_factors("ETH/USD", liquidation_factor_e30=9 * E30 // 1000)
+            seen = []
+            for _ in range(3):
+                now[0] += group.chain.block_time
+                seen.append(updated(await runtime.book(await runtime.sync())))
+            return seen
+        finally:
+            await runtime.close()
+
+    seen = asyncio.run(ticks())
+    assert seen[0] == []  # the write's tick: its share is read behind it
+    # Two owners: the warm one, then the first of the rest in address order.
+    assert seen[1] == sorted([owners[2], min(owners[:2])])
+    assert seen[2] == sorted(owners)
+
+
 async def _until_a_slice_is_due(
     runtime: ChainRuntime, world: World, tag: str, now: list[float]
 ) -> None:
