@@ -6,8 +6,9 @@ The factors a liquidation check reads split into two kinds (``market_reads``). C
 virtual token ids) is written by GMX's ``Config`` contract only, and every write emits
 ``SetUint``, ``SetBool`` or ``SetBytes32`` through the EventEmitter (its risk-oracle syncer
 writes through ``Config.setUint`` too). The adapter scans those events with its positions', so
-a configuration change is seen in the range that holds it, and the remembered values are
-dropped before any read at or after its block is built. Every ``max_age_s`` they are read
+a write of a value it reads (``market_reads.CONFIG_BASE_KEYS``, matched on the event's base-key
+topic) is seen in the range that holds it, and the remembered values are dropped before any
+read at or after its block is built. Every ``max_age_s`` they are read
 again anyway: a bound on what a future path that writes without an event could hide.
 
 Pure apart from the clock; no I/O.
