@@ -24,7 +24,7 @@ from web3.contract.contract import ContractFunction
 
 from devnet.deploy import Devnet, TransactionReverted, call, transact
 from devnet.gmx_types import LiquidationCheck, MarginTerms, SimMarket, SimToken, devnet_address
-from indexer.decode.words import address_word, uint_word
+from indexer.decode.words import address_word, bool_word, bytes32_word
 from indexer.models import E30
 from indexer.protocols.gmx_v2 import keys as gmx_keys
 from indexer.protocols.gmx_v2.adapter import GmxV2Adapter
@@ -367,9 +367,9 @@ def deploy_gmx(
 
 
 def _word(arg: str | bool | bytes) -> bytes:
-    """One ``abi.encode`` word: an address, a flag, or a 32-byte key as it is."""
+    """One ``abi.encode`` word: an address, a flag, or a 32-byte key."""
     if isinstance(arg, bool):
-        return uint_word(int(arg))
+        return bool_word(arg)
     if isinstance(arg, bytes):
-        return arg
+        return bytes32_word(arg)
     return address_word(arg)

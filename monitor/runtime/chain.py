@@ -589,7 +589,8 @@ class ChainRuntime:
         cycle = self._reconfigured.get(adapter.name)
         if cycle is None:
             return []
-        due = cycle.take(self.monotonic(), everyone)
+        # One cycle over the snapshot, dropped once done: it never loads another.
+        due = cycle.take(self.monotonic(), load=tuple)
         if cycle.done >= len(cycle.owners):
             del self._reconfigured[adapter.name]
         return due
